@@ -1,0 +1,202 @@
+package cti
+
+import (
+	"sync"
+	"time"
+)
+
+// CallState is where a call is in its life. Transitions only move forward,
+// except active ↔ held.
+type CallState int
+
+const (
+	CallRinging CallState = iota // an agent's phone is ringing
+	CallDialing                  // we are calling out, no answer yet
+	CallEarly                    // the far end sent progress; early media flows
+	CallActive                   // both parties talking
+	CallHeld                     // on hold
+	CallEnded
+)
+
+func (s CallState) String() string {
+	switch s {
+	case CallRinging:
+		return "ringing"
+	case CallDialing:
+		return "dialing"
+	case CallEarly:
+		return "early"
+	case CallActive:
+		return "active"
+	case CallHeld:
+		return "held"
+	case CallEnded:
+		return "ended"
+	}
+	return "unknown"
+}
+
+// Direction of a call from the point of view of the agent it is shown to.
+type Direction string
+
+const (
+	DirectionInbound  Direction = "inbound"
+	DirectionOutbound Direction = "outbound"
+	DirectionInternal Direction = "internal"
+)
+
+// EndReason says why a call or leg ended.
+type EndReason string
+
+const (
+	EndNone         EndReason = ""
+	EndLocalHangup  EndReason = "local_hangup"  // our agent hung up
+	EndRemoteHangup EndReason = "remote_hangup" // the other party hung up
+	EndCancelled    EndReason = "cancelled"     // the caller gave up while ringing
+	EndRejected     EndReason = "rejected"      // the callee declined
+	EndBusy         EndReason = "busy"
+	EndNoAnswer     EndReason = "no_answer"
+	EndUnavailable  EndReason = "unavailable" // not reachable, trunk or agent down
+	EndFailed       EndReason = "failed"      // signalling or media failure
+	EndMediaTimeout EndReason = "media_timeout"
+	EndShutdown     EndReason = "shutdown"
+	EndAgentGone    EndReason = "agent_gone" // the agent's session closed
+)
+
+// CallInfo is a snapshot of a call as one agent sees it.
+type CallInfo struct {
+	ID         string
+	TenantID   string
+	Direction  Direction
+	State      CallState
+	From       string
+	To         string
+	Remote     string // the other party, from this agent's point of view
+	SIPCallID  string
+	StartedAt  time.Time
+	AnsweredAt time.Time
+	EndedAt    time.Time
+	EndReason  EndReason
+}
+
+// Call is one conversation: the caller, the callee and the media between
+// them. One goroutine owns each call (see flow.go); other goroutines talk
+// to it through cmds, and read its snapshot under mu.
+type Call struct {
+	svc  *Service
+	cmds chan callCmd
+	done chan struct{}
+
+	mu   sync.Mutex
+	info CallInfo
+	// parties are the agents taking part; index 0 is the caller for
+	// internal and outbound calls, the callee for inbound calls.
+	parties []*agent
+}
+
+type cmdKind int
+
+const (
+	cmdAnswer cmdKind = iota
+	cmdReject
+	cmdHangup
+	cmdHold
+	cmdUnhold
+	cmdDTMF
+	cmdAgentGone
+)
+
+type callCmd struct {
+	kind   cmdKind
+	from   *agent
+	digits string
+	reply  chan error // buffered(1); nil when nobody waits
+}
+
+// ID returns the call's id.
+func (c *Call) ID() string { return c.info.ID }
+
+// Done is closed when the call has ended and its resources are released.
+func (c *Call) Done() <-chan struct{} { return c.done }
+
+// Info returns the call as ag sees it.
+func (c *Call) infoFor(ag *agent) CallInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ci := c.info
+	if ci.Direction == DirectionInternal || ag == nil {
+		switch {
+		case ag != nil && ag.ext == ci.From:
+			ci.Remote = ci.To
+		default:
+			ci.Remote = ci.From
+		}
+		return ci
+	}
+	if ci.Direction == DirectionInbound {
+		ci.Remote = ci.From
+	} else {
+		ci.Remote = ci.To
+	}
+	return ci
+}
+
+// Snapshot returns the call's current state.
+func (c *Call) Snapshot() CallInfo { return c.infoFor(nil) }
+
+func (c *Call) setState(s CallState) {
+	c.mu.Lock()
+	c.info.State = s
+	if (s == CallActive) && c.info.AnsweredAt.IsZero() {
+		c.info.AnsweredAt = time.Now().UTC()
+	}
+	c.mu.Unlock()
+	c.notify()
+}
+
+func (c *Call) setSIPCallID(id string) {
+	c.mu.Lock()
+	c.info.SIPCallID = id
+	c.mu.Unlock()
+}
+
+func (c *Call) state() CallState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.info.State
+}
+
+// notify pushes the call's state to every agent taking part.
+func (c *Call) notify() {
+	c.mu.Lock()
+	parties := append([]*agent(nil), c.parties...)
+	c.mu.Unlock()
+	for _, ag := range parties {
+		c.svc.pushToAgent(ag, AgentEvent{Kind: EventCall, Call: ptr(c.infoFor(ag))})
+	}
+}
+
+// send delivers a command to the call's owner goroutine and waits for its
+// answer, or for the call to end.
+func (c *Call) send(kind cmdKind, from *agent, digits string) error {
+	cmd := callCmd{kind: kind, from: from, digits: digits, reply: make(chan error, 1)}
+	select {
+	case c.cmds <- cmd:
+	case <-c.done:
+		return Errorf(KindConflict, "call %s has ended", c.info.ID)
+	}
+	select {
+	case err := <-cmd.reply:
+		return err
+	case <-c.done:
+		return nil
+	}
+}
+
+func reply(cmd callCmd, err error) {
+	if cmd.reply != nil {
+		cmd.reply <- err
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,82 @@
+package cti
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Kind classifies an error so the edges (REST, websocket, SIP) can map it to
+// a status in one place without knowing where it came from.
+type Kind int
+
+const (
+	KindInternal Kind = iota
+	KindNotFound
+	KindInvalid
+	KindUnauthorized
+	KindForbidden
+	KindConflict
+	KindUnavailable
+	KindBusy
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindNotFound:
+		return "not_found"
+	case KindInvalid:
+		return "invalid"
+	case KindUnauthorized:
+		return "unauthorized"
+	case KindForbidden:
+		return "forbidden"
+	case KindConflict:
+		return "conflict"
+	case KindUnavailable:
+		return "unavailable"
+	case KindBusy:
+		return "busy"
+	default:
+		return "internal"
+	}
+}
+
+// Error is the domain error: a kind for machines and a message safe to show
+// to the caller. Internal details stay in the wrapped error and in logs.
+type Error struct {
+	Kind    Kind
+	Message string
+	Err     error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Kind, e.Message, e.Err)
+	}
+	return fmt.Sprintf("%s: %s", e.Kind, e.Message)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf builds a domain error of the given kind.
+func Errorf(k Kind, format string, args ...any) *Error {
+	return &Error{Kind: k, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorKind returns the kind of err, KindInternal when it carries none.
+func ErrorKind(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return KindInternal
+}
+
+// ErrorMessage returns the user-safe message of err.
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}

@@ -1,0 +1,128 @@
+package cti
+
+import "context"
+
+// The interfaces in this file are what the call-center core needs from the
+// voice path. media implements them; tests may use the fakes in ctitest.
+// Signalling crosses this boundary as opaque strings (SDP, ICE), so cti
+// never sees a SIP or WebRTC type.
+
+// ICECandidate mirrors the browser's RTCIceCandidateInit.
+type ICECandidate struct {
+	Candidate        string
+	SDPMid           *string
+	SDPMLineIndex    *uint16
+	UsernameFragment *string
+}
+
+// Endpoint is anything that carries a party's audio: an agent's browser
+// session or a SIP leg. cti hands endpoints to MediaEngine.Connect without
+// knowing what they are.
+type Endpoint interface {
+	// EndpointID names the endpoint in logs.
+	EndpointID() string
+}
+
+// AgentEndpointEvents are the callbacks an agent endpoint reports on. They
+// are called from media goroutines and must not block.
+type AgentEndpointEvents struct {
+	OnICECandidate func(ICECandidate)
+	OnDTMF         func(digit rune)
+	// OnConnectionState reports the PeerConnection state ("connected",
+	// "disconnected", "failed", "closed").
+	OnConnectionState func(state string)
+}
+
+// AgentEndpoint is the media side of one agent session: one PeerConnection
+// created at sign-in and reused for every call.
+type AgentEndpoint interface {
+	Endpoint
+	// HandleOffer applies a browser offer (initial or ICE restart) and
+	// returns the answer SDP.
+	HandleOffer(ctx context.Context, sdp string) (string, error)
+	AddICECandidate(c ICECandidate) error
+	// SendDTMF plays RFC 4733 digits toward the browser.
+	SendDTMF(digits string) error
+	Close() error
+}
+
+// SIPLeg is one SIP dialog of a call, inbound or outbound.
+type SIPLeg interface {
+	Endpoint
+	// CallID is the SIP Call-ID, for logs and CDRs.
+	CallID() string
+	// Hangup ends the leg: BYE when established, CANCEL while dialing, a
+	// final error response while an inbound leg is unanswered. Idempotent.
+	Hangup(ctx context.Context) error
+	// Done is closed once the leg has ended, whichever side ended it.
+	Done() <-chan struct{}
+	// EndReason says why the leg ended (valid after Done).
+	EndReason() EndReason
+	// Hold sends a re-INVITE putting the far end on hold (or resuming it).
+	Hold(ctx context.Context, on bool) error
+	// SendDTMF plays RFC 4733 digits toward the far end.
+	SendDTMF(digits string) error
+	// OnDTMF registers the callback for digits received from the far end.
+	OnDTMF(func(digit rune))
+}
+
+// InboundLeg is a SIP call offered to us by a trunk.
+type InboundLeg interface {
+	SIPLeg
+	// Ringing sends 180 Ringing.
+	Ringing(ctx context.Context) error
+	// Answer sends 200 OK with our SDP and waits for the ACK.
+	Answer(ctx context.Context) error
+	// Reject sends a final error response; status is a SIP code.
+	Reject(ctx context.Context, status int, reason string) error
+}
+
+// OutboundLeg is a SIP call we placed through a trunk.
+type OutboundLeg interface {
+	SIPLeg
+	// Progress is closed on the first 180/183 from the far end.
+	Progress() <-chan struct{}
+	// Answered is closed on 200 OK (after our ACK).
+	Answered() <-chan struct{}
+}
+
+// InboundCall is what the trunk layer tells cti about a new INVITE.
+type InboundCall struct {
+	Trunk string // configured trunk name the INVITE came from
+	From  string // caller number (user part)
+	To    string // called number (user part)
+	Leg   InboundLeg
+}
+
+// InboundHandler is implemented by Service: the trunk layer offers every
+// accepted INVITE to it. A returned error is mapped to a SIP status by kind
+// (NotFound 404, Busy 486, Unavailable 480, Forbidden 403, else 500); nil
+// means cti now owns the leg and will ring, answer or reject it.
+type InboundHandler interface {
+	InboundCall(ctx context.Context, c InboundCall) error
+}
+
+// DialRequest asks the trunk layer to place an outbound call.
+type DialRequest struct {
+	TenantID string
+	CallID   string // our call id, for logs
+	From     string // caller id presented to the far end
+	To       string // number to dial, already checked against dialing rules
+}
+
+// Connection is a live audio path between two endpoints.
+type Connection interface {
+	// Hold stops relaying audio both ways while on.
+	Hold(on bool)
+	// Close unlinks the endpoints; it never ends the legs themselves.
+	Close()
+}
+
+// MediaEngine is the voice path as cti sees it.
+type MediaEngine interface {
+	NewAgentEndpoint(ctx context.Context, id string, ev AgentEndpointEvents) (AgentEndpoint, error)
+	Dial(ctx context.Context, req DialRequest) (OutboundLeg, error)
+	// Connect relays audio (and RFC 4733 events) between a and b,
+	// converting codecs where the two differ.
+	Connect(a, b Endpoint) (Connection, error)
+}

@@ -1,0 +1,215 @@
+package cti
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"crypto/rand"
+	"encoding/hex"
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultRingTimeout  = 30 * time.Second
+	DefaultSessionGrace = 30 * time.Second
+)
+
+// NumberRoute maps a dialled number (DID) to a tenant's extension.
+type NumberRoute struct {
+	TenantID  string
+	Extension string
+}
+
+// DialRule limits where a tenant's agents may call. An empty AllowPrefixes
+// allows any number; otherwise the number must start with one of them.
+type DialRule struct {
+	AllowPrefixes []string
+	// MaxDigits bounds the dialled number's length (0 = 15, E.164's limit).
+	MaxDigits int
+}
+
+// Config is the part of the configuration the call-center core needs.
+type Config struct {
+	// Numbers routes inbound called numbers to extensions.
+	Numbers map[string]NumberRoute
+	// DialRules by tenant id; a tenant without one may dial any number.
+	DialRules map[string]DialRule
+	// RingTimeout is how long an agent rings before the call is given up.
+	RingTimeout time.Duration
+	// SessionGrace is how long an agent session (and its calls) survives a
+	// lost websocket, waiting for the client to resume it.
+	SessionGrace time.Duration
+}
+
+// Service is the call-center core: agents, their sessions and calls.
+//
+// # Concurrency
+//
+// Service methods are safe for concurrent use. Agent and session state is
+// guarded by mu; each call is owned by one goroutine (flow.go) that other
+// goroutines reach through the call's command channel, so no lock is held
+// while SIP or media work is in progress.
+//
+// # Lifecycle
+//
+// New starts nothing. Calls start with InboundCall or Dial and end on
+// their own; Drain refuses new calls and waits for live ones up to its
+// context's deadline, then hangs them up.
+type Service struct {
+	cfg   Config
+	store Store
+	media MediaEngine
+	log   *slog.Logger
+
+	ctx    context.Context // parent of every call; cancelled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	agents   map[agentKey]*agent
+	calls    map[string]*Call
+	sessions map[string]*AgentSession
+	draining bool
+}
+
+// New builds the service. media may be nil in tests that make no calls.
+func New(cfg Config, store Store, media MediaEngine, log *slog.Logger) *Service {
+	if cfg.RingTimeout <= 0 {
+		cfg.RingTimeout = DefaultRingTimeout
+	}
+	if cfg.SessionGrace <= 0 {
+		cfg.SessionGrace = DefaultSessionGrace
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Service{
+		cfg: cfg, store: store, media: media, log: log,
+		ctx: ctx, cancel: cancel,
+		agents:   map[agentKey]*agent{},
+		calls:    map[string]*Call{},
+		sessions: map[string]*AgentSession{},
+	}
+}
+
+// Store returns the persistence port, for the edges that manage users.
+func (s *Service) Store() Store { return s.store }
+
+// ActiveCalls returns how many calls are in progress.
+func (s *Service) ActiveCalls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.calls)
+}
+
+// ConnectedAgents returns how many agent sessions are open.
+func (s *Service) ConnectedAgents() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
+}
+
+// Drain stops accepting calls and waits for live calls to end. When ctx
+// expires first, the remaining calls are hung up and Drain waits for them.
+func (s *Service) Drain(ctx context.Context) error {
+	s.mu.Lock()
+	s.draining = true
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	s.cancel() // every call flow hangs up on its context
+	<-done
+	return fmt.Errorf("drain: %w", ctx.Err())
+}
+
+// Close hangs up every call and closes every session.
+func (s *Service) Close() {
+	s.mu.Lock()
+	s.draining = true
+	sessions := make([]*AgentSession, 0, len(s.sessions))
+	for _, ss := range s.sessions {
+		sessions = append(sessions, ss)
+	}
+	s.mu.Unlock()
+	s.cancel()
+	s.wg.Wait()
+	for _, ss := range sessions {
+		ss.close(EventClosed)
+	}
+}
+
+// agentFor returns the live agent record of an extension, creating it.
+// Callers hold s.mu.
+func (s *Service) agentLocked(tenantID, ext string) *agent {
+	k := agentKey{tenantID, ext}
+	ag := s.agents[k]
+	if ag == nil {
+		ag = &agent{key: k, ext: ext, status: StatusOffline, statusSince: time.Now()}
+		s.agents[k] = ag
+	}
+	return ag
+}
+
+// pushToAgent queues an event for the agent's session, if it has one.
+func (s *Service) pushToAgent(ag *agent, ev AgentEvent) {
+	s.mu.Lock()
+	ss := ag.session
+	s.mu.Unlock()
+	if ss != nil {
+		ss.push(ev)
+	}
+}
+
+// call looks up a call the principal takes part in.
+func (s *Service) callFor(ag *agent, callID string) (*Call, error) {
+	s.mu.Lock()
+	c := s.calls[callID]
+	s.mu.Unlock()
+	if c == nil {
+		return nil, Errorf(KindNotFound, "no call %s", callID)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range c.parties {
+		if p == ag {
+			return c, nil
+		}
+	}
+	// Another tenant's or agent's call is indistinguishable from none.
+	return nil, Errorf(KindNotFound, "no call %s", callID)
+}
+
+// newID returns a prefixed random id such as "call_3f2a…".
+func newID(prefix string) string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return prefix + "_" + hex.EncodeToString(b[:])
+}
+
+// normalizeNumber keeps a leading + and the digits, * and #, dropping the
+// spaces, dashes and brackets people paste.
+func normalizeNumber(n string) string {
+	var b strings.Builder
+	for i, r := range strings.TrimSpace(n) {
+		switch {
+		case r >= '0' && r <= '9', r == '*', r == '#':
+			b.WriteRune(r)
+		case r == '+' && i == 0:
+			b.WriteRune(r)
+		case r == ' ' || r == '-' || r == '(' || r == ')' || r == '.':
+		default:
+			return ""
+		}
+	}
+	return b.String()
+}

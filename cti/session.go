@@ -1,0 +1,299 @@
+package cti
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// sessionQueue bounds the events waiting for an agent's websocket. A client
+// that falls this far behind is resynchronised by resuming (the welcome
+// carries the calls in progress), so dropping is safe.
+const sessionQueue = 256
+
+// AgentSession is one signed-in agent: a PeerConnection reused for every
+// call and the event stream to the agent's websocket. It survives the
+// websocket for Config.SessionGrace so a reconnecting client can resume it
+// without dropping the call.
+type AgentSession struct {
+	id        string
+	svc       *Service
+	agent     *agent
+	principal Principal
+	endpoint  AgentEndpoint
+	events    chan AgentEvent
+	done      chan struct{}
+
+	mu       sync.Mutex
+	attached bool
+	grace    *time.Timer
+	closed   bool
+}
+
+// Connect opens a new session for the principal's extension. An older
+// session of the same agent is closed with EventReplaced.
+func (s *Service) Connect(ctx context.Context, p Principal) (*AgentSession, error) {
+	if p.Extension == "" {
+		return nil, Errorf(KindForbidden, "user %s has no extension", p.Username)
+	}
+	if s.media == nil {
+		return nil, Errorf(KindUnavailable, "media engine not running")
+	}
+	ss := &AgentSession{
+		id:        newID("sess"),
+		svc:       s,
+		principal: p,
+		events:    make(chan AgentEvent, sessionQueue),
+		done:      make(chan struct{}),
+		attached:  true,
+	}
+	ep, err := s.media.NewAgentEndpoint(ctx, ss.id, AgentEndpointEvents{
+		OnICECandidate: func(c ICECandidate) { ss.push(AgentEvent{Kind: EventICE, ICE: &c}) },
+		OnDTMF:         func(d rune) { ss.agentDigit(d) },
+		OnConnectionState: func(st string) {
+			s.log.Debug("agent peer state", "session", ss.id, "ext", p.Extension, "state", st)
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("agent endpoint: %w", err)
+	}
+	ss.endpoint = ep
+
+	s.mu.Lock()
+	ag := s.agentLocked(p.TenantID, p.Extension)
+	old := ag.session
+	ag.session = ss
+	ag.userID, ag.username = p.UserID, p.Username
+	if ag.status == StatusOffline {
+		ag.status, ag.reason, ag.statusSince = StatusAvailable, "", time.Now()
+	}
+	ss.agent = ag
+	s.sessions[ss.id] = ss
+	s.mu.Unlock()
+
+	if old != nil {
+		old.close(EventReplaced)
+	}
+	s.log.Info("agent signed in", "tenant", p.TenantID, "ext", p.Extension, "session", ss.id)
+	return ss, nil
+}
+
+// Resume re-attaches a websocket to a session that lost its connection.
+func (s *Service) Resume(p Principal, sessionID string) (*AgentSession, error) {
+	s.mu.Lock()
+	ss := s.sessions[sessionID]
+	s.mu.Unlock()
+	if ss == nil || ss.principal.TenantID != p.TenantID || ss.principal.UserID != p.UserID {
+		return nil, Errorf(KindNotFound, "no session %s to resume", sessionID)
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.closed {
+		return nil, Errorf(KindNotFound, "session %s has ended", sessionID)
+	}
+	if ss.grace != nil {
+		ss.grace.Stop()
+		ss.grace = nil
+	}
+	ss.attached = true
+	return ss, nil
+}
+
+// ID returns the session id a client uses to resume.
+func (ss *AgentSession) ID() string { return ss.id }
+
+// Principal returns who the session belongs to.
+func (ss *AgentSession) Principal() Principal { return ss.principal }
+
+// Events is the stream for the agent's websocket.
+func (ss *AgentSession) Events() <-chan AgentEvent { return ss.events }
+
+// Done is closed when the session has ended.
+func (ss *AgentSession) Done() <-chan struct{} { return ss.done }
+
+// Status returns the agent's chosen status and reason.
+func (ss *AgentSession) Status() (AgentStatus, string) {
+	ss.svc.mu.Lock()
+	defer ss.svc.mu.Unlock()
+	return ss.agent.status, ss.agent.reason
+}
+
+// Calls returns the agent's calls in progress (for a resuming client).
+func (ss *AgentSession) Calls() []CallInfo {
+	ss.svc.mu.Lock()
+	c := ss.agent.call
+	ss.svc.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	return []CallInfo{c.infoFor(ss.agent)}
+}
+
+func (ss *AgentSession) push(ev AgentEvent) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.closed {
+		return
+	}
+	select {
+	case ss.events <- ev:
+	default:
+		ss.svc.log.Warn("agent event dropped: client too slow", "session", ss.id, "kind", ev.Kind)
+	}
+}
+
+// HandleOffer applies the browser's SDP offer and returns the answer.
+func (ss *AgentSession) HandleOffer(ctx context.Context, sdp string) (string, error) {
+	if sdp == "" {
+		return "", Errorf(KindInvalid, "empty SDP offer")
+	}
+	ans, err := ss.endpoint.HandleOffer(ctx, sdp)
+	if err != nil {
+		return "", &Error{Kind: KindInvalid, Message: "SDP offer rejected", Err: err}
+	}
+	return ans, nil
+}
+
+// AddICECandidate adds a trickled browser candidate.
+func (ss *AgentSession) AddICECandidate(c ICECandidate) error {
+	if err := ss.endpoint.AddICECandidate(c); err != nil {
+		return &Error{Kind: KindInvalid, Message: "ICE candidate rejected", Err: err}
+	}
+	return nil
+}
+
+// SetStatus changes the agent's chosen status.
+func (ss *AgentSession) SetStatus(st AgentStatus, reason string) error {
+	if st != StatusAvailable && st != StatusAway {
+		return Errorf(KindInvalid, "unknown status %q", st)
+	}
+	if st == StatusAvailable {
+		reason = ""
+	}
+	ss.svc.mu.Lock()
+	ag := ss.agent
+	ag.status, ag.reason, ag.statusSince = st, reason, time.Now()
+	ss.svc.mu.Unlock()
+	ss.push(AgentEvent{Kind: EventStatus, Status: st, Reason: reason})
+	return nil
+}
+
+// Answer picks up a ringing call.
+func (ss *AgentSession) Answer(callID string) error { return ss.callCmd(callID, cmdAnswer, "") }
+
+// Reject declines a ringing call.
+func (ss *AgentSession) Reject(callID string) error { return ss.callCmd(callID, cmdReject, "") }
+
+// Hangup ends a call (cancels it while dialing).
+func (ss *AgentSession) Hangup(callID string) error { return ss.callCmd(callID, cmdHangup, "") }
+
+// Hold puts a call on hold or resumes it.
+func (ss *AgentSession) Hold(callID string, on bool) error {
+	if on {
+		return ss.callCmd(callID, cmdHold, "")
+	}
+	return ss.callCmd(callID, cmdUnhold, "")
+}
+
+// SendDTMF plays digits to the other party.
+func (ss *AgentSession) SendDTMF(callID, digits string) error {
+	if digits == "" || len(digits) > 32 {
+		return Errorf(KindInvalid, "digits must be 1 to 32 of 0-9 * # A-D")
+	}
+	for _, r := range digits {
+		if !isDTMFDigit(r) {
+			return Errorf(KindInvalid, "%q is not a DTMF digit", r)
+		}
+	}
+	return ss.callCmd(callID, cmdDTMF, digits)
+}
+
+func isDTMFDigit(r rune) bool {
+	return (r >= '0' && r <= '9') || r == '*' || r == '#' || (r >= 'A' && r <= 'D')
+}
+
+func (ss *AgentSession) callCmd(callID string, k cmdKind, digits string) error {
+	c, err := ss.svc.callFor(ss.agent, callID)
+	if err != nil {
+		return err
+	}
+	return c.send(k, ss.agent, digits)
+}
+
+// agentDigit reports a digit the browser sent in-band to the call's other
+// agent, if it is an internal call (SIP far ends hear it as RFC 4733).
+func (ss *AgentSession) agentDigit(d rune) {
+	ss.svc.mu.Lock()
+	c := ss.agent.call
+	ss.svc.mu.Unlock()
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	parties := append([]*agent(nil), c.parties...)
+	c.mu.Unlock()
+	for _, p := range parties {
+		if p != ss.agent {
+			ss.svc.pushToAgent(p, AgentEvent{Kind: EventDTMF, CallID: c.ID(), Digit: d})
+		}
+	}
+}
+
+// Detach records that the websocket went away. The session and its calls
+// live on for the grace period, then close.
+func (ss *AgentSession) Detach() {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.closed || !ss.attached {
+		return
+	}
+	ss.attached = false
+	ss.grace = time.AfterFunc(ss.svc.cfg.SessionGrace, func() { ss.close(EventClosed) })
+}
+
+// Close ends the session now: its calls end and the agent goes offline.
+func (ss *AgentSession) Close() { ss.close(EventClosed) }
+
+func (ss *AgentSession) close(why AgentEventKind) {
+	ss.mu.Lock()
+	if ss.closed {
+		ss.mu.Unlock()
+		return
+	}
+	ss.closed = true
+	if ss.grace != nil {
+		ss.grace.Stop()
+	}
+	// Best effort: tell a still-attached client why it is being closed.
+	select {
+	case ss.events <- AgentEvent{Kind: why}:
+	default:
+	}
+	ss.mu.Unlock()
+
+	s := ss.svc
+	s.mu.Lock()
+	delete(s.sessions, ss.id)
+	ag := ss.agent
+	// The agent's call rides on this session's PeerConnection, so it ends
+	// with it even when a newer session replaced this one.
+	c := ag.call
+	if ag.session == ss {
+		ag.session = nil
+		ag.status, ag.reason, ag.statusSince = StatusOffline, "", time.Now()
+	}
+	s.mu.Unlock()
+
+	if c != nil {
+		select {
+		case c.cmds <- callCmd{kind: cmdAgentGone, from: ag}:
+		case <-c.done:
+		}
+	}
+	if err := ss.endpoint.Close(); err != nil {
+		s.log.Debug("closing agent endpoint", "session", ss.id, "err", err)
+	}
+	close(ss.done)
+	s.log.Info("agent session closed", "tenant", ss.principal.TenantID, "ext", ss.principal.Extension, "session", ss.id)
+}

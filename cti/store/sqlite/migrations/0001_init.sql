@@ -1,0 +1,43 @@
+-- Timestamps are UTC text in a fixed-width RFC 3339 layout with nanoseconds
+-- (see timeLayout in store.go) so that string comparison orders them
+-- correctly, e.g. for refresh token expiry checks.
+
+CREATE TABLE tenants (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    created_at TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE users (
+    id            TEXT PRIMARY KEY,
+    tenant_id     TEXT NOT NULL REFERENCES tenants (id),
+    -- NOCASE so "Alice" and "alice" cannot be two different logins.
+    username      TEXT NOT NULL COLLATE NOCASE,
+    display_name  TEXT NOT NULL DEFAULT '',
+    extension     TEXT NOT NULL DEFAULT '',
+    role          TEXT NOT NULL,
+    password_hash TEXT NOT NULL DEFAULT '',
+    created_at    TEXT NOT NULL,
+    UNIQUE (tenant_id, username),
+    -- Target of the composite foreign key below: a token can only point at a
+    -- user of its own tenant.
+    UNIQUE (tenant_id, id)
+) STRICT;
+
+-- Users without an extension (admins, API users) must not collide on ''.
+CREATE UNIQUE INDEX users_tenant_extension
+    ON users (tenant_id, extension) WHERE extension <> '';
+
+CREATE TABLE refresh_tokens (
+    id         TEXT PRIMARY KEY,
+    tenant_id  TEXT NOT NULL,
+    user_id    TEXT NOT NULL,
+    hash       TEXT NOT NULL UNIQUE,
+    expires_at TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, id) ON DELETE CASCADE
+) STRICT;
+
+-- Child-side index for the cascade, and for pruning expired tokens.
+CREATE INDEX refresh_tokens_user ON refresh_tokens (tenant_id, user_id);
+CREATE INDEX refresh_tokens_expires ON refresh_tokens (expires_at);

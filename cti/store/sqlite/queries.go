@@ -1,0 +1,276 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ringbridge/ringbridge/cti"
+)
+
+// CreateTenant inserts t. The caller chooses the ID (a slug such as "demo")
+// because it appears in logins and URLs.
+func (s *Store) CreateTenant(ctx context.Context, t *cti.Tenant) error {
+	if t == nil || t.ID == "" {
+		return cti.Errorf(cti.KindInvalid, "tenant id is required")
+	}
+	if t.CreatedAt.IsZero() {
+		t.CreatedAt = time.Now().UTC()
+	}
+	_, err := s.writer.ExecContext(ctx,
+		`INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)`,
+		t.ID, t.Name, formatTime(t.CreatedAt))
+	if err != nil {
+		return classify(err, "tenant", "")
+	}
+	return nil
+}
+
+// GetTenant returns the tenant with the given ID.
+func (s *Store) GetTenant(ctx context.Context, id string) (*cti.Tenant, error) {
+	row := s.reader.QueryRowContext(ctx, `SELECT id, name, created_at FROM tenants WHERE id = ?`, id)
+	t, err := scanTenant(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, cti.Errorf(cti.KindNotFound, "tenant %q not found", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get tenant: %w", err)
+	}
+	return t, nil
+}
+
+// ListTenants returns all tenants ordered by ID.
+func (s *Store) ListTenants(ctx context.Context) ([]cti.Tenant, error) {
+	rows, err := s.reader.QueryContext(ctx, `SELECT id, name, created_at FROM tenants ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list tenants: %w", err)
+	}
+	defer rows.Close()
+	out := []cti.Tenant{}
+	for rows.Next() {
+		t, err := scanTenant(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list tenants: %w", err)
+		}
+		out = append(out, *t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list tenants: %w", err)
+	}
+	return out, nil
+}
+
+func scanTenant(r rowScanner) (*cti.Tenant, error) {
+	var t cti.Tenant
+	var created string
+	if err := r.Scan(&t.ID, &t.Name, &created); err != nil {
+		return nil, err
+	}
+	var err error
+	if t.CreatedAt, err = parseTime(created); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+func validRole(r cti.Role) bool {
+	switch r {
+	case cti.RoleAdmin, cti.RoleSupervisor, cti.RoleAgent, cti.RoleAPI:
+		return true
+	}
+	return false
+}
+
+// CreateUser inserts u, filling in ID and CreatedAt when left empty. A missing
+// tenant yields KindNotFound; a taken username or extension KindConflict.
+func (s *Store) CreateUser(ctx context.Context, u *cti.User) error {
+	switch {
+	case u == nil:
+		return cti.Errorf(cti.KindInvalid, "user is required")
+	case u.TenantID == "":
+		return cti.Errorf(cti.KindInvalid, "user tenant is required")
+	case u.Username == "":
+		return cti.Errorf(cti.KindInvalid, "username is required")
+	case !validRole(u.Role):
+		return cti.Errorf(cti.KindInvalid, "unknown role %q", u.Role)
+	}
+	if u.ID == "" {
+		u.ID = newID("usr_")
+	}
+	if u.CreatedAt.IsZero() {
+		u.CreatedAt = time.Now().UTC()
+	}
+	_, err := s.writer.ExecContext(ctx, `INSERT INTO users
+		(id, tenant_id, username, display_name, extension, role, password_hash, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.TenantID, u.Username, u.DisplayName, u.Extension, string(u.Role),
+		u.PasswordHash, formatTime(u.CreatedAt))
+	if err != nil {
+		return classify(err, "user", "tenant")
+	}
+	return nil
+}
+
+const userColumns = `id, tenant_id, username, display_name, extension, role, password_hash, created_at`
+
+func scanUser(r rowScanner) (*cti.User, error) {
+	var u cti.User
+	var role, created string
+	if err := r.Scan(&u.ID, &u.TenantID, &u.Username, &u.DisplayName, &u.Extension,
+		&role, &u.PasswordHash, &created); err != nil {
+		return nil, err
+	}
+	u.Role = cti.Role(role)
+	var err error
+	if u.CreatedAt, err = parseTime(created); err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
+func (s *Store) getUser(ctx context.Context, op, where string, args ...any) (*cti.User, error) {
+	row := s.reader.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE `+where, args...)
+	u, err := scanUser(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, cti.Errorf(cti.KindNotFound, "user not found")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	return u, nil
+}
+
+// GetUser returns the user with the given ID within the tenant.
+func (s *Store) GetUser(ctx context.Context, tenantID, userID string) (*cti.User, error) {
+	return s.getUser(ctx, "get user", `tenant_id = ? AND id = ?`, tenantID, userID)
+}
+
+// FindUserByLogin matches login against username (case-insensitively) or
+// extension. Should one user's username equal another's extension, the
+// username wins, so a login that worked yesterday cannot be captured by
+// someone later being given that extension.
+func (s *Store) FindUserByLogin(ctx context.Context, tenantID, login string) (*cti.User, error) {
+	if login == "" {
+		return nil, cti.Errorf(cti.KindNotFound, "user not found")
+	}
+	return s.getUser(ctx, "find user by login",
+		`tenant_id = ?1 AND (username = ?2 OR (extension <> '' AND extension = ?2))
+		ORDER BY username = ?2 DESC LIMIT 1`, tenantID, login)
+}
+
+// GetUserByExtension returns the user owning ext within the tenant.
+func (s *Store) GetUserByExtension(ctx context.Context, tenantID, ext string) (*cti.User, error) {
+	if ext == "" {
+		// Many users have no extension; "" must not match any of them.
+		return nil, cti.Errorf(cti.KindNotFound, "user not found")
+	}
+	return s.getUser(ctx, "get user by extension", `tenant_id = ? AND extension = ?`, tenantID, ext)
+}
+
+// ListUsers returns the tenant's users ordered by username; an unknown tenant
+// simply has none.
+func (s *Store) ListUsers(ctx context.Context, tenantID string) ([]cti.User, error) {
+	rows, err := s.reader.QueryContext(ctx,
+		`SELECT `+userColumns+` FROM users WHERE tenant_id = ? ORDER BY username, id`, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list users: %w", err)
+	}
+	defer rows.Close()
+	out := []cti.User{}
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list users: %w", err)
+		}
+		out = append(out, *u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list users: %w", err)
+	}
+	return out, nil
+}
+
+// CreateRefreshToken stores t, filling in ID and CreatedAt when left empty.
+// The user must belong to t.TenantID, otherwise KindNotFound.
+func (s *Store) CreateRefreshToken(ctx context.Context, t *cti.RefreshToken) error {
+	switch {
+	case t == nil:
+		return cti.Errorf(cti.KindInvalid, "refresh token is required")
+	case t.TenantID == "" || t.UserID == "":
+		return cti.Errorf(cti.KindInvalid, "refresh token tenant and user are required")
+	case t.Hash == "":
+		return cti.Errorf(cti.KindInvalid, "refresh token hash is required")
+	case t.ExpiresAt.IsZero():
+		return cti.Errorf(cti.KindInvalid, "refresh token expiry is required")
+	}
+	if t.ID == "" {
+		t.ID = newID("rtk_")
+	}
+	if t.CreatedAt.IsZero() {
+		t.CreatedAt = time.Now().UTC()
+	}
+	_, err := s.writer.ExecContext(ctx, `INSERT INTO refresh_tokens
+		(id, tenant_id, user_id, hash, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		t.ID, t.TenantID, t.UserID, t.Hash, formatTime(t.ExpiresAt), formatTime(t.CreatedAt))
+	if err != nil {
+		return classify(err, "refresh token", "user")
+	}
+	return nil
+}
+
+// ConsumeRefreshToken deletes and returns the token. An expired token is
+// deleted too (it is useless either way) but reported as NotFound, so callers
+// cannot tell "expired" from "never existed" and need no extra branch.
+func (s *Store) ConsumeRefreshToken(ctx context.Context, tenantID, hash string) (tok *cti.RefreshToken, err error) {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: consume refresh token: begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+
+	var t cti.RefreshToken
+	var expires, created string
+	err = tx.QueryRowContext(ctx, `DELETE FROM refresh_tokens WHERE tenant_id = ? AND hash = ?
+		RETURNING id, tenant_id, user_id, hash, expires_at, created_at`, tenantID, hash).
+		Scan(&t.ID, &t.TenantID, &t.UserID, &t.Hash, &expires, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, cti.Errorf(cti.KindNotFound, "refresh token not found")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: consume refresh token: %w", err)
+	}
+	if t.ExpiresAt, err = parseTime(expires); err != nil {
+		return nil, fmt.Errorf("sqlite: consume refresh token: %w", err)
+	}
+	if t.CreatedAt, err = parseTime(created); err != nil {
+		return nil, fmt.Errorf("sqlite: consume refresh token: %w", err)
+	}
+	if err = tx.Commit(); err != nil {
+		return nil, fmt.Errorf("sqlite: consume refresh token: commit: %w", err)
+	}
+	if !time.Now().Before(t.ExpiresAt) {
+		return nil, cti.Errorf(cti.KindNotFound, "refresh token not found")
+	}
+	return &t, nil
+}
+
+// DeleteExpiredRefreshTokens removes tokens that expired before now, for a
+// periodic janitor; tokens that are never presented again would otherwise
+// accumulate forever. It is not part of cti.Store.
+func (s *Store) DeleteExpiredRefreshTokens(ctx context.Context, now time.Time) (int64, error) {
+	res, err := s.writer.ExecContext(ctx, `DELETE FROM refresh_tokens WHERE expires_at <= ?`, formatTime(now))
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: delete expired refresh tokens: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: delete expired refresh tokens: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,122 @@
+// Package peer owns the WebRTC side of the voice path: one pion API shared
+// by every agent (one UDP port for all ICE traffic, ICE-TCP as a fallback,
+// 1:1 NAT addresses) and one Endpoint — a PeerConnection — per agent
+// session, created at sign-in and reused for every call.
+//
+// # Concurrency
+//
+// API is safe for concurrent use. An Endpoint's signalling methods may be
+// called from any goroutine; its media runs on one read goroutine per
+// remote track, owned by the Endpoint and ended by Close.
+package peer
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+)
+
+// Config is the WebRTC part of the configuration.
+type Config struct {
+	// ListenIP is the address ICE sockets bind to (default all).
+	ListenIP string
+	// UDPPort is the single UDP port all agents' ICE and media share.
+	UDPPort int
+	// TCPPort is the ICE-TCP fallback port (0 disables) for networks that
+	// block UDP.
+	TCPPort int
+	// PublicIPs are announced instead of local addresses (1:1 NAT, e.g. a
+	// cloud VM's public address).
+	PublicIPs []string
+	// IncludeLoopback offers 127.0.0.1 candidates (development and tests).
+	IncludeLoopback bool
+}
+
+// API builds PeerConnections that share the muxed sockets.
+type API struct {
+	api     *webrtc.API
+	udpConn *net.UDPConn
+	tcpLn   net.Listener
+	udpMux  ice.UDPMux
+	tcpMux  ice.TCPMux
+	log     *slog.Logger
+}
+
+// telephoneEventFmtp advertises the 16 DTMF events.
+const telephoneEventFmtp = "0-16"
+
+// New opens the shared ICE sockets.
+func New(cfg Config, log *slog.Logger) (*API, error) {
+	me := &webrtc.MediaEngine{}
+	// PCMU only toward browsers: every browser supports it, trunks relay
+	// it without transcoding, and one codec means no per-call negotiation
+	// surprises. PCMA trunks are converted by table lookup.
+	if err := me.RegisterCodec(webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000, Channels: 1},
+		PayloadType:        0,
+	}, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, fmt.Errorf("register PCMU: %w", err)
+	}
+	if err := me.RegisterCodec(webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: "audio/telephone-event", ClockRate: 8000, Channels: 1, SDPFmtpLine: telephoneEventFmtp},
+		PayloadType:        101,
+	}, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, fmt.Errorf("register telephone-event: %w", err)
+	}
+	reg := &interceptor.Registry{}
+	// Sender/receiver reports only: NACK and congestion control buy
+	// nothing for 64 kbit/s G.711 and cost CPU per packet.
+	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
+		return nil, fmt.Errorf("rtcp reports: %w", err)
+	}
+
+	se := webrtc.SettingEngine{LoggerFactory: slogFactory{log}}
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetIncludeLoopbackCandidate(cfg.IncludeLoopback)
+	se.SetICETimeouts(10*time.Second, 30*time.Second, 2*time.Second)
+	if len(cfg.PublicIPs) > 0 {
+		se.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
+	}
+	a := &API{log: log}
+	udpAddr, err := net.ResolveUDPAddr("udp", net.JoinHostPort(cfg.ListenIP, strconv.Itoa(cfg.UDPPort)))
+	if err != nil {
+		return nil, fmt.Errorf("ice udp address: %w", err)
+	}
+	if a.udpConn, err = net.ListenUDP("udp", udpAddr); err != nil {
+		return nil, fmt.Errorf("ice udp port: %w", err)
+	}
+	a.udpMux = webrtc.NewICEUDPMux(se.LoggerFactory.NewLogger("ice-udp"), a.udpConn)
+	se.SetICEUDPMux(a.udpMux)
+	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
+	if cfg.TCPPort > 0 {
+		a.tcpLn, err = net.Listen("tcp", net.JoinHostPort(cfg.ListenIP, strconv.Itoa(cfg.TCPPort)))
+		if err != nil {
+			_ = a.udpMux.Close()
+			return nil, fmt.Errorf("ice tcp port: %w", err)
+		}
+		a.tcpMux = webrtc.NewICETCPMux(se.LoggerFactory.NewLogger("ice-tcp"), a.tcpLn, 32)
+		se.SetICETCPMux(a.tcpMux)
+		networks = append(networks, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
+	}
+	se.SetNetworkTypes(networks)
+	a.api = webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
+	return a, nil
+}
+
+// UDPAddr returns the bound ICE UDP address.
+func (a *API) UDPAddr() *net.UDPAddr { return a.udpConn.LocalAddr().(*net.UDPAddr) }
+
+// Close releases the shared sockets (after every Endpoint is closed).
+func (a *API) Close() error {
+	err := a.udpMux.Close()
+	if a.tcpMux != nil {
+		_ = a.tcpMux.Close()
+	}
+	return err
+}

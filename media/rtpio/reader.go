@@ -1,0 +1,101 @@
+package rtpio
+
+import (
+	"errors"
+	"sync/atomic"
+
+	"github.com/ringbridge/ringbridge/media/dtmf"
+)
+
+// Errors of the RTP plumbing.
+var (
+	ErrNoTelephoneEvent = errors.New("the far end did not negotiate telephone-event")
+	ErrBadDigit         = errors.New("not a DTMF digit")
+)
+
+// Reader is the receiving half of a leg: it classifies packets by payload
+// type, reports RFC 4733 digits once each, and hands frames to the linked
+// sink. One goroutine (the leg's read loop) calls Deliver.
+type Reader struct {
+	Sink SinkSlot
+
+	format   atomic.Pointer[Format]
+	onDTMF   atomic.Pointer[func(rune)]
+	received atomic.Uint64
+	dropped  atomic.Uint64
+
+	rx    dtmf.Receiver
+	frame Frame
+}
+
+// NewReader returns a reader expecting format f.
+func NewReader(f Format) *Reader {
+	r := &Reader{}
+	r.SetFormat(f)
+	return r
+}
+
+// SetFormat changes the expected payload types.
+func (r *Reader) SetFormat(f Format) { r.format.Store(&f) }
+
+// Format returns the expected payload types.
+func (r *Reader) Format() Format { return *r.format.Load() }
+
+// OnDTMF sets the callback for received digits (called on the read loop;
+// must not block).
+func (r *Reader) OnDTMF(fn func(rune)) { r.onDTMF.Store(&fn) }
+
+// Received and Dropped count packets, for metrics and tests.
+func (r *Reader) Received() uint64 { return r.received.Load() }
+func (r *Reader) Dropped() uint64  { return r.dropped.Load() }
+
+// Deliver processes one raw RTP packet. buf is only borrowed.
+func (r *Reader) Deliver(buf []byte) {
+	f := &r.frame
+	n, err := f.Header.Unmarshal(buf)
+	if err != nil || f.Header.Version != 2 {
+		r.dropped.Add(1)
+		return
+	}
+	payload := buf[n:]
+	if f.Header.Padding && len(payload) > 0 {
+		pad := int(payload[len(payload)-1])
+		if pad > len(payload) {
+			r.dropped.Add(1)
+			return
+		}
+		payload = payload[:len(payload)-pad]
+	}
+	r.received.Add(1)
+	format := r.format.Load()
+	switch f.Header.PayloadType {
+	case format.AudioPT:
+		f.Codec = format.Codec
+	case format.EventPT:
+		if format.EventPT == 0 {
+			r.dropped.Add(1)
+			return
+		}
+		f.Codec = CodecEvent
+		if d, ok, _ := r.rx.Push(f.Header.Timestamp, payload); ok {
+			if fn := r.onDTMF.Load(); fn != nil && *fn != nil {
+				(*fn)(d)
+			}
+		}
+	default:
+		r.dropped.Add(1) // comfort noise, unknown codecs: nothing to relay
+		return
+	}
+	f.Payload = payload
+	if s := r.Sink.Load(); s != nil {
+		s.WriteFrame(f)
+	}
+}
+
+// EmitDTMF reports a digit learnt out of band (SIP INFO) as if it had
+// arrived as an RFC 4733 event.
+func (r *Reader) EmitDTMF(d rune) {
+	if fn := r.onDTMF.Load(); fn != nil && *fn != nil {
+		(*fn)(d)
+	}
+}

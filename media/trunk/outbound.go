@@ -1,0 +1,167 @@
+package trunk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/ringbridge/ringbridge/cti"
+	"github.com/ringbridge/ringbridge/media/rtpio"
+)
+
+// outboundLeg is a call we place through a trunk.
+type outboundLeg struct {
+	*leg
+	progress     chan struct{}
+	progressOnce sync.Once
+	answeredCh   chan struct{}
+}
+
+var _ cti.OutboundLeg = (*outboundLeg)(nil)
+
+// Progress implements cti.OutboundLeg.
+func (l *outboundLeg) Progress() <-chan struct{} { return l.progress }
+
+// Answered implements cti.OutboundLeg.
+func (l *outboundLeg) Answered() <-chan struct{} { return l.answeredCh }
+
+// Dial sends an INVITE through the default trunk and returns at once; the
+// leg reports progress, answer or failure on its channels.
+func (t *Trunks) Dial(ctx context.Context, req cti.DialRequest) (cti.OutboundLeg, error) {
+	if len(t.trunks) == 0 {
+		return nil, errors.New("no trunk configured for outbound calls")
+	}
+	if t.dialogUA == nil {
+		return nil, errors.New("sip stack not serving")
+	}
+	tr := t.trunks[0]
+	rtpConn, rtcpConn, err := t.ports.Allocate()
+	if err != nil {
+		return nil, err
+	}
+	media := rtpio.NewUDPLeg(rtpConn, rtcpConn, t.ports, rtpio.Format{Codec: rtpio.CodecPCMU, AudioPT: 0, EventPT: defaultEventPT})
+	from := req.From
+	if tr.CallerID != "" {
+		from = tr.CallerID
+	}
+	recipient := sip.Uri{Scheme: "sip", User: req.To, Host: tr.host, Port: tr.port}
+	if tr.Transport != "udp" {
+		recipient.UriParams = sip.NewParams()
+		recipient.UriParams.Add("transport", tr.Transport)
+	}
+	invite := sip.NewRequest(sip.INVITE, recipient)
+	invite.SetTransport(transportName(tr.Transport))
+	fromURI := sip.Uri{Scheme: "sip", User: from, Host: tr.Domain}
+	fh := &sip.FromHeader{Address: fromURI, Params: sip.NewParams()}
+	fh.Params.Add("tag", sip.GenerateTagN(16))
+	invite.AppendHeader(fh)
+	invite.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: req.To, Host: tr.Domain}, Params: sip.NewParams()})
+	invite.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+
+	l := &outboundLeg{progress: make(chan struct{}), answeredCh: make(chan struct{})}
+	l.leg = newLeg(t, tr, req.CallID, "", media)
+	invite.SetBody(buildSDP(l.sessID, 1, t.mediaAddr(media), rtpio.Format{}, true, "sendrecv"))
+
+	// The dial outlives the request that started it; only Hangup or the
+	// stack's shutdown cancel it.
+	dialCtx, cancel := context.WithCancel(t.ctx)
+	l.dialCancel = cancel
+	dlg, err := t.dialogUA.WriteInvite(dialCtx, invite)
+	if err != nil {
+		cancel()
+		media.Close()
+		return nil, fmt.Errorf("INVITE to %s: %w", tr.Name, err)
+	}
+	l.cli = dlg
+	l.callID = callIDOf(dlg.InviteRequest)
+	l.log = t.log.With("sip_call_id", l.callID, "trunk", tr.Name, "call", req.CallID)
+	t.addLeg(l.leg)
+	media.Start()
+	go l.run(dialCtx)
+	return l, nil
+}
+
+func transportName(s string) string {
+	switch s {
+	case "tcp":
+		return "TCP"
+	case "tls":
+		return "TLS"
+	}
+	return "UDP"
+}
+
+// run waits for the answer (authenticating if challenged), then ACKs and
+// watches the dialog until it ends.
+func (l *outboundLeg) run(dialCtx context.Context) {
+	defer l.dialCancel()
+	err := l.cli.WaitAnswer(dialCtx, sipgo.AnswerOptions{
+		Username: l.trunk.Username,
+		Password: l.trunk.Password,
+		OnResponse: func(res *sip.Response) error {
+			if res.StatusCode == sip.StatusRinging || res.StatusCode == sip.StatusSessionInProgress {
+				if len(res.Body()) > 0 {
+					l.applyRemoteSDP(res.Body())
+				}
+				l.progressOnce.Do(func() { close(l.progress) })
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		l.finish(dialFailure(err, dialCtx))
+		l.log.Info("outbound call not answered", "reason", l.EndReason(), "err", err)
+		return
+	}
+	if !l.applyRemoteSDP(l.cli.InviteResponse.Body()) {
+		_ = l.cli.Ack(context.Background())
+		l.hangupWith(cti.EndFailed)
+		return
+	}
+	if err := l.cli.Ack(context.Background()); err != nil {
+		l.log.Warn("ACK failed", "err", err)
+	}
+	l.answered.Store(true)
+	l.media.TouchIdle()
+	close(l.answeredCh)
+	l.monitor(l.cli.Context())
+}
+
+// applyRemoteSDP points our RTP at the far end's media from a 183 or 200.
+func (l *outboundLeg) applyRemoteSDP(body []byte) bool {
+	rm, err := parseSDP(body)
+	if err != nil {
+		l.log.Warn("far end SDP unusable", "err", err)
+		return false
+	}
+	l.media.SetFormat(rm.format)
+	l.media.SetRemote(rm.addr)
+	return true
+}
+
+// dialFailure turns a failed INVITE into an end reason.
+func dialFailure(err error, dialCtx context.Context) cti.EndReason {
+	var de *sipgo.ErrDialogResponse
+	if errors.As(err, &de) {
+		switch de.Res.StatusCode {
+		case sip.StatusBusyHere, 600:
+			return cti.EndBusy
+		case sip.StatusRequestTimeout, sip.StatusTemporarilyUnavailable:
+			return cti.EndNoAnswer
+		case sip.StatusRequestTerminated:
+			return cti.EndCancelled
+		case 603:
+			return cti.EndRejected
+		case sip.StatusNotFound, sip.StatusForbidden, sip.StatusServiceUnavailable:
+			return cti.EndUnavailable
+		}
+		return cti.EndFailed
+	}
+	if dialCtx.Err() != nil {
+		return cti.EndLocalHangup
+	}
+	return cti.EndFailed
+}

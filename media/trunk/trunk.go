@@ -1,0 +1,404 @@
+// Package trunk owns the SIP side of the voice path (sipgo): listening for
+// INVITEs from configured trunks, placing calls through them with digest
+// authentication, registering where a provider needs it, and the RTP
+// socket of every SIP leg. It is the only importer of sipgo.
+//
+// # Concurrency
+//
+// sipgo runs each request's handler on its own goroutine; an inbound
+// INVITE's handler lives as long as its call. Every leg has one monitor
+// goroutine that waits for the dialog to end, plus its RTP read loops.
+// One watchdog goroutine per Trunks checks silence timeouts and sends RTCP
+// reports for all legs.
+//
+// # Lifecycle
+//
+// New, then Serve on listeners; Close hangs up nothing (cti does that while
+// draining) but stops the listeners, the watchdog and registrations.
+package trunk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/ringbridge/ringbridge/cti"
+	"github.com/ringbridge/ringbridge/media/rtpio"
+)
+
+// TrunkConfig is one SIP provider (or PBX) we exchange calls with.
+type TrunkConfig struct {
+	// Name identifies the trunk in logs and config.
+	Name string `json:"name"`
+	// Address is the provider's SIP host:port; outbound INVITEs go there.
+	Address string `json:"address"`
+	// Transport is "udp" (default) or "tcp".
+	Transport string `json:"transport"`
+	// AllowFrom lists IPs or CIDRs allowed to send us INVITEs on this
+	// trunk. Empty means the IP of Address.
+	AllowFrom []string `json:"allowFrom"`
+	// Username and Password answer digest challenges (and REGISTER).
+	Username string `json:"username"`
+	Password string `json:"password"`
+	// Domain is the From/Request-URI host (default: Address's host).
+	Domain string `json:"domain"`
+	// Register keeps a registration with the provider (for providers that
+	// route inbound calls only to registered contacts).
+	Register bool `json:"register"`
+	// RegisterExpiry is asked of the registrar (default 300 s).
+	RegisterExpiry time.Duration `json:"registerExpiry"`
+	// CallerID replaces the agent's extension as the From user on
+	// outbound calls (the tenant's public number).
+	CallerID string `json:"callerId"`
+}
+
+// Config is the SIP part of the configuration.
+type Config struct {
+	// Trunks we accept calls from and dial out through; the first is the
+	// default for outbound calls.
+	Trunks []TrunkConfig
+	// MediaIP is the address RTP sockets bind to and the SDP announces
+	// (unless PublicIP is set).
+	MediaIP netip.Addr
+	// PublicIP is announced in SDP and Contact when behind 1:1 NAT.
+	PublicIP netip.Addr
+	// RTPPortMin and RTPPortMax bound the RTP ports (default 10000-20000).
+	RTPPortMin, RTPPortMax int
+	// MediaTimeout hangs up an answered call after this long without RTP
+	// from the far end (default 60 s; negative disables).
+	MediaTimeout time.Duration
+	// UserAgent is sent in User-Agent headers.
+	UserAgent string
+}
+
+// Trunks is the SIP stack.
+type Trunks struct {
+	cfg     Config
+	log     *slog.Logger
+	handler cti.InboundHandler
+	ports   *rtpio.Ports
+	trunks  []*trunk
+
+	ua       *sipgo.UserAgent
+	srv      *sipgo.Server
+	client   *sipgo.Client
+	dialogUA *sipgo.DialogUA
+
+	mu      sync.Mutex
+	legs    map[string]*leg // by SIP Call-ID
+	contact sip.ContactHeader
+	sipPort int
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+type trunk struct {
+	TrunkConfig
+	host  string
+	port  int
+	allow []netip.Prefix
+}
+
+// New builds the SIP stack; handler receives accepted inbound calls.
+func New(cfg Config, handler cti.InboundHandler, log *slog.Logger) (*Trunks, error) {
+	if cfg.RTPPortMin == 0 {
+		cfg.RTPPortMin, cfg.RTPPortMax = 10000, 20000
+	}
+	if cfg.MediaTimeout == 0 {
+		cfg.MediaTimeout = 60 * time.Second
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "ringbridge"
+	}
+	if !cfg.MediaIP.IsValid() {
+		cfg.MediaIP = netip.IPv4Unspecified()
+	}
+	ports, err := rtpio.NewPorts(cfg.MediaIP, cfg.RTPPortMin, cfg.RTPPortMax)
+	if err != nil {
+		return nil, err
+	}
+	t := &Trunks{cfg: cfg, log: log, handler: handler, ports: ports, legs: map[string]*leg{}}
+	for _, tc := range cfg.Trunks {
+		tr, err := parseTrunk(tc)
+		if err != nil {
+			return nil, err
+		}
+		t.trunks = append(t.trunks, tr)
+	}
+	t.ua, err = sipgo.NewUA(sipgo.WithUserAgent(cfg.UserAgent))
+	if err != nil {
+		return nil, fmt.Errorf("sip user agent: %w", err)
+	}
+	if t.srv, err = sipgo.NewServer(t.ua, sipgo.WithServerLogger(log)); err != nil {
+		return nil, fmt.Errorf("sip server: %w", err)
+	}
+	t.srv.OnInvite(t.onInvite)
+	t.srv.OnAck(t.onAck)
+	t.srv.OnBye(t.onBye)
+	t.srv.OnOptions(t.onOptions)
+	t.srv.OnInfo(t.onInfo)
+	t.ctx, t.cancel = context.WithCancel(context.Background())
+	return t, nil
+}
+
+func parseTrunk(tc TrunkConfig) (*trunk, error) {
+	host, portStr, err := net.SplitHostPort(tc.Address)
+	if err != nil {
+		host, portStr = tc.Address, "5060"
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || host == "" {
+		return nil, fmt.Errorf("trunk %s: bad address %q", tc.Name, tc.Address)
+	}
+	tr := &trunk{TrunkConfig: tc, host: host, port: port}
+	if tr.Transport == "" {
+		tr.Transport = "udp"
+	}
+	if tr.Domain == "" {
+		tr.Domain = host
+	}
+	if tr.RegisterExpiry == 0 {
+		tr.RegisterExpiry = 300 * time.Second
+	}
+	allow := tc.AllowFrom
+	if len(allow) == 0 {
+		ips, err := net.LookupIP(host)
+		if err != nil {
+			return nil, fmt.Errorf("trunk %s: resolving %s: %w", tc.Name, host, err)
+		}
+		for _, ip := range ips {
+			allow = append(allow, ip.String())
+		}
+	}
+	for _, a := range allow {
+		p, err := netip.ParsePrefix(a)
+		if err != nil {
+			ip, err2 := netip.ParseAddr(a)
+			if err2 != nil {
+				return nil, fmt.Errorf("trunk %s: allowFrom %q is neither IP nor CIDR", tc.Name, a)
+			}
+			p = netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen())
+		}
+		tr.allow = append(tr.allow, p)
+	}
+	return tr, nil
+}
+
+// Serve runs SIP on an already-bound UDP socket and TCP listener (either
+// may be nil). It returns once both are being served.
+func (t *Trunks) Serve(udp net.PacketConn, tcp net.Listener) error {
+	var host netip.Addr
+	switch {
+	case udp != nil:
+		ap := udp.LocalAddr().(*net.UDPAddr).AddrPort()
+		host, t.sipPort = ap.Addr().Unmap(), int(ap.Port())
+	case tcp != nil:
+		ap := tcp.Addr().(*net.TCPAddr).AddrPort()
+		host, t.sipPort = ap.Addr().Unmap(), int(ap.Port())
+	default:
+		return errors.New("sip: nothing to serve on")
+	}
+	adv := t.advertisedIP(host)
+	t.contact = sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "ringbridge", Host: adv.String(), Port: t.sipPort}}
+	var err error
+	t.client, err = sipgo.NewClient(t.ua, sipgo.WithClientHostname(adv.String()), sipgo.WithClientLogger(t.log))
+	if err != nil {
+		return fmt.Errorf("sip client: %w", err)
+	}
+	t.dialogUA = &sipgo.DialogUA{Client: t.client, ContactHDR: t.contact}
+	if udp != nil {
+		t.goServe(func() error { return t.srv.ServeUDP(udp) })
+	}
+	if tcp != nil {
+		t.goServe(func() error { return t.srv.ServeTCP(tcp) })
+	}
+	t.wg.Add(1)
+	go t.watchdog()
+	for _, tr := range t.trunks {
+		if tr.Register {
+			t.wg.Add(1)
+			go t.registerLoop(tr)
+		}
+	}
+	return nil
+}
+
+func (t *Trunks) goServe(f func() error) {
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		if err := f(); err != nil && t.ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
+			t.log.Error("sip listener stopped", "err", err)
+		}
+	}()
+}
+
+// advertisedIP is the address put in Contact and SDP.
+func (t *Trunks) advertisedIP(bound netip.Addr) netip.Addr {
+	switch {
+	case t.cfg.PublicIP.IsValid():
+		return t.cfg.PublicIP
+	case t.cfg.MediaIP.IsValid() && !t.cfg.MediaIP.IsUnspecified():
+		return t.cfg.MediaIP
+	case bound.IsValid() && !bound.IsUnspecified():
+		return bound
+	}
+	// Ask the routing table which local address reaches the first trunk;
+	// connecting a UDP socket sends nothing.
+	if len(t.trunks) > 0 {
+		if c, err := net.Dial("udp", net.JoinHostPort(t.trunks[0].host, strconv.Itoa(t.trunks[0].port))); err == nil {
+			defer c.Close()
+			return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
+		}
+	}
+	return netip.MustParseAddr("127.0.0.1")
+}
+
+// mediaAddr is the RTP address announced for a leg's socket.
+func (t *Trunks) mediaAddr(l *rtpio.UDPLeg) netip.AddrPort {
+	return netip.AddrPortFrom(t.advertisedIP(l.LocalAddr().Addr()), l.LocalAddr().Port())
+}
+
+// trunkForSource returns the trunk whose allow list covers src ("ip:port").
+func (t *Trunks) trunkForSource(src string) *trunk {
+	ap, err := netip.ParseAddrPort(src)
+	if err != nil {
+		return nil
+	}
+	ip := ap.Addr().Unmap()
+	for _, tr := range t.trunks {
+		for _, p := range tr.allow {
+			if p.Contains(ip) {
+				return tr
+			}
+		}
+	}
+	return nil
+}
+
+// ActiveLegs returns how many SIP legs are up.
+func (t *Trunks) ActiveLegs() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.legs)
+}
+
+// Close stops the stack.
+func (t *Trunks) Close() error {
+	t.cancel()
+	t.mu.Lock()
+	legs := make([]*leg, 0, len(t.legs))
+	for _, l := range t.legs {
+		legs = append(legs, l)
+	}
+	t.mu.Unlock()
+	for _, l := range legs {
+		l.finish(cti.EndShutdown)
+	}
+	err := t.srv.Close()
+	if t.client != nil {
+		_ = t.client.Close()
+	}
+	_ = t.ua.Close()
+	t.wg.Wait()
+	return err
+}
+
+func (t *Trunks) addLeg(l *leg) {
+	t.mu.Lock()
+	t.legs[l.callID] = l
+	t.mu.Unlock()
+}
+
+func (t *Trunks) removeLeg(l *leg) {
+	t.mu.Lock()
+	if t.legs[l.callID] == l {
+		delete(t.legs, l.callID)
+	}
+	t.mu.Unlock()
+}
+
+func (t *Trunks) legFor(req *sip.Request) *leg {
+	id := req.CallID()
+	if id == nil {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.legs[id.Value()]
+}
+
+// watchdog hangs up answered legs whose far end went silent (a dead
+// trunk, a crashed phone) and sends RTCP sender reports, for every leg
+// from one goroutine.
+func (t *Trunks) watchdog() {
+	defer t.wg.Done()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var n int
+	for {
+		select {
+		case <-t.ctx.Done():
+			return
+		case now := <-tick.C:
+			n++
+			t.mu.Lock()
+			legs := make([]*leg, 0, len(t.legs))
+			for _, l := range t.legs {
+				legs = append(legs, l)
+			}
+			t.mu.Unlock()
+			for _, l := range legs {
+				if t.cfg.MediaTimeout > 0 && l.silent(now, t.cfg.MediaTimeout) {
+					l.log.Warn("no RTP from far end; hanging up", "timeout", t.cfg.MediaTimeout)
+					go l.hangupWith(cti.EndMediaTimeout)
+				}
+				if n%5 == 0 {
+					l.media.SendReport(now)
+				}
+			}
+		}
+	}
+}
+
+func (t *Trunks) onOptions(req *sip.Request, tx sip.ServerTransaction) {
+	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
+	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"))
+	_ = tx.Respond(res)
+}
+
+func (t *Trunks) onAck(req *sip.Request, tx sip.ServerTransaction) {
+	if l := t.legFor(req); l != nil && l.srv != nil {
+		_ = l.srv.ReadAck(req, tx)
+	}
+}
+
+func (t *Trunks) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	l := t.legFor(req)
+	if l == nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
+		return
+	}
+	l.setReason(cti.EndRemoteHangup)
+	var err error
+	if l.srv != nil {
+		err = l.srv.ReadBye(req, tx)
+	} else {
+		err = l.cli.ReadBye(req, tx)
+	}
+	if err != nil {
+		l.log.Debug("reading BYE", "err", err)
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
+	}
+	l.finish(cti.EndRemoteHangup)
+}
