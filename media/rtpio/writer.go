@@ -83,8 +83,11 @@ func (w *Writer) NewSource() {
 
 // WriteFrame implements Sink.
 func (w *Writer) WriteFrame(f *Frame) {
-	if f.Codec != CodecEvent && w.injecting.Load() {
-		return // our own digits own the stream for now
+	if w.injecting.Load() {
+		// Our own digits own the stream for now. Relayed events are
+		// dropped too: a late redundant end packet from the other party
+		// would be re-timestamped as a new event and heard twice.
+		return
 	}
 	w.mu.Lock()
 	w.writeLocked(f)

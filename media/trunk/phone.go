@@ -84,7 +84,8 @@ func NewPhone(cfg PhoneConfig) (*Phone, error) {
 		return nil, err
 	}
 	p.srv, _ = sipgo.NewServer(p.ua, sipgo.WithServerLogger(p.log))
-	p.client, err = sipgo.NewClient(p.ua, sipgo.WithClientHostname(p.addr.Addr().String()), sipgo.WithClientLogger(p.log))
+	p.client, err = sipgo.NewClient(p.ua, sipgo.WithClientHostname(p.addr.Addr().String()),
+		sipgo.WithClientConnectionAddr(p.addr.String()), sipgo.WithClientLogger(p.log))
 	if err != nil {
 		conn.Close()
 		return nil, err

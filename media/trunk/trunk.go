@@ -92,6 +92,9 @@ type Trunks struct {
 	client   *sipgo.Client
 	dialogUA *sipgo.DialogUA
 
+	udpConn net.PacketConn
+	tcpLn   net.Listener
+
 	mu      sync.Mutex
 	legs    map[string]*leg // by SIP Call-ID
 	contact sip.ContactHeader
@@ -208,10 +211,17 @@ func (t *Trunks) Serve(udp net.PacketConn, tcp net.Listener) error {
 	default:
 		return errors.New("sip: nothing to serve on")
 	}
+	t.udpConn, t.tcpLn = udp, tcp
 	adv := t.advertisedIP(host)
 	t.contact = sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "ringbridge", Host: adv.String(), Port: t.sipPort}}
+	opts := []sipgo.ClientOption{sipgo.WithClientHostname(adv.String()), sipgo.WithClientLogger(t.log)}
+	if udp != nil {
+		// Send from the listening socket: trunks check the source port of
+		// our requests, and their responses must reach the same socket.
+		opts = append(opts, sipgo.WithClientConnectionAddr(udp.LocalAddr().String()))
+	}
 	var err error
-	t.client, err = sipgo.NewClient(t.ua, sipgo.WithClientHostname(adv.String()), sipgo.WithClientLogger(t.log))
+	t.client, err = sipgo.NewClient(t.ua, opts...)
 	if err != nil {
 		return fmt.Errorf("sip client: %w", err)
 	}
@@ -306,6 +316,13 @@ func (t *Trunks) Close() error {
 		l.finish(cti.EndShutdown)
 	}
 	err := t.srv.Close()
+	// sipgo does not close sockets it was handed.
+	if t.udpConn != nil {
+		_ = t.udpConn.Close()
+	}
+	if t.tcpLn != nil {
+		_ = t.tcpLn.Close()
+	}
 	if t.client != nil {
 		_ = t.client.Close()
 	}

@@ -1,0 +1,203 @@
+package peer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"github.com/ringbridge/ringbridge/media/rtpio"
+)
+
+// Client is a Go WebRTC agent that behaves like the browser softphone: it
+// offers one audio transceiver with PCMU and telephone-event, sends 20 ms
+// frames and receives the server's audio. The benchmark and the
+// integration tests use it as the agent side of real calls.
+type Client struct {
+	pc     *webrtc.PeerConnection
+	track  *outTrack
+	writer *rtpio.Writer
+	reader *rtpio.Reader
+	onAud  func([]byte)
+
+	connected chan struct{}
+	connOnce  sync.Once
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	mu        sync.Mutex
+}
+
+// ClientAPI builds Clients; one is shared by many clients in a benchmark.
+type ClientAPI struct{ api *webrtc.API }
+
+// NewClientAPI returns an API for loopback clients.
+func NewClientAPI() (*ClientAPI, error) {
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterCodec(webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000, Channels: 1},
+		PayloadType:        0,
+	}, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, err
+	}
+	// Chrome offers telephone-event at a dynamic PT other than ours; use
+	// 126 so tests exercise the mapping.
+	if err := me.RegisterCodec(webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: "audio/telephone-event", ClockRate: 8000, Channels: 1, SDPFmtpLine: telephoneEventFmtp},
+		PayloadType:        126,
+	}, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, err
+	}
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	return &ClientAPI{api: webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))}, nil
+}
+
+// NewClient creates a client with an audio transceiver.
+func (a *ClientAPI) NewClient() (*Client, error) {
+	pc, err := a.api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Client{pc: pc, connected: make(chan struct{}), ctx: ctx, cancel: cancel, reader: rtpio.NewReader(pcmuFormat)}
+	c.track = &outTrack{id: "mic", stream: "client"}
+	c.writer = rtpio.NewWriter(0, pcmuFormat, c.track.write)
+	c.track.writer = c.writer
+	if _, err := pc.AddTransceiverFromTrack(c.track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv}); err != nil {
+		_ = pc.Close()
+		return nil, err
+	}
+	c.reader.Sink.Store(sinkFunc(func(f *rtpio.Frame) {
+		if f.Codec == rtpio.CodecEvent {
+			return
+		}
+		c.mu.Lock()
+		fn := c.onAud
+		c.mu.Unlock()
+		if fn != nil {
+			fn(f.Payload)
+		}
+	}))
+	pc.OnTrack(func(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+		f := pcmuFormat
+		for _, p := range recv.GetParameters().Codecs {
+			if strings.EqualFold(p.MimeType, "audio/telephone-event") {
+				f.EventPT = uint8(p.PayloadType)
+			}
+		}
+		c.reader.SetFormat(f)
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			buf := make([]byte, rtpio.MTU)
+			for {
+				n, _, err := tr.Read(buf)
+				if err != nil {
+					if errors.Is(err, io.EOF) || c.ctx.Err() != nil {
+						return
+					}
+					continue
+				}
+				c.reader.Deliver(buf[:n])
+			}
+		}()
+	})
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if s == webrtc.PeerConnectionStateConnected {
+			c.connOnce.Do(func() { close(c.connected) })
+		}
+	})
+	return c, nil
+}
+
+type sinkFunc func(*rtpio.Frame)
+
+func (f sinkFunc) WriteFrame(fr *rtpio.Frame) { f(fr) }
+
+// Offer creates the offer with all candidates in it.
+func (c *Client) Offer(ctx context.Context, iceRestart bool) (string, error) {
+	offer, err := c.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: iceRestart})
+	if err != nil {
+		return "", err
+	}
+	done := webrtc.GatheringCompletePromise(c.pc)
+	if err := c.pc.SetLocalDescription(offer); err != nil {
+		return "", err
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	return c.pc.LocalDescription().SDP, nil
+}
+
+// SetAnswer applies the server's answer.
+func (c *Client) SetAnswer(sdp string) error {
+	return c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp})
+}
+
+// Connected is closed once ICE and DTLS are up.
+func (c *Client) Connected() <-chan struct{} { return c.connected }
+
+// OnAudio sets the callback for received PCMU payloads.
+func (c *Client) OnAudio(fn func(payload []byte)) {
+	c.mu.Lock()
+	c.onAud = fn
+	c.mu.Unlock()
+}
+
+// OnDTMF sets the callback for received RFC 4733 digits.
+func (c *Client) OnDTMF(fn func(rune)) { c.reader.OnDTMF(fn) }
+
+// SendAudio sends a PCMU frame filled by next every 20 ms until Close.
+func (c *Client) SendAudio(next func(dst []byte)) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		buf := make([]byte, 160)
+		var f rtpio.Frame
+		f.Header.SSRC = rand.Uint32()
+		for {
+			select {
+			case <-c.ctx.Done():
+				return
+			case <-tick.C:
+			}
+			next(buf)
+			f.Payload, f.Codec = buf, rtpio.CodecPCMU
+			c.writer.WriteFrame(&f)
+			f.Header.SequenceNumber++
+			f.Header.Timestamp += 160
+		}
+	}()
+}
+
+// SendDTMF sends RFC 4733 digits, as Chrome's RTCDTMFSender does.
+func (c *Client) SendDTMF(ctx context.Context, digits string) error {
+	return c.writer.SendDTMF(ctx, digits)
+}
+
+// Received counts RTP packets from the server.
+func (c *Client) Received() uint64 { return c.reader.Received() }
+
+// Close ends the client.
+func (c *Client) Close() error {
+	c.cancel()
+	err := c.pc.Close()
+	c.wg.Wait()
+	if err != nil {
+		return fmt.Errorf("close client: %w", err)
+	}
+	return nil
+}

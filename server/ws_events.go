@@ -1,0 +1,112 @@
+package server
+
+import (
+	"time"
+
+	"github.com/ringbridge/ringbridge/cti"
+	"github.com/ringbridge/ringbridge/server/wsproto"
+)
+
+// forward relays the session's events to the client until the connection
+// closes or the session ends. It runs on its own goroutine.
+func (a *agentConn) forward() {
+	events := a.sess.Events()
+	for {
+		select {
+		case <-a.c.stop:
+			return
+		case ev := <-events:
+			if !a.relay(ev) {
+				return
+			}
+		case <-a.sess.Done():
+			// The closing event may sit in the queue behind others; select
+			// picks ready cases at random, so drain before giving up.
+			for {
+				select {
+				case ev := <-events:
+					if !a.relay(ev) {
+						return
+					}
+				default:
+					a.c.closeWith(closeNormal, "session closed")
+					return
+				}
+			}
+		}
+	}
+}
+
+// relay sends one event and reports whether forwarding should go on.
+func (a *agentConn) relay(ev cti.AgentEvent) bool {
+	switch ev.Kind {
+	case cti.EventCall:
+		if ev.Call == nil {
+			return true
+		}
+		call := callToWire(*ev.Call)
+		return a.c.send(&wsproto.Message{Type: wsproto.TypeCall, Call: &call})
+	case cti.EventICE:
+		if ev.ICE == nil {
+			return true
+		}
+		return a.c.send(&wsproto.Message{Type: wsproto.TypeICE, Candidate: candidateToWire(*ev.ICE)})
+	case cti.EventDTMF:
+		return a.c.send(&wsproto.Message{Type: wsproto.TypeDTMF, CallID: ev.CallID, Digits: string(ev.Digit)})
+	case cti.EventStatus:
+		return a.c.send(&wsproto.Message{Type: wsproto.TypeStatus, Status: string(ev.Status), Reason: ev.Reason})
+	case cti.EventReplaced:
+		a.log.Info("agent session replaced by a newer sign-in")
+		a.c.send(&wsproto.Message{Type: wsproto.TypeError, Code: wsproto.CodeSessionReplace,
+			Message: "signed in from another connection"})
+		a.c.closeWith(closeReplaced, "session replaced")
+		return false
+	case cti.EventClosed:
+		a.c.closeWith(closeNormal, "session closed")
+		return false
+	}
+	a.log.Warn("unknown agent event kind", "kind", int(ev.Kind))
+	return true
+}
+
+// callToWire is the client's view of a call. Zero times are left out
+// rather than sent as year 1.
+func callToWire(ci cti.CallInfo) wsproto.Call {
+	return wsproto.Call{
+		ID:         ci.ID,
+		Direction:  string(ci.Direction),
+		State:      ci.State.String(),
+		From:       ci.From,
+		To:         ci.To,
+		Remote:     ci.Remote,
+		StartedAt:  rfc3339(ci.StartedAt),
+		AnsweredAt: rfc3339(ci.AnsweredAt),
+		EndedAt:    rfc3339(ci.EndedAt),
+		EndReason:  string(ci.EndReason),
+	}
+}
+
+func rfc3339(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func candidateToWire(c cti.ICECandidate) *wsproto.ICECandidate {
+	return &wsproto.ICECandidate{
+		Candidate:        c.Candidate,
+		SDPMid:           c.SDPMid,
+		SDPMLineIndex:    c.SDPMLineIndex,
+		UsernameFragment: c.UsernameFragment,
+	}
+}
+
+func candidateFromWire(c *wsproto.ICECandidate) cti.ICECandidate {
+	return cti.ICECandidate{
+		Candidate:        c.Candidate,
+		SDPMid:           c.SDPMid,
+		SDPMLineIndex:    c.SDPMLineIndex,
+		UsernameFragment: c.UsernameFragment,
+	}
+}

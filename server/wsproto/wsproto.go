@@ -1,0 +1,132 @@
+// Package wsproto defines the JSON messages of the agent websocket
+// (/ws/agent). It is shared by the server, the Go test agent and
+// docs/protocol.md; the browser client in frontend/ mirrors it.
+//
+// Every message is one JSON object with a "type". Requests from the client
+// may carry an "id"; the server answers each such request with exactly one
+// "ack" or "error" carrying the same id. Events from the server carry no id.
+package wsproto
+
+// Version is the protocol version announced in "welcome". Additive changes
+// (new optional fields, new message types) keep the number; anything that
+// changes the meaning of an existing field bumps it.
+const Version = 1
+
+// Client → server message types.
+const (
+	TypeAuth   = "auth"   // first message: token (and resume to re-attach a session)
+	TypeOffer  = "offer"  // SDP offer for the session's PeerConnection (also ICE restart)
+	TypeICE    = "ice"    // trickle ICE candidate (both directions)
+	TypeDial   = "dial"   // place a call to a number or extension
+	TypeAnswer = "answer" // answer a ringing call (server → client: SDP answer)
+	TypeReject = "reject" // decline a ringing call
+	TypeHangup = "hangup" // end a call
+	TypeHold   = "hold"   // put a call on hold
+	TypeUnhold = "unhold" // resume a held call
+	TypeDTMF   = "dtmf"   // send digits (server → client: digits received)
+	TypeStatus = "status" // set agent status (server → client: status changed)
+	TypePing   = "ping"   // keep-alive; answered with ack
+)
+
+// Server → client message types.
+const (
+	TypeWelcome = "welcome" // after successful auth
+	TypeAck     = "ack"     // success reply to a request id
+	TypeError   = "error"   // failure reply to a request id, or a session-level error
+	TypeCall    = "call"    // call state changed
+)
+
+// Error codes carried in Message.Code of "error" messages.
+const (
+	CodeBadMessage     = "bad_message"      // not JSON, unknown type, missing field
+	CodeUnauthorized   = "unauthorized"     // missing, bad or expired token
+	CodeForbidden      = "forbidden"        // not allowed (e.g. dialing rules)
+	CodeNotFound       = "not_found"        // unknown call or destination
+	CodeConflict       = "conflict"         // wrong state (answering an ended call)
+	CodeUnavailable    = "unavailable"      // trunk down, agent offline, shutting down
+	CodeBusy           = "busy"             // destination busy
+	CodeInternal       = "internal"         // server fault; details are in the server log
+	CodeTooLarge       = "too_large"        // message over the size limit
+	CodeSessionReplace = "session_replaced" // the agent signed in elsewhere
+)
+
+// Message is the single envelope for every message. Only the fields that a
+// type documents are set; the rest are omitted from the JSON.
+type Message struct {
+	Type string `json:"type"`
+	ID   string `json:"id,omitempty"`
+
+	// auth
+	Token  string `json:"token,omitempty"`
+	Resume string `json:"resume,omitempty"` // session id from a previous welcome
+
+	// offer / answer (SDP)
+	SDP string `json:"sdp,omitempty"`
+
+	// ice
+	Candidate *ICECandidate `json:"candidate,omitempty"`
+
+	// dial
+	To string `json:"to,omitempty"`
+
+	// answer / reject / hangup / hold / unhold / dtmf
+	CallID string `json:"callId,omitempty"`
+	Digits string `json:"digits,omitempty"`
+
+	// status
+	Status string `json:"status,omitempty"` // available | away
+	Reason string `json:"reason,omitempty"` // away reason
+
+	// welcome
+	Welcome *Welcome `json:"welcome,omitempty"`
+
+	// call
+	Call *Call `json:"call,omitempty"`
+
+	// error
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// ICECandidate mirrors RTCIceCandidateInit.
+type ICECandidate struct {
+	Candidate        string  `json:"candidate"`
+	SDPMid           *string `json:"sdpMid,omitempty"`
+	SDPMLineIndex    *uint16 `json:"sdpMLineIndex,omitempty"`
+	UsernameFragment *string `json:"usernameFragment,omitempty"`
+}
+
+// ICEServer mirrors RTCIceServer.
+type ICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
+}
+
+// Welcome describes the signed-in session.
+type Welcome struct {
+	Version    int         `json:"version"`
+	SessionID  string      `json:"sessionId"`
+	TenantID   string      `json:"tenantId"`
+	UserID     string      `json:"userId"`
+	Username   string      `json:"username"`
+	Extension  string      `json:"extension"`
+	Status     string      `json:"status"`
+	ICEServers []ICEServer `json:"iceServers"`
+	Calls      []Call      `json:"calls"` // calls in progress when resuming
+}
+
+// Call is the client's view of a call.
+type Call struct {
+	ID         string `json:"id"`
+	Direction  string `json:"direction"` // inbound | outbound | internal
+	State      string `json:"state"`     // ringing | dialing | early | active | held | ended
+	From       string `json:"from"`
+	To         string `json:"to"`
+	Remote     string `json:"remote"` // the other party's number or extension
+	StartedAt  string `json:"startedAt"`
+	AnsweredAt string `json:"answeredAt,omitempty"`
+	EndedAt    string `json:"endedAt,omitempty"`
+	EndReason  string `json:"endReason,omitempty"`
+	// Digit carries one received DTMF digit on "dtmf" events.
+}
