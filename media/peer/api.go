@@ -41,7 +41,7 @@ type Config struct {
 // API builds PeerConnections that share the muxed sockets.
 type API struct {
 	api     *webrtc.API
-	udpConn *net.UDPConn
+	udpPort int
 	tcpLn   net.Listener
 	udpMux  ice.UDPMux
 	tcpMux  ice.TCPMux
@@ -84,17 +84,40 @@ func New(cfg Config, log *slog.Logger) (*API, error) {
 		se.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
 	}
 	a := &API{log: log}
-	udpAddr, err := net.ResolveUDPAddr("udp", net.JoinHostPort(cfg.ListenIP, strconv.Itoa(cfg.UDPPort)))
-	if err != nil {
-		return nil, fmt.Errorf("ice udp address: %w", err)
+	if cfg.ListenIP == "" {
+		// One socket per local address on the same port: a single socket
+		// on 0.0.0.0 cannot tell which address a browser reached.
+		opts := []ice.UDPMuxFromPortOption{
+			ice.UDPMuxFromPortWithLogger(se.LoggerFactory.NewLogger("ice-udp")),
+			ice.UDPMuxFromPortWithReadBufferSize(4 << 20),
+			ice.UDPMuxFromPortWithWriteBufferSize(4 << 20),
+		}
+		if cfg.IncludeLoopback {
+			opts = append(opts, ice.UDPMuxFromPortWithLoopback())
+		}
+		mux, err := ice.NewMultiUDPMuxFromPort(cfg.UDPPort, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("ice udp port %d: %w", cfg.UDPPort, err)
+		}
+		a.udpMux, a.udpPort = mux, cfg.UDPPort
+	} else {
+		udpAddr, err := net.ResolveUDPAddr("udp", net.JoinHostPort(cfg.ListenIP, strconv.Itoa(cfg.UDPPort)))
+		if err != nil {
+			return nil, fmt.Errorf("ice udp address: %w", err)
+		}
+		conn, err := net.ListenUDP("udp", udpAddr)
+		if err != nil {
+			return nil, fmt.Errorf("ice udp port: %w", err)
+		}
+		_ = conn.SetReadBuffer(4 << 20)
+		_ = conn.SetWriteBuffer(4 << 20)
+		a.udpMux = webrtc.NewICEUDPMux(se.LoggerFactory.NewLogger("ice-udp"), conn)
+		a.udpPort = conn.LocalAddr().(*net.UDPAddr).Port
 	}
-	if a.udpConn, err = net.ListenUDP("udp", udpAddr); err != nil {
-		return nil, fmt.Errorf("ice udp port: %w", err)
-	}
-	a.udpMux = webrtc.NewICEUDPMux(se.LoggerFactory.NewLogger("ice-udp"), a.udpConn)
 	se.SetICEUDPMux(a.udpMux)
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	if cfg.TCPPort > 0 {
+		var err error
 		a.tcpLn, err = net.Listen("tcp", net.JoinHostPort(cfg.ListenIP, strconv.Itoa(cfg.TCPPort)))
 		if err != nil {
 			_ = a.udpMux.Close()
@@ -109,8 +132,8 @@ func New(cfg Config, log *slog.Logger) (*API, error) {
 	return a, nil
 }
 
-// UDPAddr returns the bound ICE UDP address.
-func (a *API) UDPAddr() *net.UDPAddr { return a.udpConn.LocalAddr().(*net.UDPAddr) }
+// UDPPort returns the bound ICE UDP port.
+func (a *API) UDPPort() int { return a.udpPort }
 
 // Close releases the shared sockets (after every Endpoint is closed).
 func (a *API) Close() error {

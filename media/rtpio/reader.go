@@ -54,26 +54,27 @@ func (r *Reader) Deliver(buf []byte) {
 	f := &r.frame
 	n, err := f.Header.Unmarshal(buf)
 	if err != nil || f.Header.Version != 2 {
-		r.dropped.Add(1)
+		r.drop()
 		return
 	}
 	payload := buf[n:]
 	if f.Header.Padding && len(payload) > 0 {
 		pad := int(payload[len(payload)-1])
 		if pad > len(payload) {
-			r.dropped.Add(1)
+			r.drop()
 			return
 		}
 		payload = payload[:len(payload)-pad]
 	}
 	r.received.Add(1)
+	totalReceived.Add(1)
 	format := r.format.Load()
 	switch f.Header.PayloadType {
 	case format.AudioPT:
 		f.Codec = format.Codec
 	case format.EventPT:
 		if format.EventPT == 0 {
-			r.dropped.Add(1)
+			r.drop()
 			return
 		}
 		f.Codec = CodecEvent
@@ -83,7 +84,7 @@ func (r *Reader) Deliver(buf []byte) {
 			}
 		}
 	default:
-		r.dropped.Add(1) // comfort noise, unknown codecs: nothing to relay
+		r.drop() // comfort noise, unknown codecs: nothing to relay
 		return
 	}
 	f.Payload = payload
@@ -98,4 +99,9 @@ func (r *Reader) EmitDTMF(d rune) {
 	if fn := r.onDTMF.Load(); fn != nil && *fn != nil {
 		(*fn)(d)
 	}
+}
+
+func (r *Reader) drop() {
+	r.dropped.Add(1)
+	totalDropped.Add(1)
 }

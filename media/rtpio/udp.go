@@ -108,7 +108,7 @@ func (l *UDPLeg) readLoop() {
 			continue // ICMP errors surface here on some systems; keep reading
 		}
 		if n > MTU || n < 12 {
-			l.dropped.Add(1)
+			l.drop()
 			continue
 		}
 		if !l.latched.Load() {
@@ -116,7 +116,7 @@ func (l *UDPLeg) readLoop() {
 			l.remote.Store(&p)
 			l.latched.Store(true)
 		} else if r := l.remote.Load(); r == nil || (r.Addr() != src.Addr().Unmap() || r.Port() != src.Port()) {
-			l.dropped.Add(1)
+			l.drop()
 			continue
 		}
 		l.lastRecv.Store(time.Now().UnixNano())

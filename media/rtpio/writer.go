@@ -131,6 +131,7 @@ func (w *Writer) writeLocked(f *Frame) {
 	w.lastTS = h.Timestamp
 	if w.out(h, f.Payload) == nil {
 		w.sent.Add(1)
+		totalSent.Add(1)
 	}
 }
 

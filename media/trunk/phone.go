@@ -116,6 +116,7 @@ func NewPhone(cfg PhoneConfig) (*Phone, error) {
 		defer p.wg.Done()
 		_ = p.srv.ServeUDP(conn)
 	}()
+	waitListening(p.ua, conn)
 	return p, nil
 }
 

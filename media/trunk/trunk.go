@@ -228,6 +228,7 @@ func (t *Trunks) Serve(udp net.PacketConn, tcp net.Listener) error {
 	t.dialogUA = &sipgo.DialogUA{Client: t.client, ContactHDR: t.contact}
 	if udp != nil {
 		t.goServe(func() error { return t.srv.ServeUDP(udp) })
+		waitListening(t.ua, udp)
 	}
 	if tcp != nil {
 		t.goServe(func() error { return t.srv.ServeTCP(tcp) })
@@ -418,4 +419,16 @@ func (t *Trunks) onBye(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
 	}
 	l.finish(cti.EndRemoteHangup)
+}
+
+// waitListening waits until sipgo has registered the UDP listener, so the
+// first request we send goes out from it rather than from a new socket.
+func waitListening(ua *sipgo.UserAgent, conn net.PacketConn) {
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := ua.TransportLayer().GetConnection("udp", conn.LocalAddr().String()); err == nil && c != nil {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
 }

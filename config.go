@@ -1,0 +1,287 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ringbridge/ringbridge/cti"
+	"github.com/ringbridge/ringbridge/media/trunk"
+	"github.com/ringbridge/ringbridge/server/wsproto"
+)
+
+// Config is everything ringbridge serve reads. Each field notes its
+// default and environment variable; a JSON file (-config, or
+// RINGBRIDGE_CONFIG) sets any of them, and the environment wins over the
+// file.
+type Config struct {
+	// DataDir holds the SQLite database and generated secrets.
+	// Default "./data"; RINGBRIDGE_DATA_DIR.
+	DataDir string `json:"dataDir"`
+	// CertDir holds the TLS certificate, generated self-signed on first
+	// start when missing. Default "./certs"; RINGBRIDGE_CERT_DIR.
+	CertDir string `json:"certDir"`
+	// HTTPAddr serves HTTPS, the REST API and websockets on one port.
+	// Default ":8443"; RINGBRIDGE_HTTP_ADDR.
+	HTTPAddr string `json:"httpAddr"`
+	// TLS turns HTTPS on (default true); RINGBRIDGE_TLS=false for plain
+	// HTTP behind a TLS-terminating proxy.
+	TLS *bool `json:"tls"`
+	// TLSCertFile and TLSKeyFile use an existing certificate instead of
+	// the generated one. RINGBRIDGE_TLS_CERT, RINGBRIDGE_TLS_KEY.
+	TLSCertFile string `json:"tlsCertFile"`
+	TLSKeyFile  string `json:"tlsKeyFile"`
+	// PublicIP is announced to browsers (ICE) and trunks (SDP, Contact)
+	// when behind 1:1 NAT. Default none; RINGBRIDGE_PUBLIC_IP.
+	PublicIP string `json:"publicIp"`
+	// SIPAddr listens for SIP on UDP and TCP. Default ":5060";
+	// RINGBRIDGE_SIP_ADDR.
+	SIPAddr string `json:"sipAddr"`
+	// MediaIP binds RTP sockets (default all addresses); RINGBRIDGE_MEDIA_IP.
+	MediaIP string `json:"mediaIp"`
+	// RTPPorts is the RTP port range toward trunks. Default
+	// "10000-20000"; RINGBRIDGE_RTP_PORTS.
+	RTPPorts string `json:"rtpPorts"`
+	// MediaTimeout hangs up a call whose trunk side sent no RTP for this
+	// long. Default 60s; RINGBRIDGE_MEDIA_TIMEOUT.
+	MediaTimeout Duration `json:"mediaTimeout"`
+	// WebRTCUDPPort carries every browser's ICE and media. Default 8443
+	// (UDP); RINGBRIDGE_WEBRTC_UDP_PORT.
+	WebRTCUDPPort int `json:"webrtcUdpPort"`
+	// WebRTCTCPPort is the ICE-TCP fallback (0 disables). Default 8444;
+	// RINGBRIDGE_WEBRTC_TCP_PORT.
+	WebRTCTCPPort *int `json:"webrtcTcpPort"`
+	// ICEServers are handed to browsers (STUN/TURN). Default none;
+	// RINGBRIDGE_ICE_SERVERS as comma-separated URLs.
+	ICEServers []wsproto.ICEServer `json:"iceServers"`
+	// AllowedOrigins may open the agent websocket besides our own origin
+	// (CRM pages embedding the widget). RINGBRIDGE_ALLOWED_ORIGINS.
+	AllowedOrigins []string `json:"allowedOrigins"`
+	// JWTSecret signs access tokens; generated into DataDir when empty.
+	// RINGBRIDGE_JWT_SECRET.
+	JWTSecret string `json:"jwtSecret"`
+	// Trunks we exchange calls with. Default: one trunk named "local"
+	// accepting calls from 127.0.0.0/8 (ringbridge dial) and sending
+	// outbound calls to 127.0.0.1:5080 (ringbridge answer).
+	Trunks []trunk.TrunkConfig `json:"trunks"`
+	// Numbers route called numbers to extensions of a tenant. Default:
+	// 1001, 1002, +15550001001 and +15550001002 to the demo agents.
+	Numbers []NumberConfig `json:"numbers"`
+	// DialRules limit outbound destinations per tenant.
+	DialRules map[string]cti.DialRule `json:"dialRules"`
+	// RingTimeout gives up an unanswered call. Default 30s.
+	RingTimeout Duration `json:"ringTimeout"`
+	// ShutdownTimeout lets live calls finish on SIGTERM. Default 30s;
+	// RINGBRIDGE_SHUTDOWN_TIMEOUT.
+	ShutdownTimeout Duration `json:"shutdownTimeout"`
+	// LogLevel is debug, info, warn or error. Default info;
+	// RINGBRIDGE_LOG_LEVEL.
+	LogLevel string `json:"logLevel"`
+}
+
+// NumberConfig routes one called number.
+type NumberConfig struct {
+	Number    string `json:"number"`
+	Tenant    string `json:"tenant"`
+	Extension string `json:"extension"`
+}
+
+// Duration reads "30s"-style strings from JSON.
+type Duration time.Duration
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string like \"30s\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// defaultTenant is the demo tenant created on first start.
+const defaultTenant = "demo"
+
+// loadConfig reads the file (if any), then the environment, then fills
+// defaults and validates.
+func loadConfig(path string) (*Config, error) {
+	cfg := &Config{}
+	if path == "" {
+		path = os.Getenv("RINGBRIDGE_CONFIG")
+	}
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		dec := json.NewDecoder(strings.NewReader(string(b)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(cfg); err != nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if err := cfg.applyEnv(); err != nil {
+		return nil, err
+	}
+	cfg.setDefaults()
+	return cfg, cfg.validate()
+}
+
+func (c *Config) applyEnv() error {
+	str := func(name string, dst *string) {
+		if v, ok := os.LookupEnv(name); ok {
+			*dst = v
+		}
+	}
+	str("RINGBRIDGE_DATA_DIR", &c.DataDir)
+	str("RINGBRIDGE_CERT_DIR", &c.CertDir)
+	str("RINGBRIDGE_HTTP_ADDR", &c.HTTPAddr)
+	str("RINGBRIDGE_TLS_CERT", &c.TLSCertFile)
+	str("RINGBRIDGE_TLS_KEY", &c.TLSKeyFile)
+	str("RINGBRIDGE_PUBLIC_IP", &c.PublicIP)
+	str("RINGBRIDGE_SIP_ADDR", &c.SIPAddr)
+	str("RINGBRIDGE_MEDIA_IP", &c.MediaIP)
+	str("RINGBRIDGE_RTP_PORTS", &c.RTPPorts)
+	str("RINGBRIDGE_JWT_SECRET", &c.JWTSecret)
+	str("RINGBRIDGE_LOG_LEVEL", &c.LogLevel)
+	if v, ok := os.LookupEnv("RINGBRIDGE_TLS"); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("RINGBRIDGE_TLS: %w", err)
+		}
+		c.TLS = &b
+	}
+	for name, dst := range map[string]*Duration{"RINGBRIDGE_MEDIA_TIMEOUT": &c.MediaTimeout, "RINGBRIDGE_SHUTDOWN_TIMEOUT": &c.ShutdownTimeout} {
+		if v, ok := os.LookupEnv(name); ok {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			*dst = Duration(d)
+		}
+	}
+	if v, ok := os.LookupEnv("RINGBRIDGE_WEBRTC_UDP_PORT"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("RINGBRIDGE_WEBRTC_UDP_PORT: %w", err)
+		}
+		c.WebRTCUDPPort = n
+	}
+	if v, ok := os.LookupEnv("RINGBRIDGE_WEBRTC_TCP_PORT"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("RINGBRIDGE_WEBRTC_TCP_PORT: %w", err)
+		}
+		c.WebRTCTCPPort = &n
+	}
+	if v, ok := os.LookupEnv("RINGBRIDGE_ICE_SERVERS"); ok && v != "" {
+		c.ICEServers = []wsproto.ICEServer{{URLs: splitList(v)}}
+	}
+	if v, ok := os.LookupEnv("RINGBRIDGE_ALLOWED_ORIGINS"); ok {
+		c.AllowedOrigins = splitList(v)
+	}
+	return nil
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (c *Config) setDefaults() {
+	def := func(dst *string, v string) {
+		if *dst == "" {
+			*dst = v
+		}
+	}
+	def(&c.DataDir, "./data")
+	def(&c.CertDir, "./certs")
+	def(&c.HTTPAddr, ":8443")
+	def(&c.SIPAddr, ":5060")
+	def(&c.RTPPorts, "10000-20000")
+	def(&c.LogLevel, "info")
+	if c.TLS == nil {
+		t := true
+		c.TLS = &t
+	}
+	if c.WebRTCUDPPort == 0 {
+		c.WebRTCUDPPort = 8443
+	}
+	if c.WebRTCTCPPort == nil {
+		p := 8444
+		c.WebRTCTCPPort = &p
+	}
+	if c.MediaTimeout == 0 {
+		c.MediaTimeout = Duration(60 * time.Second)
+	}
+	if c.RingTimeout == 0 {
+		c.RingTimeout = Duration(30 * time.Second)
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = Duration(30 * time.Second)
+	}
+	if len(c.Trunks) == 0 {
+		c.Trunks = []trunk.TrunkConfig{{Name: "local", Address: "127.0.0.1:5080", AllowFrom: []string{"127.0.0.0/8", "::1/128"}}}
+	}
+	if len(c.Numbers) == 0 {
+		for _, ext := range []string{"1001", "1002"} {
+			c.Numbers = append(c.Numbers,
+				NumberConfig{Number: ext, Tenant: defaultTenant, Extension: ext},
+				NumberConfig{Number: "+1555000" + ext, Tenant: defaultTenant, Extension: ext})
+		}
+	}
+}
+
+func (c *Config) validate() error {
+	if _, _, err := c.rtpRange(); err != nil {
+		return err
+	}
+	if c.PublicIP != "" {
+		if _, err := netip.ParseAddr(c.PublicIP); err != nil {
+			return fmt.Errorf("publicIp %q: %w", c.PublicIP, err)
+		}
+	}
+	if c.MediaIP != "" {
+		if _, err := netip.ParseAddr(c.MediaIP); err != nil {
+			return fmt.Errorf("mediaIp %q: %w", c.MediaIP, err)
+		}
+	}
+	for _, n := range c.Numbers {
+		if n.Number == "" || n.Tenant == "" || n.Extension == "" {
+			return fmt.Errorf("numbers: %+v needs number, tenant and extension", n)
+		}
+	}
+	return nil
+}
+
+func (c *Config) rtpRange() (int, int, error) {
+	lo, hi, ok := strings.Cut(c.RTPPorts, "-")
+	a, err1 := strconv.Atoi(strings.TrimSpace(lo))
+	b, err2 := strconv.Atoi(strings.TrimSpace(hi))
+	if !ok || err1 != nil || err2 != nil || a < 1024 || b > 65535 || a >= b {
+		return 0, 0, fmt.Errorf("rtpPorts %q: want MIN-MAX within 1024-65535", c.RTPPorts)
+	}
+	return a, b, nil
+}
+
+// ctiConfig is the part of the configuration the core needs.
+func (c *Config) ctiConfig() cti.Config {
+	nums := map[string]cti.NumberRoute{}
+	for _, n := range c.Numbers {
+		nums[strings.TrimPrefix(n.Number, "+")] = cti.NumberRoute{TenantID: n.Tenant, Extension: n.Extension}
+	}
+	return cti.Config{Numbers: nums, DialRules: c.DialRules, RingTimeout: time.Duration(c.RingTimeout)}
+}

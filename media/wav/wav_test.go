@@ -1,0 +1,37 @@
+package wav
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+func TestRoundTrip(t *testing.T) {
+	pcm := []int16{0, 1, -1, 32767, -32768, 1234}
+	var b bytes.Buffer
+	if err := Write(&b, pcm, 8000); err != nil {
+		t.Fatal(err)
+	}
+	got, rate, err := Read(&b)
+	if err != nil || rate != 8000 || len(got) != len(pcm) {
+		t.Fatalf("read back %v %d %v", got, rate, err)
+	}
+	for i := range pcm {
+		if got[i] != pcm[i] {
+			t.Fatalf("sample %d: %d, want %d", i, got[i], pcm[i])
+		}
+	}
+}
+
+func TestRejectsNonWAVAndStereo(t *testing.T) {
+	if _, _, err := Read(bytes.NewReader([]byte("not a wav file at all"))); err == nil {
+		t.Fatal("garbage accepted")
+	}
+	var b bytes.Buffer
+	_ = Write(&b, []int16{1, 2}, 8000)
+	raw := b.Bytes()
+	raw[22] = 2 // channels
+	if _, _, err := Read(bytes.NewReader(raw)); !errors.Is(err, ErrFormat) {
+		t.Fatalf("stereo: %v, want ErrFormat", err)
+	}
+}
