@@ -131,6 +131,16 @@ func (c *Call) infoFor(ag *agent) CallInfo {
 		default:
 			ci.Remote = ci.From
 		}
+		// Flows record the reason from the caller's side; the callee of
+		// an internal call sees who hung up from its own side.
+		if ag != nil && ag.ext != ci.From {
+			switch ci.EndReason {
+			case EndLocalHangup:
+				ci.EndReason = EndRemoteHangup
+			case EndRemoteHangup:
+				ci.EndReason = EndLocalHangup
+			}
+		}
 		return ci
 	}
 	if ci.Direction == DirectionInbound {

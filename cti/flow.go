@@ -24,7 +24,7 @@ func (s *Service) InboundCall(ctx context.Context, in InboundCall) error {
 	}
 	ag := s.agentLocked(route.TenantID, route.Extension)
 	switch {
-	case ag.session == nil || ag.status == StatusOffline:
+	case ag.session == nil || ag.status == StatusOffline || !ag.session.reachable():
 		s.mu.Unlock()
 		return Errorf(KindUnavailable, "extension %s is offline", route.Extension)
 	case ag.call != nil:
@@ -75,7 +75,7 @@ func (ss *AgentSession) Dial(ctx context.Context, to string) (CallInfo, error) {
 		case callee == me:
 			s.mu.Unlock()
 			return CallInfo{}, Errorf(KindInvalid, "cannot call your own extension")
-		case callee == nil || callee.session == nil:
+		case callee == nil || callee.session == nil || !callee.session.reachable():
 			s.mu.Unlock()
 			return CallInfo{}, Errorf(KindUnavailable, "extension %s is offline", num)
 		case callee.call != nil:

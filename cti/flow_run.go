@@ -208,11 +208,17 @@ func (c *Call) runInternal(ctx context.Context, log *slog.Logger, caller, callee
 				reply(cmd, nil)
 			case cmd.kind == cmdDTMF && answered:
 				// Digits typed on the dialpad play into the other browser.
-				target := epB
+				target, other := epB, callee
 				if cmd.from == callee {
-					target = epA
+					target, other = epA, caller
 				}
-				reply(cmd, target.SendDTMF(cmd.digits))
+				err := target.SendDTMF(cmd.digits)
+				if err == nil {
+					for _, d := range cmd.digits {
+						c.svc.pushToAgent(other, AgentEvent{Kind: EventDTMF, CallID: c.ID(), Digit: d})
+					}
+				}
+				reply(cmd, err)
 			default:
 				reply(cmd, Errorf(KindConflict, "not possible while the call is %s", c.state()))
 			}

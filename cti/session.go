@@ -100,6 +100,14 @@ func (s *Service) Resume(p Principal, sessionID string) (*AgentSession, error) {
 	return ss, nil
 }
 
+// reachable reports whether the agent can be offered a call now: a
+// session waiting for its websocket to come back could not show it.
+func (ss *AgentSession) reachable() bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.attached && !ss.closed
+}
+
 // ID returns the session id a client uses to resume.
 func (ss *AgentSession) ID() string { return ss.id }
 

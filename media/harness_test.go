@@ -50,6 +50,7 @@ type harness struct {
 type harnessOpts struct {
 	carrierCodec rtpio.Codec
 	mediaTimeout time.Duration
+	register     bool
 }
 
 func logger() *slog.Logger {
@@ -106,7 +107,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	h.trunks, err = trunk.New(trunk.Config{
 		Trunks: []trunk.TrunkConfig{{
 			Name: "carrier", Address: h.carrier.Addr().String(), AllowFrom: []string{"127.0.0.1/32"},
-			Username: carrierUser, Password: carrierPass,
+			Username: carrierUser, Password: carrierPass, Register: o.register,
 		}},
 		MediaIP:      netip.MustParseAddr("127.0.0.1"),
 		RTPPortMin:   20000,

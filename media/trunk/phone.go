@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"strconv"
 	"sync"
 	"time"
 
@@ -33,8 +34,9 @@ type Phone struct {
 	ports    *rtpio.Ports
 	incoming chan *PhoneCall
 
-	mu    sync.Mutex
-	calls map[string]*PhoneCall
+	mu            sync.Mutex
+	calls         map[string]*PhoneCall
+	registrations []Registration
 	wg    sync.WaitGroup
 }
 
@@ -111,6 +113,7 @@ func NewPhone(cfg PhoneConfig) (*Phone, error) {
 		}
 		c.end("remote_bye")
 	})
+	p.srv.OnRegister(p.onRegister)
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -309,4 +312,39 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 
 func hasPCMA(body []byte) bool {
 	return bytes.Contains(bytes.ToUpper(body), []byte("PCMA/8000"))
+}
+
+// Registration is a REGISTER the phone accepted (acting as a registrar).
+type Registration struct {
+	User    string
+	Contact string
+	Expires int
+}
+
+// Registrations returns the REGISTERs accepted so far, oldest first.
+func (p *Phone) Registrations() []Registration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Registration(nil), p.registrations...)
+}
+
+// onRegister plays a registrar: it challenges like a carrier when a
+// password is configured and grants a short expiry so refreshes happen.
+func (p *Phone) onRegister(req *sip.Request, tx sip.ServerTransaction) {
+	if p.cfg.Password != "" && !p.authorized(req, tx) {
+		return
+	}
+	reg := Registration{User: userOf(req.From()), Expires: 2}
+	if c := req.Contact(); c != nil {
+		reg.Contact = c.Address.String()
+	}
+	if h := req.GetHeader("Expires"); h != nil && h.Value() == "0" {
+		reg.Expires = 0
+	}
+	p.mu.Lock()
+	p.registrations = append(p.registrations, reg)
+	p.mu.Unlock()
+	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
+	res.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(reg.Expires)))
+	_ = tx.Respond(res)
 }
