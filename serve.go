@@ -2,17 +2,15 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,7 +19,6 @@ import (
 	"github.com/ringbridge/ringbridge/cti/store/sqlite"
 	"github.com/ringbridge/ringbridge/media"
 	"github.com/ringbridge/ringbridge/media/peer"
-	"github.com/ringbridge/ringbridge/media/rtpio"
 	"github.com/ringbridge/ringbridge/media/trunk"
 	"github.com/ringbridge/ringbridge/server"
 )
@@ -38,106 +35,20 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	log := newLogger(cfg.LogLevel)
 	slog.SetDefault(log)
-
-	store, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "ringbridge.db"))
+	a, err := newApp(ctx, cfg, log, os.Stdout)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	if err := seedDemo(ctx, store, cfg.DataDir, os.Stdout); err != nil {
-		return err
-	}
-	secret, err := jwtSecret(cfg)
-	if err != nil {
-		return err
-	}
-
-	var publicIPs []string
-	var publicIP netip.Addr
-	if cfg.PublicIP != "" {
-		publicIPs = []string{cfg.PublicIP}
-		publicIP = netip.MustParseAddr(cfg.PublicIP)
-	}
-	peers, err := peer.New(peer.Config{UDPPort: cfg.WebRTCUDPPort, TCPPort: *cfg.WebRTCTCPPort, PublicIPs: publicIPs,
-		IncludeLoopback: cfg.PublicIP == ""}, log.With("component", "webrtc"))
-	if err != nil {
-		return err
-	}
-	defer peers.Close()
-	engine := media.NewEngine(peers)
-	svc := cti.New(cfg.ctiConfig(), store, engine, log.With("component", "cti"))
-
-	rtpMin, rtpMax, _ := cfg.rtpRange()
-	var mediaIP netip.Addr
-	if cfg.MediaIP != "" {
-		mediaIP = netip.MustParseAddr(cfg.MediaIP)
-	}
-	trunks, err := trunk.New(trunk.Config{Trunks: cfg.Trunks, MediaIP: mediaIP, PublicIP: publicIP,
-		RTPPortMin: rtpMin, RTPPortMax: rtpMax, MediaTimeout: time.Duration(cfg.MediaTimeout)}, svc, log.With("component", "sip"))
-	if err != nil {
-		return err
-	}
-	udp, err := net.ListenPacket("udp", cfg.SIPAddr)
-	if err != nil {
-		return fmt.Errorf("sip udp: %w", err)
-	}
-	tcp, err := net.Listen("tcp", cfg.SIPAddr)
-	if err != nil {
-		udp.Close()
-		return fmt.Errorf("sip tcp: %w", err)
-	}
-	if err := trunks.Serve(udp, tcp); err != nil {
-		return err
-	}
-	engine.SetDialer(trunks)
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	registerMediaMetrics(reg, trunks)
-	srvCfg := server.Config{Addr: cfg.HTTPAddr, JWTSecret: secret, AllowedOrigins: cfg.AllowedOrigins,
-		ICEServers: cfg.ICEServers, DefaultTenant: defaultTenant}
-	if *cfg.TLS {
-		srvCfg.TLSCertFile, srvCfg.TLSKeyFile = cfg.TLSCertFile, cfg.TLSKeyFile
-		if srvCfg.TLSCertFile == "" {
-			hosts := []string{}
-			if cfg.PublicIP != "" {
-				hosts = append(hosts, cfg.PublicIP)
-			}
-			if h, err := os.Hostname(); err == nil {
-				hosts = append(hosts, h)
-			}
-			if srvCfg.TLSCertFile, srvCfg.TLSKeyFile, err = server.EnsureSelfSigned(cfg.CertDir, hosts); err != nil {
-				return err
-			}
-		}
-	}
-	srv, err := server.New(srvCfg, svc, reg, log.With("component", "http"))
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("http listen: %w", err)
-	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-
-	scheme := "https"
-	if !*cfg.TLS {
-		scheme = "http"
-	}
-	log.Info("ringbridge ready",
-		"softphone", fmt.Sprintf("%s://localhost:%d/", scheme, ln.Addr().(*net.TCPAddr).Port),
-		"sip", cfg.SIPAddr, "webrtc_udp", peers.UDPPort(), "webrtc_tcp", *cfg.WebRTCTCPPort)
-
+	serveErr := a.start()
+	log.Info("ringbridge ready", "softphone", a.url()+"/", "sip", a.sipAddr().String(),
+		"webrtc_udp", a.peers.UDPPort(), "webrtc_tcp", *cfg.WebRTCTCPPort)
 	select {
 	case err := <-serveErr:
+		a.close()
 		return err
 	case <-ctx.Done():
 	}
-	// Drain: stop taking calls, let live ones finish up to the deadline,
-	// then hang up the rest. A second signal ends the process at once.
-	log.Info("shutting down: draining calls", "deadline", time.Duration(cfg.ShutdownTimeout), "active_calls", svc.ActiveCalls())
+	// A second signal ends the process at once.
 	go func() {
 		sig := make(chan os.Signal, 1)
 		notifySecond(sig)
@@ -145,64 +56,167 @@ func runServe(ctx context.Context, args []string) error {
 		log.Warn("second signal: exiting now")
 		os.Exit(1)
 	}()
-	drainCtx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.ShutdownTimeout))
-	defer cancel()
-	if err := svc.Drain(drainCtx); err != nil {
-		log.Warn("calls hung up at the drain deadline", "err", err)
-	}
-	shutCtx, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel2()
-	if err := srv.Shutdown(shutCtx); err != nil {
-		log.Warn("http shutdown", "err", err)
-	}
-	svc.Close()
-	if err := trunks.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-		log.Warn("sip shutdown", "err", err)
-	}
-	log.Info("stopped")
+	a.shutdown(time.Duration(cfg.ShutdownTimeout))
 	return nil
 }
 
-// registerMediaMetrics exposes packet counters and live legs. Labels stay
-// low-cardinality: no call ids, no numbers.
-func registerMediaMetrics(reg *prometheus.Registry, trunks *trunk.Trunks) {
-	reg.MustRegister(
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ringbridge_rtp_packets_received_total", Help: "RTP packets received on all legs."},
-			func() float64 { return float64(rtpio.Totals().Received) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ringbridge_rtp_packets_sent_total", Help: "RTP packets sent on all legs."},
-			func() float64 { return float64(rtpio.Totals().Sent) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ringbridge_rtp_packets_dropped_total", Help: "RTP packets dropped (malformed, unknown payload type, wrong source)."},
-			func() float64 { return float64(rtpio.Totals().Dropped) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ringbridge_sip_legs", Help: "SIP legs in progress."},
-			func() float64 { return float64(trunks.ActiveLegs()) }),
-	)
+// app is the wired product: store, voice path, core and edge.
+type app struct {
+	cfg    *Config
+	log    *slog.Logger
+	store  *sqlite.Store
+	peers  *peer.API
+	trunks *trunk.Trunks
+	svc    *cti.Service
+	srv    *server.Server
+	ln     net.Listener
+	udp    net.PacketConn
 }
 
-// jwtSecret returns the configured secret or one generated once into the
-// data directory, so tokens survive restarts.
-func jwtSecret(cfg *Config) ([]byte, error) {
-	if cfg.JWTSecret != "" {
-		if len(cfg.JWTSecret) < 32 {
-			return nil, errors.New("jwtSecret must be at least 32 characters")
+// newApp builds everything and binds every socket, but serves nothing yet
+// except SIP (which cti is ready for).
+func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (a *app, err error) {
+	a = &app{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			a.close()
 		}
-		return []byte(cfg.JWTSecret), nil
-	}
-	path := filepath.Join(cfg.DataDir, "jwt.key")
-	if b, err := os.ReadFile(path); err == nil {
-		if s := strings.TrimSpace(string(b)); len(s) >= 32 {
-			return []byte(s), nil
-		}
-	}
-	var raw [32]byte
-	if _, err := rand.Read(raw[:]); err != nil {
+	}()
+	if a.store, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, "ringbridge.db")); err != nil {
 		return nil, err
 	}
-	s := hex.EncodeToString(raw[:])
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+	if err = seedDemo(ctx, a.store, cfg.DataDir, out); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
-		return nil, fmt.Errorf("writing %s: %w", path, err)
+	secret, err := jwtSecret(cfg)
+	if err != nil {
+		return nil, err
 	}
-	return []byte(s), nil
+	var publicIPs []string
+	var publicIP, mediaIP netip.Addr
+	if cfg.PublicIP != "" {
+		publicIPs = []string{cfg.PublicIP}
+		publicIP = netip.MustParseAddr(cfg.PublicIP)
+	}
+	if cfg.MediaIP != "" {
+		mediaIP = netip.MustParseAddr(cfg.MediaIP)
+	}
+	a.peers, err = peer.New(peer.Config{ListenIP: cfg.MediaIP, UDPPort: cfg.WebRTCUDPPort, TCPPort: *cfg.WebRTCTCPPort,
+		PublicIPs: publicIPs, IncludeLoopback: cfg.PublicIP == ""}, log.With("component", "webrtc"))
+	if err != nil {
+		return nil, err
+	}
+	engine := media.NewEngine(a.peers)
+	a.svc = cti.New(cfg.ctiConfig(), a.store, engine, log.With("component", "cti"))
+
+	rtpMin, rtpMax, _ := cfg.rtpRange()
+	a.trunks, err = trunk.New(trunk.Config{Trunks: cfg.Trunks, MediaIP: mediaIP, PublicIP: publicIP,
+		RTPPortMin: rtpMin, RTPPortMax: rtpMax, MediaTimeout: time.Duration(cfg.MediaTimeout)}, a.svc, log.With("component", "sip"))
+	if err != nil {
+		return nil, err
+	}
+	if a.udp, err = net.ListenPacket("udp", cfg.SIPAddr); err != nil {
+		return nil, fmt.Errorf("sip udp: %w", err)
+	}
+	// TCP shares the UDP port number (":0" in tests picks it from UDP).
+	tcp, err := net.Listen("tcp", a.udp.LocalAddr().String())
+	if err != nil {
+		return nil, fmt.Errorf("sip tcp: %w", err)
+	}
+	if err = a.trunks.Serve(a.udp, tcp); err != nil {
+		tcp.Close()
+		return nil, err
+	}
+	engine.SetDialer(a.trunks)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registerMediaMetrics(reg, a.trunks)
+	srvCfg := server.Config{Addr: cfg.HTTPAddr, JWTSecret: secret, AllowedOrigins: cfg.AllowedOrigins,
+		ICEServers: cfg.ICEServers, DefaultTenant: defaultTenant}
+	if *cfg.TLS {
+		if srvCfg.TLSCertFile, srvCfg.TLSKeyFile, err = tlsFiles(cfg); err != nil {
+			return nil, err
+		}
+	}
+	if a.srv, err = server.New(srvCfg, a.svc, reg, log.With("component", "http")); err != nil {
+		return nil, err
+	}
+	if a.ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("http listen: %w", err)
+	}
+	return a, nil
+}
+
+func tlsFiles(cfg *Config) (string, string, error) {
+	if cfg.TLSCertFile != "" {
+		return cfg.TLSCertFile, cfg.TLSKeyFile, nil
+	}
+	var hosts []string
+	if cfg.PublicIP != "" {
+		hosts = append(hosts, cfg.PublicIP)
+	}
+	if h, err := os.Hostname(); err == nil {
+		hosts = append(hosts, h)
+	}
+	return server.EnsureSelfSigned(cfg.CertDir, hosts)
+}
+
+// start serves HTTP; the channel reports the server stopping on its own.
+func (a *app) start() <-chan error {
+	errc := make(chan error, 1)
+	go func() { errc <- a.srv.Serve(a.ln) }()
+	return errc
+}
+
+func (a *app) url() string {
+	scheme := "https"
+	if !*a.cfg.TLS {
+		scheme = "http"
+	}
+	return fmt.Sprintf("%s://localhost:%d", scheme, a.ln.Addr().(*net.TCPAddr).Port)
+}
+
+func (a *app) sipAddr() net.Addr { return a.udp.LocalAddr() }
+
+// shutdown drains: stop taking calls, let live ones finish up to the
+// deadline, hang up the rest, then close every layer.
+func (a *app) shutdown(drain time.Duration) {
+	a.log.Info("shutting down: draining calls", "deadline", drain, "active_calls", a.svc.ActiveCalls())
+	ctx, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	if err := a.svc.Drain(ctx); err != nil {
+		a.log.Warn("calls hung up at the drain deadline", "err", err)
+	}
+	a.close()
+	a.log.Info("stopped")
+}
+
+// close releases whatever was built, in reverse order.
+func (a *app) close() {
+	if a.srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := a.srv.Shutdown(ctx); err != nil {
+			a.log.Warn("http shutdown", "err", err)
+		}
+		cancel()
+	} else if a.ln != nil {
+		a.ln.Close()
+	}
+	if a.svc != nil {
+		a.svc.Close()
+	}
+	if a.trunks != nil {
+		if err := a.trunks.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			a.log.Warn("sip shutdown", "err", err)
+		}
+	} else if a.udp != nil {
+		a.udp.Close()
+	}
+	if a.peers != nil {
+		_ = a.peers.Close()
+	}
+	if a.store != nil {
+		_ = a.store.Close()
+	}
 }

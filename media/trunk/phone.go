@@ -37,7 +37,7 @@ type Phone struct {
 	mu            sync.Mutex
 	calls         map[string]*PhoneCall
 	registrations []Registration
-	wg    sync.WaitGroup
+	wg            sync.WaitGroup
 }
 
 // PhoneConfig configures a Phone.
