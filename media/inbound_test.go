@@ -233,3 +233,56 @@ func TestInboundFromUnknownSourceRefused(t *testing.T) {
 		t.Fatal("stranger's call reached the core")
 	}
 }
+
+// The browser's network changes mid-call: an ICE restart on the same
+// PeerConnection keeps the call and its audio.
+func TestICERestartKeepsTheCall(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	a := h.signIn("1001", agentTone)
+	calls, errs := h.dialIn(didAgent1)
+	ring := a.waitCall(cti.CallRinging)
+	if err := a.sess.Answer(ring.ID); err != nil {
+		t.Fatal(err)
+	}
+	far := newFarEnd(waitDialed(t, calls, errs), carrierTone)
+	a.hears(carrierTone)
+	offer, err := a.client.Offer(h.ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, err := a.sess.HandleOffer(h.ctx, offer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.client.SetAnswer(answer); err != nil {
+		t.Fatal(err)
+	}
+	a.heard.Reset()
+	far.heard.Reset()
+	a.hears(carrierTone)
+	far.hears(t, h.ctx, agentTone)
+	select {
+	case <-far.call.Done():
+		t.Fatal("ICE restart dropped the call")
+	default:
+	}
+}
+
+// A garbage SDP offer is refused with a clear error and the session's
+// PeerConnection keeps working for the next call.
+func TestBadOfferLeavesSessionUsable(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	a := h.signIn("1001", agentTone)
+	for _, bad := range []string{"v=0\r\nthis is not sdp", "m=audio 0 RTP/AVP 0\r\n", "\x00\x01\x02"} {
+		if _, err := a.sess.HandleOffer(h.ctx, bad); cti.ErrorKind(err) != cti.KindInvalid {
+			t.Fatalf("offer %q: %v, want invalid", bad, err)
+		}
+	}
+	calls, errs := h.dialIn(didAgent1)
+	ring := a.waitCall(cti.CallRinging)
+	if err := a.sess.Answer(ring.ID); err != nil {
+		t.Fatal(err)
+	}
+	newFarEnd(waitDialed(t, calls, errs), carrierTone)
+	a.hears(carrierTone)
+}
