@@ -4,8 +4,8 @@ GO        ?= go
 GOFLAGS   ?=
 BIN       := bin/ringbridge
 PKGS      := ./...
-APT_DEPS  := sip-tester chromium sox
-STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2025.1.1
+APT_DEPS  := sip-tester
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: all build run test test-go test-browser deps deps-apt deps-npm lint bench clean
 

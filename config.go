@@ -72,7 +72,7 @@ type Config struct {
 	// 1001, 1002, +15550001001 and +15550001002 to the demo agents.
 	Numbers []NumberConfig `json:"numbers"`
 	// DialRules limit outbound destinations per tenant.
-	DialRules map[string]cti.DialRule `json:"dialRules"`
+	DialRules map[string]DialRuleConfig `json:"dialRules"`
 	// RingTimeout gives up an unanswered call. Default 30s.
 	RingTimeout Duration `json:"ringTimeout"`
 	// ShutdownTimeout lets live calls finish on SIGTERM. Default 30s;
@@ -88,6 +88,14 @@ type NumberConfig struct {
 	Number    string `json:"number"`
 	Tenant    string `json:"tenant"`
 	Extension string `json:"extension"`
+}
+
+// DialRuleConfig limits where a tenant's agents may call: the number must
+// start with one of AllowPrefixes (any number when empty) and have at most
+// MaxDigits digits (default 15, E.164's limit).
+type DialRuleConfig struct {
+	AllowPrefixes []string `json:"allowPrefixes"`
+	MaxDigits     int      `json:"maxDigits"`
 }
 
 // Duration reads "30s"-style strings from JSON.
@@ -283,5 +291,9 @@ func (c *Config) ctiConfig() cti.Config {
 	for _, n := range c.Numbers {
 		nums[strings.TrimPrefix(n.Number, "+")] = cti.NumberRoute{TenantID: n.Tenant, Extension: n.Extension}
 	}
-	return cti.Config{Numbers: nums, DialRules: c.DialRules, RingTimeout: time.Duration(c.RingTimeout)}
+	rules := map[string]cti.DialRule{}
+	for tenant, r := range c.DialRules {
+		rules[tenant] = cti.DialRule{AllowPrefixes: r.AllowPrefixes, MaxDigits: r.MaxDigits}
+	}
+	return cti.Config{Numbers: nums, DialRules: rules, RingTimeout: time.Duration(c.RingTimeout)}
 }

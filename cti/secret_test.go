@@ -116,7 +116,7 @@ func TestOpaqueToken(t *testing.T) {
 	if err != nil || len(raw) != 32 {
 		t.Fatalf("token %q: %d bytes, %v", tok, len(raw), err)
 	}
-	if hash != HashToken(tok) || HashToken(tok) != HashToken(tok) {
+	if again := HashToken(tok); hash != HashToken(tok) || again != hash {
 		t.Fatal("token hash not stable")
 	}
 	if !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(hash) {

@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -51,6 +50,9 @@ type harnessOpts struct {
 	carrierCodec rtpio.Codec
 	mediaTimeout time.Duration
 	register     bool
+	// trunkAddr points the trunk at an outside peer (e.g. SIPp) instead
+	// of the carrier Phone; empty keeps the Phone.
+	trunkAddr string
 }
 
 func logger() *slog.Logger {
@@ -104,9 +106,13 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		RingTimeout: 10 * time.Second,
 	}, st, eng, log)
 
+	trunkAddr := h.carrier.Addr().String()
+	if o.trunkAddr != "" {
+		trunkAddr = o.trunkAddr
+	}
 	h.trunks, err = trunk.New(trunk.Config{
 		Trunks: []trunk.TrunkConfig{{
-			Name: "carrier", Address: h.carrier.Addr().String(), AllowFrom: []string{"127.0.0.1/32"},
+			Name: "carrier", Address: trunkAddr, AllowFrom: []string{"127.0.0.1/32"},
 			Username: carrierUser, Password: carrierPass, Register: o.register,
 		}},
 		MediaIP:      netip.MustParseAddr("127.0.0.1"),
@@ -248,7 +254,6 @@ type farEnd struct {
 	call   *trunk.PhoneCall
 	heard  *mediatest.ToneDetector
 	digits chan rune
-	once   sync.Once
 }
 
 func newFarEnd(c *trunk.PhoneCall, toneHz float64) *farEnd {

@@ -81,7 +81,12 @@ func New(cfg Config, log *slog.Logger) (*API, error) {
 	se.SetIncludeLoopbackCandidate(cfg.IncludeLoopback)
 	se.SetICETimeouts(10*time.Second, 30*time.Second, 2*time.Second)
 	if len(cfg.PublicIPs) > 0 {
-		se.SetNAT1To1IPs(cfg.PublicIPs, webrtc.ICECandidateTypeHost)
+		// 1:1 NAT: announce the public address instead of the local one.
+		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
+			External: cfg.PublicIPs, AsCandidateType: webrtc.ICECandidateTypeHost,
+		}); err != nil {
+			return nil, fmt.Errorf("public IPs %v: %w", cfg.PublicIPs, err)
+		}
 	}
 	a := &API{log: log}
 	if cfg.ListenIP == "" {

@@ -51,18 +51,35 @@ func (r *Reader) Dropped() uint64  { return r.dropped.Load() }
 
 // Deliver processes one raw RTP packet. buf is only borrowed.
 func (r *Reader) Deliver(buf []byte) {
+	if r.parse(buf) == verdictMedia {
+		r.forward()
+	}
+}
+
+// verdict is what parse made of a packet.
+type verdict uint8
+
+const (
+	verdictBad   verdict = iota // not RTP (or malformed): dropped
+	verdictOther                // RTP, but a payload type we do not relay: dropped
+	verdictMedia                // audio or telephone-event, ready to forward
+)
+
+// parse reads buf into r.frame and classifies it, counting drops. A leg's
+// read loop latches only on verdictMedia, so junk cannot steal the latch.
+func (r *Reader) parse(buf []byte) verdict {
 	f := &r.frame
 	n, err := f.Header.Unmarshal(buf)
 	if err != nil || f.Header.Version != 2 {
 		r.drop()
-		return
+		return verdictBad
 	}
 	payload := buf[n:]
 	if f.Header.Padding && len(payload) > 0 {
 		pad := int(payload[len(payload)-1])
 		if pad > len(payload) {
 			r.drop()
-			return
+			return verdictBad
 		}
 		payload = payload[:len(payload)-pad]
 	}
@@ -75,19 +92,27 @@ func (r *Reader) Deliver(buf []byte) {
 	case format.EventPT:
 		if format.EventPT == 0 {
 			r.drop()
-			return
+			return verdictOther
 		}
 		f.Codec = CodecEvent
-		if d, ok, _ := r.rx.Push(f.Header.Timestamp, payload); ok {
+	default:
+		r.drop() // comfort noise, unknown codecs: nothing to relay
+		return verdictOther
+	}
+	f.Payload = payload
+	return verdictMedia
+}
+
+// forward reports digits and hands the parsed frame to the linked sink.
+func (r *Reader) forward() {
+	f := &r.frame
+	if f.Codec == CodecEvent {
+		if d, ok, _ := r.rx.Push(f.Header.Timestamp, f.Payload); ok {
 			if fn := r.onDTMF.Load(); fn != nil && *fn != nil {
 				(*fn)(d)
 			}
 		}
-	default:
-		r.drop() // comfort noise, unknown codecs: nothing to relay
-		return
 	}
-	f.Payload = payload
 	if s := r.Sink.Load(); s != nil {
 		s.WriteFrame(f)
 	}

@@ -111,16 +111,32 @@ func (l *UDPLeg) readLoop() {
 			l.drop()
 			continue
 		}
-		if !l.latched.Load() {
+		latched := l.latched.Load()
+		if latched {
+			if r := l.remote.Load(); r == nil || (r.Addr() != src.Addr().Unmap() || r.Port() != src.Port()) {
+				l.drop()
+				continue
+			}
+		}
+		switch l.parse(buf[:n]) {
+		case verdictBad:
+			continue
+		case verdictOther:
+			// Comfort noise from the far end still proves it is alive,
+			// but only audio or events may latch: a scanner's probe or a
+			// stray datagram must not take the stream.
+			if latched {
+				l.lastRecv.Store(time.Now().UnixNano())
+			}
+			continue
+		}
+		if !latched {
 			p := netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
 			l.remote.Store(&p)
 			l.latched.Store(true)
-		} else if r := l.remote.Load(); r == nil || (r.Addr() != src.Addr().Unmap() || r.Port() != src.Port()) {
-			l.drop()
-			continue
 		}
 		l.lastRecv.Store(time.Now().UnixNano())
-		l.Deliver(buf[:n])
+		l.forward()
 	}
 }
 

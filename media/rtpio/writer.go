@@ -29,6 +29,11 @@ type Writer struct {
 	injecting atomic.Bool
 	sent      atomic.Uint64
 
+	// dtmfMu queues SendDTMF calls: legs start one per request, and two
+	// overlapping injections would interleave packets of equal timestamps
+	// that the far end decodes as one digit.
+	dtmfMu sync.Mutex
+
 	mu     sync.Mutex
 	format Format
 	ssrc   uint32
@@ -140,13 +145,32 @@ func (w *Writer) writeLocked(f *Frame) {
 const injectSSRC = 0x0D7F0D7F
 
 // SendDTMF plays digits as RFC 4733 events, 100 ms each with 60 ms gaps,
-// muting relayed audio meanwhile. It blocks until done or ctx ends.
+// muting relayed audio meanwhile. It blocks until done or ctx ends; calls
+// overlapping in time play one after the other. A string with any
+// non-digit is refused whole (ErrBadDigit) before anything is sent.
 func (w *Writer) SendDTMF(ctx context.Context, digits string) error {
 	if w.Format().EventPT == 0 {
 		return ErrNoTelephoneEvent
 	}
+	for _, r := range digits {
+		if _, ok := dtmf.CodeForDigit(r); !ok {
+			return ErrBadDigit
+		}
+	}
+	w.dtmfMu.Lock()
+	defer w.dtmfMu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	w.injecting.Store(true)
 	defer w.injecting.Store(false)
+	// Every call starts its own timeline at seq 0, ts 0 under the same
+	// SSRC; without a new source a second call would repeat the first
+	// one's timestamps and the far end would discard its digits as
+	// duplicates.
+	w.mu.Lock()
+	w.stream.Reset()
+	w.mu.Unlock()
 	var (
 		seq     uint16
 		ts      uint32

@@ -15,6 +15,7 @@ import (
 // outboundLeg is a call we place through a trunk.
 type outboundLeg struct {
 	*leg
+	dial         *dialContext
 	progress     chan struct{}
 	progressOnce sync.Once
 	answeredCh   chan struct{}
@@ -67,11 +68,12 @@ func (t *Trunks) Dial(ctx context.Context, req cti.DialRequest) (cti.OutboundLeg
 
 	// The dial outlives the request that started it; only Hangup or the
 	// stack's shutdown cancel it.
-	dialCtx, cancel := context.WithCancel(t.ctx)
-	l.dialCancel = cancel
-	dlg, err := t.dialogUA.WriteInvite(dialCtx, invite)
+	dc := newDialContext(t.ctx)
+	l.dial = dc
+	l.dialCancel = dc.abort
+	dlg, err := t.dialogUA.WriteInvite(dc.ctx, invite)
 	if err != nil {
-		cancel()
+		dc.done()
 		media.Close()
 		return nil, fmt.Errorf("INVITE to %s: %w", tr.Name, err)
 	}
@@ -80,7 +82,7 @@ func (t *Trunks) Dial(ctx context.Context, req cti.DialRequest) (cti.OutboundLeg
 	l.log = t.log.With("sip_call_id", l.callID, "trunk", tr.Name, "call", req.CallID)
 	t.addLeg(l.leg)
 	media.Start()
-	go l.run(dialCtx)
+	go l.run(dc.ctx)
 	return l, nil
 }
 
@@ -97,11 +99,12 @@ func transportName(s string) string {
 // run waits for the answer (authenticating if challenged), then ACKs and
 // watches the dialog until it ends.
 func (l *outboundLeg) run(dialCtx context.Context) {
-	defer l.dialCancel()
+	defer l.dial.done()
 	err := l.cli.WaitAnswer(dialCtx, sipgo.AnswerOptions{
 		Username: l.trunk.Username,
 		Password: l.trunk.Password,
 		OnResponse: func(res *sip.Response) error {
+			l.dial.gotResponse()
 			if res.StatusCode == sip.StatusRinging || res.StatusCode == sip.StatusSessionInProgress {
 				if len(res.Body()) > 0 {
 					l.applyRemoteSDP(res.Body())

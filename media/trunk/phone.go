@@ -188,17 +188,20 @@ func (p *Phone) Dial(ctx context.Context, target, fromUser string) (*PhoneCall, 
 	req.AppendHeader(from)
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(p.offerSDP(c))
-	dlg, err := p.dialogUA.WriteInvite(ctx, req)
+	dc := newDialContext(ctx)
+	go func() { <-c.done; dc.done() }()
+	dlg, err := p.dialogUA.WriteInvite(dc.ctx, req)
 	if err != nil {
-		c.media.Close()
+		c.end("dial_failed")
 		return nil, err
 	}
 	c.cli = dlg
 	c.callID = callIDOf(dlg.InviteRequest)
 	p.track(c)
-	err = dlg.WaitAnswer(ctx, sipgo.AnswerOptions{Username: p.cfg.Username, Password: p.cfg.Password,
+	err = dlg.WaitAnswer(dc.ctx, sipgo.AnswerOptions{Username: p.cfg.Username, Password: p.cfg.Password,
 		OnResponse: func(res *sip.Response) error {
 			c.lastStatus.Store(int32(res.StatusCode))
+			dc.gotResponse()
 			if res.StatusCode == sip.StatusRinging {
 				c.ringing.Store(true)
 			}

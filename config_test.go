@@ -1,0 +1,81 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigDefaults(t *testing.T) {
+	t.Setenv("RINGBRIDGE_CONFIG", "")
+	cfg, err := loadConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HTTPAddr != ":8443" || cfg.SIPAddr != ":5060" || cfg.WebRTCUDPPort != 8443 || *cfg.WebRTCTCPPort != 8444 ||
+		!*cfg.TLS || cfg.DataDir != "./data" || time.Duration(cfg.ShutdownTimeout) != 30*time.Second {
+		t.Fatalf("defaults: %+v", cfg)
+	}
+	routes := cfg.ctiConfig().Numbers
+	if routes["15550001001"].Extension != "1001" || routes["1002"].Extension != "1002" {
+		t.Fatalf("default numbers: %+v", routes)
+	}
+	if len(cfg.Trunks) != 1 || cfg.Trunks[0].AllowFrom[0] != "127.0.0.0/8" {
+		t.Fatalf("default trunk: %+v", cfg.Trunks)
+	}
+}
+
+func TestConfigFileThenEnv(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rb.json")
+	err := os.WriteFile(path, []byte(`{"httpAddr": ":9000", "publicIp": "203.0.113.10", "mediaTimeout": "15s",
+		"dialRules": {"demo": {"allowPrefixes": ["+36"], "maxDigits": 12}}}`), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("RINGBRIDGE_HTTP_ADDR", ":9100")
+	t.Setenv("RINGBRIDGE_TLS", "false")
+	t.Setenv("RINGBRIDGE_ICE_SERVERS", "stun:a.example:3478, turn:b.example:3478")
+	cfg, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HTTPAddr != ":9100" || *cfg.TLS || cfg.PublicIP != "203.0.113.10" || time.Duration(cfg.MediaTimeout) != 15*time.Second {
+		t.Fatalf("merged config: %+v", cfg)
+	}
+	if got := cfg.ICEServers[0].URLs; len(got) != 2 || got[1] != "turn:b.example:3478" {
+		t.Fatalf("ice servers %v", got)
+	}
+	if r := cfg.ctiConfig().DialRules["demo"]; r.MaxDigits != 12 || r.AllowPrefixes[0] != "+36" {
+		t.Fatalf("dial rules %+v", r)
+	}
+}
+
+func TestConfigErrorsAreClear(t *testing.T) {
+	dir := t.TempDir()
+	cases := map[string]string{
+		`{"httpAdr": ":1"}`:              "unknown field",
+		`{"rtpPorts": "9000-8000"}`:      "rtpPorts",
+		`{"publicIp": "not-an-ip"}`:      "publicIp",
+		`{"mediaTimeout": 30}`:           "duration",
+		`{"numbers": [{"number": "1"}]}`: "numbers",
+		`not json`:                       "invalid character",
+	}
+	i := 0
+	for body, want := range cases {
+		i++
+		path := filepath.Join(dir, "c"+string(rune('a'+i))+".json")
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := loadConfig(path)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("config %s: error %v, want it to mention %q", body, err, want)
+		}
+	}
+	t.Setenv("RINGBRIDGE_TLS", "maybe")
+	if _, err := loadConfig(""); err == nil || !strings.Contains(err.Error(), "RINGBRIDGE_TLS") {
+		t.Errorf("bad env: %v", err)
+	}
+}
