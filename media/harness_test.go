@@ -127,7 +127,11 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := h.trunks.Serve(udp, nil); err != nil {
+	tcp, err := net.Listen("tcp", udp.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.trunks.Serve(udp, tcp); err != nil {
 		t.Fatal(err)
 	}
 	h.sipAddr = udp.LocalAddr().(*net.UDPAddr).AddrPort()

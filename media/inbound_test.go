@@ -286,3 +286,29 @@ func TestBadOfferLeavesSessionUsable(t *testing.T) {
 	newFarEnd(waitDialed(t, calls, errs), carrierTone)
 	a.hears(carrierTone)
 }
+
+// Trunks that signal over TCP reach agents the same way.
+func TestInboundOverTCP(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	a := h.signIn("1001", agentTone)
+	calls, errs := make(chan *trunk.PhoneCall, 1), make(chan error, 1)
+	go func() {
+		c, err := h.carrier.Dial(h.ctx, "sip:"+didAgent1+"@"+h.sipAddr.String()+";transport=tcp", callerNum)
+		if err != nil {
+			errs <- err
+			return
+		}
+		calls <- c
+	}()
+	ring := a.waitCall(cti.CallRinging)
+	if err := a.sess.Answer(ring.ID); err != nil {
+		t.Fatal(err)
+	}
+	far := newFarEnd(waitDialed(t, calls, errs), carrierTone)
+	a.hears(carrierTone)
+	far.hears(t, h.ctx, agentTone)
+	if err := far.call.Hangup(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	a.waitCall(cti.CallEnded)
+}

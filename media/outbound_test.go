@@ -205,3 +205,25 @@ func TestTrunkRegisters(t *testing.T) {
 	}
 	t.Fatalf("registrations: %+v, want an authenticated REGISTER and a refresh", h.carrier.Registrations())
 }
+
+// A carrier's 183 with SDP carries early media (ringback, announcements)
+// to the agent before the answer.
+func TestOutboundEarlyMedia(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	a := h.signIn("1001", agentTone)
+	if _, err := a.sess.Dial(h.ctx, "15559990004"); err != nil {
+		t.Fatal(err)
+	}
+	in := waitIncoming(t, h.carrier)
+	far := newFarEnd(in, carrierTone)
+	if err := in.Progress(); err != nil {
+		t.Fatal(err)
+	}
+	a.waitCall(cti.CallEarly)
+	a.hears(carrierTone)
+	if err := in.Answer(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	a.waitCall(cti.CallActive)
+	far.hears(t, h.ctx, agentTone)
+}

@@ -79,6 +79,7 @@ func (t *Trunks) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	l.srv = dlg
 	t.addLeg(l.leg)
 	go l.monitor(dlg.Context())
+	l.log.Info("INVITE accepted", "transport", req.Transport(), "source", src, "codec", rm.format.Codec.String())
 
 	err = t.handler.InboundCall(dlg.Context(), cti.InboundCall{
 		Trunk: tr.Name,

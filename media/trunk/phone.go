@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -184,6 +185,11 @@ func (p *Phone) Dial(ctx context.Context, target, fromUser string) (*PhoneCall, 
 		return nil, err
 	}
 	req := sip.NewRequest(sip.INVITE, uri)
+	if uri.UriParams != nil {
+		if tr, ok := uri.UriParams.Get("transport"); ok && tr != "" {
+			req.SetTransport(strings.ToUpper(tr))
+		}
+	}
 	from := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: fromUser, Host: p.addr.Addr().String()}, Params: tagParams()}
 	req.AppendHeader(from)
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))

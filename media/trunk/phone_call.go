@@ -70,6 +70,14 @@ func (c *PhoneCall) Answer(ctx context.Context) error {
 	return nil
 }
 
+// Progress sends 183 Session Progress with our SDP, so audio sent from
+// now on is early media (ringback, announcements) before the answer.
+func (c *PhoneCall) Progress() error {
+	body := buildSDP(c.sessID, c.version.Load(), c.media.LocalAddr(), c.media.Writer.Format(), false, "sendrecv")
+	return c.srv.Respond(sip.StatusSessionInProgress, "Session Progress", body,
+		sip.NewHeader("Content-Type", "application/sdp"))
+}
+
 // Reject refuses an incoming call with status.
 func (c *PhoneCall) Reject(status int, reason string) error {
 	err := c.srv.Respond(status, reason, nil)
