@@ -18,17 +18,35 @@ func TestDialCommandRingsTheBrowser(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		done <- runDial(ctx, []string{"-server", e.app.sipAddr().String(), "-tone", "700", "-duration", "20s", "1001"})
+		done <- runDial(ctx, []string{"-server", e.app.sipAddr().String(), "-tone", "700", "-expect", "440", "-duration", "20s", "1001"})
 	}()
 	ring := a.waitCall("ringing")
 	a.request(wsproto.Message{Type: wsproto.TypeAnswer, CallID: ring.ID})
 	a.hears(700)
-	cancel() // like Ctrl-C: the dialler hangs up
+	time.Sleep(500 * time.Millisecond) // let the dialler hear the agent too
+	cancel()                           // like Ctrl-C: the dialler hangs up
 	if err := <-done; err != nil {
-		t.Fatalf("dial command: %v", err)
+		t.Fatalf("dial command (expecting the agent's 440 Hz): %v", err)
 	}
 	if end := a.waitCall("ended"); end.EndReason != "remote_hangup" {
 		t.Fatalf("end reason %q", end.EndReason)
+	}
+}
+
+// The audio check fails when the expected tone never comes.
+func TestDialCommandAudioCheckFails(t *testing.T) {
+	e := startE2E(t)
+	a := e.signIn("alice", 440)
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- runDial(ctx, []string{"-server", e.app.sipAddr().String(), "-expect", "1500", "-duration", "2s", "1001"})
+	}()
+	ring := a.waitCall("ringing")
+	a.request(wsproto.Message{Type: wsproto.TypeAnswer, CallID: ring.ID})
+	if err := <-done; err == nil || !strings.Contains(err.Error(), "1500 Hz was not heard") {
+		t.Fatalf("audio check: %v, want a failure naming 1500 Hz", err)
 	}
 }
 

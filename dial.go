@@ -12,6 +12,7 @@ import (
 
 	"github.com/ringbridge/ringbridge/media/player"
 	"github.com/ringbridge/ringbridge/media/rtpio"
+	"github.com/ringbridge/ringbridge/media/tone"
 	"github.com/ringbridge/ringbridge/media/trunk"
 	"github.com/ringbridge/ringbridge/media/wav"
 )
@@ -24,11 +25,12 @@ func runDial(ctx context.Context, args []string) error {
 	server := fs.String("server", "127.0.0.1:5060", "ringbridge SIP address")
 	from := fs.String("from", "15557654321", "caller number")
 	listen := fs.String("listen", "127.0.0.1:0", "local SIP address")
-	tone := fs.Float64("tone", 440, "tone to play, Hz (ignored with -wav)")
+	toneHz := fs.Float64("tone", 440, "tone to play, Hz (ignored with -wav)")
 	wavFile := fs.String("wav", "", "16-bit mono WAV file to play in a loop")
 	duration := fs.Duration("duration", 30*time.Second, "hang up after this long (0 = wait for the far end)")
 	digits := fs.String("dtmf", "", "RFC 4733 digits to send once answered")
 	codec := fs.String("codec", "pcmu", "pcmu or pcma")
+	expect := fs.Float64("expect", 0, "audio check: fail unless this tone (Hz) is heard from the far end")
 	fs.Usage = func() { fmt.Fprintln(fs.Output(), "usage: ringbridge dial [flags] NUMBER"); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -37,7 +39,7 @@ func runDial(ctx context.Context, args []string) error {
 		fs.Usage()
 		return errors.New("dial: give exactly one number")
 	}
-	src, err := audioSource(*wavFile, *tone)
+	src, err := audioSource(*wavFile, *toneHz)
 	if err != nil {
 		return err
 	}
@@ -54,7 +56,21 @@ func runDial(ctx context.Context, args []string) error {
 		return err
 	}
 	log.Info("answered", "codec", call.Codec().String(), "sip_call_id", call.CallID())
-	return talk(ctx, log, call, src, *digits, *duration)
+	var meter *tone.Meter
+	if *expect > 0 {
+		meter = tone.NewMeter(*expect, 10)
+		call.OnAudio(meter.Write)
+	}
+	if err := talk(ctx, log, call, src, *digits, *duration); err != nil {
+		return err
+	}
+	if meter != nil {
+		if !meter.Heard() {
+			return fmt.Errorf("audio check failed: %.0f Hz was not heard from the far end", *expect)
+		}
+		fmt.Printf("heard %.0f Hz\n", *expect)
+	}
+	return nil
 }
 
 // runAnswer is a stand-in carrier: it answers every call that reaches it
