@@ -123,14 +123,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tcp, err := net.Listen("tcp", udp.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	udp, tcp := listenSIP(t)
 	if err := h.trunks.Serve(udp, tcp); err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +156,7 @@ type agent struct {
 func (h *harness) signIn(ext string, toneHz float64) *agent {
 	h.t.Helper()
 	u := h.users[ext]
-	sess, err := h.svc.Connect(h.ctx, cti.Principal{TenantID: tenant, UserID: u.ID, Username: u.Username, Extension: ext, Role: u.Role})
+	sess, err := h.svc.Connect(h.ctx, cti.Principal{TenantID: tenant, UserID: u.ID, Username: u.Username, Extension: ext, Role: u.Role}, false)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -328,4 +321,23 @@ func waitDone(t *testing.T, c *trunk.PhoneCall) {
 
 func contextWithCancel(h *harness) (context.Context, context.CancelFunc) {
 	return context.WithCancel(h.ctx)
+}
+
+// listenSIP binds UDP and TCP on the same free port, as a SIP server does;
+// a port free for UDP may be taken for TCP, so try a few.
+func listenSIP(t *testing.T) (net.PacketConn, net.Listener) {
+	t.Helper()
+	for range 20 {
+		udp, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tcp, err := net.Listen("tcp", udp.LocalAddr().String())
+		if err == nil {
+			return udp, tcp
+		}
+		udp.Close()
+	}
+	t.Fatal("no port free for both UDP and TCP")
+	return nil, nil
 }

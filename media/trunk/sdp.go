@@ -68,7 +68,7 @@ func parseSDP(body []byte) (remoteMedia, error) {
 			pt, enc, ok := strings.Cut(a.Value, " ")
 			n, err := strconv.Atoi(pt)
 			if ok && err == nil && n >= 0 && n < 128 {
-				rtpmap[uint8(n)] = strings.ToLower(enc)
+				rtpmap[uint8(n)] = encodingKey(enc)
 			}
 		case "sendrecv", "sendonly", "recvonly", "inactive":
 			rm.direction = a.Key
@@ -85,7 +85,7 @@ func parseSDP(body []byte) (remoteMedia, error) {
 			rm.format.Codec, rm.format.AudioPT = rtpio.CodecPCMU, uint8(n)
 		case enc == "pcma/8000" && rm.format.Codec == rtpio.CodecNone:
 			rm.format.Codec, rm.format.AudioPT = rtpio.CodecPCMA, uint8(n)
-		case strings.HasPrefix(enc, "telephone-event/8000") && rm.format.EventPT == 0:
+		case enc == "telephone-event/8000" && rm.format.EventPT == 0:
 			rm.format.EventPT = uint8(n)
 		}
 	}
@@ -93,6 +93,19 @@ func parseSDP(body []byte) (remoteMedia, error) {
 		return rm, ErrNoCodec
 	}
 	return rm, nil
+}
+
+// encodingKey normalises an rtpmap encoding for comparison: lower case,
+// and without the channel count when it is the default of one, which
+// RFC 4566 §6 lets an offer write ("PCMU/8000/1") or leave out.
+func encodingKey(enc string) string {
+	enc = strings.ToLower(strings.TrimSpace(enc))
+	if name, rest, ok := strings.Cut(enc, "/"); ok {
+		if rate, channels, ok := strings.Cut(rest, "/"); ok && channels == "1" {
+			return name + "/" + rate
+		}
+	}
+	return enc
 }
 
 // defaultEventPT is what we offer for telephone-event.
