@@ -12,7 +12,28 @@ const (
 	StatusOffline   AgentStatus = "offline" // no session
 	StatusAvailable AgentStatus = "available"
 	StatusAway      AgentStatus = "away"
+	// StatusWrapUp follows an answered call for Config.WrapUp, so the
+	// agent can finish notes before the next call; it ends by itself or
+	// when the agent chooses available.
+	StatusWrapUp AgentStatus = "wrapup"
 )
+
+// checkAwayReason accepts a reason from the configured codes (any short
+// text when none are configured).
+func (s *Service) checkAwayReason(reason string) error {
+	if len(s.cfg.AwayReasons) == 0 {
+		if len(reason) > 64 {
+			return Errorf(KindInvalid, "away reason is longer than 64 characters")
+		}
+		return nil
+	}
+	for _, r := range s.cfg.AwayReasons {
+		if r == reason {
+			return nil
+		}
+	}
+	return Errorf(KindInvalid, "away reason %q is not one of %v", reason, s.cfg.AwayReasons)
+}
 
 // ParseAgentStatus validates a status an agent asked for.
 func ParseAgentStatus(s string) (AgentStatus, error) {
@@ -35,6 +56,7 @@ type agent struct {
 	status      AgentStatus
 	reason      string
 	statusSince time.Time
+	until       time.Time // end of wrap-up
 	session     *AgentSession
 	call        *Call // the call ringing or in progress; nil when free
 }
@@ -60,4 +82,5 @@ type AgentEvent struct {
 	Digit  rune
 	Status AgentStatus
 	Reason string
+	Until  time.Time // end of wrap-up
 }

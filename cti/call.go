@@ -77,6 +77,18 @@ type CallInfo struct {
 	AnsweredAt time.Time
 	EndedAt    time.Time
 	EndReason  EndReason
+	// Card is the screen-pop data about the caller, when known.
+	Card *Card
+}
+
+// Card is what the agent sees about the other party (screen pop).
+type Card struct {
+	Name    string
+	Company string
+	Tier    string
+	Notes   string
+	URL     string
+	Fields  map[string]string
 }
 
 // Call is one conversation: the caller, the callee and the media between
@@ -92,6 +104,10 @@ type Call struct {
 	// parties are the agents taking part; index 0 is the caller for
 	// internal and outbound calls, the callee for inbound calls.
 	parties []*agent
+
+	// conn and held belong to the owner goroutine alone.
+	conn Connection
+	held bool
 }
 
 type cmdKind int
@@ -104,12 +120,16 @@ const (
 	cmdUnhold
 	cmdDTMF
 	cmdAgentGone
+	cmdMove     // the agent's media moved to a new session's endpoint
+	cmdTransfer // blind transfer to cmd.to
 )
 
 type callCmd struct {
 	kind   cmdKind
 	from   *agent
 	digits string
+	to     string
+	ep     AgentEndpoint
 	reply  chan error // buffered(1); nil when nobody waits
 }
 
@@ -176,12 +196,24 @@ func (c *Call) state() CallState {
 	return c.info.State
 }
 
+// partiesNow returns the agents taking part right now.
+func (c *Call) partiesNow() []*agent {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*agent(nil), c.parties...)
+}
+
+// SetCard attaches screen-pop data and pushes it to the agents.
+func (c *Call) SetCard(card *Card) {
+	c.mu.Lock()
+	c.info.Card = card
+	c.mu.Unlock()
+	c.notify()
+}
+
 // notify pushes the call's state to every agent taking part.
 func (c *Call) notify() {
-	c.mu.Lock()
-	parties := append([]*agent(nil), c.parties...)
-	c.mu.Unlock()
-	for _, ag := range parties {
+	for _, ag := range c.partiesNow() {
 		c.svc.pushToAgent(ag, AgentEvent{Kind: EventCall, Call: ptr(c.infoFor(ag))})
 	}
 }
@@ -189,7 +221,11 @@ func (c *Call) notify() {
 // send delivers a command to the call's owner goroutine and waits for its
 // answer, or for the call to end.
 func (c *Call) send(kind cmdKind, from *agent, digits string) error {
-	cmd := callCmd{kind: kind, from: from, digits: digits, reply: make(chan error, 1)}
+	return c.sendCmd(callCmd{kind: kind, from: from, digits: digits})
+}
+
+func (c *Call) sendCmd(cmd callCmd) error {
+	cmd.reply = make(chan error, 1)
 	select {
 	case c.cmds <- cmd:
 	case <-c.done:

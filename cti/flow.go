@@ -192,14 +192,21 @@ func (s *Service) start(c *Call, flow func(ctx context.Context, log *slog.Logger
 		defer s.wg.Done()
 		log := s.log.With("call", c.ID(), "sip_call_id", c.Snapshot().SIPCallID)
 		reason := flow(s.ctx, log)
+		if c.conn != nil {
+			c.conn.Close()
+		}
 		c.mu.Lock()
 		c.info.State = CallEnded
 		c.info.EndReason = reason
 		c.info.EndedAt = time.Now().UTC()
+		answered := !c.info.AnsweredAt.IsZero()
 		c.mu.Unlock()
 		s.removeCall(c)
 		c.notify()
 		close(c.done)
+		for _, p := range c.partiesNow() {
+			s.afterCall(p, answered)
+		}
 		log.Info("call ended", "reason", reason)
 	}()
 }

@@ -8,10 +8,28 @@ import (
 
 // The flows below each run on their call's owner goroutine and return the
 // reason the call ended. Every exit path ends the SIP leg, so a call can
-// never outlive its flow.
+// never outlive its flow. The media link (c.conn) belongs to the flow too;
+// start() closes it when the flow returns.
+
+// link (re)connects the call's audio between a and b, keeping hold state.
+func (c *Call) link(a, b Endpoint) error {
+	if c.conn != nil {
+		c.conn.Close()
+		c.conn = nil
+	}
+	conn, err := c.svc.media.Connect(a, b)
+	if err != nil {
+		return err
+	}
+	if c.held {
+		conn.Hold(true)
+	}
+	c.conn = conn
+	return nil
+}
 
 func (c *Call) runInbound(ctx context.Context, log *slog.Logger, leg InboundLeg, ag *agent, ep AgentEndpoint) EndReason {
-	leg.OnDTMF(func(d rune) { c.svc.pushToAgent(ag, AgentEvent{Kind: EventDTMF, CallID: c.ID(), Digit: d}) })
+	c.watchDTMF(leg)
 	if err := leg.Ringing(ctx); err != nil {
 		log.Warn("sending 180 Ringing", "err", err)
 	}
@@ -29,22 +47,23 @@ func (c *Call) runInbound(ctx context.Context, log *slog.Logger, leg InboundLeg,
 			return EndShutdown
 		case cmd := <-c.cmds:
 			switch cmd.kind {
+			case cmdMove:
+				ep = cmd.ep
+				reply(cmd, nil)
 			case cmdAnswer:
 				if err := leg.Answer(ctx); err != nil {
 					reply(cmd, &Error{Kind: KindConflict, Message: "the caller is gone", Err: err})
 					log.Warn("answering", "err", err)
 					return EndFailed
 				}
-				conn, err := c.svc.media.Connect(ep, leg)
-				if err != nil {
+				if err := c.link(ep, leg); err != nil {
 					reply(cmd, &Error{Kind: KindInternal, Message: "media failed", Err: err})
 					_ = leg.Hangup(context.WithoutCancel(ctx))
 					return EndFailed
 				}
-				defer conn.Close()
 				c.setState(CallActive)
 				reply(cmd, nil)
-				return c.talk(ctx, log, leg, conn)
+				return c.talk(ctx, log, leg, ep)
 			case cmdReject, cmdHangup:
 				_ = leg.Reject(context.WithoutCancel(ctx), 486, "Busy Here")
 				reply(cmd, nil)
@@ -60,42 +79,29 @@ func (c *Call) runInbound(ctx context.Context, log *slog.Logger, leg InboundLeg,
 }
 
 func (c *Call) runOutbound(ctx context.Context, log *slog.Logger, leg OutboundLeg, ag *agent, ep AgentEndpoint) EndReason {
-	leg.OnDTMF(func(d rune) { c.svc.pushToAgent(ag, AgentEvent{Kind: EventDTMF, CallID: c.ID(), Digit: d}) })
-	var conn Connection
-	defer func() {
-		if conn != nil {
-			conn.Close()
-		}
-	}()
-	connect := func() bool {
-		if conn != nil {
-			return true
-		}
-		var err error
-		if conn, err = c.svc.media.Connect(ep, leg); err != nil {
-			log.Error("connecting media", "err", err)
-			return false
-		}
-		return true
-	}
+	c.watchDTMF(leg)
 	progress := leg.Progress()
 	for {
 		select {
 		case <-progress:
 			progress = nil
 			// Early media: ringback or announcements from the far end.
-			if !connect() {
+			if err := c.link(ep, leg); err != nil {
+				log.Error("connecting media", "err", err)
 				_ = leg.Hangup(context.WithoutCancel(ctx))
 				return EndFailed
 			}
 			c.setState(CallEarly)
 		case <-leg.Answered():
-			if !connect() {
-				_ = leg.Hangup(context.WithoutCancel(ctx))
-				return EndFailed
+			if c.conn == nil {
+				if err := c.link(ep, leg); err != nil {
+					log.Error("connecting media", "err", err)
+					_ = leg.Hangup(context.WithoutCancel(ctx))
+					return EndFailed
+				}
 			}
 			c.setState(CallActive)
-			return c.talk(ctx, log, leg, conn)
+			return c.talk(ctx, log, leg, ep)
 		case <-leg.Done():
 			return leg.EndReason()
 		case <-ctx.Done():
@@ -103,6 +109,12 @@ func (c *Call) runOutbound(ctx context.Context, log *slog.Logger, leg OutboundLe
 			return EndShutdown
 		case cmd := <-c.cmds:
 			switch cmd.kind {
+			case cmdMove:
+				ep = cmd.ep
+				if c.conn != nil {
+					_ = c.link(ep, leg)
+				}
+				reply(cmd, nil)
 			case cmdHangup, cmdAgentGone:
 				_ = leg.Hangup(context.WithoutCancel(ctx))
 				reply(cmd, nil)
@@ -119,8 +131,17 @@ func (c *Call) runOutbound(ctx context.Context, log *slog.Logger, leg OutboundLe
 	}
 }
 
-// talk is the answered phase of a call with a SIP leg.
-func (c *Call) talk(ctx context.Context, log *slog.Logger, leg SIPLeg, conn Connection) EndReason {
+// watchDTMF reports the far end's digits to whoever is on the call now.
+func (c *Call) watchDTMF(leg SIPLeg) {
+	leg.OnDTMF(func(d rune) {
+		for _, p := range c.partiesNow() {
+			c.svc.pushToAgent(p, AgentEvent{Kind: EventDTMF, CallID: c.ID(), Digit: d})
+		}
+	})
+}
+
+// talk is the answered phase of a call between a SIP leg and an agent.
+func (c *Call) talk(ctx context.Context, log *slog.Logger, leg SIPLeg, ep AgentEndpoint) EndReason {
 	for {
 		select {
 		case <-leg.Done():
@@ -140,17 +161,23 @@ func (c *Call) talk(ctx context.Context, log *slog.Logger, leg SIPLeg, conn Conn
 			case cmdAgentGone:
 				_ = leg.Hangup(context.WithoutCancel(ctx))
 				return EndAgentGone
+			case cmdMove:
+				ep = cmd.ep
+				reply(cmd, c.link(ep, leg))
 			case cmdHold, cmdUnhold:
 				on := cmd.kind == cmdHold
 				if err := leg.Hold(ctx, on); err != nil {
 					reply(cmd, &Error{Kind: KindUnavailable, Message: "the far end refused the hold request", Err: err})
 					continue
 				}
-				conn.Hold(on)
+				c.held = on
+				c.conn.Hold(on)
 				c.setState(map[bool]CallState{true: CallHeld, false: CallActive}[on])
 				reply(cmd, nil)
 			case cmdDTMF:
 				reply(cmd, leg.SendDTMF(cmd.digits))
+			case cmdTransfer:
+				return c.transfer(ctx, log, leg, cmd)
 			default:
 				reply(cmd, Errorf(KindConflict, "call is already answered"))
 			}
@@ -161,25 +188,30 @@ func (c *Call) talk(ctx context.Context, log *slog.Logger, leg SIPLeg, conn Conn
 func (c *Call) runInternal(ctx context.Context, log *slog.Logger, caller, callee *agent, epA, epB AgentEndpoint) EndReason {
 	ring := time.NewTimer(c.svc.cfg.RingTimeout)
 	defer ring.Stop()
-	var conn Connection
-	defer func() {
-		if conn != nil {
-			conn.Close()
-		}
-	}()
 	for {
 		select {
 		case <-ring.C:
-			if conn == nil {
+			if c.conn == nil {
 				return EndNoAnswer
 			}
 		case <-ctx.Done():
 			return EndShutdown
 		case cmd := <-c.cmds:
-			answered := conn != nil
+			answered := c.conn != nil
 			switch {
 			case cmd.kind == cmdAgentGone:
 				return EndAgentGone
+			case cmd.kind == cmdMove:
+				if cmd.from == caller {
+					epA = cmd.ep
+				} else {
+					epB = cmd.ep
+				}
+				var err error
+				if answered {
+					err = c.link(epA, epB)
+				}
+				reply(cmd, err)
 			case cmd.kind == cmdHangup && !answered && cmd.from == caller:
 				reply(cmd, nil)
 				return EndCancelled
@@ -193,8 +225,7 @@ func (c *Call) runInternal(ctx context.Context, log *slog.Logger, caller, callee
 				}
 				return EndRemoteHangup
 			case cmd.kind == cmdAnswer && !answered && cmd.from == callee:
-				var err error
-				if conn, err = c.svc.media.Connect(epA, epB); err != nil {
+				if err := c.link(epA, epB); err != nil {
 					reply(cmd, &Error{Kind: KindInternal, Message: "media failed", Err: err})
 					return EndFailed
 				}
@@ -203,7 +234,8 @@ func (c *Call) runInternal(ctx context.Context, log *slog.Logger, caller, callee
 				reply(cmd, nil)
 			case (cmd.kind == cmdHold || cmd.kind == cmdUnhold) && answered:
 				on := cmd.kind == cmdHold
-				conn.Hold(on)
+				c.held = on
+				c.conn.Hold(on)
 				c.setState(map[bool]CallState{true: CallHeld, false: CallActive}[on])
 				reply(cmd, nil)
 			case cmd.kind == cmdDTMF && answered:

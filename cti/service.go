@@ -43,6 +43,12 @@ type Config struct {
 	// SessionGrace is how long an agent session (and its calls) survives a
 	// lost websocket, waiting for the client to resume it.
 	SessionGrace time.Duration
+	// WrapUp is the after-call time during which an agent is offered no
+	// calls (0: none).
+	WrapUp time.Duration
+	// AwayReasons are the reason codes agents pick from when away; empty
+	// allows any short text.
+	AwayReasons []string
 }
 
 // Service is the call-center core: agents, their sessions and calls.
@@ -159,6 +165,40 @@ func (s *Service) agentLocked(tenantID, ext string) *agent {
 	}
 	return ag
 }
+
+// afterCall puts an agent who just finished an answered call into
+// wrap-up, if the tenant uses it and the agent was available.
+func (s *Service) afterCall(ag *agent, answered bool) {
+	if s.cfg.WrapUp <= 0 || !answered {
+		return
+	}
+	s.mu.Lock()
+	if ag.session == nil || ag.status != StatusAvailable || ag.call != nil {
+		s.mu.Unlock()
+		return
+	}
+	until := time.Now().Add(s.cfg.WrapUp)
+	ag.status, ag.reason, ag.statusSince, ag.until = StatusWrapUp, "", time.Now(), until
+	ss := ag.session
+	s.mu.Unlock()
+	ss.push(AgentEvent{Kind: EventStatus, Status: StatusWrapUp, Until: until})
+	time.AfterFunc(s.cfg.WrapUp, func() {
+		s.mu.Lock()
+		if ag.status != StatusWrapUp || !ag.until.Equal(until) {
+			s.mu.Unlock()
+			return
+		}
+		ag.status, ag.statusSince, ag.until = StatusAvailable, time.Now(), time.Time{}
+		ss := ag.session
+		s.mu.Unlock()
+		if ss != nil {
+			ss.push(AgentEvent{Kind: EventStatus, Status: StatusAvailable})
+		}
+	})
+}
+
+// Config returns the configuration the service runs with.
+func (s *Service) Config() Config { return s.cfg }
 
 // pushToAgent queues an event for the agent's session, if it has one.
 func (s *Service) pushToAgent(ag *agent, ev AgentEvent) {

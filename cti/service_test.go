@@ -2,6 +2,7 @@ package cti_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -38,7 +39,7 @@ func principal(ext string) cti.Principal {
 
 func TestDialRules(t *testing.T) {
 	svc, m := newService(t, cti.Config{DialRules: map[string]cti.DialRule{"demo": {AllowPrefixes: []string{"+36", "06"}, MaxDigits: 12}}})
-	ss, err := svc.Connect(context.Background(), principal("1001"))
+	ss, err := svc.Connect(context.Background(), principal("1001"), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,13 +63,18 @@ func TestDialRules(t *testing.T) {
 	}
 }
 
-func TestSecondSignInReplacesTheFirst(t *testing.T) {
+// A second tab does not steal a live session; it may take over on
+// request, and a reloaded page (detached session) takes over at once.
+func TestSecondTabTakeoverAndReload(t *testing.T) {
 	svc, _ := newService(t, cti.Config{})
-	first, err := svc.Connect(context.Background(), principal("1001"))
+	first, err := svc.Connect(context.Background(), principal("1001"), false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := svc.Connect(context.Background(), principal("1001"))
+	if _, err := svc.Connect(context.Background(), principal("1001"), false); !errors.Is(err, cti.ErrSessionInUse) {
+		t.Fatalf("second tab: %v, want session in use", err)
+	}
+	second, err := svc.Connect(context.Background(), principal("1001"), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,15 +87,95 @@ func TestSecondSignInReplacesTheFirst(t *testing.T) {
 		t.Fatal("first session not told it was replaced")
 	}
 	<-first.Done()
-	if st, _ := second.Status(); st != cti.StatusAvailable {
+	if st, _, _ := second.Status(); st != cti.StatusAvailable {
 		t.Fatalf("second session status %s", st)
 	}
+	second.Detach() // the page reloads
+	third, err := svc.Connect(context.Background(), principal("1001"), false)
+	if err != nil {
+		t.Fatalf("reload after detach: %v", err)
+	}
+	<-second.Done()
+	_ = third
+}
+
+// A call in progress moves to the session that takes over, and is not
+// ended by the old session closing.
+func TestCallMovesToNewSession(t *testing.T) {
+	svc, _ := newService(t, cti.Config{})
+	a, _ := svc.Connect(context.Background(), principal("1001"), false)
+	b, _ := svc.Connect(context.Background(), principal("1002"), false)
+	ci, err := a.Dial(context.Background(), "1002")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Answer(ci.ID); err != nil {
+		t.Fatal(err)
+	}
+	b.Detach()
+	b2, err := svc.Connect(context.Background(), principal("1002"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-b.Done()
+	calls := b2.Calls()
+	if len(calls) != 1 || calls[0].ID != ci.ID || calls[0].State != cti.CallActive {
+		t.Fatalf("new session sees %+v, want the active call %s", calls, ci.ID)
+	}
+	if err := b2.Hangup(ci.ID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWrapUpAfterAnsweredCall(t *testing.T) {
+	svc, _ := newService(t, cti.Config{WrapUp: 300 * time.Millisecond, AwayReasons: []string{"lunch", "meeting"}})
+	a, _ := svc.Connect(context.Background(), principal("1001"), false)
+	b, _ := svc.Connect(context.Background(), principal("1002"), false)
+	if err := b.SetStatus(cti.StatusAway, "coffee"); cti.ErrorKind(err) != cti.KindInvalid {
+		t.Fatalf("unknown away reason: %v", err)
+	}
+	ci, _ := a.Dial(context.Background(), "1002")
+	if err := b.Answer(ci.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Hangup(ci.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, b, cti.StatusWrapUp)
+	if _, err := a.Dial(context.Background(), "1002"); cti.ErrorKind(err) != cti.KindUnavailable {
+		t.Fatalf("calling an agent in wrap-up: %v, want unavailable", err)
+	}
+	waitStatus(t, b, cti.StatusAvailable)
+	// Choosing available ends wrap-up early.
+	ci, _ = a.Dial(context.Background(), "1002")
+	_ = b.Answer(ci.ID)
+	_ = b.Hangup(ci.ID)
+	waitStatus(t, a, cti.StatusWrapUp)
+	if err := a.SetStatus(cti.StatusAvailable, ""); err != nil {
+		t.Fatal(err)
+	}
+	if st, _, _ := a.Status(); st != cti.StatusAvailable {
+		t.Fatalf("status %s after ending wrap-up", st)
+	}
+}
+
+func waitStatus(t *testing.T, ss *cti.AgentSession, want cti.AgentStatus) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		if st, _, _ := ss.Status(); st == want {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	st, _, _ := ss.Status()
+	t.Fatalf("status %s, want %s", st, want)
 }
 
 func TestDetachedSessionIsNotRungAndExpires(t *testing.T) {
 	svc, _ := newService(t, cti.Config{SessionGrace: 200 * time.Millisecond})
-	a, _ := svc.Connect(context.Background(), principal("1001"))
-	b, _ := svc.Connect(context.Background(), principal("1002"))
+	a, _ := svc.Connect(context.Background(), principal("1001"), false)
+	b, _ := svc.Connect(context.Background(), principal("1002"), false)
 	b.Detach()
 	if _, err := a.Dial(context.Background(), "1002"); cti.ErrorKind(err) != cti.KindUnavailable {
 		t.Fatalf("calling a detached agent: %v, want unavailable", err)
@@ -114,8 +200,8 @@ func TestDetachedSessionIsNotRungAndExpires(t *testing.T) {
 
 func TestInternalCallCommandsAndDrain(t *testing.T) {
 	svc, _ := newService(t, cti.Config{})
-	a, _ := svc.Connect(context.Background(), principal("1001"))
-	b, _ := svc.Connect(context.Background(), principal("1002"))
+	a, _ := svc.Connect(context.Background(), principal("1001"), false)
+	b, _ := svc.Connect(context.Background(), principal("1002"), false)
 	ci, err := a.Dial(context.Background(), "1002")
 	if err != nil {
 		t.Fatal(err)

@@ -31,15 +31,29 @@ type AgentSession struct {
 	closed   bool
 }
 
-// Connect opens a new session for the principal's extension. An older
-// session of the same agent is closed with EventReplaced.
-func (s *Service) Connect(ctx context.Context, p Principal) (*AgentSession, error) {
+// ErrSessionInUse refuses a sign-in while another tab holds the agent's
+// live session; the client may retry with takeover.
+var ErrSessionInUse = &Error{Kind: KindConflict, Message: "the softphone is open in another tab"}
+
+// Connect opens a new session for the principal's extension. When the
+// agent already has a session, a live one (its websocket attached) is
+// kept unless takeover is set — a second tab must not steal the audio.
+// A detached one (a reloaded page, a re-created iframe) is replaced at
+// once. Either way the agent's call in progress moves to the new session
+// and its audio follows as soon as the new PeerConnection is up.
+func (s *Service) Connect(ctx context.Context, p Principal, takeover bool) (*AgentSession, error) {
 	if p.Extension == "" {
 		return nil, Errorf(KindForbidden, "user %s has no extension", p.Username)
 	}
 	if s.media == nil {
 		return nil, Errorf(KindUnavailable, "media engine not running")
 	}
+	s.mu.Lock()
+	if ag := s.agents[agentKey{p.TenantID, p.Extension}]; ag != nil && ag.session != nil && ag.session.reachable() && !takeover {
+		s.mu.Unlock()
+		return nil, ErrSessionInUse
+	}
+	s.mu.Unlock()
 	ss := &AgentSession{
 		id:        newID("sess"),
 		svc:       s,
@@ -70,12 +84,18 @@ func (s *Service) Connect(ctx context.Context, p Principal) (*AgentSession, erro
 	}
 	ss.agent = ag
 	s.sessions[ss.id] = ss
+	call := ag.call
 	s.mu.Unlock()
 
+	if call != nil {
+		if err := call.sendCmd(callCmd{kind: cmdMove, from: ag, ep: ep}); err != nil {
+			s.log.Warn("moving call to new session", "call", call.ID(), "err", err)
+		}
+	}
 	if old != nil {
 		old.close(EventReplaced)
 	}
-	s.log.Info("agent signed in", "tenant", p.TenantID, "ext", p.Extension, "session", ss.id)
+	s.log.Info("agent signed in", "tenant", p.TenantID, "ext", p.Extension, "session", ss.id, "moved_call", call != nil)
 	return ss, nil
 }
 
@@ -120,11 +140,11 @@ func (ss *AgentSession) Events() <-chan AgentEvent { return ss.events }
 // Done is closed when the session has ended.
 func (ss *AgentSession) Done() <-chan struct{} { return ss.done }
 
-// Status returns the agent's chosen status and reason.
-func (ss *AgentSession) Status() (AgentStatus, string) {
+// Status returns the agent's status, reason and (in wrap-up) its end.
+func (ss *AgentSession) Status() (AgentStatus, string, time.Time) {
 	ss.svc.mu.Lock()
 	defer ss.svc.mu.Unlock()
-	return ss.agent.status, ss.agent.reason
+	return ss.agent.status, ss.agent.reason, ss.agent.until
 }
 
 // Calls returns the agent's calls in progress (for a resuming client).
@@ -171,7 +191,8 @@ func (ss *AgentSession) AddICECandidate(c ICECandidate) error {
 	return nil
 }
 
-// SetStatus changes the agent's chosen status.
+// SetStatus changes the agent's chosen status. Choosing available ends
+// wrap-up early.
 func (ss *AgentSession) SetStatus(st AgentStatus, reason string) error {
 	if st != StatusAvailable && st != StatusAway {
 		return Errorf(KindInvalid, "unknown status %q", st)
@@ -179,9 +200,14 @@ func (ss *AgentSession) SetStatus(st AgentStatus, reason string) error {
 	if st == StatusAvailable {
 		reason = ""
 	}
+	if st == StatusAway {
+		if err := ss.svc.checkAwayReason(reason); err != nil {
+			return err
+		}
+	}
 	ss.svc.mu.Lock()
 	ag := ss.agent
-	ag.status, ag.reason, ag.statusSince = st, reason, time.Now()
+	ag.status, ag.reason, ag.statusSince, ag.until = st, reason, time.Now(), time.Time{}
 	ss.svc.mu.Unlock()
 	ss.push(AgentEvent{Kind: EventStatus, Status: st, Reason: reason})
 	return nil
@@ -202,6 +228,15 @@ func (ss *AgentSession) Hold(callID string, on bool) error {
 		return ss.callCmd(callID, cmdHold, "")
 	}
 	return ss.callCmd(callID, cmdUnhold, "")
+}
+
+// Transfer hands an answered call to an extension or number (blind).
+func (ss *AgentSession) Transfer(callID, to string) error {
+	c, err := ss.svc.callFor(ss.agent, callID)
+	if err != nil {
+		return err
+	}
+	return c.sendCmd(callCmd{kind: cmdTransfer, from: ss.agent, to: to})
 }
 
 // SendDTMF plays digits to the other party.
@@ -284,10 +319,11 @@ func (ss *AgentSession) close(why AgentEventKind) {
 	s.mu.Lock()
 	delete(s.sessions, ss.id)
 	ag := ss.agent
-	// The agent's call rides on this session's PeerConnection, so it ends
-	// with it even when a newer session replaced this one.
-	c := ag.call
+	// A replaced session's call has moved to the new session; otherwise
+	// the call rides on this session's PeerConnection and ends with it.
+	var c *Call
 	if ag.session == ss {
+		c = ag.call
 		ag.session = nil
 		ag.status, ag.reason, ag.statusSince = StatusOffline, "", time.Now()
 	}

@@ -295,9 +295,14 @@ func (e *env) mustDialWS() *wsClient {
 // connectAgent logs in and authenticates a websocket, returning the welcome.
 func (e *env) connectAgent(login string) (*wsClient, *wsproto.Welcome) {
 	e.t.Helper()
+	return e.connectAgentWith(login, false)
+}
+
+func (e *env) connectAgentWith(login string, takeover bool) (*wsClient, *wsproto.Welcome) {
+	e.t.Helper()
 	tok := e.login(login)
 	c := e.mustDialWS()
-	c.send(wsproto.Message{Type: wsproto.TypeAuth, ID: "a1", Token: tok.AccessToken})
+	c.send(wsproto.Message{Type: wsproto.TypeAuth, ID: "a1", Token: tok.AccessToken, Takeover: takeover})
 	m := c.read()
 	if m.Type != wsproto.TypeWelcome || m.Welcome == nil || m.ID != "a1" {
 		e.t.Fatalf("want welcome with id a1, got %+v", m)

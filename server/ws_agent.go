@@ -157,10 +157,12 @@ func (a *agentConn) authenticate() bool {
 		}
 	}
 	if sess == nil {
-		sess, err = s.svc.Connect(a.ctx, p)
+		sess, err = s.svc.Connect(a.ctx, p, m.Takeover)
 		if err != nil {
 			code := closeInternal
 			switch cti.ErrorKind(err) {
+			case cti.KindConflict:
+				code = closeReplaced
 			case cti.KindForbidden:
 				code = closeForbidden
 			case cti.KindUnavailable:
@@ -174,21 +176,26 @@ func (a *agentConn) authenticate() bool {
 	a.log = a.log.With("session", sess.ID(), "tenant", p.TenantID, "ext", p.Extension)
 	s.attached.attach(sess.ID(), a)
 
-	st, _ := sess.Status()
+	st, reason, until := sess.Status()
+	svcCfg := s.svc.Config()
 	calls := []wsproto.Call{}
 	for _, ci := range sess.Calls() {
 		calls = append(calls, callToWire(ci))
 	}
 	a.c.send(&wsproto.Message{Type: wsproto.TypeWelcome, ID: m.ID, Welcome: &wsproto.Welcome{
-		Version:    wsproto.Version,
-		SessionID:  sess.ID(),
-		TenantID:   p.TenantID,
-		UserID:     p.UserID,
-		Username:   p.Username,
-		Extension:  p.Extension,
-		Status:     string(st),
-		ICEServers: s.cfg.ICEServers,
-		Calls:      calls,
+		Version:       wsproto.Version,
+		SessionID:     sess.ID(),
+		TenantID:      p.TenantID,
+		UserID:        p.UserID,
+		Username:      p.Username,
+		Extension:     p.Extension,
+		Status:        string(st),
+		Reason:        reason,
+		Until:         rfc3339(until),
+		ICEServers:    s.cfg.ICEServers,
+		Calls:         calls,
+		AwayReasons:   append([]string{}, svcCfg.AwayReasons...),
+		WrapUpSeconds: int(svcCfg.WrapUp.Seconds()),
 	}})
 	a.log.Info("agent websocket open", "resumed", sess.ID() == m.Resume)
 	return true

@@ -216,7 +216,18 @@ func TestWSSessionReplaced(t *testing.T) {
 	e := newEnv(t)
 	e.listen()
 	first, w1 := e.connectAgent("alice")
-	second, w2 := e.connectAgent("alice")
+
+	// A second tab is refused while the first is live...
+	tok := e.login("alice")
+	tab := e.mustDialWS()
+	tab.send(wsproto.Message{Type: wsproto.TypeAuth, ID: "a2", Token: tok.AccessToken})
+	if m := tab.read(); m.Type != wsproto.TypeError || m.Code != wsproto.CodeSessionInUse {
+		t.Fatalf("second tab: %+v, want session_in_use", m)
+	}
+	tab.expectClose(closeReplaced)
+
+	// ...and may take over on request.
+	second, w2 := e.connectAgentWith("alice", true)
 	if w1.SessionID == w2.SessionID {
 		t.Fatal("second sign-in reused the first session")
 	}

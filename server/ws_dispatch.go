@@ -153,6 +153,8 @@ func (a *agentConn) dispatch(m *wsproto.Message) *wsproto.Message {
 		err = ss.Hold(m.CallID, false)
 	case wsproto.TypeDTMF:
 		err = ss.SendDTMF(m.CallID, m.Digits)
+	case wsproto.TypeTransfer:
+		err = ss.Transfer(m.CallID, m.To)
 	case wsproto.TypeStatus:
 		var st cti.AgentStatus
 		if st, err = cti.ParseAgentStatus(m.Status); err == nil {
@@ -199,6 +201,13 @@ func missingField(m *wsproto.Message) string {
 		if m.Status == "" {
 			return "status"
 		}
+	case wsproto.TypeTransfer:
+		if m.CallID == "" {
+			return "callId"
+		}
+		if m.To == "" {
+			return "to"
+		}
 	}
 	return ""
 }
@@ -213,6 +222,9 @@ func badMessage(id, msg string) *wsproto.Message {
 // errors are logged and reach the client only as a generic text.
 func (a *agentConn) errorMessage(op string, err error) *wsproto.Message {
 	code := wsCode(cti.ErrorKind(err))
+	if errors.Is(err, cti.ErrSessionInUse) {
+		code = wsproto.CodeSessionInUse
+	}
 	msg := cti.ErrorMessage(err)
 	if code == wsproto.CodeInternal {
 		a.log.Error("websocket request failed", "op", op, "err", err)

@@ -54,7 +54,7 @@ func (a *agentConn) relay(ev cti.AgentEvent) bool {
 	case cti.EventDTMF:
 		return a.c.send(&wsproto.Message{Type: wsproto.TypeDTMF, CallID: ev.CallID, Digits: string(ev.Digit)})
 	case cti.EventStatus:
-		return a.c.send(&wsproto.Message{Type: wsproto.TypeStatus, Status: string(ev.Status), Reason: ev.Reason})
+		return a.c.send(&wsproto.Message{Type: wsproto.TypeStatus, Status: string(ev.Status), Reason: ev.Reason, Until: rfc3339(ev.Until)})
 	case cti.EventReplaced:
 		a.log.Info("agent session replaced by a newer sign-in")
 		a.c.send(&wsproto.Message{Type: wsproto.TypeError, Code: wsproto.CodeSessionReplace,
@@ -83,7 +83,15 @@ func callToWire(ci cti.CallInfo) wsproto.Call {
 		AnsweredAt: rfc3339(ci.AnsweredAt),
 		EndedAt:    rfc3339(ci.EndedAt),
 		EndReason:  string(ci.EndReason),
+		Card:       cardToWire(ci.Card),
 	}
+}
+
+func cardToWire(c *cti.Card) *wsproto.Card {
+	if c == nil {
+		return nil
+	}
+	return &wsproto.Card{Name: c.Name, Company: c.Company, Tier: c.Tier, Notes: c.Notes, URL: c.URL, Fields: c.Fields}
 }
 
 func rfc3339(t time.Time) string {

@@ -110,7 +110,10 @@ func (l *inboundLeg) Answer(ctx context.Context) error {
 	// The answer must be marked answered before the ACK can race a BYE.
 	l.answered.Store(true)
 	l.media.TouchIdle()
-	if err := l.srv.RespondSDP(body); err != nil {
+	res := sip.NewSDPResponseFromRequest(l.srv.InviteRequest, body)
+	res.AppendHeader(sip.NewHeader("Allow", allowedMethods))
+	res.AppendHeader(sip.NewHeader("Server", l.t.cfg.UserAgent))
+	if err := l.srv.WriteResponse(res); err != nil {
 		l.answered.Store(false)
 		return fmt.Errorf("200 OK: %w", err)
 	}

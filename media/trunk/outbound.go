@@ -61,6 +61,7 @@ func (t *Trunks) Dial(ctx context.Context, req cti.DialRequest) (cti.OutboundLeg
 	invite.AppendHeader(fh)
 	invite.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: req.To, Host: tr.Domain}, Params: sip.NewParams()})
 	invite.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	t.identify(invite)
 
 	l := &outboundLeg{progress: make(chan struct{}), answeredCh: make(chan struct{})}
 	l.leg = newLeg(t, tr, req.CallID, "", media)

@@ -55,6 +55,7 @@ func (t *Trunks) register(ctx context.Context, tr *trunk, expiry time.Duration) 
 	contact.Address.User = user
 	req.AppendHeader(&contact)
 	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(expiry.Seconds()))))
+	t.identify(req)
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	res, err := t.client.Do(ctx, req, sipgo.ClientRequestRegisterBuild)

@@ -138,7 +138,7 @@ func New(cfg Config, handler cti.InboundHandler, log *slog.Logger) (*Trunks, err
 		}
 		t.trunks = append(t.trunks, tr)
 	}
-	t.ua, err = sipgo.NewUA(sipgo.WithUserAgent(cfg.UserAgent))
+	t.ua, err = newUA(cfg.UserAgent, log)
 	if err != nil {
 		return nil, fmt.Errorf("sip user agent: %w", err)
 	}
@@ -389,9 +389,19 @@ func (t *Trunks) watchdog() {
 	}
 }
 
+// allowedMethods are the requests we handle.
+const allowedMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"
+
+// identify adds User-Agent and Allow to requests we originate.
+func (t *Trunks) identify(req *sip.Request) {
+	req.AppendHeader(sip.NewHeader("User-Agent", t.cfg.UserAgent))
+	req.AppendHeader(sip.NewHeader("Allow", allowedMethods))
+}
+
 func (t *Trunks) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
-	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"))
+	res.AppendHeader(sip.NewHeader("Allow", allowedMethods))
+	res.AppendHeader(sip.NewHeader("Server", t.cfg.UserAgent))
 	_ = tx.Respond(res)
 }
 
@@ -431,4 +441,14 @@ func waitListening(ua *sipgo.UserAgent, conn net.PacketConn) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// newUA builds a sipgo user agent whose layers log through our logger:
+// sipgo's default logs whole unparseable datagrams at error level, so junk
+// traffic would flood the log.
+func newUA(name string, log *slog.Logger) (*sipgo.UserAgent, error) {
+	quiet := log.With("sip_layer", true)
+	return sipgo.NewUA(sipgo.WithUserAgent(name),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(quiet)),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(quiet)))
 }

@@ -14,18 +14,19 @@ const Version = 1
 
 // Client → server message types.
 const (
-	TypeAuth   = "auth"   // first message: token (and resume to re-attach a session)
-	TypeOffer  = "offer"  // SDP offer for the session's PeerConnection (also ICE restart)
-	TypeICE    = "ice"    // trickle ICE candidate (both directions)
-	TypeDial   = "dial"   // place a call to a number or extension
-	TypeAnswer = "answer" // answer a ringing call (server → client: SDP answer)
-	TypeReject = "reject" // decline a ringing call
-	TypeHangup = "hangup" // end a call
-	TypeHold   = "hold"   // put a call on hold
-	TypeUnhold = "unhold" // resume a held call
-	TypeDTMF   = "dtmf"   // send digits (server → client: digits received)
-	TypeStatus = "status" // set agent status (server → client: status changed)
-	TypePing   = "ping"   // keep-alive; answered with ack
+	TypeAuth     = "auth"     // first message: token (and resume to re-attach a session)
+	TypeOffer    = "offer"    // SDP offer for the session's PeerConnection (also ICE restart)
+	TypeICE      = "ice"      // trickle ICE candidate (both directions)
+	TypeDial     = "dial"     // place a call to a number or extension
+	TypeAnswer   = "answer"   // answer a ringing call (server → client: SDP answer)
+	TypeReject   = "reject"   // decline a ringing call
+	TypeHangup   = "hangup"   // end a call
+	TypeHold     = "hold"     // put a call on hold
+	TypeUnhold   = "unhold"   // resume a held call
+	TypeDTMF     = "dtmf"     // send digits (server → client: digits received)
+	TypeStatus   = "status"   // set agent status (server → client: status changed)
+	TypeTransfer = "transfer" // blind-transfer an answered call to an extension or number
+	TypePing     = "ping"     // keep-alive; answered with ack
 )
 
 // Server → client message types.
@@ -48,6 +49,7 @@ const (
 	CodeInternal       = "internal"         // server fault; details are in the server log
 	CodeTooLarge       = "too_large"        // message over the size limit
 	CodeSessionReplace = "session_replaced" // the agent signed in elsewhere
+	CodeSessionInUse   = "session_in_use"   // another tab holds the session; retry with takeover
 )
 
 // Message is the single envelope for every message. Only the fields that a
@@ -59,6 +61,9 @@ type Message struct {
 	// auth
 	Token  string `json:"token,omitempty"`
 	Resume string `json:"resume,omitempty"` // session id from a previous welcome
+	// Takeover moves the agent's session (and any call in progress) from
+	// another open tab to this connection.
+	Takeover bool `json:"takeover,omitempty"`
 
 	// offer / answer (SDP)
 	SDP string `json:"sdp,omitempty"`
@@ -66,7 +71,7 @@ type Message struct {
 	// ice
 	Candidate *ICECandidate `json:"candidate,omitempty"`
 
-	// dial
+	// dial, transfer
 	To string `json:"to,omitempty"`
 
 	// answer / reject / hangup / hold / unhold / dtmf
@@ -76,6 +81,7 @@ type Message struct {
 	// status
 	Status string `json:"status,omitempty"` // available | away
 	Reason string `json:"reason,omitempty"` // away reason
+	Until  string `json:"until,omitempty"`  // end of wrap-up (RFC 3339)
 
 	// welcome
 	Welcome *Welcome `json:"welcome,omitempty"`
@@ -112,8 +118,14 @@ type Welcome struct {
 	Username   string      `json:"username"`
 	Extension  string      `json:"extension"`
 	Status     string      `json:"status"`
+	Reason     string      `json:"reason,omitempty"`
+	Until      string      `json:"until,omitempty"`
 	ICEServers []ICEServer `json:"iceServers"`
-	Calls      []Call      `json:"calls"` // calls in progress when resuming
+	Calls      []Call      `json:"calls"` // calls in progress (resume, reload, takeover)
+	// AwayReasons are the codes offered when going away (empty: free text).
+	AwayReasons []string `json:"awayReasons"`
+	// WrapUpSeconds is the after-call time (0: no wrap-up).
+	WrapUpSeconds int `json:"wrapUpSeconds"`
 }
 
 // Call is the client's view of a call.
@@ -128,5 +140,15 @@ type Call struct {
 	AnsweredAt string `json:"answeredAt,omitempty"`
 	EndedAt    string `json:"endedAt,omitempty"`
 	EndReason  string `json:"endReason,omitempty"`
-	// Digit carries one received DTMF digit on "dtmf" events.
+	Card       *Card  `json:"card,omitempty"` // screen pop, when known
+}
+
+// Card is the screen-pop data about the other party.
+type Card struct {
+	Name    string            `json:"name,omitempty"`
+	Company string            `json:"company,omitempty"`
+	Tier    string            `json:"tier,omitempty"`
+	Notes   string            `json:"notes,omitempty"`
+	URL     string            `json:"url,omitempty"`
+	Fields  map[string]string `json:"fields,omitempty"`
 }
