@@ -75,6 +75,12 @@ type Config struct {
 	DialRules map[string]DialRuleConfig `json:"dialRules"`
 	// RingTimeout gives up an unanswered call. Default 30s.
 	RingTimeout Duration `json:"ringTimeout"`
+	// WrapUp is the after-call time in which an agent gets no calls.
+	// Default 0 (none); RINGBRIDGE_WRAP_UP.
+	WrapUp Duration `json:"wrapUp"`
+	// AwayReasons are the codes agents choose from when away. Default
+	// lunch, break, meeting, training, other.
+	AwayReasons []string `json:"awayReasons"`
 	// ShutdownTimeout lets live calls finish on SIGTERM. Default 30s;
 	// RINGBRIDGE_SHUTDOWN_TIMEOUT.
 	ShutdownTimeout Duration `json:"shutdownTimeout"`
@@ -167,7 +173,7 @@ func (c *Config) applyEnv() error {
 		}
 		c.TLS = &b
 	}
-	for name, dst := range map[string]*Duration{"RINGBRIDGE_MEDIA_TIMEOUT": &c.MediaTimeout, "RINGBRIDGE_SHUTDOWN_TIMEOUT": &c.ShutdownTimeout} {
+	for name, dst := range map[string]*Duration{"RINGBRIDGE_MEDIA_TIMEOUT": &c.MediaTimeout, "RINGBRIDGE_SHUTDOWN_TIMEOUT": &c.ShutdownTimeout, "RINGBRIDGE_WRAP_UP": &c.WrapUp} {
 		if v, ok := os.LookupEnv(name); ok {
 			d, err := time.ParseDuration(v)
 			if err != nil {
@@ -241,6 +247,9 @@ func (c *Config) setDefaults() {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = Duration(30 * time.Second)
 	}
+	if c.AwayReasons == nil {
+		c.AwayReasons = []string{"lunch", "break", "meeting", "training", "other"}
+	}
 	if len(c.Trunks) == 0 {
 		c.Trunks = []trunk.TrunkConfig{{Name: "local", Address: "127.0.0.1:5080", AllowFrom: []string{"127.0.0.0/8", "::1/128"}}}
 	}
@@ -295,5 +304,6 @@ func (c *Config) ctiConfig() cti.Config {
 	for tenant, r := range c.DialRules {
 		rules[tenant] = cti.DialRule{AllowPrefixes: r.AllowPrefixes, MaxDigits: r.MaxDigits}
 	}
-	return cti.Config{Numbers: nums, DialRules: rules, RingTimeout: time.Duration(c.RingTimeout)}
+	return cti.Config{Numbers: nums, DialRules: rules, RingTimeout: time.Duration(c.RingTimeout),
+		WrapUp: time.Duration(c.WrapUp), AwayReasons: c.AwayReasons}
 }

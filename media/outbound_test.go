@@ -227,3 +227,85 @@ func TestOutboundEarlyMedia(t *testing.T) {
 	a.waitCall(cti.CallActive)
 	far.hears(t, h.ctx, agentTone)
 }
+
+// Blind transfer to another agent: the caller ends up talking to agent 2,
+// agent 1 is released with reason "transferred".
+func TestBlindTransferToExtension(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	a := h.signIn("1001", agentTone)
+	b := h.signIn("1002", 700)
+	calls, errs := h.dialIn(didAgent1)
+	ring := a.waitCall(cti.CallRinging)
+	if err := a.sess.Answer(ring.ID); err != nil {
+		t.Fatal(err)
+	}
+	far := newFarEnd(waitDialed(t, calls, errs), carrierTone)
+	far.hears(t, h.ctx, agentTone)
+	if err := a.sess.Transfer(ring.ID, "1003"); cti.ErrorKind(err) != cti.KindUnavailable {
+		t.Fatalf("transfer to an offline extension: %v, want unavailable", err)
+	}
+	if err := a.sess.Transfer(ring.ID, "1002"); err != nil {
+		t.Fatal(err)
+	}
+	if end := a.waitCall(cti.CallEnded); end.EndReason != cti.EndTransferred {
+		t.Fatalf("transferring agent sees %q, want transferred", end.EndReason)
+	}
+	bring := b.waitCall(cti.CallRinging)
+	if bring.ID != ring.ID || bring.Remote != callerNum {
+		t.Fatalf("transfer target sees %+v", bring)
+	}
+	if err := b.sess.Answer(bring.ID); err != nil {
+		t.Fatal(err)
+	}
+	far.heard.Reset()
+	far.hears(t, h.ctx, 700)
+	b.hears(carrierTone)
+	if err := far.call.Hangup(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if end := b.waitCall(cti.CallEnded); end.EndReason != cti.EndRemoteHangup {
+		t.Fatalf("target sees %q", end.EndReason)
+	}
+}
+
+// Blind transfer to a number: the caller is bridged to a new outbound
+// call, SIP to SIP, and the agent is free.
+func TestBlindTransferToNumber(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	a := h.signIn("1001", agentTone)
+	calls, errs := h.dialIn(didAgent1)
+	ring := a.waitCall(cti.CallRinging)
+	if err := a.sess.Answer(ring.ID); err != nil {
+		t.Fatal(err)
+	}
+	caller := newFarEnd(waitDialed(t, calls, errs), carrierTone)
+	if err := a.sess.Transfer(ring.ID, "+15558880000"); err != nil {
+		t.Fatal(err)
+	}
+	a.waitCall(cti.CallEnded)
+	in := waitIncoming(t, h.carrier)
+	if in.To != "+15558880000" {
+		t.Fatalf("transfer dialled %q", in.To)
+	}
+	target := newFarEnd(in, 700)
+	if err := in.Answer(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	caller.heard.Reset()
+	caller.hears(t, h.ctx, 700)
+	target.hears(t, h.ctx, carrierTone)
+	if err := in.Hangup(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, caller.call)
+	// The agent is free for the next call.
+	calls, errs = h.dialIn(didAgent1)
+	ring = a.waitCall(cti.CallRinging)
+	_ = a.sess.Reject(ring.ID)
+	select {
+	case <-calls:
+	case <-errs:
+	case <-time.After(10 * time.Second):
+		t.Fatal("second call never resolved")
+	}
+}
