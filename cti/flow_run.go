@@ -33,44 +33,59 @@ func (c *Call) runInbound(ctx context.Context, log *slog.Logger, leg InboundLeg,
 	if err := leg.Ringing(ctx); err != nil {
 		log.Warn("sending 180 Ringing", "err", err)
 	}
+	cmd, ep, end := c.ringing(ctx, leg, ep, func(status int, reason string) {
+		_ = leg.Reject(context.WithoutCancel(ctx), status, reason)
+	})
+	if end != EndNone {
+		return end
+	}
+	if err := leg.Answer(ctx); err != nil {
+		reply(cmd, &Error{Kind: KindConflict, Message: "the caller is gone", Err: err})
+		log.Warn("answering", "err", err)
+		return EndFailed
+	}
+	if err := c.link(ep, leg); err != nil {
+		reply(cmd, &Error{Kind: KindInternal, Message: "media failed", Err: err})
+		_ = leg.Hangup(context.WithoutCancel(ctx))
+		return EndFailed
+	}
+	c.setState(CallActive)
+	reply(cmd, nil)
+	return c.talk(ctx, log, leg, ep)
+}
+
+// ringing waits while an agent's phone rings for a SIP leg. refuse ends
+// the leg with a SIP status (a final response on an unanswered inbound
+// leg; a BYE on a transferred one). It returns the agent's answer command
+// and the endpoint to link, or the reason the call ended (EndNone when
+// answered).
+func (c *Call) ringing(ctx context.Context, leg SIPLeg, ep AgentEndpoint, refuse func(status int, reason string)) (callCmd, AgentEndpoint, EndReason) {
 	ring := time.NewTimer(c.svc.cfg.RingTimeout)
 	defer ring.Stop()
 	for {
 		select {
 		case <-leg.Done():
-			return EndCancelled
+			return callCmd{}, nil, EndCancelled
 		case <-ring.C:
-			_ = leg.Reject(context.WithoutCancel(ctx), 480, "No Answer")
-			return EndNoAnswer
+			refuse(480, "No Answer")
+			return callCmd{}, nil, EndNoAnswer
 		case <-ctx.Done():
-			_ = leg.Reject(context.WithoutCancel(ctx), 503, "Service Unavailable")
-			return EndShutdown
+			refuse(503, "Service Unavailable")
+			return callCmd{}, nil, EndShutdown
 		case cmd := <-c.cmds:
 			switch cmd.kind {
 			case cmdMove:
 				ep = cmd.ep
 				reply(cmd, nil)
 			case cmdAnswer:
-				if err := leg.Answer(ctx); err != nil {
-					reply(cmd, &Error{Kind: KindConflict, Message: "the caller is gone", Err: err})
-					log.Warn("answering", "err", err)
-					return EndFailed
-				}
-				if err := c.link(ep, leg); err != nil {
-					reply(cmd, &Error{Kind: KindInternal, Message: "media failed", Err: err})
-					_ = leg.Hangup(context.WithoutCancel(ctx))
-					return EndFailed
-				}
-				c.setState(CallActive)
-				reply(cmd, nil)
-				return c.talk(ctx, log, leg, ep)
+				return cmd, ep, EndNone
 			case cmdReject, cmdHangup:
-				_ = leg.Reject(context.WithoutCancel(ctx), 486, "Busy Here")
+				refuse(486, "Busy Here")
 				reply(cmd, nil)
-				return EndRejected
+				return callCmd{}, nil, EndRejected
 			case cmdAgentGone:
-				_ = leg.Reject(context.WithoutCancel(ctx), 480, "Temporarily Unavailable")
-				return EndAgentGone
+				refuse(480, "Temporarily Unavailable")
+				return callCmd{}, nil, EndAgentGone
 			default:
 				reply(cmd, Errorf(KindConflict, "call is ringing; answer or reject it"))
 			}

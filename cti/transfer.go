@@ -101,41 +101,18 @@ func (c *Call) transferToAgent(ctx context.Context, log *slog.Logger, leg SIPLeg
 	c.mu.Unlock()
 	c.setState(CallRinging)
 
-	ring := time.NewTimer(c.svc.cfg.RingTimeout)
-	defer ring.Stop()
-	for {
-		select {
-		case <-leg.Done():
-			return EndCancelled
-		case <-ring.C:
-			_ = leg.Hangup(context.WithoutCancel(ctx))
-			return EndNoAnswer
-		case <-ctx.Done():
-			_ = leg.Hangup(context.WithoutCancel(ctx))
-			return EndShutdown
-		case cmd := <-c.cmds:
-			switch cmd.kind {
-			case cmdMove:
-				ep = cmd.ep
-				reply(cmd, nil)
-			case cmdAnswer:
-				if err := c.link(ep, leg); err != nil {
-					reply(cmd, &Error{Kind: KindInternal, Message: "media failed", Err: err})
-					_ = leg.Hangup(context.WithoutCancel(ctx))
-					return EndFailed
-				}
-				c.setState(CallActive)
-				reply(cmd, nil)
-				return c.talk(ctx, log, leg, ep)
-			case cmdReject, cmdHangup, cmdAgentGone:
-				_ = leg.Hangup(context.WithoutCancel(ctx))
-				reply(cmd, nil)
-				return EndRejected
-			default:
-				reply(cmd, Errorf(KindConflict, "call is ringing; answer or reject it"))
-			}
-		}
+	cmd, ep, end := c.ringing(ctx, leg, ep, func(int, string) { _ = leg.Hangup(context.WithoutCancel(ctx)) })
+	if end != EndNone {
+		return end
 	}
+	if err := c.link(ep, leg); err != nil {
+		reply(cmd, &Error{Kind: KindInternal, Message: "media failed", Err: err})
+		_ = leg.Hangup(context.WithoutCancel(ctx))
+		return EndFailed
+	}
+	c.setState(CallActive)
+	reply(cmd, nil)
+	return c.talk(ctx, log, leg, ep)
 }
 
 func (c *Call) transferToNumber(ctx context.Context, log *slog.Logger, leg SIPLeg, num string) EndReason {
