@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ringbridge/ringbridge/cti"
+	"github.com/ringbridge/ringbridge/cti/crm"
 	"github.com/ringbridge/ringbridge/media/trunk"
 	"github.com/ringbridge/ringbridge/server/wsproto"
 )
@@ -71,8 +72,14 @@ type Config struct {
 	// Numbers route called numbers to extensions of a tenant. Default:
 	// 1001, 1002, +15550001001 and +15550001002 to the demo agents.
 	Numbers []NumberConfig `json:"numbers"`
-	// DialRules limit outbound destinations per tenant.
+	// DialRules limit outbound destinations per tenant (agents dialling,
+	// click-to-call, transfers, CRM routing to numbers).
 	DialRules map[string]DialRuleConfig `json:"dialRules"`
+	// Tenants holds per-tenant CRM integration settings: number region,
+	// when screen pop happens, and the tenant's CRM (lookup and routing
+	// URLs, credentials, timeouts). Default none: phonebook-only screen
+	// pop on ringing, numbers read as US. See docs/crm.md.
+	Tenants map[string]TenantConfig `json:"tenants"`
 	// RingTimeout gives up an unanswered call. Default 30s.
 	RingTimeout Duration `json:"ringTimeout"`
 	// WrapUp is the after-call time in which an agent gets no calls.
@@ -89,19 +96,51 @@ type Config struct {
 	LogLevel string `json:"logLevel"`
 }
 
-// NumberConfig routes one called number.
+// NumberConfig routes one called number: to Extension, or with Route
+// "crm" to wherever the tenant's CRM says (its routingUrl), taking
+// Fallback (or Extension) when the CRM is slow, fails or names nothing
+// usable.
 type NumberConfig struct {
 	Number    string `json:"number"`
 	Tenant    string `json:"tenant"`
 	Extension string `json:"extension"`
+	Route     string `json:"route"`    // "" (static) or "crm"
+	Fallback  string `json:"fallback"` // with route "crm": the extension to ring when the CRM gives no answer
 }
 
-// DialRuleConfig limits where a tenant's agents may call: the number must
-// start with one of AllowPrefixes (any number when empty) and have at most
+// DialRuleConfig limits where a tenant's calls may go: the number must
+// start with one of AllowPrefixes or belong to one of AllowCountries (ISO
+// regions such as "US"; any number when both are empty) and have at most
 // MaxDigits digits (default 15, E.164's limit).
 type DialRuleConfig struct {
-	AllowPrefixes []string `json:"allowPrefixes"`
-	MaxDigits     int      `json:"maxDigits"`
+	AllowPrefixes  []string `json:"allowPrefixes"`
+	AllowCountries []string `json:"allowCountries"`
+	MaxDigits      int      `json:"maxDigits"`
+}
+
+// TenantConfig is one tenant's CRM integration settings.
+type TenantConfig struct {
+	// DefaultRegion reads numbers written without a country code (ISO
+	// 3166-1 alpha-2). Default "US".
+	DefaultRegion string `json:"defaultRegion"`
+	// ScreenPop is when callers are looked up: "ringing" (default),
+	// "answered" or "both".
+	ScreenPop string `json:"screenPop"`
+	// CRM is the tenant's CRM; none: the phonebook alone pops cards.
+	CRM *CRMConfig `json:"crm"`
+}
+
+// CRMConfig is a tenant's CRM connection: lookupUrl, lookupMethod,
+// routingUrl, apiKey + authHeader or username + password (see
+// crm.TenantConfig), and the timeouts.
+type CRMConfig struct {
+	crm.TenantConfig
+	// TimeoutMs bounds a lookup; the phonebook card stays when it
+	// expires. Default 800.
+	TimeoutMs int `json:"timeoutMs"`
+	// RouteTimeoutMs bounds a routing query before the fallback is
+	// taken. Default 1000.
+	RouteTimeoutMs int `json:"routeTimeoutMs"`
 }
 
 // Duration reads "30s"-style strings from JSON.
@@ -277,8 +316,29 @@ func (c *Config) validate() error {
 		}
 	}
 	for _, n := range c.Numbers {
-		if n.Number == "" || n.Tenant == "" || n.Extension == "" {
+		switch {
+		case n.Route != "" && n.Route != string(cti.RouteCRM):
+			return fmt.Errorf("numbers: %s: route %q, want \"\" or \"crm\"", n.Number, n.Route)
+		case n.Route == string(cti.RouteCRM) && n.Fallback == "" && n.Extension == "":
+			return fmt.Errorf("numbers: %s is routed by CRM and needs a fallback extension", n.Number)
+		case n.Number == "" || n.Tenant == "" || (n.Extension == "" && n.Route == ""):
 			return fmt.Errorf("numbers: %+v needs number, tenant and extension", n)
+		}
+	}
+	for id, t := range c.Tenants {
+		if _, err := cti.ParseScreenPopMode(t.ScreenPop); err != nil {
+			return fmt.Errorf("tenants.%s: %w", id, err)
+		}
+		if r := t.DefaultRegion; r != "" && !cti.ValidRegion(r) {
+			return fmt.Errorf("tenants.%s: defaultRegion %q: want a two-letter ISO region such as \"US\"", id, r)
+		}
+		if t.CRM != nil {
+			if t.CRM.TimeoutMs < 0 || t.CRM.RouteTimeoutMs < 0 {
+				return fmt.Errorf("tenants.%s.crm: timeouts must not be negative", id)
+			}
+			if err := t.CRM.Validate(); err != nil {
+				return fmt.Errorf("tenants.%s.crm: %w", id, err)
+			}
 		}
 	}
 	return nil
@@ -298,12 +358,37 @@ func (c *Config) rtpRange() (int, int, error) {
 func (c *Config) ctiConfig() cti.Config {
 	nums := map[string]cti.NumberRoute{}
 	for _, n := range c.Numbers {
-		nums[strings.TrimPrefix(n.Number, "+")] = cti.NumberRoute{TenantID: n.Tenant, Extension: n.Extension}
+		r := cti.NumberRoute{TenantID: n.Tenant, Extension: n.Extension, Route: cti.RouteKind(n.Route)}
+		if r.Route == cti.RouteCRM && n.Fallback != "" {
+			r.Extension = n.Fallback
+		}
+		nums[strings.TrimPrefix(n.Number, "+")] = r
 	}
 	rules := map[string]cti.DialRule{}
 	for tenant, r := range c.DialRules {
-		rules[tenant] = cti.DialRule{AllowPrefixes: r.AllowPrefixes, MaxDigits: r.MaxDigits}
+		rules[tenant] = cti.DialRule{AllowPrefixes: r.AllowPrefixes, AllowCountries: r.AllowCountries, MaxDigits: r.MaxDigits}
+	}
+	tenants := map[string]cti.TenantSettings{}
+	for id, t := range c.Tenants {
+		mode, _ := cti.ParseScreenPopMode(t.ScreenPop) // validated
+		ts := cti.TenantSettings{DefaultRegion: strings.ToUpper(t.DefaultRegion), ScreenPop: mode}
+		if t.CRM != nil {
+			ts.LookupTimeout = time.Duration(t.CRM.TimeoutMs) * time.Millisecond
+			ts.RouteTimeout = time.Duration(t.CRM.RouteTimeoutMs) * time.Millisecond
+		}
+		tenants[id] = ts
 	}
 	return cti.Config{Numbers: nums, DialRules: rules, RingTimeout: time.Duration(c.RingTimeout),
-		WrapUp: time.Duration(c.WrapUp), AwayReasons: c.AwayReasons}
+		WrapUp: time.Duration(c.WrapUp), AwayReasons: c.AwayReasons, Tenants: tenants}
+}
+
+// crmTenants is the CRM connection of every tenant that has one.
+func (c *Config) crmTenants() map[string]crm.TenantConfig {
+	out := map[string]crm.TenantConfig{}
+	for id, t := range c.Tenants {
+		if t.CRM != nil {
+			out[id] = t.CRM.TenantConfig
+		}
+	}
+	return out
 }

@@ -52,6 +52,37 @@ func TestConfigFileThenEnv(t *testing.T) {
 	}
 }
 
+func TestConfigTenantsAndCRM(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rb.json")
+	err := os.WriteFile(path, []byte(`{
+		"numbers": [{"number": "+15550001000", "tenant": "demo", "route": "crm", "fallback": "1001"}],
+		"dialRules": {"demo": {"allowCountries": ["US", "CA"]}},
+		"tenants": {"demo": {"defaultRegion": "hu", "screenPop": "both",
+			"crm": {"lookupUrl": "https://crm.example/lookup", "routingUrl": "https://crm.example/route",
+				"apiKey": "k", "authHeader": "X-Api-Key", "timeoutMs": 500, "routeTimeoutMs": 700}}}}`), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := cfg.ctiConfig()
+	if r := cc.Numbers["15550001000"]; r.Route != "crm" || r.Extension != "1001" {
+		t.Fatalf("crm-routed number %+v", r)
+	}
+	ts := cc.Tenants["demo"]
+	if ts.DefaultRegion != "HU" || ts.ScreenPop != "both" || ts.LookupTimeout != 500*time.Millisecond || ts.RouteTimeout != 700*time.Millisecond {
+		t.Fatalf("tenant settings %+v", ts)
+	}
+	if r := cc.DialRules["demo"]; len(r.AllowCountries) != 2 {
+		t.Fatalf("dial rules %+v", r)
+	}
+	if c := cfg.crmTenants()["demo"]; c.LookupURL != "https://crm.example/lookup" || c.AuthHeader != "X-Api-Key" {
+		t.Fatalf("crm %+v", c)
+	}
+}
+
 func TestConfigErrorsAreClear(t *testing.T) {
 	dir := t.TempDir()
 	cases := map[string]string{
@@ -61,6 +92,12 @@ func TestConfigErrorsAreClear(t *testing.T) {
 		`{"mediaTimeout": 30}`:           "duration",
 		`{"numbers": [{"number": "1"}]}`: "numbers",
 		`not json`:                       "invalid character",
+		`{"numbers": [{"number": "1", "tenant": "demo", "route": "crm"}]}`:                     "fallback",
+		`{"numbers": [{"number": "1", "tenant": "demo", "extension": "1", "route": "magic"}]}`: "route",
+		`{"tenants": {"demo": {"screenPop": "sometimes"}}}`:                                    "screenPop",
+		`{"tenants": {"demo": {"defaultRegion": "XX"}}}`:                                       "defaultRegion",
+		`{"tenants": {"demo": {"crm": {"lookupUrl": "ftp://crm"}}}}`:                           "lookupUrl",
+		`{"tenants": {"demo": {"crm": {"lookupUrl": "https://crm", "lookupMethod": "PUT"}}}}`:  "lookupMethod",
 	}
 	i := 0
 	for body, want := range cases {

@@ -35,7 +35,9 @@ type e2e struct {
 	creds   map[string]string // username → password
 }
 
-func startE2E(t *testing.T) *e2e {
+// startE2E starts the product; opts adjust the configuration before its
+// defaults are filled in.
+func startE2E(t *testing.T, opts ...func(*Config)) *e2e {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
@@ -49,6 +51,9 @@ func startE2E(t *testing.T) *e2e {
 		DataDir: t.TempDir(), TLS: &tlsOff, HTTPAddr: "127.0.0.1:0", SIPAddr: "127.0.0.1:0",
 		MediaIP: "127.0.0.1", WebRTCTCPPort: &tcpOff, RTPPorts: "41000-45000",
 		Trunks: []trunk.TrunkConfig{{Name: "carrier", Address: carrier.Addr().String(), AllowFrom: []string{"127.0.0.1/32"}}},
+	}
+	for _, o := range opts {
+		o(cfg)
 	}
 	cfg.setDefaults()
 	cfg.WebRTCUDPPort = 0

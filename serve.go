@@ -16,7 +16,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/ringbridge/ringbridge/cti"
+	"github.com/ringbridge/ringbridge/cti/crm"
 	"github.com/ringbridge/ringbridge/cti/store/sqlite"
+	"github.com/ringbridge/ringbridge/cti/webhook"
 	"github.com/ringbridge/ringbridge/media"
 	"github.com/ringbridge/ringbridge/media/peer"
 	"github.com/ringbridge/ringbridge/media/trunk"
@@ -68,6 +70,8 @@ type app struct {
 	peers  *peer.API
 	trunks *trunk.Trunks
 	svc    *cti.Service
+	crm    *crm.Client // nil when no tenant has a CRM
+	outbox *webhook.Outbox
 	srv    *server.Server
 	ln     net.Listener
 	udp    net.PacketConn
@@ -107,7 +111,19 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (
 		return nil, err
 	}
 	engine := media.NewEngine(a.peers)
-	a.svc = cti.New(cfg.ctiConfig(), a.store, engine, log.With("component", "cti"))
+	ctiCfg := cfg.ctiConfig()
+	if tenants := cfg.crmTenants(); len(tenants) > 0 {
+		if a.crm, err = crm.New(tenants, log.With("component", "crm")); err != nil {
+			return nil, err
+		}
+		ctiCfg.CRM = a.crm
+	}
+	a.svc = cti.New(ctiCfg, a.store, engine, log.With("component", "cti"))
+	// Events are stored from now on; they are delivered once start runs.
+	if a.outbox, err = webhook.Open(ctx, a.store.Webhooks(), webhook.Options{Log: log.With("component", "webhooks")}); err != nil {
+		return nil, err
+	}
+	a.svc.SetEventSink(a.outbox)
 
 	rtpMin, rtpMax, _ := cfg.rtpRange()
 	a.trunks, err = trunk.New(trunk.Config{Trunks: cfg.Trunks, MediaIP: mediaIP, PublicIP: publicIP,
@@ -133,7 +149,7 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registerMediaMetrics(reg, a.trunks)
 	srvCfg := server.Config{Addr: cfg.HTTPAddr, JWTSecret: secret, AllowedOrigins: cfg.AllowedOrigins,
-		ICEServers: cfg.ICEServers, DefaultTenant: defaultTenant}
+		ICEServers: cfg.ICEServers, DefaultTenant: defaultTenant, Webhooks: a.outbox}
 	if *cfg.TLS {
 		if srvCfg.TLSCertFile, srvCfg.TLSKeyFile, err = tlsFiles(cfg); err != nil {
 			return nil, err
@@ -165,6 +181,10 @@ func tlsFiles(cfg *Config) (string, string, error) {
 // start serves HTTP; the channel reports the server stopping on its own.
 func (a *app) start() <-chan error {
 	errc := make(chan error, 1)
+	if err := a.outbox.Start(); err != nil {
+		errc <- err
+		return errc
+	}
 	go func() { errc <- a.srv.Serve(a.ln) }()
 	return errc
 }
@@ -204,7 +224,14 @@ func (a *app) close() {
 		a.ln.Close()
 	}
 	if a.svc != nil {
-		a.svc.Close()
+		a.svc.Close() // hands the last events to the outbox
+	}
+	if a.outbox != nil {
+		// Undelivered events stay in the database for the next start.
+		_ = a.outbox.Close()
+	}
+	if a.crm != nil {
+		a.crm.Close()
 	}
 	if a.trunks != nil {
 		if err := a.trunks.Close(); err != nil && !errors.Is(err, net.ErrClosed) {

@@ -77,9 +77,19 @@ type CallInfo struct {
 	AnsweredAt time.Time
 	EndedAt    time.Time
 	EndReason  EndReason
+	// Origin says how the call started when not dialled by hand
+	// (OriginClickToCall).
+	Origin string
+	// Route is how an inbound call was routed ("static:1001",
+	// "crm:1002", "fallback:1001"); empty for other calls.
+	Route string
 	// Card is the screen-pop data about the caller, when known.
 	Card *Card
 }
+
+// OriginClickToCall marks calls started through POST /api/v1/calls: the
+// agent's phone rings first, and the number is dialled once they answer.
+const OriginClickToCall = "click_to_call"
 
 // Card is what the agent sees about the other party (screen pop).
 type Card struct {
@@ -104,6 +114,20 @@ type Call struct {
 	// parties are the agents taking part; index 0 is the caller for
 	// internal and outbound calls, the callee for inbound calls.
 	parties []*agent
+
+	// hist is the call's history for its record; guarded by mu.
+	hist callHistory
+
+	// notifyMu keeps the agents' view of the call in order: a snapshot
+	// and its push happen together, so a card arriving from a CRM
+	// lookup cannot overtake a state change (or the other way round).
+	notifyMu sync.Mutex
+	// bg counts the goroutines the call owns besides its flow (CRM
+	// lookups); the call waits for them before it ends.
+	bg sync.WaitGroup
+	// saved is closed once the final record is stored, so updates that
+	// arrive during the call's teardown know where to go.
+	saved chan struct{}
 
 	// conn and held belong to the owner goroutine alone.
 	conn Connection
@@ -203,16 +227,29 @@ func (c *Call) partiesNow() []*agent {
 	return append([]*agent(nil), c.parties...)
 }
 
-// SetCard attaches screen-pop data and pushes it to the agents.
+// SetCard attaches screen-pop data and pushes it to the agents. A call
+// that has ended keeps the card it had.
 func (c *Call) SetCard(card *Card) {
+	c.notifyMu.Lock()
+	defer c.notifyMu.Unlock()
 	c.mu.Lock()
+	if c.info.State == CallEnded {
+		c.mu.Unlock()
+		return
+	}
 	c.info.Card = card
 	c.mu.Unlock()
-	c.notify()
+	c.notifyLocked()
 }
 
 // notify pushes the call's state to every agent taking part.
 func (c *Call) notify() {
+	c.notifyMu.Lock()
+	defer c.notifyMu.Unlock()
+	c.notifyLocked()
+}
+
+func (c *Call) notifyLocked() {
 	for _, ag := range c.partiesNow() {
 		c.svc.pushToAgent(ag, AgentEvent{Kind: EventCall, Call: ptr(c.infoFor(ag))})
 	}

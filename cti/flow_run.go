@@ -49,8 +49,12 @@ func (c *Call) runInbound(ctx context.Context, log *slog.Logger, leg InboundLeg,
 		_ = leg.Hangup(context.WithoutCancel(ctx))
 		return EndFailed
 	}
+	c.legAnswered(leg)
+	c.agentAnswered(ag)
 	c.setState(CallActive)
+	c.publishCall(EventCallAnswered)
 	reply(cmd, nil)
+	c.screenPopOnAnswer(ctx, log, ag)
 	return c.talk(ctx, log, leg, ep)
 }
 
@@ -115,7 +119,9 @@ func (c *Call) runOutbound(ctx context.Context, log *slog.Logger, leg OutboundLe
 					return EndFailed
 				}
 			}
+			c.legAnswered(leg)
 			c.setState(CallActive)
+			c.publishCall(EventCallAnswered)
 			return c.talk(ctx, log, leg, ep)
 		case <-leg.Done():
 			return leg.EndReason()
@@ -187,6 +193,7 @@ func (c *Call) talk(ctx context.Context, log *slog.Logger, leg SIPLeg, ep AgentE
 				}
 				c.held = on
 				c.conn.Hold(on)
+				c.holdChanged(on)
 				c.setState(map[bool]CallState{true: CallHeld, false: CallActive}[on])
 				reply(cmd, nil)
 			case cmdDTMF:
@@ -245,12 +252,15 @@ func (c *Call) runInternal(ctx context.Context, log *slog.Logger, caller, callee
 					return EndFailed
 				}
 				ring.Stop()
+				c.agentAnswered(callee)
 				c.setState(CallActive)
+				c.publishCall(EventCallAnswered)
 				reply(cmd, nil)
 			case (cmd.kind == cmdHold || cmd.kind == cmdUnhold) && answered:
 				on := cmd.kind == cmdHold
 				c.held = on
 				c.conn.Hold(on)
+				c.holdChanged(on)
 				c.setState(map[bool]CallState{true: CallHeld, false: CallActive}[on])
 				reply(cmd, nil)
 			case cmd.kind == cmdDTMF && answered:

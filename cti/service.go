@@ -18,16 +18,35 @@ const (
 	DefaultSessionGrace = 30 * time.Second
 )
 
-// NumberRoute maps a dialled number (DID) to a tenant's extension.
+// NumberRoute maps a dialled number (DID) to a tenant's extension, or to
+// the tenant's CRM which decides per call.
 type NumberRoute struct {
-	TenantID  string
+	TenantID string
+	// Extension is rung for RouteStatic; with RouteCRM it is the
+	// fallback taken when the CRM does not answer in time, fails, or
+	// names nothing usable.
 	Extension string
+	Route     RouteKind
 }
 
-// DialRule limits where a tenant's agents may call. An empty AllowPrefixes
-// allows any number; otherwise the number must start with one of them.
+// RouteKind says how a number's calls are routed.
+type RouteKind string
+
+const (
+	RouteStatic RouteKind = ""    // always to NumberRoute.Extension
+	RouteCRM    RouteKind = "crm" // ask the CRM (data query), NumberRoute.Extension as fallback
+)
+
+// DialRule limits where a tenant's calls may go (agents dialling,
+// click-to-call, transfers, CRM routing to numbers): no toll fraud
+// through the API. An empty AllowPrefixes and AllowCountries allow any
+// number; otherwise the number must start with one of AllowPrefixes or be
+// in one of AllowCountries.
 type DialRule struct {
 	AllowPrefixes []string
+	// AllowCountries are ISO 3166-1 alpha-2 regions ("US", "HU") whose
+	// numbers may be called.
+	AllowCountries []string
 	// MaxDigits bounds the dialled number's length (0 = 15, E.164's limit).
 	MaxDigits int
 }
@@ -49,6 +68,12 @@ type Config struct {
 	// AwayReasons are the reason codes agents pick from when away; empty
 	// allows any short text.
 	AwayReasons []string
+	// Tenants holds per-tenant settings (region, screen pop, CRM
+	// timeouts); a tenant without an entry gets the defaults.
+	Tenants map[string]TenantSettings
+	// CRM looks callers up and answers routing queries; nil: phonebook
+	// only, and numbers routed by CRM always take their fallback.
+	CRM CRM
 }
 
 // Service is the call-center core: agents, their sessions and calls.
@@ -75,6 +100,8 @@ type Service struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	events *publisher
+
 	mu       sync.Mutex
 	agents   map[agentKey]*agent
 	calls    map[string]*Call
@@ -97,6 +124,7 @@ func New(cfg Config, store Store, media MediaEngine, log *slog.Logger) *Service 
 	return &Service{
 		cfg: cfg, store: store, media: media, log: log,
 		ctx: ctx, cancel: cancel,
+		events:   newPublisher(log),
 		agents:   map[agentKey]*agent{},
 		calls:    map[string]*Call{},
 		sessions: map[string]*AgentSession{},
@@ -152,6 +180,9 @@ func (s *Service) Close() {
 	for _, ss := range sessions {
 		ss.close(EventClosed)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.events.close(ctx)
 }
 
 // agentFor returns the live agent record of an extension, creating it.
@@ -178,9 +209,10 @@ func (s *Service) afterCall(ag *agent, answered bool) {
 		return
 	}
 	until := time.Now().Add(s.cfg.WrapUp)
-	ag.status, ag.reason, ag.statusSince, ag.until = StatusWrapUp, "", time.Now(), until
+	ch := s.setStatusLocked(ag, StatusWrapUp, "", until)
 	ss := ag.session
 	s.mu.Unlock()
+	s.publishStatus(ch)
 	ss.push(AgentEvent{Kind: EventStatus, Status: StatusWrapUp, Until: until})
 	time.AfterFunc(s.cfg.WrapUp, func() {
 		s.mu.Lock()
@@ -188,9 +220,10 @@ func (s *Service) afterCall(ag *agent, answered bool) {
 			s.mu.Unlock()
 			return
 		}
-		ag.status, ag.statusSince, ag.until = StatusAvailable, time.Now(), time.Time{}
+		ch := s.setStatusLocked(ag, StatusAvailable, "", time.Time{})
 		ss := ag.session
 		s.mu.Unlock()
+		s.publishStatus(ch)
 		if ss != nil {
 			ss.push(AgentEvent{Kind: EventStatus, Status: StatusAvailable})
 		}

@@ -79,13 +79,15 @@ func (s *Service) Connect(ctx context.Context, p Principal, takeover bool) (*Age
 	old := ag.session
 	ag.session = ss
 	ag.userID, ag.username = p.UserID, p.Username
+	var ch *AgentStatusChange
 	if ag.status == StatusOffline {
-		ag.status, ag.reason, ag.statusSince = StatusAvailable, "", time.Now()
+		ch = s.setStatusLocked(ag, StatusAvailable, "", time.Time{})
 	}
 	ss.agent = ag
 	s.sessions[ss.id] = ss
 	call := ag.call
 	s.mu.Unlock()
+	s.publishStatus(ch)
 
 	if call != nil {
 		if err := call.sendCmd(callCmd{kind: cmdMove, from: ag, ep: ep}); err != nil {
@@ -206,9 +208,9 @@ func (ss *AgentSession) SetStatus(st AgentStatus, reason string) error {
 		}
 	}
 	ss.svc.mu.Lock()
-	ag := ss.agent
-	ag.status, ag.reason, ag.statusSince, ag.until = st, reason, time.Now(), time.Time{}
+	ch := ss.svc.setStatusLocked(ss.agent, st, reason, time.Time{})
 	ss.svc.mu.Unlock()
+	ss.svc.publishStatus(ch)
 	ss.push(AgentEvent{Kind: EventStatus, Status: st, Reason: reason})
 	return nil
 }
@@ -322,12 +324,14 @@ func (ss *AgentSession) close(why AgentEventKind) {
 	// A replaced session's call has moved to the new session; otherwise
 	// the call rides on this session's PeerConnection and ends with it.
 	var c *Call
+	var ch *AgentStatusChange
 	if ag.session == ss {
 		c = ag.call
 		ag.session = nil
-		ag.status, ag.reason, ag.statusSince = StatusOffline, "", time.Now()
+		ch = s.setStatusLocked(ag, StatusOffline, "", time.Time{})
 	}
 	s.mu.Unlock()
+	s.publishStatus(ch)
 
 	if c != nil {
 		select {

@@ -67,6 +67,10 @@ func (c *Call) transfer(ctx context.Context, log *slog.Logger, leg SIPLeg, cmd c
 
 // release takes an agent out of a call that goes on without them.
 func (c *Call) release(ag *agent, why EndReason) {
+	c.agentLeft(ag, why)
+	// Under notifyMu, so no later push of the call (a card arriving)
+	// can reach the agent after it was told the call ended.
+	c.notifyMu.Lock()
 	info := c.infoFor(ag)
 	info.State, info.EndReason, info.EndedAt = CallEnded, why, time.Now().UTC()
 	c.svc.pushToAgent(ag, AgentEvent{Kind: EventCall, Call: &info})
@@ -78,6 +82,7 @@ func (c *Call) release(ag *agent, why EndReason) {
 		}
 	}
 	c.mu.Unlock()
+	c.notifyMu.Unlock()
 	c.svc.mu.Lock()
 	if ag.call == c {
 		ag.call = nil
@@ -99,7 +104,9 @@ func (c *Call) transferToAgent(ctx context.Context, log *slog.Logger, leg SIPLeg
 	c.mu.Lock()
 	c.parties = append(c.parties, target)
 	c.mu.Unlock()
+	c.agentRinging(target)
 	c.setState(CallRinging)
+	c.publishCall(EventCallRinging)
 
 	cmd, ep, end := c.ringing(ctx, leg, ep, func(int, string) { _ = leg.Hangup(context.WithoutCancel(ctx)) })
 	if end != EndNone {
@@ -110,7 +117,9 @@ func (c *Call) transferToAgent(ctx context.Context, log *slog.Logger, leg SIPLeg
 		_ = leg.Hangup(context.WithoutCancel(ctx))
 		return EndFailed
 	}
+	c.agentAnswered(target)
 	c.setState(CallActive)
+	c.publishCall(EventCallAnswered)
 	reply(cmd, nil)
 	return c.talk(ctx, log, leg, ep)
 }
@@ -122,6 +131,7 @@ func (c *Call) transferToNumber(ctx context.Context, log *slog.Logger, leg SIPLe
 		_ = leg.Hangup(context.WithoutCancel(ctx))
 		return EndFailed
 	}
+	c.trackLeg(out, DirectionOutbound, num)
 	hangBoth := func() {
 		_ = out.Hangup(context.WithoutCancel(ctx))
 		_ = leg.Hangup(context.WithoutCancel(ctx))
@@ -141,7 +151,9 @@ func (c *Call) transferToNumber(ctx context.Context, log *slog.Logger, leg SIPLe
 					return EndFailed
 				}
 			}
+			c.legAnswered(out)
 			c.setState(CallActive)
+			c.publishCall(EventCallAnswered)
 			select {
 			case <-leg.Done():
 				_ = out.Hangup(context.WithoutCancel(ctx))

@@ -73,5 +73,9 @@ type Store interface {
 	// so each refresh token is usable exactly once.
 	ConsumeRefreshToken(ctx context.Context, tenantID, hash string) (*RefreshToken, error)
 
+	PhonebookStore
+	APIKeyStore
+	CallRecordStore
+
 	Close() error
 }

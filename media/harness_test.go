@@ -34,7 +34,7 @@ const (
 )
 
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	ctx     context.Context
 	svc     *cti.Service
 	store   cti.Store
@@ -53,6 +53,8 @@ type harnessOpts struct {
 	// trunkAddr points the trunk at an outside peer (e.g. SIPp) instead
 	// of the carrier Phone; empty keeps the Phone.
 	trunkAddr string
+	// ctiConfig adjusts the core's configuration (CRM, tenants, numbers).
+	ctiConfig func(*cti.Config)
 }
 
 func logger() *slog.Logger {
@@ -62,7 +64,7 @@ func logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-func newHarness(t *testing.T, o harnessOpts) *harness {
+func newHarness(t testing.TB, o harnessOpts) *harness {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
@@ -98,13 +100,17 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		t.Fatal(err)
 	}
 	eng := media.NewEngine(h.peers)
-	h.svc = cti.New(cti.Config{
+	ctiCfg := cti.Config{
 		Numbers: map[string]cti.NumberRoute{
 			didAgent1: {TenantID: tenant, Extension: "1001"},
 			didAgent2: {TenantID: tenant, Extension: "1002"},
 		},
 		RingTimeout: 10 * time.Second,
-	}, st, eng, log)
+	}
+	if o.ctiConfig != nil {
+		o.ctiConfig(&ctiCfg)
+	}
+	h.svc = cti.New(ctiCfg, st, eng, log)
 
 	trunkAddr := h.carrier.Addr().String()
 	if o.trunkAddr != "" {
@@ -142,7 +148,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 
 // agent is a signed-in test agent: a pion client playing its own tone.
 type agent struct {
-	t      *testing.T
+	t      testing.TB
 	h      *harness
 	ext    string
 	sess   *cti.AgentSession
@@ -231,7 +237,7 @@ func (a *agent) hears(toneHz float64) {
 	}
 }
 
-func collectDigits(t *testing.T, ch <-chan rune, n int) string {
+func collectDigits(t testing.TB, ch <-chan rune, n int) string {
 	t.Helper()
 	var got []rune
 	timeout := time.After(10 * time.Second)
@@ -274,7 +280,7 @@ func newFarEnd(c *trunk.PhoneCall, toneHz float64) *farEnd {
 	return f
 }
 
-func (f *farEnd) hears(t *testing.T, ctx context.Context, toneHz float64) {
+func (f *farEnd) hears(t testing.TB, ctx context.Context, toneHz float64) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -297,7 +303,7 @@ func (h *harness) dialIn(number string) (<-chan *trunk.PhoneCall, <-chan error) 
 	return calls, errs
 }
 
-func waitDialed(t *testing.T, calls <-chan *trunk.PhoneCall, errs <-chan error) *trunk.PhoneCall {
+func waitDialed(t testing.TB, calls <-chan *trunk.PhoneCall, errs <-chan error) *trunk.PhoneCall {
 	t.Helper()
 	select {
 	case c := <-calls:
@@ -310,7 +316,7 @@ func waitDialed(t *testing.T, calls <-chan *trunk.PhoneCall, errs <-chan error) 
 	return nil
 }
 
-func waitDone(t *testing.T, c *trunk.PhoneCall) {
+func waitDone(t testing.TB, c *trunk.PhoneCall) {
 	t.Helper()
 	select {
 	case <-c.Done():
@@ -325,7 +331,7 @@ func contextWithCancel(h *harness) (context.Context, context.CancelFunc) {
 
 // listenSIP binds UDP and TCP on the same free port, as a SIP server does;
 // a port free for UDP may be taken for TCP, so try a few.
-func listenSIP(t *testing.T) (net.PacketConn, net.Listener) {
+func listenSIP(t testing.TB) (net.PacketConn, net.Listener) {
 	t.Helper()
 	for range 20 {
 		udp, err := net.ListenPacket("udp", "127.0.0.1:0")

@@ -122,13 +122,21 @@ func newJTI() string {
 // string in v2.
 const localPrincipal = "ringbridge.principal"
 
-// requireAuth accepts "Authorization: Bearer <access token>" and puts the
-// cti.Principal in c.Locals for the handlers behind it.
+// requireAuth accepts "Authorization: Bearer <access token>" (people),
+// "Bearer rbk_…" API keys and HTTP Basic (integrations, auth_api.go), and
+// puts the cti.Principal in c.Locals for the handlers behind it.
 func (s *Server) requireAuth(c *fiber.Ctx) error {
-	token, ok := bearerToken(c.Get(fiber.HeaderAuthorization))
+	h := c.Get(fiber.HeaderAuthorization)
+	if isBasic(h) {
+		return s.basicAuth(c, h)
+	}
+	token, ok := bearerToken(h)
 	if !ok {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="ringbridge"`)
 		return cti.Errorf(cti.KindUnauthorized, "missing Authorization: Bearer token")
+	}
+	if strings.HasPrefix(token, cti.APIKeyPrefix) {
+		return s.apiKeyAuth(c, token)
 	}
 	p, err := s.tokens.verify(token)
 	if err != nil {

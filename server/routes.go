@@ -15,9 +15,25 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	app.Get("/metrics", metricsHandler(reg))
 
 	api := app.Group("/api/v1")
+	api.Get("/openapi.json", s.getOpenAPI)
 	api.Post("/auth/login", s.postLogin)
 	api.Post("/auth/refresh", s.postRefresh)
 	api.Get("/me", s.requireAuth, s.getMe)
+
+	// CRM integration (docs/crm.md).
+	api.Post("/api-keys", s.requireAuth, s.createAPIKey)
+	api.Get("/api-keys", s.requireAuth, s.listAPIKeys)
+	api.Delete("/api-keys/:id", s.requireAuth, s.deleteAPIKey)
+	api.Get("/phonebook", s.requireAuth, s.listPhonebook)
+	api.Post("/phonebook", s.requireAuth, s.createContact)
+	api.Get("/phonebook/:id", s.requireAuth, s.getContact)
+	api.Put("/phonebook/:id", s.requireAuth, s.putContact)
+	api.Delete("/phonebook/:id", s.requireAuth, s.deleteContact)
+	api.Post("/calls", s.requireAuth, s.postCall)
+	api.Get("/calls", s.requireAuth, s.listCalls)
+	api.Get("/calls/:id", s.requireAuth, s.getCall)
+	api.Patch("/calls/:id", s.requireAuth, s.patchCall)
+	s.webhookRoutes(api) // webhook endpoints and deliveries (docs/webhooks.md)
 
 	app.Get("/ws/agent", s.agentUpgradeGuard, s.agentWebsocket())
 

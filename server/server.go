@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ringbridge/ringbridge/cti"
+	"github.com/ringbridge/ringbridge/cti/webhook"
 	"github.com/ringbridge/ringbridge/server/wsproto"
 )
 
@@ -75,6 +76,9 @@ type Config struct {
 	// WSAuthTimeout is how long a new websocket may take to send its auth
 	// message. Default 5s.
 	WSAuthTimeout time.Duration
+	// Webhooks is the outbox whose endpoints /api/v1/webhooks manages
+	// (api_webhooks.go). Nil answers those routes with 503.
+	Webhooks *webhook.Outbox
 }
 
 func (c *Config) setDefaults() {

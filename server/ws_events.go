@@ -83,6 +83,7 @@ func callToWire(ci cti.CallInfo) wsproto.Call {
 		AnsweredAt: rfc3339(ci.AnsweredAt),
 		EndedAt:    rfc3339(ci.EndedAt),
 		EndReason:  string(ci.EndReason),
+		Origin:     ci.Origin,
 		Card:       cardToWire(ci.Card),
 	}
 }

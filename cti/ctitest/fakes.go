@@ -40,6 +40,13 @@ func (m *Media) Dial(ctx context.Context, req cti.DialRequest) (cti.OutboundLeg,
 	return nil, errors.New("ctitest: no trunk")
 }
 
+// DialRequests returns the dials so far.
+func (m *Media) DialRequests() []cti.DialRequest {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]cti.DialRequest(nil), m.Dials...)
+}
+
 // Connect returns a connection that records hold state.
 func (m *Media) Connect(a, b cti.Endpoint) (cti.Connection, error) { return &Connection{}, nil }
 

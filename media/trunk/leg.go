@@ -64,6 +64,9 @@ func (l *leg) EndpointID() string { return "sip:" + l.callID }
 // CallID implements cti.SIPLeg.
 func (l *leg) CallID() string { return l.callID }
 
+// Trunk names the trunk the leg runs over, for call records.
+func (l *leg) Trunk() string { return l.trunk.Name }
+
 // Reader and Writer make the leg a bridge.Leg.
 func (l *leg) Reader() *rtpio.Reader { return l.media.Reader }
 func (l *leg) Writer() *rtpio.Writer { return l.media.Writer }

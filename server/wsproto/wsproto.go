@@ -140,7 +140,11 @@ type Call struct {
 	AnsweredAt string `json:"answeredAt,omitempty"`
 	EndedAt    string `json:"endedAt,omitempty"`
 	EndReason  string `json:"endReason,omitempty"`
-	Card       *Card  `json:"card,omitempty"` // screen pop, when known
+	// Origin is "click_to_call" for calls an integration started: the
+	// agent's phone rings (state ringing, direction outbound) and the
+	// number is dialled once the agent answers.
+	Origin string `json:"origin,omitempty"`
+	Card   *Card  `json:"card,omitempty"` // screen pop, when known; may arrive in a later event
 }
 
 // Card is the screen-pop data about the other party.

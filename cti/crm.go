@@ -1,0 +1,52 @@
+package cti
+
+import "context"
+
+// CRM is the port to the tenants' CRMs: the caller lookup behind screen
+// pop and the routing query ("data query") of numbers routed by CRM.
+// cti/crm implements it over HTTP. Implementations must honour ctx: cti
+// gives every request a deadline and cancels it when the call ends.
+type CRM interface {
+	// Lookup finds the customer behind a number. No match is (nil, nil);
+	// so is a tenant without a lookup URL.
+	Lookup(ctx context.Context, req LookupRequest) (*Card, error)
+	// Route asks where a call should go. An error, or a decision with
+	// no target, makes cti take the number's fallback.
+	Route(ctx context.Context, p CallParams) (RouteDecision, error)
+}
+
+// LookupEvent is the moment a lookup is made for.
+type LookupEvent string
+
+const (
+	LookupRinging  LookupEvent = "ringing"
+	LookupAnswered LookupEvent = "answered"
+)
+
+// LookupRequest is what a CRM learns about a call it is asked to identify.
+type LookupRequest struct {
+	TenantID  string
+	CallID    string
+	Number    string // the customer's number, E.164 when it could be read as one
+	From      string // caller as presented
+	To        string // called number or extension
+	Direction Direction
+	Extension string // the agent being rung or talking
+	Event     LookupEvent
+}
+
+// CallParams are the parameters of a call sent to the CRM's routing query.
+type CallParams struct {
+	TenantID string
+	CallID   string
+	From     string // caller, E.164 when it could be read as one
+	To       string // the called number (DID), E.164 when possible
+	Trunk    string // the trunk the call came in on
+}
+
+// RouteDecision is the CRM's answer: exactly one target should be set.
+type RouteDecision struct {
+	Extension string
+	Number    string
+	Queue     string // accepted but not routable yet: queues do not exist, so cti takes the fallback
+}

@@ -1,0 +1,123 @@
+package cti
+
+import (
+	"context"
+	"math"
+	"time"
+)
+
+// CallRecord is the multi-level record of one call: the call, each SIP
+// leg (transfer legs included), each agent's part, the durations, and the
+// disposition set afterwards. It is the payload of call.* events and of
+// GET /api/v1/calls/{id}, so its JSON form is a published contract
+// (docs/crm.md): fields are only ever added.
+type CallRecord struct {
+	ID        string    `json:"id"`
+	TenantID  string    `json:"tenantId"`
+	Direction Direction `json:"direction"`
+	// Origin says how the call started when it was not dialled by hand:
+	// "click_to_call".
+	Origin string `json:"origin,omitempty"`
+	From   string `json:"from"`
+	To     string `json:"to"`
+	// CustomerNumber is the outside party in E.164 (the caller of an
+	// inbound call, the called number of an outbound one), for matching
+	// the call to a contact; absent on internal calls.
+	CustomerNumber string `json:"customerNumber,omitempty"`
+	// Route is how an inbound call was routed: "static:1001",
+	// "crm:1002", "crm-number:+15551234567", "fallback:1001".
+	Route      string    `json:"route,omitempty"`
+	StartedAt  time.Time `json:"startedAt"`
+	AnsweredAt time.Time `json:"answeredAt,omitzero"`
+	EndedAt    time.Time `json:"endedAt,omitzero"`
+	EndReason  EndReason `json:"endReason,omitempty"`
+
+	Disposition string   `json:"disposition"`
+	Notes       string   `json:"notes"`
+	Tags        []string `json:"tags"`
+
+	Legs      []LegRecord    `json:"legs"`
+	Agents    []AgentSegment `json:"agents"`
+	Durations Durations      `json:"durations"`
+	// Queue is reserved: queues do not exist yet, so it is always null.
+	Queue *QueueRecord `json:"queue"`
+	// Recording is reserved: recording is not built yet, so it is always
+	// null. It will carry {"code": …} or {"base64": …} per tenant setting.
+	Recording *RecordingRef `json:"recording"`
+}
+
+// LegRecord is one SIP dialog of a call.
+type LegRecord struct {
+	SIPCallID  string    `json:"sipCallId"`
+	Direction  Direction `json:"direction"` // inbound: the trunk called us; outbound: we called out
+	Number     string    `json:"number"`    // the far end's number
+	Trunk      string    `json:"trunk,omitempty"`
+	StartedAt  time.Time `json:"startedAt"`
+	AnsweredAt time.Time `json:"answeredAt,omitzero"`
+	EndedAt    time.Time `json:"endedAt,omitzero"`
+	EndReason  EndReason `json:"endReason,omitempty"`
+}
+
+// AgentSegment is one agent's part in a call: rung, answered (or not),
+// left (hung up, transferred, the call ended).
+type AgentSegment struct {
+	Extension     string    `json:"extension"`
+	UserID        string    `json:"userId,omitempty"`
+	Username      string    `json:"username,omitempty"`
+	RingStartedAt time.Time `json:"ringStartedAt"`
+	AnsweredAt    time.Time `json:"answeredAt,omitzero"`
+	EndedAt       time.Time `json:"endedAt,omitzero"`
+	EndReason     EndReason `json:"endReason,omitempty"`
+	// WrapUpSeconds is the after-call time this segment put the agent in
+	// (the configured wrap-up, for agents who answered). The time really
+	// spent is in the agent.status events.
+	WrapUpSeconds float64 `json:"wrapUpSeconds"`
+}
+
+// Durations are in seconds, to the millisecond.
+type Durations struct {
+	Ring   float64 `json:"ringSeconds"`   // start to the first answer (to the end when never answered)
+	Talk   float64 `json:"talkSeconds"`   // first answer to end, minus hold
+	Hold   float64 `json:"holdSeconds"`   // total time on hold
+	WrapUp float64 `json:"wrapUpSeconds"` // sum of the agents' wrap-up
+	Total  float64 `json:"totalSeconds"`  // start to end
+}
+
+// QueueRecord is reserved for queues.
+type QueueRecord struct {
+	Name     string    `json:"name"`
+	JoinedAt time.Time `json:"joinedAt"`
+	LeftAt   time.Time `json:"leftAt,omitzero"`
+}
+
+// RecordingRef is reserved for recordings: a download code or the audio.
+type RecordingRef struct {
+	Code   string `json:"code,omitempty"`
+	Base64 string `json:"base64,omitempty"`
+}
+
+// CallRecordStore persists finished calls.
+type CallRecordStore interface {
+	// SaveCallRecord inserts or replaces a record.
+	SaveCallRecord(ctx context.Context, r *CallRecord) error
+	GetCallRecord(ctx context.Context, tenantID, id string) (*CallRecord, error)
+	// ListCallRecords returns records started in [filter.From, filter.To)
+	// (zero: unbounded), newest first, and the next page's cursor.
+	ListCallRecords(ctx context.Context, tenantID string, filter CallFilter, page Page) ([]CallRecord, string, error)
+	// UpdateCallRecord applies an update to a stored record and returns
+	// the result.
+	UpdateCallRecord(ctx context.Context, tenantID, id string, u CallUpdate) (*CallRecord, error)
+}
+
+// CallFilter narrows a list of call records by start time.
+type CallFilter struct {
+	From, To time.Time
+}
+
+// seconds rounds a duration to milliseconds, in seconds.
+func seconds(d time.Duration) float64 {
+	if d < 0 {
+		return 0
+	}
+	return math.Round(d.Seconds()*1000) / 1000
+}
