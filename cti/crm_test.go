@@ -13,7 +13,6 @@ import (
 
 var (
 	apiUser = cti.Principal{TenantID: "demo", UserID: "api1", Username: "crm", Role: cti.RoleAPI}
-	admin   = cti.Principal{TenantID: "demo", UserID: "adm", Username: "admin", Role: cti.RoleAdmin}
 )
 
 const caller = "15557654321" // as a trunk sends it; +15557654321 in E.164

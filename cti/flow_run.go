@@ -55,7 +55,7 @@ func (c *Call) runInbound(ctx context.Context, log *slog.Logger, leg InboundLeg,
 	c.publishCall(EventCallAnswered)
 	reply(cmd, nil)
 	c.screenPopOnAnswer(ctx, log, ag)
-	return c.talk(ctx, log, leg, ep)
+	return c.talk(ctx, log, leg)
 }
 
 // ringing waits while an agent's phone rings for a SIP leg. refuse ends
@@ -122,7 +122,7 @@ func (c *Call) runOutbound(ctx context.Context, log *slog.Logger, leg OutboundLe
 			c.legAnswered(leg)
 			c.setState(CallActive)
 			c.publishCall(EventCallAnswered)
-			return c.talk(ctx, log, leg, ep)
+			return c.talk(ctx, log, leg)
 		case <-leg.Done():
 			return leg.EndReason()
 		case <-ctx.Done():
@@ -162,7 +162,7 @@ func (c *Call) watchDTMF(leg SIPLeg) {
 }
 
 // talk is the answered phase of a call between a SIP leg and an agent.
-func (c *Call) talk(ctx context.Context, log *slog.Logger, leg SIPLeg, ep AgentEndpoint) EndReason {
+func (c *Call) talk(ctx context.Context, log *slog.Logger, leg SIPLeg) EndReason {
 	for {
 		select {
 		case <-leg.Done():
@@ -183,8 +183,7 @@ func (c *Call) talk(ctx context.Context, log *slog.Logger, leg SIPLeg, ep AgentE
 				_ = leg.Hangup(context.WithoutCancel(ctx))
 				return EndAgentGone
 			case cmdMove:
-				ep = cmd.ep
-				reply(cmd, c.link(ep, leg))
+				reply(cmd, c.link(cmd.ep, leg))
 			case cmdHold, cmdUnhold:
 				on := cmd.kind == cmdHold
 				if err := leg.Hold(ctx, on); err != nil {

@@ -44,7 +44,7 @@ func (c *Call) transfer(ctx context.Context, log *slog.Logger, leg SIPLeg, cmd c
 	target, num, err := c.svc.transferTarget(c.info.TenantID, cmd.to, from)
 	if err != nil {
 		reply(cmd, err)
-		return c.talk(ctx, log, leg, c.epOf(from))
+		return c.talk(ctx, log, leg)
 	}
 	if c.conn != nil {
 		c.conn.Close()
@@ -121,7 +121,7 @@ func (c *Call) transferToAgent(ctx context.Context, log *slog.Logger, leg SIPLeg
 	c.setState(CallActive)
 	c.publishCall(EventCallAnswered)
 	reply(cmd, nil)
-	return c.talk(ctx, log, leg, ep)
+	return c.talk(ctx, log, leg)
 }
 
 func (c *Call) transferToNumber(ctx context.Context, log *slog.Logger, leg SIPLeg, num string) EndReason {
@@ -177,14 +177,4 @@ func (c *Call) transferToNumber(ctx context.Context, log *slog.Logger, leg SIPLe
 			reply(cmd, Errorf(KindConflict, "the call has been transferred"))
 		}
 	}
-}
-
-// epOf returns the endpoint of an agent's current session.
-func (c *Call) epOf(ag *agent) AgentEndpoint {
-	c.svc.mu.Lock()
-	defer c.svc.mu.Unlock()
-	if ag.session == nil {
-		return nil
-	}
-	return ag.session.endpoint
 }

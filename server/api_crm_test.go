@@ -210,7 +210,9 @@ func TestTenantIsolation(t *testing.T) {
 	ka := e.createKey("admin", "crm-a")
 	resp, body := e.do("POST", "/api/v1/auth/login", loginRequest{Tenant: "b", Login: "admin", Password: testPassword})
 	var tr tokenResponse
-	_ = json.Unmarshal(body, &tr)
+	if err := json.Unmarshal(body, &tr); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("tenant b login: %d %s", resp.StatusCode, body)
+	}
 	resp, body = e.do("POST", "/api/v1/api-keys", apiKeyRequest{Name: "crm-b"}, authBearer(tr.AccessToken)...)
 	var kb newAPIKeyJSON
 	if err := json.Unmarshal(body, &kb); err != nil || resp.StatusCode != 201 {
@@ -219,7 +221,9 @@ func TestTenantIsolation(t *testing.T) {
 
 	resp, body = e.do("POST", "/api/v1/phonebook", contactInput{Name: "A's customer", Numbers: []string{"+15557654321"}}, authBearer(ka.Key)...)
 	var c contactJSON
-	_ = json.Unmarshal(body, &c)
+	if err := json.Unmarshal(body, &c); err != nil || resp.StatusCode != 201 {
+		t.Fatalf("tenant a contact: %d %s", resp.StatusCode, body)
+	}
 	rec := &cti.CallRecord{ID: "call_a1", TenantID: testTenant, Direction: cti.DirectionInbound, StartedAt: time.Now().UTC(), Tags: []string{}}
 	if err := e.store.SaveCallRecord(ctx, rec); err != nil {
 		t.Fatal(err)

@@ -257,7 +257,9 @@ func TestWSResume(t *testing.T) {
 		{"sess_bogus", false},
 	} {
 		c2 := e.mustDialWS()
-		c2.send(wsproto.Message{Type: wsproto.TypeAuth, Token: tok.AccessToken, Resume: tc.resume})
+		// The previous iteration's socket may not be torn down yet; a
+		// failed resume opens a new session, which must take over from it.
+		c2.send(wsproto.Message{Type: wsproto.TypeAuth, Token: tok.AccessToken, Resume: tc.resume, Takeover: true})
 		m := c2.read()
 		if m.Type != wsproto.TypeWelcome {
 			t.Fatalf("resume %s: %+v", tc.resume, m)
