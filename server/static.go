@@ -18,7 +18,15 @@ type staticFile struct {
 	body        []byte
 	contentType string
 	etag        string
-	isPage      bool
+	// csp, when set, gives the page's Content-Security-Policy for the
+	// request's Host header.
+	csp func(host string) string
+}
+
+func newStaticFile(body []byte, contentType string, csp func(string) string) *staticFile {
+	sum := sha256.Sum256(body)
+	return &staticFile{body: body, contentType: contentType, csp: csp,
+		etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
 }
 
 // staticTypes is explicit rather than mime.TypeByExtension, whose answer
@@ -35,9 +43,11 @@ var staticTypes = map[string]string{
 }
 
 // staticRoutes serves the softphone page at / and every other top-level
-// file of frontend.FS under its own name. Nothing else is reachable, so
-// there is no path traversal to get wrong.
+// file of frontend.FS under its own name, plus the widget routes
+// (widget.go). Nothing else is reachable, so there is no path traversal to
+// get wrong.
 func (s *Server) staticRoutes() {
+	s.widgetRoutes()
 	entries, err := fs.ReadDir(frontend.FS, ".")
 	if err != nil {
 		// embed.FS root always reads; keep going with no page rather than
@@ -48,7 +58,7 @@ func (s *Server) staticRoutes() {
 	for _, e := range entries {
 		name := e.Name()
 		ct, known := staticTypes[path.Ext(name)]
-		if e.IsDir() || !known {
+		if e.IsDir() || !known || name == widgetFile {
 			continue
 		}
 		body, err := fs.ReadFile(frontend.FS, name)
@@ -56,13 +66,11 @@ func (s *Server) staticRoutes() {
 			s.log.Error("reading embedded frontend file", "file", name, "err", err)
 			continue
 		}
-		sum := sha256.Sum256(body)
-		f := &staticFile{
-			body:        body,
-			contentType: ct,
-			etag:        `"` + hex.EncodeToString(sum[:12]) + `"`,
-			isPage:      path.Ext(name) == ".html",
+		var csp func(string) string
+		if path.Ext(name) == ".html" {
+			csp = selfFramedCSP
 		}
+		f := newStaticFile(body, ct, csp)
 		s.app.Get("/"+name, f.serve)
 		if name == "index.html" {
 			s.app.Get("/", f.serve)
@@ -71,8 +79,8 @@ func (s *Server) staticRoutes() {
 }
 
 func (f *staticFile) serve(c *fiber.Ctx) error {
-	if f.isPage {
-		c.Set(fiber.HeaderContentSecurityPolicy, pageCSP(string(c.Request().Header.Host())))
+	if f.csp != nil {
+		c.Set(fiber.HeaderContentSecurityPolicy, f.csp(string(c.Request().Header.Host())))
 	}
 	// no-cache means "revalidate", not "do not store": the ETag makes a
 	// reload cheap while a new build is picked up immediately.
@@ -98,9 +106,9 @@ func etagMatches(header, etag string) bool {
 // pageCSP is the Content-Security-Policy of the softphone page: scripts,
 // styles and connections to this server only. 'self' covers ws: and wss: to
 // the same host in CSP Level 3 browsers; the explicit entries keep older
-// ones (Safari before 15.4) able to open the agent websocket. There is no
-// frame-ancestors directive because the softphone is meant to be embedded
-// by CRMs; a per-tenant frame-ancestors list comes with the widget work.
+// ones (Safari before 15.4) able to open the agent websocket. It has no
+// frame-ancestors directive; CRMs embed /widget (widget.go), whose policy
+// adds the allowlist.
 func pageCSP(host string) string {
 	connect := "connect-src 'self'"
 	if validHost(host) {
@@ -118,6 +126,11 @@ func pageCSP(host string) string {
 		"form-action 'self'",
 	}, "; ")
 }
+
+// selfFramedCSP is pageCSP for pages only we may frame. The full softphone
+// at / must not be framable by any site, or the /widget allowlist could be
+// sidestepped by framing / instead (clickjacking).
+func selfFramedCSP(host string) string { return pageCSP(host) + "; frame-ancestors 'self'" }
 
 // validHost accepts host[:port] (including [v6]:port) and nothing that
 // could break out of the policy, since Host is supplied by the client.

@@ -176,6 +176,10 @@ func (a *agentConn) authenticate() bool {
 	a.log = a.log.With("session", sess.ID(), "tenant", p.TenantID, "ext", p.Extension)
 	s.attached.attach(sess.ID(), a)
 
+	var displayName string
+	if u, err := s.svc.Store().GetUser(a.ctx, p.TenantID, p.UserID); err == nil {
+		displayName = u.DisplayName
+	}
 	st, reason, until := sess.Status()
 	svcCfg := s.svc.Config()
 	calls := []wsproto.Call{}
@@ -188,6 +192,7 @@ func (a *agentConn) authenticate() bool {
 		TenantID:      p.TenantID,
 		UserID:        p.UserID,
 		Username:      p.Username,
+		DisplayName:   displayName,
 		Extension:     p.Extension,
 		Status:        string(st),
 		Reason:        reason,

@@ -111,17 +111,19 @@ type ICEServer struct {
 
 // Welcome describes the signed-in session.
 type Welcome struct {
-	Version    int         `json:"version"`
-	SessionID  string      `json:"sessionId"`
-	TenantID   string      `json:"tenantId"`
-	UserID     string      `json:"userId"`
-	Username   string      `json:"username"`
-	Extension  string      `json:"extension"`
-	Status     string      `json:"status"`
-	Reason     string      `json:"reason,omitempty"`
-	Until      string      `json:"until,omitempty"`
-	ICEServers []ICEServer `json:"iceServers"`
-	Calls      []Call      `json:"calls"` // calls in progress (resume, reload, takeover)
+	Version   int    `json:"version"`
+	SessionID string `json:"sessionId"`
+	TenantID  string `json:"tenantId"`
+	UserID    string `json:"userId"`
+	Username  string `json:"username"`
+	// DisplayName is the user's name for the widget header (may be empty).
+	DisplayName string      `json:"displayName,omitempty"`
+	Extension   string      `json:"extension"`
+	Status      string      `json:"status"`
+	Reason      string      `json:"reason,omitempty"`
+	Until       string      `json:"until,omitempty"`
+	ICEServers  []ICEServer `json:"iceServers"`
+	Calls       []Call      `json:"calls"` // calls in progress (resume, reload, takeover)
 	// AwayReasons are the codes offered when going away (empty: free text).
 	AwayReasons []string `json:"awayReasons"`
 	// WrapUpSeconds is the after-call time (0: no wrap-up).

@@ -1,0 +1,229 @@
+// media.js: the agent's audio. One RTCPeerConnection per session,
+// negotiated once and reused for every call (docs/protocol.md section 9);
+// later offers only restart ICE, after a network change or a lost path.
+// Also the microphone (with honest errors), device selection and mute.
+
+/**
+ * Events: "statechange" (the PeerConnection's connectionState, or "none"),
+ * "mic" (micState changed), "track" (remote audio arrived).
+ */
+export class AgentMedia extends EventTarget {
+  /** @type {MediaStream|null} */ mic = null;
+  /** ok | denied | missing | insecure | error | unknown */ micState = 'unknown';
+  micMessage = '';
+  /** @type {RTCPeerConnection|null} */ pc = null;
+  /** @type {RTCRtpTransceiver|null} */ transceiver = null;
+  muted = false;
+  #audio;
+  #prefs;
+  #signal = null;
+  #negotiatingPc = null;
+  #needOffer = false;
+  #remoteCands = [];
+  #retryTimer = 0;
+
+  /**
+   * @param {HTMLAudioElement} audio plays the other party
+   * @param {{input?: string, output?: string}} prefs chosen device ids
+   */
+  constructor(audio, prefs) {
+    super();
+    this.#audio = audio;
+    this.#prefs = prefs;
+    const restart = () => { if (this.pc && this.pc.connectionState !== 'new') this.negotiate(true); };
+    addEventListener('online', restart);
+    navigator.connection?.addEventListener?.('change', restart);
+  }
+
+  get connectionState() { return this.pc?.connectionState ?? 'none'; }
+  get remoteStream() { return /** @type {MediaStream|null} */ (this.#audio.srcObject); }
+
+  /** Asks for the microphone; on failure records why and resolves null. */
+  async openMic() {
+    if (!window.isSecureContext || !navigator.mediaDevices?.getUserMedia) {
+      return this.#micFailed('insecure', 'The microphone needs a secure (https) page.');
+    }
+    const constraints = (id) => ({ audio: id ? { deviceId: { exact: id } } : true });
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia(constraints(this.#prefs.input));
+    } catch (err) {
+      if (this.#prefs.input && err?.name === 'OverconstrainedError') {
+        // The chosen device is gone: fall back to the default one.
+        try { stream = await navigator.mediaDevices.getUserMedia(constraints('')); } catch (err2) { err = err2; }
+      }
+      if (!stream) {
+        if (err?.name === 'NotAllowedError' || err?.name === 'SecurityError') {
+          return this.#micFailed('denied', 'Microphone blocked. Callers cannot hear you. Allow the microphone for this site in the browser, then try again.');
+        }
+        if (err?.name === 'NotFoundError' || err?.name === 'OverconstrainedError') {
+          return this.#micFailed('missing', 'No microphone found. Plug one in, then try again.');
+        }
+        return this.#micFailed('error', `The microphone could not start (${err?.name || err}).`);
+      }
+    }
+    const track = stream.getAudioTracks()[0];
+    track.enabled = !this.muted;
+    track.addEventListener('ended', () => {
+      if (this.mic !== stream) return;
+      this.#micFailed('missing', 'The microphone was disconnected. Plug it in or pick another one in Audio settings.');
+    });
+    this.mic?.getTracks().forEach((t) => t.stop());
+    this.mic = stream;
+    this.micState = 'ok';
+    this.micMessage = '';
+    this.dispatchEvent(new Event('mic'));
+    // The transceiver is sendrecv, so a new track needs no renegotiation.
+    await this.transceiver?.sender.replaceTrack(track).catch(() => {});
+    return stream;
+  }
+
+  #micFailed(state, message) {
+    this.micState = state;
+    this.micMessage = message;
+    this.dispatchEvent(new Event('mic'));
+    return null;
+  }
+
+  /**
+   * Creates the session's PeerConnection and sends its offer.
+   * @param {(msg: object) => Promise<object>} signal sends a request, resolves with the reply
+   * @param {RTCIceServer[]} iceServers
+   */
+  async start(signal, iceServers) {
+    this.reset();
+    this.#signal = signal;
+    const pc = new RTCPeerConnection({ iceServers });
+    this.pc = pc;
+    const track = this.mic?.getAudioTracks()[0];
+    this.transceiver = track
+      ? pc.addTransceiver(track, { direction: 'sendrecv', streams: [this.mic] })
+      : pc.addTransceiver('audio', { direction: 'sendrecv' }); // hears now; a mic can be added later
+    preferG711(this.transceiver);
+    pc.ontrack = (e) => {
+      this.#audio.srcObject = e.streams[0] || new MediaStream([e.track]);
+      this.#audio.play().catch(() => {});
+      this.dispatchEvent(new Event('track'));
+    };
+    pc.onicecandidate = (e) => {
+      if (!e.candidate?.candidate || pc !== this.pc) return;
+      const c = e.candidate.toJSON();
+      const candidate = { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex, usernameFragment: c.usernameFragment };
+      this.#signal?.({ type: 'ice', candidate }).catch(() => { /* harmless: an old ICE generation */ });
+    };
+    pc.onconnectionstatechange = () => {
+      if (pc !== this.pc) return;
+      this.dispatchEvent(new Event('statechange'));
+      if (pc.connectionState === 'failed' || pc.connectionState === 'disconnected') this.negotiate(true);
+    };
+    this.dispatchEvent(new Event('statechange'));
+    await this.negotiate(false);
+  }
+
+  /**
+   * Sends an offer: once per session, later only to restart ICE. Calls
+   * never renegotiate.
+   */
+  async negotiate(iceRestart) {
+    const pc = this.pc;
+    if (!pc || !this.#signal) return;
+    if (this.#negotiatingPc === pc) { this.#needOffer = true; return; }
+    this.#negotiatingPc = pc;
+    this.#needOffer = false;
+    try {
+      await pc.setLocalDescription(await pc.createOffer({ iceRestart }));
+      const reply = await this.#signal({ type: 'offer', sdp: pc.localDescription.sdp });
+      if (pc !== this.pc) return;
+      await pc.setRemoteDescription({ type: 'answer', sdp: reply.sdp });
+      for (const c of this.#remoteCands.splice(0)) pc.addIceCandidate(c).catch(() => {});
+    } catch {
+      if (pc !== this.pc) return;
+      this.#needOffer = true; // sent again after reconnecting, or below while media is down
+      if (pc.signalingState === 'have-local-offer') await pc.setLocalDescription({ type: 'rollback' }).catch(() => {});
+    } finally {
+      if (this.#negotiatingPc === pc) this.#negotiatingPc = null;
+    }
+    const down = pc.connectionState !== 'connected';
+    if (this.#needOffer && pc === this.pc && down) {
+      clearTimeout(this.#retryTimer);
+      this.#retryTimer = setTimeout(() => { if (pc === this.pc && this.#needOffer) this.negotiate(true); }, 3000);
+    }
+  }
+
+  /** After the websocket resumed the same session: offer again only if media is not up. */
+  resumed() {
+    if (!this.pc) return;
+    if (this.#needOffer || this.pc.connectionState !== 'connected') this.negotiate(Boolean(this.pc.remoteDescription));
+  }
+
+  addRemoteCandidate(c) {
+    const pc = this.pc;
+    if (!pc) return;
+    if (!pc.remoteDescription || this.#negotiatingPc === pc) { this.#remoteCands.push(c); return; }
+    pc.addIceCandidate(c).catch(() => {});
+  }
+
+  /** Closes the PeerConnection (a new session needs a new one). */
+  reset() {
+    clearTimeout(this.#retryTimer);
+    this.pc?.close();
+    this.pc = null;
+    this.transceiver = null;
+    this.#negotiatingPc = null;
+    this.#needOffer = false;
+    this.#remoteCands = [];
+    this.#audio.srcObject = null;
+    this.dispatchEvent(new Event('statechange'));
+  }
+
+  /** Releases the microphone too (sign-out). */
+  close() {
+    this.reset();
+    this.mic?.getTracks().forEach((t) => t.stop());
+    this.mic = null;
+    this.micState = 'unknown';
+  }
+
+  /** Mute is local: the track stops sending audio; the server is not told. */
+  setMuted(on) {
+    this.muted = on;
+    for (const t of this.mic?.getAudioTracks() ?? []) t.enabled = !on;
+  }
+
+  async useInput(deviceId) {
+    this.#prefs.input = deviceId;
+    await this.openMic();
+  }
+
+  async useOutput(deviceId) {
+    this.#prefs.output = deviceId;
+    await setSink(this.#audio, deviceId);
+  }
+
+  /** Lists audio devices (labels appear once the microphone is allowed). */
+  static async devices() {
+    const all = (await navigator.mediaDevices?.enumerateDevices?.().catch(() => [])) ?? [];
+    const pick = (kind) => all.filter((d) => d.kind === kind && d.deviceId && d.deviceId !== 'default' && d.deviceId !== 'communications');
+    return { inputs: pick('audioinput'), outputs: pick('audiooutput') };
+  }
+}
+
+/** Routes a media element to an output device where the browser allows it. */
+export async function setSink(el, deviceId) {
+  if (typeof el.setSinkId !== 'function') return false;
+  try {
+    await el.setSinkId(deviceId || '');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// The server relays PCMU at 8 kHz and RFC 4733 telephone-events; offer them first.
+function preferG711(transceiver) {
+  const caps = window.RTCRtpReceiver?.getCapabilities?.('audio');
+  if (!caps || !transceiver.setCodecPreferences) return;
+  const rank = (c) => ['audio/pcmu', 'audio/pcma', 'audio/telephone-event'].indexOf(c.mimeType.toLowerCase());
+  const codecs = caps.codecs.filter((c) => rank(c) >= 0 && c.clockRate === 8000).sort((a, b) => rank(a) - rank(b));
+  if (codecs.length) transceiver.setCodecPreferences(codecs);
+}

@@ -1,0 +1,77 @@
+// Fast checks without a browser: the pure helpers, and rules about the
+// source that a browser test cannot see (we never post to "*", server text
+// never goes through innerHTML).
+
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { cleanNumber, isDialable, safeHttpUrl, clock, secondsBetween, reasonLabel, jwtPayload } from '../format.js';
+import { ROOT } from './harness.js';
+
+describe('format', () => {
+  it('cleans pasted numbers', () => {
+    assert.equal(cleanNumber('Tel: +1 (555) 010-4477'), '+15550104477');
+    assert.equal(cleanNumber('tel:+36-1-234-5678'), '+3612345678');
+    assert.equal(cleanNumber(' 1002 '), '1002');
+    assert.equal(cleanNumber('00 36 1 234'), '00361234');
+    assert.equal(cleanNumber('*72#'), '*72#');
+    assert.equal(cleanNumber('call me'), '');
+    assert.equal(isDialable(cleanNumber('+1 555')), true);
+    assert.equal(isDialable(''), false);
+    assert.equal(isDialable('+'), false);
+  });
+
+  it('lets only http(s) links through', () => {
+    assert.equal(safeHttpUrl('https://crm.example/contacts/7'), 'https://crm.example/contacts/7');
+    assert.equal(safeHttpUrl('javascript:alert(1)'), '');
+    assert.equal(safeHttpUrl('data:text/html,x'), '');
+    assert.equal(safeHttpUrl('/relative'), '');
+    assert.equal(safeHttpUrl(42), '');
+  });
+
+  it('formats time', () => {
+    assert.equal(clock(0), '0:00');
+    assert.equal(clock(75), '1:15');
+    assert.equal(clock(3725), '1:02:05');
+    assert.equal(secondsBetween('2026-03-02T09:12:40Z', '2026-03-02T09:15:02Z'), 142);
+    assert.equal(secondsBetween('bad', '2026-03-02T09:15:02Z'), 0);
+    assert.equal(reasonLabel('training_session'), 'Training session');
+  });
+
+  it('reads a JWT payload without trusting it', () => {
+    const part = Buffer.from(JSON.stringify({ tid: 'demo', sub: 'u1', exp: 1 })).toString('base64url');
+    assert.deepEqual(jwtPayload(`h.${part}.s`), { tid: 'demo', sub: 'u1', exp: 1 });
+    assert.equal(jwtPayload('nonsense'), null);
+  });
+});
+
+describe('source rules', () => {
+  const dirs = ['frontend', 'frontend/examples'];
+  const files = dirs.flatMap((d) => fs.readdirSync(path.join(ROOT, d)).filter((f) => f.endsWith('.js')).map((f) => path.join(ROOT, d, f)));
+
+  it('never posts to "*"', () => {
+    for (const f of files) {
+      const src = fs.readFileSync(f, 'utf8');
+      for (const m of src.matchAll(/postMessage\(([^;]*)\)/g)) {
+        assert.doesNotMatch(m[1], /['"`]\*['"`]/, `${path.relative(ROOT, f)}: ${m[0]}`);
+      }
+    }
+  });
+
+  it('uses innerHTML only for the static template', () => {
+    for (const f of files) {
+      const src = fs.readFileSync(f, 'utf8');
+      const uses = [...src.matchAll(/\.(innerHTML|outerHTML)\s*=|insertAdjacentHTML/g)];
+      const allowed = path.basename(f) === 'softphone-element.js' ? 1 : 0; // root.innerHTML = template(...)
+      assert.ok(uses.length <= allowed, `${path.relative(ROOT, f)} sets HTML ${uses.length} times`);
+    }
+  });
+
+  it('keeps files short enough to read', () => {
+    for (const f of files) {
+      const lines = fs.readFileSync(f, 'utf8').split('\n').length;
+      assert.ok(lines < 500, `${path.relative(ROOT, f)} has ${lines} lines`);
+    }
+  });
+});
