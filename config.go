@@ -128,6 +128,15 @@ type TenantConfig struct {
 	ScreenPop string `json:"screenPop"`
 	// CRM is the tenant's CRM; none: the phonebook alone pops cards.
 	CRM *CRMConfig `json:"crm"`
+	// Record records every answered call of the tenant as a stereo WAV
+	// (8 kHz 16-bit; left the agent, right the far end) under
+	// <dataDir>/recordings/<tenant>/. Default false.
+	Record bool `json:"record"`
+	// RecordingDelivery is how call.ended carries the recording: "code"
+	// (default; a download code for GET /api/v1/recordings/{code}) or
+	// "inline" (the WAV in base64, up to 5 MiB; larger ones fall back to
+	// a code with a note).
+	RecordingDelivery string `json:"recordingDelivery"`
 }
 
 // CRMConfig is a tenant's CRM connection: lookupUrl, lookupMethod,
@@ -329,6 +338,9 @@ func (c *Config) validate() error {
 		if _, err := cti.ParseScreenPopMode(t.ScreenPop); err != nil {
 			return fmt.Errorf("tenants.%s: %w", id, err)
 		}
+		if _, err := cti.ParseRecordingDelivery(t.RecordingDelivery); err != nil {
+			return fmt.Errorf("tenants.%s: %w", id, err)
+		}
 		if r := t.DefaultRegion; r != "" && !cti.ValidRegion(r) {
 			return fmt.Errorf("tenants.%s: defaultRegion %q: want a two-letter ISO region such as \"US\"", id, r)
 		}
@@ -370,8 +382,10 @@ func (c *Config) ctiConfig() cti.Config {
 	}
 	tenants := map[string]cti.TenantSettings{}
 	for id, t := range c.Tenants {
-		mode, _ := cti.ParseScreenPopMode(t.ScreenPop) // validated
-		ts := cti.TenantSettings{DefaultRegion: strings.ToUpper(t.DefaultRegion), ScreenPop: mode}
+		mode, _ := cti.ParseScreenPopMode(t.ScreenPop)                 // validated
+		delivery, _ := cti.ParseRecordingDelivery(t.RecordingDelivery) // validated
+		ts := cti.TenantSettings{DefaultRegion: strings.ToUpper(t.DefaultRegion), ScreenPop: mode,
+			Record: t.Record, RecordingDelivery: delivery}
 		if t.CRM != nil {
 			ts.LookupTimeout = time.Duration(t.CRM.TimeoutMs) * time.Millisecond
 			ts.RouteTimeout = time.Duration(t.CRM.RouteTimeoutMs) * time.Millisecond

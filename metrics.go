@@ -1,7 +1,9 @@
 package main
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -56,4 +58,13 @@ func jwtSecret(cfg *Config) ([]byte, error) {
 		return nil, fmt.Errorf("writing %s: %w", path, err)
 	}
 	return []byte(s), nil
+}
+
+// recordingSecret derives the key of recording download codes from the
+// JWT secret (persistent, so codes survive restarts), kept apart from
+// token signing by HMAC with a fixed label.
+func recordingSecret(jwtSecret []byte) []byte {
+	m := hmac.New(sha256.New, jwtSecret)
+	m.Write([]byte("ringbridge recording codes v1"))
+	return m.Sum(nil)
 }

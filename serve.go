@@ -79,8 +79,10 @@ type app struct {
 
 // newApp builds everything and binds every socket, but serves nothing yet
 // except SIP (which cti is ready for).
-func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (a *app, err error) {
-	a = &app{cfg: cfg, log: log}
+func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (_ *app, err error) {
+	// The deferred cleanup closes what was built so far; it keeps its own
+	// reference because the named result is nil on every error return.
+	a := &app{cfg: cfg, log: log}
 	defer func() {
 		if err != nil {
 			a.close()
@@ -111,7 +113,9 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (
 		return nil, err
 	}
 	engine := media.NewEngine(a.peers)
+	engine.SetRecordingDir(filepath.Join(cfg.DataDir, "recordings"))
 	ctiCfg := cfg.ctiConfig()
+	ctiCfg.RecordingSecret = recordingSecret(secret)
 	if tenants := cfg.crmTenants(); len(tenants) > 0 {
 		if a.crm, err = crm.New(tenants, log.With("component", "crm")); err != nil {
 			return nil, err

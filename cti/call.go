@@ -129,9 +129,11 @@ type Call struct {
 	// arrive during the call's teardown know where to go.
 	saved chan struct{}
 
-	// conn and held belong to the owner goroutine alone.
-	conn Connection
-	held bool
+	// conn, held, rec and recID belong to the owner goroutine alone.
+	conn  Connection
+	held  bool
+	rec   Recording // the call's recording in progress, if any
+	recID string
 }
 
 type cmdKind int

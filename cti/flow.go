@@ -284,6 +284,7 @@ func (s *Service) start(c *Call, flow func(ctx context.Context, log *slog.Logger
 		if c.conn != nil {
 			c.conn.Close()
 		}
+		ready := s.finishRecording(log, c)
 		c.mu.Lock()
 		c.info.State = CallEnded
 		c.info.EndReason = reason
@@ -294,6 +295,10 @@ func (s *Service) start(c *Call, flow func(ctx context.Context, log *slog.Logger
 			c.agentLeft(p, c.infoFor(p).EndReason)
 		}
 		s.saveRecord(log, c)
+		if ready != nil {
+			// After call.ended, so the record the event points to exists.
+			s.publish(EventRecordingReady, ready.TenantID, ready.CallID, ready)
+		}
 		s.removeCall(c)
 		c.notify()
 		close(c.done)

@@ -25,6 +25,11 @@ func (c *Call) link(a, b Endpoint) error {
 		conn.Hold(true)
 	}
 	c.conn = conn
+	if c.rec != nil {
+		if err := c.rec.Attach(conn); err != nil {
+			c.svc.log.Error("attaching the recording to a new link", "call", c.ID(), "err", err)
+		}
+	}
 	return nil
 }
 
@@ -49,6 +54,7 @@ func (c *Call) runInbound(ctx context.Context, log *slog.Logger, leg InboundLeg,
 		_ = leg.Hangup(context.WithoutCancel(ctx))
 		return EndFailed
 	}
+	c.startRecording(ctx, log)
 	c.legAnswered(leg)
 	c.agentAnswered(ag)
 	c.setState(CallActive)
@@ -119,6 +125,7 @@ func (c *Call) runOutbound(ctx context.Context, log *slog.Logger, leg OutboundLe
 					return EndFailed
 				}
 			}
+			c.startRecording(ctx, log)
 			c.legAnswered(leg)
 			c.setState(CallActive)
 			c.publishCall(EventCallAnswered)
@@ -251,6 +258,7 @@ func (c *Call) runInternal(ctx context.Context, log *slog.Logger, caller, callee
 					return EndFailed
 				}
 				ring.Stop()
+				c.startRecording(ctx, log)
 				c.agentAnswered(callee)
 				c.setState(CallActive)
 				c.publishCall(EventCallAnswered)

@@ -21,6 +21,9 @@ type callHistory struct {
 	notes       string
 	tags        []string
 
+	// recording is set once the call's recording is finished.
+	recording *RecordingRef
+
 	// final is set once the record is built for storage; later updates
 	// go to the store.
 	final bool
@@ -168,6 +171,9 @@ func (c *Call) recordLocked(now time.Time) CallRecord {
 	}
 	if r.Tags == nil {
 		r.Tags = []string{}
+	}
+	if c.hist.recording != nil {
+		r.Recording = ptr(*c.hist.recording)
 	}
 	switch ci.Direction {
 	case DirectionInbound:

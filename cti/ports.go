@@ -1,6 +1,9 @@
 package cti
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // The interfaces in this file are what the call-center core needs from the
 // voice path. media implements them; tests may use the fakes in ctitest.
@@ -125,4 +128,36 @@ type MediaEngine interface {
 	// Connect relays audio (and RFC 4733 events) between a and b,
 	// converting codecs where the two differ.
 	Connect(a, b Endpoint) (Connection, error)
+}
+
+// RecordingRequest asks the voice path to start recording a call.
+type RecordingRequest struct {
+	ID       string // our recording id ("rec_…"), also the file's name
+	CallID   string
+	TenantID string
+}
+
+// RecordingFile is a finished recording.
+type RecordingFile struct {
+	Path     string // where the file is, for the store and downloads
+	Duration time.Duration
+	Size     int64 // bytes
+}
+
+// Recording is a call's recording in progress.
+type Recording interface {
+	// Attach makes the recording hear conn, a Connection from
+	// MediaEngine.Connect: audio from its first endpoint goes to the left
+	// channel, from the second to the right. Attaching to a new
+	// connection (a relink) carries on in the same file; time unlinked is
+	// silence.
+	Attach(conn Connection) error
+	// Stop ends the recording and returns the complete file.
+	Stop() (RecordingFile, error)
+}
+
+// Recorder records calls. The MediaEngine implements it when recordings
+// are configured; Service finds it by type assertion.
+type Recorder interface {
+	StartRecording(ctx context.Context, req RecordingRequest) (Recording, error)
 }

@@ -41,8 +41,10 @@ type CallRecord struct {
 	Durations Durations      `json:"durations"`
 	// Queue is reserved: queues do not exist yet, so it is always null.
 	Queue *QueueRecord `json:"queue"`
-	// Recording is reserved: recording is not built yet, so it is always
-	// null. It will carry {"code": …} or {"base64": …} per tenant setting.
+	// Recording is the call's recording when the tenant records calls:
+	// a download code ({"code", "url", "durationSeconds"}) or the audio
+	// itself ({"base64", "durationSeconds"}) per tenant setting; null when
+	// the call was not recorded (never answered, recording off or failed).
 	Recording *RecordingRef `json:"recording"`
 }
 
@@ -90,10 +92,16 @@ type QueueRecord struct {
 	LeftAt   time.Time `json:"leftAt,omitzero"`
 }
 
-// RecordingRef is reserved for recordings: a download code or the audio.
+// RecordingRef points at a call's recording (a stereo WAV: left our
+// agent, right the far end): a download code for
+// GET /api/v1/recordings/{code}, or the file itself in base64.
 type RecordingRef struct {
-	Code   string `json:"code,omitempty"`
-	Base64 string `json:"base64,omitempty"`
+	Code            string  `json:"code,omitempty"`
+	URL             string  `json:"url,omitempty"`
+	Base64          string  `json:"base64,omitempty"`
+	DurationSeconds float64 `json:"durationSeconds"`
+	// Note says why an inline recording came as a code instead.
+	Note string `json:"note,omitempty"`
 }
 
 // CallRecordStore persists finished calls.

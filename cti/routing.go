@@ -130,6 +130,7 @@ func (c *Call) runForward(ctx context.Context, log *slog.Logger, leg InboundLeg,
 				_ = leg.Hangup(context.WithoutCancel(ctx))
 				return EndFailed
 			}
+			c.startRecording(ctx, log)
 			c.legAnswered(leg)
 			c.legAnswered(out)
 			c.setState(CallActive)

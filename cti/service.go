@@ -74,6 +74,10 @@ type Config struct {
 	// CRM looks callers up and answers routing queries; nil: phonebook
 	// only, and numbers routed by CRM always take their fallback.
 	CRM CRM
+	// RecordingSecret keys the HMAC of recording download codes (at
+	// least 32 bytes; derive it from a persistent secret so codes survive
+	// restarts). Empty: a random key per process.
+	RecordingSecret []byte
 }
 
 // Service is the call-center core: agents, their sessions and calls.
@@ -101,6 +105,8 @@ type Service struct {
 	wg     sync.WaitGroup
 
 	events *publisher
+	// recorder is media's Recorder, when it is one; nil: no recordings.
+	recorder Recorder
 
 	mu       sync.Mutex
 	agents   map[agentKey]*agent
@@ -120,9 +126,14 @@ func New(cfg Config, store Store, media MediaEngine, log *slog.Logger) *Service 
 	if log == nil {
 		log = slog.Default()
 	}
+	if len(cfg.RecordingSecret) == 0 {
+		cfg.RecordingSecret = make([]byte, 32)
+		_, _ = rand.Read(cfg.RecordingSecret)
+	}
+	rec, _ := media.(Recorder)
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Service{
-		cfg: cfg, store: store, media: media, log: log,
+		cfg: cfg, store: store, media: media, log: log, recorder: rec,
 		ctx: ctx, cancel: cancel,
 		events:   newPublisher(log),
 		agents:   map[agentKey]*agent{},

@@ -48,6 +48,37 @@ type TenantSettings struct {
 	// RouteTimeout bounds one CRM routing query before the number's
 	// fallback is taken. Default 1 s.
 	RouteTimeout time.Duration
+	// Record makes every answered call of the tenant recorded. Default off.
+	Record bool
+	// RecordingDelivery is how call.ended carries the recording. Default
+	// RecordingByCode.
+	RecordingDelivery RecordingDelivery
+}
+
+// RecordingDelivery says how a call record carries its recording.
+type RecordingDelivery string
+
+const (
+	// RecordingByCode puts an opaque download code in the record.
+	RecordingByCode RecordingDelivery = "code"
+	// RecordingInline puts the WAV itself, base64, in the record, for
+	// files up to MaxInlineRecording; larger ones come as a code.
+	RecordingInline RecordingDelivery = "inline"
+)
+
+// MaxInlineRecording bounds a recording sent inline (5 MiB, about 80 s of
+// stereo 8 kHz audio).
+const MaxInlineRecording = 5 << 20
+
+// ParseRecordingDelivery validates a configured delivery; "" means code.
+func ParseRecordingDelivery(s string) (RecordingDelivery, error) {
+	switch RecordingDelivery(s) {
+	case "":
+		return RecordingByCode, nil
+	case RecordingByCode, RecordingInline:
+		return RecordingDelivery(s), nil
+	}
+	return "", Errorf(KindInvalid, "recordingDelivery %q: want code or inline", s)
 }
 
 // tenant returns a tenant's settings with defaults filled in.
@@ -64,6 +95,9 @@ func (s *Service) tenant(id string) TenantSettings {
 	}
 	if t.RouteTimeout <= 0 {
 		t.RouteTimeout = DefaultRouteTimeout
+	}
+	if t.RecordingDelivery == "" {
+		t.RecordingDelivery = RecordingByCode
 	}
 	return t
 }

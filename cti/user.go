@@ -76,6 +76,7 @@ type Store interface {
 	PhonebookStore
 	APIKeyStore
 	CallRecordStore
+	RecordingStore
 
 	Close() error
 }

@@ -7,13 +7,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/ringbridge/ringbridge/cti"
 	"github.com/ringbridge/ringbridge/media/bridge"
 	"github.com/ringbridge/ringbridge/media/peer"
+	"github.com/ringbridge/ringbridge/media/recorder"
 )
 
-var _ cti.MediaEngine = (*Engine)(nil)
+var (
+	_ cti.MediaEngine = (*Engine)(nil)
+	_ cti.Recorder    = (*Engine)(nil)
+	_ cti.Recording   = (*recording)(nil)
+	_ bridge.Tap      = (*recorder.Recorder)(nil)
+)
 
 // Dialer places outbound SIP calls (trunk.Trunks).
 type Dialer interface {
@@ -24,6 +33,7 @@ type Dialer interface {
 type Engine struct {
 	peers  *peer.API
 	dialer Dialer
+	recDir string // recordings go to recDir/<tenant>/<id>.wav; "" records nothing
 }
 
 // NewEngine builds the engine. The dialer is set with SetDialer once the
@@ -32,6 +42,60 @@ func NewEngine(peers *peer.API) *Engine { return &Engine{peers: peers} }
 
 // SetDialer sets the SIP stack used for outbound calls.
 func (e *Engine) SetDialer(d Dialer) { e.dialer = d }
+
+// SetRecordingDir sets where recordings are written (<dir>/<tenant>/<id>.wav).
+// Call it before the engine is in use; without it StartRecording fails.
+func (e *Engine) SetRecordingDir(dir string) { e.recDir = dir }
+
+// StartRecording implements cti.Recorder.
+func (e *Engine) StartRecording(_ context.Context, req cti.RecordingRequest) (cti.Recording, error) {
+	if e.recDir == "" {
+		return nil, errors.New("no recording directory configured")
+	}
+	if !safeName(req.TenantID) || !safeName(req.ID) {
+		return nil, fmt.Errorf("recording %q of tenant %q: unsafe file name", req.ID, req.TenantID)
+	}
+	dir := filepath.Join(e.recDir, req.TenantID)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("recording directory: %w", err)
+	}
+	r, err := recorder.New(filepath.Join(dir, req.ID+".wav"), nil)
+	if err != nil {
+		return nil, err
+	}
+	return &recording{rec: r}, nil
+}
+
+// safeName accepts ids usable as one path element.
+func safeName(s string) bool {
+	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, `/\`+"\x00")
+}
+
+// recording is a cti.Recording: a recorder tapped into the call's
+// current bridge connection.
+type recording struct {
+	rec *recorder.Recorder
+}
+
+// Attach implements cti.Recording: the connection's first endpoint is the
+// left channel, the second the right.
+func (r *recording) Attach(conn cti.Connection) error {
+	bc, ok := conn.(*bridge.Connection)
+	if !ok {
+		return fmt.Errorf("cannot record a %T", conn)
+	}
+	bc.SetTap(r.rec)
+	return nil
+}
+
+// Stop implements cti.Recording.
+func (r *recording) Stop() (cti.RecordingFile, error) {
+	res, err := r.rec.Close()
+	if err != nil {
+		return cti.RecordingFile{}, err
+	}
+	return cti.RecordingFile{Path: res.Path, Duration: res.Duration, Size: res.Size}, nil
+}
 
 // NewAgentEndpoint implements cti.MediaEngine.
 func (e *Engine) NewAgentEndpoint(_ context.Context, id string, ev cti.AgentEndpointEvents) (cti.AgentEndpoint, error) {

@@ -44,6 +44,7 @@ type harness struct {
 	carrier *trunk.Phone
 	sipAddr netip.AddrPort
 	users   map[string]*cti.User
+	recDir  string // where the engine writes recordings
 }
 
 type harnessOpts struct {
@@ -100,6 +101,8 @@ func newHarness(t testing.TB, o harnessOpts) *harness {
 		t.Fatal(err)
 	}
 	eng := media.NewEngine(h.peers)
+	h.recDir = filepath.Join(t.TempDir(), "recordings")
+	eng.SetRecordingDir(h.recDir)
 	ctiCfg := cti.Config{
 		Numbers: map[string]cti.NumberRoute{
 			didAgent1: {TenantID: tenant, Extension: "1001"},

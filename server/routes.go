@@ -33,6 +33,7 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	api.Get("/calls", s.requireAuth, s.listCalls)
 	api.Get("/calls/:id", s.requireAuth, s.getCall)
 	api.Patch("/calls/:id", s.requireAuth, s.patchCall)
+	api.Get("/recordings/:code", s.requireAuth, s.getRecording)
 	s.webhookRoutes(api) // webhook endpoints and deliveries (docs/webhooks.md)
 
 	app.Get("/ws/agent", s.agentUpgradeGuard, s.agentWebsocket())

@@ -237,3 +237,68 @@ func TestCloseDoesNotUnlinkNewerConnection(t *testing.T) {
 	expectSent(t, second, 1)
 	expectSent(t, agent, 1)
 }
+
+// tapLog remembers what a tap heard, per side.
+type tapLog struct {
+	mu    sync.Mutex
+	heard [2][][]byte
+	codec [2]rtpio.Codec
+}
+
+func (l *tapLog) TapFrame(side int, f *rtpio.Frame) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.heard[side] = append(l.heard[side], slices.Clone(f.Payload))
+	l.codec[side] = f.Codec
+}
+
+func (l *tapLog) count(side int) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.heard[side])
+}
+
+// A tap hears each relayed frame with its side, in the codec it arrived
+// in (before the writer converts it in place), and hears nothing while
+// the connection is held or after it is closed.
+func TestTapHearsBothSidesBeforeConversion(t *testing.T) {
+	a := newTestLeg("a", rtpio.CodecPCMU)
+	b := newTestLeg("b", rtpio.CodecPCMA)
+	c := bridge.Connect(a, b)
+	tap := &tapLog{}
+	c.SetTap(tap)
+	if got := c.String(); got != "a[PCMU] <-> b[PCMA] +tap" {
+		t.Fatalf("chain %q", got)
+	}
+
+	fromA := a.receive(t)
+	fromB := b.receive(t)
+	if !bytes.Equal(tap.heard[bridge.SideA][0], fromA) || tap.codec[bridge.SideA] != rtpio.CodecPCMU {
+		t.Fatal("the tap did not hear a's frame as a sent it")
+	}
+	if !bytes.Equal(tap.heard[bridge.SideB][0], fromB) || tap.codec[bridge.SideB] != rtpio.CodecPCMA {
+		t.Fatal("the tap did not hear b's frame as b sent it")
+	}
+	expectSent(t, b, 1)
+	expectSent(t, a, 1)
+
+	c.Hold(true)
+	a.receive(t)
+	c.Hold(false)
+	a.receive(t)
+	if tap.count(bridge.SideA) != 2 {
+		t.Fatalf("tap heard %d frames from a, want 2 (none while held)", tap.count(bridge.SideA))
+	}
+	c.Close()
+	a.receive(t)
+	if tap.count(bridge.SideA) != 2 {
+		t.Fatal("tap heard a frame after Close")
+	}
+
+	// A tap set on an old connection never hijacks a newer one.
+	c2 := bridge.Connect(a, b)
+	defer c2.Close()
+	c.SetTap(&tapLog{})
+	a.receive(t)
+	expectSent(t, b, 3)
+}

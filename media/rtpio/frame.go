@@ -84,3 +84,17 @@ func (s *SinkSlot) CompareAndClear(sink Sink) {
 		}
 	}
 }
+
+// CompareAndSwap links next only if old is still the one linked, so a
+// connection changing its own sink cannot overwrite a newer connection's.
+func (s *SinkSlot) CompareAndSwap(old, next Sink) bool {
+	for {
+		b := s.p.Load()
+		if b == nil || b.s != old {
+			return false
+		}
+		if s.p.CompareAndSwap(b, &sinkBox{next}) {
+			return true
+		}
+	}
+}

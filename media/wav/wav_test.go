@@ -35,3 +35,18 @@ func TestRejectsNonWAVAndStereo(t *testing.T) {
 		t.Fatalf("stereo: %v, want ErrFormat", err)
 	}
 }
+
+func TestStereoHeaderRoundTrip(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteHeader(&b, 2, 8000, 2); err != nil {
+		t.Fatal(err)
+	}
+	b.Write([]byte{1, 0, 2, 0, 3, 0, 4, 0})
+	pcm, ch, rate, err := ReadInterleaved(&b)
+	if err != nil || ch != 2 || rate != 8000 || len(pcm) != 4 || pcm[0] != 1 || pcm[3] != 4 {
+		t.Fatalf("read back %v %d %d %v", pcm, ch, rate, err)
+	}
+	if err := WriteHeader(&b, 3, 8000, 1); !errors.Is(err, ErrFormat) {
+		t.Fatalf("3 channels: %v", err)
+	}
+}

@@ -1,0 +1,201 @@
+package cti
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+)
+
+// Call recording: a tenant with TenantSettings.Record has every answered
+// call recorded by the voice path (the Recorder port). The recording
+// starts when the call is answered, follows the call across relinks
+// (moved sessions, blind transfers: it is attached to each new
+// Connection, and time with nothing linked is silence) and stops when the
+// call ends. The finished file is registered in the store, named in the
+// call record, and announced with recording.ready.
+
+// RecordingMeta is a finished recording as the store keeps it.
+type RecordingMeta struct {
+	ID              string    `json:"id"`
+	TenantID        string    `json:"tenantId"`
+	CallID          string    `json:"callId"`
+	Path            string    `json:"-"` // on this server's disk; never published
+	DurationSeconds float64   `json:"durationSeconds"`
+	SizeBytes       int64     `json:"sizeBytes"`
+	CreatedAt       time.Time `json:"createdAt"`
+}
+
+// RecordingReady is the data of a recording.ready event.
+type RecordingReady struct {
+	RecordingMeta
+	Code        string `json:"code"`
+	URL         string `json:"url"`
+	ContentType string `json:"contentType"`
+}
+
+// RecordingStore keeps recordings' metadata, tenant-scoped.
+type RecordingStore interface {
+	SaveRecording(ctx context.Context, r *RecordingMeta) error
+	// GetRecording returns a tenant's recording; KindNotFound when the
+	// tenant has none with that id.
+	GetRecording(ctx context.Context, tenantID, id string) (*RecordingMeta, error)
+}
+
+// RecordingContentType is the media type of every recording.
+const RecordingContentType = "audio/wav"
+
+// recordingURL is where a code is downloaded.
+func recordingURL(code string) string { return "/api/v1/recordings/" + code }
+
+// recordingTagLen is the length of the HMAC tag in a download code.
+const recordingTagLen = 16
+
+var codeEncoding = base64.RawURLEncoding
+
+// recordingCode returns the opaque download code of a recording id:
+// base64url(id ‖ HMAC-SHA256(secret, id)[:16]). Without the secret a code
+// can be neither guessed nor derived from another.
+func recordingCode(secret []byte, id string) string {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte("ringbridge recording\x00" + id))
+	return codeEncoding.EncodeToString(append([]byte(id), mac.Sum(nil)[:recordingTagLen]...))
+}
+
+// parseRecordingCode returns the recording id a code names, or
+// KindInvalid when it is not a code this server issued.
+func parseRecordingCode(secret []byte, code string) (string, error) {
+	bad := Errorf(KindInvalid, "not a recording code")
+	if len(code) > 200 {
+		return "", bad
+	}
+	raw, err := codeEncoding.DecodeString(code)
+	if err != nil || len(raw) <= recordingTagLen {
+		return "", bad
+	}
+	id := string(raw[:len(raw)-recordingTagLen])
+	if !strings.HasPrefix(id, "rec_") || !hmac.Equal([]byte(recordingCode(secret, id)), []byte(code)) {
+		return "", bad
+	}
+	return id, nil
+}
+
+// startRecording starts recording the call if its tenant records calls
+// and it is not recorded yet. Failure is logged, never fatal to the call.
+// Runs on the call's owner goroutine.
+func (c *Call) startRecording(ctx context.Context, log *slog.Logger) {
+	if c.rec != nil || c.svc.recorder == nil || !c.svc.tenant(c.info.TenantID).Record {
+		return
+	}
+	id := newID("rec")
+	r, err := c.svc.recorder.StartRecording(ctx, RecordingRequest{ID: id, CallID: c.ID(), TenantID: c.info.TenantID})
+	if err != nil {
+		log.Error("starting the recording", "err", err)
+		return
+	}
+	c.rec, c.recID = r, id
+	if c.conn != nil {
+		if err := r.Attach(c.conn); err != nil {
+			log.Error("attaching the recording", "err", err)
+		}
+	}
+	log.Info("recording", "recording", id)
+}
+
+// finishRecording stops the call's recording, registers the file and
+// puts its reference in the call's history. It returns the recording.ready
+// data, or nil when there is nothing to announce.
+func (s *Service) finishRecording(log *slog.Logger, c *Call) *RecordingReady {
+	if c.rec == nil {
+		return nil
+	}
+	f, err := c.rec.Stop()
+	c.rec = nil
+	if err != nil {
+		log.Error("finishing the recording", "recording", c.recID, "err", err)
+		return nil
+	}
+	meta := RecordingMeta{ID: c.recID, TenantID: c.info.TenantID, CallID: c.ID(), Path: f.Path,
+		DurationSeconds: seconds(f.Duration), SizeBytes: f.Size, CreatedAt: time.Now().UTC()}
+	if s.store != nil {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 5*time.Second)
+		err := s.store.SaveRecording(ctx, &meta)
+		cancel()
+		if err != nil {
+			// A code for an unregistered file would only ever 404.
+			log.Error("registering the recording", "recording", meta.ID, "path", f.Path, "err", err)
+			return nil
+		}
+	}
+	code := recordingCode(s.cfg.RecordingSecret, meta.ID)
+	ref := &RecordingRef{Code: code, URL: recordingURL(code), DurationSeconds: meta.DurationSeconds}
+	if s.tenant(meta.TenantID).RecordingDelivery == RecordingInline {
+		ref = inlineRecording(log, meta, ref)
+	}
+	c.mu.Lock()
+	c.hist.recording = ref
+	c.mu.Unlock()
+	return &RecordingReady{RecordingMeta: meta, Code: code, URL: recordingURL(code), ContentType: RecordingContentType}
+}
+
+// inlineRecording returns the recording as base64, or the code with a
+// note when the file is too large or unreadable.
+func inlineRecording(log *slog.Logger, meta RecordingMeta, byCode *RecordingRef) *RecordingRef {
+	if meta.SizeBytes > MaxInlineRecording {
+		byCode.Note = "recording too large to inline; download it with the code"
+		return byCode
+	}
+	b, err := os.ReadFile(meta.Path)
+	if err != nil {
+		log.Error("reading the recording to inline it", "recording", meta.ID, "err", err)
+		byCode.Note = "recording could not be inlined; download it with the code"
+		return byCode
+	}
+	return &RecordingRef{Base64: base64.StdEncoding.EncodeToString(b), DurationSeconds: meta.DurationSeconds}
+}
+
+// OpenRecording returns a recording named by its download code and the
+// file's content. Integrations, admins and supervisors may fetch any of
+// their tenant's recordings, agents those of calls they took part in.
+// A malformed or forged code is KindInvalid; another tenant's recording
+// is indistinguishable from none (KindNotFound).
+func (s *Service) OpenRecording(ctx context.Context, p Principal, code string) (*RecordingMeta, io.ReadCloser, error) {
+	if err := p.require(rolesReadPhonebook, "download recordings"); err != nil {
+		return nil, nil, err
+	}
+	id, err := parseRecordingCode(s.cfg.RecordingSecret, code)
+	if err != nil {
+		return nil, nil, err
+	}
+	meta, err := s.store.GetRecording(ctx, p.TenantID, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	notFound := Errorf(KindNotFound, "no recording %s", code)
+	if p.Role == RoleAgent {
+		rec, err := s.store.GetCallRecord(ctx, p.TenantID, meta.CallID)
+		if err != nil || !canSeeCall(p, rec) {
+			return nil, nil, notFound
+		}
+	}
+	f, err := os.Open(meta.Path)
+	if errors.Is(err, fs.ErrNotExist) {
+		s.log.Error("recording file missing", "recording", meta.ID, "path", meta.Path)
+		return nil, nil, notFound
+	}
+	if err != nil {
+		return nil, nil, &Error{Kind: KindInternal, Message: "cannot read the recording", Err: err}
+	}
+	return meta, f, nil
+}
+
+// RecordingCode returns the download code of a recording id, as call
+// records and recording.ready carry it (for tools and tests).
+func (s *Service) RecordingCode(id string) string { return recordingCode(s.cfg.RecordingSecret, id) }

@@ -1,0 +1,149 @@
+package recorder
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ringbridge/ringbridge/media/g711"
+	"github.com/ringbridge/ringbridge/media/rtpio"
+	"github.com/ringbridge/ringbridge/media/wav"
+)
+
+// clock is a hand-driven time source.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time          { return c.t }
+func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+// frame is 20 ms of one constant level in codec.
+func frame(codec rtpio.Codec, level int16) *rtpio.Frame {
+	p := make([]byte, 160)
+	for i := range p {
+		if codec == rtpio.CodecPCMA {
+			p[i] = g711.EncodeAlaw(level)
+		} else {
+			p[i] = g711.EncodeUlaw(level)
+		}
+	}
+	return &rtpio.Frame{Payload: p, Codec: codec}
+}
+
+func readStereo(t *testing.T, path string) (left, right []int16) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	pcm, ch, rate, err := wav.ReadInterleaved(f)
+	if err != nil || ch != 2 || rate != Rate {
+		t.Fatalf("wav: %d channels at %d Hz, %v", ch, rate, err)
+	}
+	for i := 0; i+1 < len(pcm); i += 2 {
+		left = append(left, pcm[i])
+		right = append(right, pcm[i+1])
+	}
+	return left, right
+}
+
+// near reports whether a decoded G.711 sample is close to level.
+func near(s, level int16) bool { d := int(s) - int(level); return d > -300 && d < 300 }
+
+// The left side talks for the first second, then goes quiet (hold); the
+// right side is silent for the first second and talks in the second. The
+// right side's speech must land in the second second, not at the start
+// of its channel, and both channels last the whole two seconds.
+func TestAlignsChannelsByArrivalTime(t *testing.T) {
+	dir := t.TempDir()
+	clk := &clock{t: time.Unix(1000, 0)}
+	path := filepath.Join(dir, "rec.wav")
+	r, err := New(path, clk.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 50 { // 1 s of the left side, PCMU
+		clk.advance(20 * time.Millisecond)
+		r.TapFrame(Left, frame(rtpio.CodecPCMU, 8000))
+		r.TapFrame(Left, &rtpio.Frame{Payload: []byte{1, 0, 0, 160}, Codec: rtpio.CodecEvent}) // ignored
+	}
+	for range 50 { // 1 s of the right side, PCMA
+		clk.advance(20 * time.Millisecond)
+		r.TapFrame(Right, frame(rtpio.CodecPCMA, -4000))
+	}
+	res, err := r.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Duration != 2*time.Second || res.Path != path || res.Size != wav.HeaderSize+2*Rate*4 {
+		t.Fatalf("result %+v", res)
+	}
+	left, right := readStereo(t, path)
+	if len(left) != 2*Rate {
+		t.Fatalf("%d frames, want %d", len(left), 2*Rate)
+	}
+	for _, c := range []struct {
+		name  string
+		pcm   []int16
+		from  int
+		to    int
+		level int16
+	}{
+		{"left talking", left, 0, Rate, 8000},
+		{"left on hold", left, Rate, 2 * Rate, 0},
+		{"right silent", right, 0, Rate, 0},
+		{"right talking", right, Rate, 2 * Rate, -4000},
+	} {
+		for i := c.from; i < c.to; i++ {
+			if !near(c.pcm[i], c.level) {
+				t.Fatalf("%s: sample %d is %d, want about %d", c.name, i, c.pcm[i], c.level)
+			}
+		}
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, ".*")); len(m) != 0 {
+		t.Fatalf("temporary files left behind: %v", m)
+	}
+}
+
+// Jitter within the slack does not insert silence, and a burst far ahead
+// of real time is dropped rather than stretching the channel.
+func TestJitterAndBursts(t *testing.T) {
+	clk := &clock{t: time.Unix(1000, 0)}
+	r, err := New(filepath.Join(t.TempDir(), "j.wav"), clk.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(20 * time.Millisecond)
+	r.TapFrame(Left, frame(rtpio.CodecPCMU, 1000))
+	clk.advance(60 * time.Millisecond) // late, within the slack
+	r.TapFrame(Left, frame(rtpio.CodecPCMU, 1000))
+	r.TapFrame(Left, frame(rtpio.CodecPCMU, 1000))
+	for range 100 { // 2 s arriving at once
+		r.TapFrame(Right, frame(rtpio.CodecPCMU, 2000))
+	}
+	if got := r.ch[Left].written; got != 480 {
+		t.Fatalf("left wrote %d samples, want 480 (no padding inside the jitter slack)", got)
+	}
+	if got := r.ch[Right].written; got > maxAhead+int64(r.samplesAt(clk.now()))+160 {
+		t.Fatalf("right ran %d samples ahead", got)
+	}
+	if _, err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Close(); err == nil {
+		t.Fatal("second Close succeeded")
+	}
+}
+
+func TestTapFrameAllocatesNothing(t *testing.T) {
+	r, err := New(filepath.Join(t.TempDir(), "a.wav"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	f := frame(rtpio.CodecPCMU, 100)
+	if n := testing.AllocsPerRun(200, func() { r.TapFrame(Left, f) }); n != 0 {
+		t.Fatalf("TapFrame allocates %.1f times per frame", n)
+	}
+}
