@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -16,6 +17,9 @@ import (
 )
 
 var _ cti.AgentEndpoint = (*Endpoint)(nil)
+
+// gatherWait bounds how long an answer waits for ICE gathering.
+const gatherWait = 3 * time.Second
 
 // pcmuFormat is the browser leg's format until Bind tells us the real
 // payload types (the browser's offer chooses the telephone-event PT).
@@ -71,6 +75,14 @@ func (a *API) NewEndpoint(id string, ev cti.AgentEndpointEvents) (*Endpoint, err
 		e.wg.Add(1)
 		go e.readLoop(tr)
 	})
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c == nil || ev.OnICECandidate == nil {
+			return
+		}
+		init := c.ToJSON()
+		ev.OnICECandidate(cti.ICECandidate{Candidate: init.Candidate, SDPMid: init.SDPMid,
+			SDPMLineIndex: init.SDPMLineIndex, UsernameFragment: init.UsernameFragment})
+	})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		if ev.OnConnectionState != nil {
 			ev.OnConnectionState(s.String())
@@ -89,9 +101,9 @@ func (e *Endpoint) Reader() *rtpio.Reader { return e.reader }
 func (e *Endpoint) Writer() *rtpio.Writer { return e.writer }
 
 // HandleOffer applies an offer (first one, or an ICE restart) and returns
-// the answer with our candidates in it. We do not trickle: with one muxed
-// port our candidates are known at once, and a complete answer cannot race
-// the candidates on the signalling channel.
+// the answer with our candidates in it: with one muxed port they are known
+// at once, so the browser rarely needs trickled ones. Any candidate that
+// comes later is trickled through OnICECandidate as well.
 func (e *Endpoint) HandleOffer(ctx context.Context, sdp string) (string, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -114,8 +126,16 @@ func (e *Endpoint) HandleOffer(ctx context.Context, sdp string) (string, error) 
 	if err := e.pc.SetLocalDescription(answer); err != nil {
 		return "", fmt.Errorf("local description: %w", err)
 	}
+	// Host candidates on the muxed port are known at once, so this wait
+	// is short; it is bounded because a restart under load (or a slow
+	// interface) must not hold the agent's signalling. Candidates found
+	// later still reach the browser by trickle (OnICECandidate).
+	wait := time.NewTimer(gatherWait)
+	defer wait.Stop()
 	select {
 	case <-gathered:
+	case <-wait.C:
+		e.api.log.Warn("answering before ICE gathering completed", "session", e.id)
 	case <-ctx.Done():
 		return "", fmt.Errorf("gathering candidates: %w", ctx.Err())
 	}
