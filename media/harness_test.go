@@ -56,6 +56,8 @@ type harnessOpts struct {
 	trunkAddr string
 	// ctiConfig adjusts the core's configuration (CRM, tenants, numbers).
 	ctiConfig func(*cti.Config)
+	// trunkTransport is the outbound trunk's transport ("" = udp).
+	trunkTransport string
 }
 
 func logger() *slog.Logger {
@@ -122,7 +124,7 @@ func newHarness(t testing.TB, o harnessOpts) *harness {
 	h.trunks, err = trunk.New(trunk.Config{
 		Trunks: []trunk.TrunkConfig{{
 			Name: "carrier", Address: trunkAddr, AllowFrom: []string{"127.0.0.1/32"},
-			Username: carrierUser, Password: carrierPass, Register: o.register,
+			Username: carrierUser, Password: carrierPass, Register: o.register, Transport: o.trunkTransport,
 		}},
 		MediaIP:      netip.MustParseAddr("127.0.0.1"),
 		RTPPortMin:   20000,

@@ -309,3 +309,29 @@ func TestBlindTransferToNumber(t *testing.T) {
 		t.Fatal("second call never resolved")
 	}
 }
+
+// A trunk reached over TCP: the INVITE, its answer and the BYE all travel
+// on one TCP connection while RTP stays on UDP.
+func TestOutboundOverTCPTrunk(t *testing.T) {
+	h := newHarness(t, harnessOpts{trunkTransport: "tcp"})
+	a := h.signIn("1001", agentTone)
+	ci, err := a.sess.Dial(h.ctx, "15559990005")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := waitIncoming(t, h.carrier)
+	far := newFarEnd(in, carrierTone)
+	if err := in.Answer(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	a.waitCall(cti.CallActive)
+	a.hears(carrierTone)
+	far.hears(t, h.ctx, agentTone)
+	if err := a.sess.Hangup(ci.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, in)
+	if in.EndReason() != "remote_bye" {
+		t.Fatalf("carrier call ended with %q", in.EndReason())
+	}
+}

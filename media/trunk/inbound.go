@@ -60,7 +60,7 @@ func (t *Trunks) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	respond(tx, req, sip.StatusTrying, "Trying")
 
-	dlg, err := t.dialogUA.ReadInvite(req, tx)
+	dlg, err := t.clients.dialogUA(req.Transport()).ReadInvite(req, tx)
 	if err != nil {
 		t.log.Warn("INVITE rejected", "source", src, "err", err)
 		respond(tx, req, sip.StatusBadRequest, "Bad Request")

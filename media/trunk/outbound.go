@@ -35,7 +35,7 @@ func (t *Trunks) Dial(ctx context.Context, req cti.DialRequest) (cti.OutboundLeg
 	if len(t.trunks) == 0 {
 		return nil, errors.New("no trunk configured for outbound calls")
 	}
-	if t.dialogUA == nil {
+	if t.clients == nil {
 		return nil, errors.New("sip stack not serving")
 	}
 	tr := t.trunks[0]
@@ -72,7 +72,7 @@ func (t *Trunks) Dial(ctx context.Context, req cti.DialRequest) (cti.OutboundLeg
 	dc := newDialContext(t.ctx)
 	l.dial = dc
 	l.dialCancel = dc.abort
-	dlg, err := t.dialogUA.WriteInvite(dc.ctx, invite)
+	dlg, err := t.clients.dialogUA(tr.Transport).WriteInvite(dc.ctx, invite)
 	if err != nil {
 		dc.done()
 		media.Close()

@@ -28,9 +28,9 @@ type Phone struct {
 	log      *slog.Logger
 	ua       *sipgo.UserAgent
 	srv      *sipgo.Server
-	client   *sipgo.Client
-	dialogUA *sipgo.DialogUA
+	clients  *clients
 	conn     net.PacketConn
+	tcp      net.Listener
 	addr     netip.AddrPort
 	ports    *rtpio.Ports
 	incoming chan *PhoneCall
@@ -87,14 +87,11 @@ func NewPhone(cfg PhoneConfig) (*Phone, error) {
 		return nil, err
 	}
 	p.srv, _ = sipgo.NewServer(p.ua, sipgo.WithServerLogger(p.log))
-	p.client, err = sipgo.NewClient(p.ua, sipgo.WithClientHostname(p.addr.Addr().String()),
-		sipgo.WithClientConnectionAddr(p.addr.String()), sipgo.WithClientLogger(p.log))
-	if err != nil {
+	contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: cfg.User, Host: p.addr.Addr().String(), Port: int(p.addr.Port())}}
+	if p.clients, err = newClients(p.ua, p.addr.Addr().String(), p.addr.String(), contact, p.log); err != nil {
 		conn.Close()
 		return nil, err
 	}
-	contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: cfg.User, Host: p.addr.Addr().String(), Port: int(p.addr.Port())}}
-	p.dialogUA = &sipgo.DialogUA{Client: p.client, ContactHDR: contact}
 	p.srv.OnInvite(p.onInvite)
 	p.srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) {
 		if c := p.call(req); c != nil && c.srv != nil {
@@ -120,6 +117,16 @@ func NewPhone(cfg PhoneConfig) (*Phone, error) {
 		defer p.wg.Done()
 		_ = p.srv.ServeUDP(conn)
 	}()
+	// SIP over TCP on the same port number, when it is free, so the
+	// phone can play a TCP trunk too.
+	if ln, err := net.Listen("tcp", p.addr.String()); err == nil {
+		p.tcp = ln
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			_ = p.srv.ServeTCP(ln)
+		}()
+	}
 	waitListening(p.ua, conn)
 	return p, nil
 }
@@ -144,9 +151,12 @@ func (p *Phone) Close() error {
 		cancel()
 	}
 	_ = p.srv.Close()
-	_ = p.client.Close()
+	p.clients.close()
 	_ = p.ua.Close()
 	_ = p.conn.Close()
+	if p.tcp != nil {
+		_ = p.tcp.Close()
+	}
 	p.wg.Wait()
 	return nil
 }
@@ -196,7 +206,7 @@ func (p *Phone) Dial(ctx context.Context, target, fromUser string) (*PhoneCall, 
 	req.SetBody(p.offerSDP(c))
 	dc := newDialContext(ctx)
 	go func() { <-c.done; dc.done() }()
-	dlg, err := p.dialogUA.WriteInvite(dc.ctx, req)
+	dlg, err := p.clients.dialogUA(req.Transport()).WriteInvite(dc.ctx, req)
 	if err != nil {
 		c.end("dial_failed")
 		return nil, err
@@ -282,7 +292,7 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, status, reason)
 		return
 	}
-	dlg, err := p.dialogUA.ReadInvite(req, tx)
+	dlg, err := p.clients.dialogUA(req.Transport()).ReadInvite(req, tx)
 	if err != nil {
 		respond(tx, req, sip.StatusBadRequest, "Bad Request")
 		return

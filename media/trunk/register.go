@@ -58,12 +58,13 @@ func (t *Trunks) register(ctx context.Context, tr *trunk, expiry time.Duration) 
 	t.identify(req)
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	res, err := t.client.Do(ctx, req, sipgo.ClientRequestRegisterBuild)
+	client := t.clients.client(tr.Transport)
+	res, err := client.Do(ctx, req, sipgo.ClientRequestRegisterBuild)
 	if err != nil {
 		return 0, err
 	}
 	if res.StatusCode == sip.StatusUnauthorized || res.StatusCode == sip.StatusProxyAuthRequired {
-		res, err = t.client.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: tr.Username, Password: tr.Password})
+		res, err = client.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: tr.Username, Password: tr.Password})
 		if err != nil {
 			return 0, err
 		}

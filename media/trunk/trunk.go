@@ -87,10 +87,9 @@ type Trunks struct {
 	ports   *rtpio.Ports
 	trunks  []*trunk
 
-	ua       *sipgo.UserAgent
-	srv      *sipgo.Server
-	client   *sipgo.Client
-	dialogUA *sipgo.DialogUA
+	ua      *sipgo.UserAgent
+	srv     *sipgo.Server
+	clients *clients
 
 	udpConn net.PacketConn
 	tcpLn   net.Listener
@@ -214,18 +213,14 @@ func (t *Trunks) Serve(udp net.PacketConn, tcp net.Listener) error {
 	t.udpConn, t.tcpLn = udp, tcp
 	adv := t.advertisedIP(host)
 	t.contact = sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "ringbridge", Host: adv.String(), Port: t.sipPort}}
-	opts := []sipgo.ClientOption{sipgo.WithClientHostname(adv.String()), sipgo.WithClientLogger(t.log)}
+	var udpAddr string
 	if udp != nil {
-		// Send from the listening socket: trunks check the source port of
-		// our requests, and their responses must reach the same socket.
-		opts = append(opts, sipgo.WithClientConnectionAddr(udp.LocalAddr().String()))
+		udpAddr = udp.LocalAddr().String()
 	}
 	var err error
-	t.client, err = sipgo.NewClient(t.ua, opts...)
-	if err != nil {
+	if t.clients, err = newClients(t.ua, adv.String(), udpAddr, t.contact, t.log); err != nil {
 		return fmt.Errorf("sip client: %w", err)
 	}
-	t.dialogUA = &sipgo.DialogUA{Client: t.client, ContactHDR: t.contact}
 	if udp != nil {
 		t.goServe(func() error { return t.srv.ServeUDP(udp) })
 		waitListening(t.ua, udp)
@@ -324,8 +319,8 @@ func (t *Trunks) Close() error {
 	if t.tcpLn != nil {
 		_ = t.tcpLn.Close()
 	}
-	if t.client != nil {
-		_ = t.client.Close()
+	if t.clients != nil {
+		t.clients.close()
 	}
 	_ = t.ua.Close()
 	t.wg.Wait()
