@@ -56,6 +56,7 @@ lint:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./media/g711 ./media/rtpio
 	$(GO) test -run '^$$' -bench OutboxThroughput -benchtime 20000x ./cti/webhook
+	$(GO) test -run '^$$' -bench ScreenPop -benchtime 300x ./media
 	$(GO) run ./bench
 
 clean:
