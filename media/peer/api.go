@@ -11,10 +11,14 @@
 package peer
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/pion/ice/v4"
@@ -46,6 +50,33 @@ type API struct {
 	udpMux  ice.UDPMux
 	tcpMux  ice.TCPMux
 	log     *slog.Logger
+	// cert is the DTLS certificate of every agent session: generating an
+	// ECDSA key per sign-in costs CPU and memory and buys nothing, since
+	// browsers pin the fingerprint per session from the SDP anyway. It is
+	// renewed before it expires (pion refuses expired ones).
+	certMu sync.Mutex
+	cert   *webrtc.Certificate
+}
+
+// certRenewal is how long before expiry the shared certificate is replaced.
+const certRenewal = 48 * time.Hour
+
+// certificate returns the shared DTLS certificate, renewing it when due.
+func (a *API) certificate() (webrtc.Certificate, error) {
+	a.certMu.Lock()
+	defer a.certMu.Unlock()
+	if a.cert == nil || time.Until(a.cert.Expires()) < certRenewal {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return webrtc.Certificate{}, fmt.Errorf("dtls key: %w", err)
+		}
+		cert, err := webrtc.GenerateCertificate(key)
+		if err != nil {
+			return webrtc.Certificate{}, fmt.Errorf("dtls certificate: %w", err)
+		}
+		a.cert = cert
+	}
+	return *a.cert, nil
 }
 
 // telephoneEventFmtp advertises the 16 DTMF events.

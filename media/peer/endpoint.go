@@ -46,7 +46,11 @@ type Endpoint struct {
 
 // NewEndpoint creates the PeerConnection for one agent session.
 func (a *API) NewEndpoint(id string, ev cti.AgentEndpointEvents) (*Endpoint, error) {
-	pc, err := a.api.NewPeerConnection(webrtc.Configuration{})
+	cert, err := a.certificate()
+	if err != nil {
+		return nil, err
+	}
+	pc, err := a.api.NewPeerConnection(webrtc.Configuration{Certificates: []webrtc.Certificate{cert}})
 	if err != nil {
 		return nil, fmt.Errorf("new peer connection: %w", err)
 	}
