@@ -258,6 +258,25 @@ func (e *e2e) dialIn(number string) (chan *trunk.PhoneCall, chan error) {
 	return calls, errs
 }
 
+// ringAndAnswer has the carrier call number, the agent answer it on the
+// websocket, and returns the ringing call as the agent saw it and the
+// carrier's side of the answered call.
+func (e *e2e) ringAndAnswer(a *wsAgent, number string) (wsproto.Call, *trunk.PhoneCall) {
+	e.t.Helper()
+	calls, errs := e.dialIn(number)
+	ring := a.waitCall("ringing")
+	if r := a.request(wsproto.Message{Type: wsproto.TypeAnswer, CallID: ring.ID}); r.Type != wsproto.TypeAck {
+		e.t.Fatalf("answer: %+v", r)
+	}
+	select {
+	case call := <-calls:
+		return ring, call
+	case err := <-errs:
+		e.t.Fatal(err)
+	}
+	return ring, nil
+}
+
 func carrierAudio(c *trunk.PhoneCall, hz float64) *mediatest.ToneDetector {
 	det := mediatest.NewToneDetector(mediatest.ToneDetectorConfig{})
 	gen := mediatest.NewToneGenerator(hz, 0.3, 8000)
@@ -272,19 +291,9 @@ func carrierAudio(c *trunk.PhoneCall, hz float64) *mediatest.ToneDetector {
 func TestE2EInboundCallSurvivesWebsocketDrop(t *testing.T) {
 	e := startE2E(t)
 	a := e.signIn("alice", 440)
-	calls, errs := e.dialIn("1001")
-	ring := a.waitCall("ringing")
+	ring, call := e.ringAndAnswer(a, "1001")
 	if ring.Remote != "15557654321" {
 		t.Fatalf("ringing call shows %q", ring.Remote)
-	}
-	if r := a.request(wsproto.Message{Type: wsproto.TypeAnswer, CallID: ring.ID}); r.Type != wsproto.TypeAck {
-		t.Fatalf("answer: %+v", r)
-	}
-	var call *trunk.PhoneCall
-	select {
-	case call = <-calls:
-	case err := <-errs:
-		t.Fatal(err)
 	}
 	heard := carrierAudio(call, 1000)
 	a.hears(1000)
@@ -325,15 +334,7 @@ func TestE2EInboundCallSurvivesWebsocketDrop(t *testing.T) {
 func TestE2EGracefulDrain(t *testing.T) {
 	e := startE2E(t)
 	a := e.signIn("alice", 440)
-	calls, errs := e.dialIn("1001")
-	ring := a.waitCall("ringing")
-	a.request(wsproto.Message{Type: wsproto.TypeAnswer, CallID: ring.ID})
-	var call *trunk.PhoneCall
-	select {
-	case call = <-calls:
-	case err := <-errs:
-		t.Fatal(err)
-	}
+	_, call := e.ringAndAnswer(a, "1001")
 	done := make(chan struct{})
 	go func() { e.app.shutdown(20 * time.Second); close(done) }()
 	time.Sleep(200 * time.Millisecond)

@@ -7,9 +7,7 @@ import (
 	"time"
 
 	"github.com/ringbridge/ringbridge/media/mediatest"
-	"github.com/ringbridge/ringbridge/media/trunk"
 	"github.com/ringbridge/ringbridge/media/wav"
-	"github.com/ringbridge/ringbridge/server/wsproto"
 )
 
 // A recorded call through the whole product, fetched the way a CRM
@@ -28,15 +26,7 @@ func TestE2ERecordingDownload(t *testing.T) {
 	apiAuth := "Bearer " + key.Key
 
 	a := e.signIn("alice", 440)
-	calls, errs := e.dialIn("1001")
-	ring := a.waitCall("ringing")
-	a.request(wsproto.Message{Type: wsproto.TypeAnswer, CallID: ring.ID})
-	var call *trunk.PhoneCall
-	select {
-	case call = <-calls:
-	case err := <-errs:
-		t.Fatal(err)
-	}
+	ring, call := e.ringAndAnswer(a, "1001")
 	heard := carrierAudio(call, 1000)
 	a.hears(1000)
 	if err := heard.WaitFor(e.ctx, 440); err != nil {
