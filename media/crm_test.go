@@ -324,12 +324,7 @@ func TestCallRecordOfTransferToNumber(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	h.svc.SetEventSink(events)
 	a := h.signIn("1001", agentTone)
-	calls, errs := h.dialIn(didAgent1)
-	ring := a.waitCall(cti.CallRinging)
-	if err := a.sess.Answer(ring.ID); err != nil {
-		t.Fatal(err)
-	}
-	caller := newFarEnd(waitDialed(t, calls, errs), carrierTone)
+	ring, caller := h.answerInbound(a, didAgent1)
 	a.hears(carrierTone)
 	if err := a.sess.Transfer(ring.ID, "+15558880000"); err != nil {
 		t.Fatal(err)

@@ -352,3 +352,16 @@ func listenSIP(t testing.TB) (net.PacketConn, net.Listener) {
 	t.Fatal("no port free for both UDP and TCP")
 	return nil, nil
 }
+
+// answerInbound has the carrier call number, the agent answer it, and
+// returns the ringing call as the agent saw it and the carrier's side,
+// sending carrierTone and listening.
+func (h *harness) answerInbound(a *agent, number string) (cti.CallInfo, *farEnd) {
+	h.t.Helper()
+	calls, errs := h.dialIn(number)
+	ring := a.waitCall(cti.CallRinging)
+	if err := a.sess.Answer(ring.ID); err != nil {
+		h.t.Fatal(err)
+	}
+	return ring, newFarEnd(waitDialed(h.t, calls, errs), carrierTone)
+}

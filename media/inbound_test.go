@@ -103,12 +103,7 @@ func TestInboundCallAudioDTMFHold(t *testing.T) {
 func TestInboundAgentHangsUp(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	a := h.signIn("1001", agentTone)
-	calls, errs := h.dialIn(didAgent1)
-	ring := a.waitCall(cti.CallRinging)
-	if err := a.sess.Answer(ring.ID); err != nil {
-		t.Fatal(err)
-	}
-	far := newFarEnd(waitDialed(t, calls, errs), carrierTone)
+	ring, far := h.answerInbound(a, didAgent1)
 	a.hears(carrierTone)
 	if err := a.sess.Hangup(ring.ID); err != nil {
 		t.Fatal(err)
@@ -126,12 +121,7 @@ func TestInboundAgentHangsUp(t *testing.T) {
 func TestInboundPCMATranscoded(t *testing.T) {
 	h := newHarness(t, harnessOpts{carrierCodec: rtpio.CodecPCMA})
 	a := h.signIn("1001", agentTone)
-	calls, errs := h.dialIn(didAgent1)
-	ring := a.waitCall(cti.CallRinging)
-	if err := a.sess.Answer(ring.ID); err != nil {
-		t.Fatal(err)
-	}
-	far := newFarEnd(waitDialed(t, calls, errs), carrierTone)
+	_, far := h.answerInbound(a, didAgent1)
 	if far.call.Codec() != rtpio.CodecPCMA {
 		t.Fatalf("carrier negotiated %s, want PCMA", far.call.Codec())
 	}
@@ -239,12 +229,7 @@ func TestInboundFromUnknownSourceRefused(t *testing.T) {
 func TestICERestartKeepsTheCall(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	a := h.signIn("1001", agentTone)
-	calls, errs := h.dialIn(didAgent1)
-	ring := a.waitCall(cti.CallRinging)
-	if err := a.sess.Answer(ring.ID); err != nil {
-		t.Fatal(err)
-	}
-	far := newFarEnd(waitDialed(t, calls, errs), carrierTone)
+	_, far := h.answerInbound(a, didAgent1)
 	a.hears(carrierTone)
 	offer, err := a.client.Offer(h.ctx, true)
 	if err != nil {
@@ -278,12 +263,7 @@ func TestBadOfferLeavesSessionUsable(t *testing.T) {
 			t.Fatalf("offer %q: %v, want invalid", bad, err)
 		}
 	}
-	calls, errs := h.dialIn(didAgent1)
-	ring := a.waitCall(cti.CallRinging)
-	if err := a.sess.Answer(ring.ID); err != nil {
-		t.Fatal(err)
-	}
-	newFarEnd(waitDialed(t, calls, errs), carrierTone)
+	h.answerInbound(a, didAgent1)
 	a.hears(carrierTone)
 }
 

@@ -175,12 +175,7 @@ func TestAgentToAgentCall(t *testing.T) {
 func TestMediaTimeoutHangsUp(t *testing.T) {
 	h := newHarness(t, harnessOpts{mediaTimeout: 2 * time.Second})
 	a := h.signIn("1001", agentTone)
-	calls, errs := h.dialIn(didAgent1)
-	ring := a.waitCall(cti.CallRinging)
-	if err := a.sess.Answer(ring.ID); err != nil {
-		t.Fatal(err)
-	}
-	far := newFarEnd(waitDialed(t, calls, errs), carrierTone)
+	_, far := h.answerInbound(a, didAgent1)
 	a.hears(carrierTone)
 	far.call.StopAudio()
 	if end := a.waitCall(cti.CallEnded); end.EndReason != cti.EndMediaTimeout {
@@ -234,12 +229,7 @@ func TestBlindTransferToExtension(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	a := h.signIn("1001", agentTone)
 	b := h.signIn("1002", 700)
-	calls, errs := h.dialIn(didAgent1)
-	ring := a.waitCall(cti.CallRinging)
-	if err := a.sess.Answer(ring.ID); err != nil {
-		t.Fatal(err)
-	}
-	far := newFarEnd(waitDialed(t, calls, errs), carrierTone)
+	ring, far := h.answerInbound(a, didAgent1)
 	far.hears(t, h.ctx, agentTone)
 	if err := a.sess.Transfer(ring.ID, "1003"); cti.ErrorKind(err) != cti.KindUnavailable {
 		t.Fatalf("transfer to an offline extension: %v, want unavailable", err)
@@ -273,12 +263,7 @@ func TestBlindTransferToExtension(t *testing.T) {
 func TestBlindTransferToNumber(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	a := h.signIn("1001", agentTone)
-	calls, errs := h.dialIn(didAgent1)
-	ring := a.waitCall(cti.CallRinging)
-	if err := a.sess.Answer(ring.ID); err != nil {
-		t.Fatal(err)
-	}
-	caller := newFarEnd(waitDialed(t, calls, errs), carrierTone)
+	ring, caller := h.answerInbound(a, didAgent1)
 	if err := a.sess.Transfer(ring.ID, "+15558880000"); err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +284,7 @@ func TestBlindTransferToNumber(t *testing.T) {
 	}
 	waitDone(t, caller.call)
 	// The agent is free for the next call.
-	calls, errs = h.dialIn(didAgent1)
+	calls, errs := h.dialIn(didAgent1)
 	ring = a.waitCall(cti.CallRinging)
 	_ = a.sess.Reject(ring.ID)
 	select {

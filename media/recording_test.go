@@ -21,12 +21,7 @@ import (
 func recordedCall(t *testing.T, h *harness, events *ctitest.Events, talk time.Duration) *cti.CallRecord {
 	t.Helper()
 	a := h.signIn("1001", agentTone)
-	calls, errs := h.dialIn(didAgent1)
-	ring := a.waitCall(cti.CallRinging)
-	if err := a.sess.Answer(ring.ID); err != nil {
-		t.Fatal(err)
-	}
-	far := newFarEnd(waitDialed(t, calls, errs), carrierTone)
+	ring, far := h.answerInbound(a, didAgent1)
 	a.hears(carrierTone)
 	far.hears(t, h.ctx, agentTone)
 	time.Sleep(talk)
