@@ -38,9 +38,11 @@ func (s *Service) setStatusLocked(ag *agent, st AgentStatus, reason string, unti
 	}
 }
 
-// publishStatus publishes an agent.status event for a change.
-func (s *Service) publishStatus(ch *AgentStatusChange) {
-	if ch != nil {
-		s.publish(EventAgentStatus, ch.TenantID, "", ch)
+// publishStatus publishes an agent.status event for a change, with the
+// agent's presence, and returns once both are durable.
+func (s *Service) publishStatus(ch *AgentStatusChange) error {
+	if ch == nil {
+		return nil
 	}
+	return s.publishWith(EventAgentStatus, ch.TenantID, "", ch, &EventState{Presence: ch})
 }

@@ -315,12 +315,9 @@ func (s *Service) start(c *Call, flow func(ctx context.Context, log *slog.Logger
 func (s *Service) saveRecord(log *slog.Logger, c *Call) {
 	defer close(c.saved)
 	rec := c.finalRecord()
-	if s.store != nil {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 5*time.Second)
-		if err := s.store.SaveCallRecord(ctx, &rec); err != nil {
-			log.Error("storing the call record", "err", err)
-		}
-		cancel()
+	// The record and its call.ended are one transaction: neither exists
+	// without the other, even across a crash.
+	if err := s.publishWith(EventCallEnded, rec.TenantID, rec.ID, &rec, &EventState{CallRecord: &rec}); err != nil {
+		log.Error("storing the call record", "err", err)
 	}
-	s.publish(EventCallEnded, rec.TenantID, rec.ID, &rec)
 }

@@ -207,10 +207,12 @@ func (c *Call) recordLocked(now time.Time) CallRecord {
 	return r
 }
 
-// publishCall publishes an event about the call with its record as data.
+// publishCall publishes an event about the call with its record as data,
+// and stores the record as the call's live picture for crash recovery.
 // Called from the call's owner goroutine, so a call's events keep their
-// order.
+// order (and c.recID is the owner's to read).
 func (c *Call) publishCall(t EventType) {
 	rec := c.Record()
-	c.svc.publish(t, rec.TenantID, rec.ID, &rec)
+	live := &LiveCall{Record: rec, RecordingID: c.recID, SeenAt: time.Now().UTC()}
+	_ = c.svc.publishWith(t, rec.TenantID, rec.ID, &rec, &EventState{LiveCall: live})
 }

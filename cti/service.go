@@ -191,9 +191,6 @@ func (s *Service) Close() {
 	for _, ss := range sessions {
 		ss.close(EventClosed)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	s.events.close(ctx)
 }
 
 // agentFor returns the live agent record of an extension, creating it.

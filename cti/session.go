@@ -210,9 +210,11 @@ func (ss *AgentSession) SetStatus(st AgentStatus, reason string) error {
 	ss.svc.mu.Lock()
 	ch := ss.svc.setStatusLocked(ss.agent, st, reason, time.Time{})
 	ss.svc.mu.Unlock()
-	ss.svc.publishStatus(ch)
+	// The agent sees the change either way; the error tells the client
+	// that the CRM may not hear of it.
+	err := ss.svc.publishStatus(ch)
 	ss.push(AgentEvent{Kind: EventStatus, Status: st, Reason: reason})
-	return nil
+	return err
 }
 
 // Answer picks up a ringing call.

@@ -77,6 +77,7 @@ type Store interface {
 	APIKeyStore
 	CallRecordStore
 	RecordingStore
+	DurableStore
 
 	Close() error
 }

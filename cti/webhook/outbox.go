@@ -17,7 +17,11 @@ import (
 	"github.com/ringbridge/ringbridge/cti"
 )
 
-var _ cti.EventSink = (*Outbox)(nil)
+var _ cti.StateSink = (*Outbox)(nil)
+
+// StoresEventState marks the outbox as a cti.StateSink: Publish stores an
+// event's State in the event's transaction.
+func (*Outbox) StoresEventState() {}
 
 // Defaults for Options fields left zero.
 const (
@@ -41,8 +45,9 @@ type Options struct {
 	// deleted.
 	Retention time.Duration
 	// Chunk is how many deliveries a worker takes from the queue at once
-	// when the endpoint does not batch; their outcomes are written in one
-	// transaction. A crash re-sends at most one chunk. Default 100.
+	// when the endpoint does not batch. Each outcome is written as soon
+	// as it is known, so a crash re-sends only the request in flight.
+	// Default 100.
 	Chunk int
 	// UserAgent of the requests. Default "ringbridge-webhooks/1".
 	UserAgent string
@@ -204,16 +209,7 @@ func (o *Outbox) Publish(ctx context.Context, ev cti.Event) error {
 	if ev.TenantID == "" {
 		return cti.Errorf(cti.KindInvalid, "webhook: event has no tenant")
 	}
-	o.mu.RLock()
-	wanted := false
-	for _, ep := range o.byTenant[ev.TenantID] {
-		if ep.Config.wants(ev.Type) {
-			wanted = true
-			break
-		}
-	}
-	o.mu.RUnlock()
-	if !wanted {
+	if !o.wanted(ev) && ev.State == nil {
 		return nil
 	}
 	if ev.ID == "" {
@@ -234,9 +230,23 @@ func (o *Outbox) Publish(ctx context.Context, ev cti.Event) error {
 			ID: ev.ID, TenantID: ev.TenantID, Type: ev.Type, CallID: ev.CallID,
 			Time: ev.Time.UTC(), Data: data,
 		},
-		done: make(chan error, 1),
+		state: ev.State,
+		done:  make(chan error, 1),
 	}
 	return o.gc.publish(ctx, req, o.commit)
+}
+
+// wanted reports whether any endpoint of the event's tenant subscribes to
+// its type.
+func (o *Outbox) wanted(ev cti.Event) bool {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	for _, ep := range o.byTenant[ev.TenantID] {
+		if ep.Config.wants(ev.Type) {
+			return true
+		}
+	}
+	return false
 }
 
 // commit stores one group of published events; it runs with the group
@@ -247,13 +257,13 @@ func (o *Outbox) commit(reqs []*pubReq) {
 	batch := make([]NewDeliveries, 0, len(reqs))
 	var touched []string
 	for _, r := range reqs {
-		nd := NewDeliveries{Event: r.ev}
+		nd := NewDeliveries{Event: r.ev, State: r.state}
 		for _, ep := range o.byTenant[r.ev.TenantID] {
 			if ep.Config.wants(r.ev.Type) {
 				nd.EndpointIDs = append(nd.EndpointIDs, ep.ID)
 			}
 		}
-		if len(nd.EndpointIDs) > 0 {
+		if len(nd.EndpointIDs) > 0 || nd.State != nil {
 			batch = append(batch, nd)
 			touched = append(touched, nd.EndpointIDs...)
 		}
@@ -279,8 +289,9 @@ func (o *Outbox) commit(reqs []*pubReq) {
 
 // pubReq is one Publish waiting for its commit.
 type pubReq struct {
-	ev   StoredEvent
-	done chan error // buffered: the committer never blocks on it
+	ev    StoredEvent
+	state *cti.EventState // stored in the same transaction
+	done  chan error      // buffered: the committer never blocks on it
 }
 
 // groupCommit lets concurrent Publish calls share transactions. Whoever

@@ -308,7 +308,10 @@ type sendResult struct {
 }
 
 // deliver sends the picked deliveries, one request each or one batch, and
-// records the outcomes. It reports false after a store error.
+// records each outcome as soon as it is known, before the next request
+// (or any wait for a rate limit): a crash re-sends at most the request in
+// flight, and the API never shows a delivered event as pending for longer
+// than one commit. It reports false after a store error.
 func (w *worker) deliver(ctx context.Context, items []QueueItem) bool {
 	seqs := make([]int64, len(items))
 	for i, it := range items {
@@ -321,12 +324,13 @@ func (w *worker) deliver(ctx context.Context, items []QueueItem) bool {
 		}
 		return false
 	}
-	var results []Result
-	record := func(its []QueueItem, r sendResult, at time.Time) {
+	record := func(its []QueueItem, r sendResult, at time.Time) bool {
+		results := make([]Result, 0, len(its))
 		for _, it := range its {
 			results = append(results, w.result(it, r, at))
 		}
 		w.noteHealth(r, at)
+		return w.recordResults(ctx, results)
 	}
 	if w.ep.Config.BatchSize > 1 {
 		evs := make([]*StoredEvent, 0, len(items))
@@ -340,34 +344,43 @@ func (w *worker) deliver(ctx context.Context, items []QueueItem) bool {
 				missing = append(missing, it)
 			}
 		}
-		now := time.Now()
-		record(missing, sendResult{outcome: outcomeUnsendable, err: "event data missing from the outbox"}, now)
+		if len(missing) > 0 && !record(missing, sendResult{outcome: outcomeUnsendable, err: "event data missing from the outbox"}, time.Now()) {
+			return false
+		}
 		if len(evs) > 0 {
 			r := w.send(ctx, evs, true)
 			if r.outcome != outcomeAborted {
-				record(present, r, time.Now())
+				return record(present, r, time.Now())
 			}
 		}
-	} else {
-		for _, it := range items {
-			ev := events[it.Seq]
-			var r sendResult
-			if ev == nil {
-				r = sendResult{outcome: outcomeUnsendable, err: "event data missing from the outbox"}
-			} else {
-				r = w.send(ctx, []*StoredEvent{ev}, false)
-			}
-			if r.outcome == outcomeAborted {
-				break
-			}
-			record([]QueueItem{it}, r, time.Now())
-			if r.outcome == outcomeFailed || r.outcome == outcomeThrottled {
-				// Later items may be of the same call; pick again.
-				break
-			}
+		return true
+	}
+	for _, it := range items {
+		ev := events[it.Seq]
+		var r sendResult
+		if ev == nil {
+			r = sendResult{outcome: outcomeUnsendable, err: "event data missing from the outbox"}
+		} else {
+			r = w.send(ctx, []*StoredEvent{ev}, false)
+		}
+		if r.outcome == outcomeAborted {
+			break
+		}
+		if !record([]QueueItem{it}, r, time.Now()) {
+			return false
+		}
+		if r.outcome == outcomeFailed || r.outcome == outcomeThrottled {
+			// Later items may be of the same call; pick again.
+			break
 		}
 	}
-	// Written even when cancelled: what was sent should not be sent again.
+	return true
+}
+
+// recordResults writes outcomes (and the endpoint state when it changed),
+// even when the worker is being cancelled: what was sent should not be
+// sent again.
+func (w *worker) recordResults(ctx context.Context, results []Result) bool {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	var state *EndpointState
