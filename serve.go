@@ -128,6 +128,10 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (
 		return nil, err
 	}
 	a.svc.SetEventSink(a.outbox)
+	// Before any call: account for the calls and agents a crash cut.
+	if err = a.svc.Start(ctx); err != nil {
+		return nil, err
+	}
 
 	rtpMin, rtpMax, _ := cfg.rtpRange()
 	a.trunks, err = trunk.New(trunk.Config{Trunks: cfg.Trunks, MediaIP: mediaIP, PublicIP: publicIP,

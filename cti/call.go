@@ -61,6 +61,11 @@ const (
 	EndMediaTimeout EndReason = "media_timeout"
 	EndShutdown     EndReason = "shutdown"
 	EndAgentGone    EndReason = "agent_gone" // the agent's session closed
+	// EndInterrupted: the process stopped (a crash, a kill) while the
+	// call was live; the record was written at the next start.
+	EndInterrupted EndReason = "interrupted"
+	// EndNotInService: the called number routes nowhere usable.
+	EndNotInService EndReason = "not_in_service"
 )
 
 // CallInfo is a snapshot of a call as one agent sees it.

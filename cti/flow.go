@@ -11,22 +11,30 @@ import (
 // agent (or, when the CRM says so, to a number), look the caller up in
 // the phonebook so the card rings with the call, and start the call.
 func (s *Service) InboundCall(ctx context.Context, in InboundCall) error {
+	started := time.Now().UTC()
 	to := normalizeNumber(in.To)
 	route, ok := s.cfg.Numbers[to]
 	if !ok {
 		route, ok = s.cfg.Numbers[strings.TrimPrefix(to, "+")]
 	}
 	if !ok {
+		// No tenant owns the number, so there is nobody to tell.
+		s.log.Info("inbound call to a number not in service", "trunk", in.Trunk, "from", in.From, "to", in.To)
 		return Errorf(KindNotFound, "number %s is not in service", in.To)
-	}
-	if s.isDraining() {
-		return Errorf(KindUnavailable, "shutting down")
 	}
 	id := newID("call")
 	from := normalizeNumber(in.From)
+	attempt := refusedCall{in: in, tenantID: route.TenantID, id: id, from: from, to: to, started: started}
+	if s.isDraining() {
+		return s.refuse(attempt, Errorf(KindUnavailable, "shutting down"))
+	}
 	target := s.routeInbound(ctx, route, in, id)
+	attempt.route = target.label
 	if target.number != "" {
-		return s.forwardInbound(in, route.TenantID, id, from, to, target)
+		if err := s.forwardInbound(in, route.TenantID, id, from, to, target); err != nil {
+			return s.refuse(attempt, err)
+		}
+		return nil
 	}
 	// The phonebook is read before the call exists so the ringing event
 	// already carries the card; it is a local indexed lookup.
@@ -38,7 +46,7 @@ func (s *Service) InboundCall(ctx context.Context, in InboundCall) error {
 	s.mu.Lock()
 	if s.draining {
 		s.mu.Unlock()
-		return Errorf(KindUnavailable, "shutting down")
+		return s.refuse(attempt, Errorf(KindUnavailable, "shutting down"))
 	}
 	ag, err := s.ringableLocked(route.TenantID, target.ext)
 	if err != nil && target.fallback != "" && target.fallback != target.ext {
@@ -46,10 +54,12 @@ func (s *Service) InboundCall(ctx context.Context, in InboundCall) error {
 			"call", id, "ext", target.ext, "fallback", target.fallback, "err", err)
 		target = routeTarget{ext: target.fallback, label: "fallback:" + target.fallback}
 		ag, err = s.ringableLocked(route.TenantID, target.ext)
+		attempt.route = target.label
 	}
 	if err != nil {
 		s.mu.Unlock()
-		return err
+		attempt.ext = target.ext
+		return s.refuse(attempt, err)
 	}
 	c := s.newCallWithIDLocked(id, route.TenantID, DirectionInbound, from, to, CallRinging, ag)
 	c.info.SIPCallID = in.Leg.CallID()
@@ -167,7 +177,13 @@ func (ss *AgentSession) Dial(ctx context.Context, to string) (CallInfo, error) {
 
 	leg, err := s.media.Dial(ctx, DialRequest{TenantID: ss.principal.TenantID, CallID: c.ID(), From: me.ext, To: num})
 	if err != nil {
+		// The attempt is a call of its own in the history, failed.
+		c.agentRinging(me)
+		c.mu.Lock()
+		c.info.State, c.info.EndReason, c.info.EndedAt = CallEnded, EndFailed, time.Now().UTC()
+		c.mu.Unlock()
 		s.removeCall(c)
+		s.saveRecord(s.log.With("call", c.ID()), c)
 		close(c.done)
 		return CallInfo{}, &Error{Kind: KindUnavailable, Message: "cannot place the call", Err: err}
 	}

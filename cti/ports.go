@@ -160,4 +160,12 @@ type Recording interface {
 // are configured; Service finds it by type assertion.
 type Recorder interface {
 	StartRecording(ctx context.Context, req RecordingRequest) (Recording, error)
+	// RecoverRecording completes a recording that a crash interrupted
+	// (the audio up to about a second before it); a recording already
+	// complete is returned as it is.
+	RecoverRecording(ctx context.Context, req RecordingRequest) (RecordingFile, error)
+	// SweepRecordings removes what interrupted recordings left that no
+	// call claims, and returns the files removed; it runs after every
+	// claimed one was recovered.
+	SweepRecordings(ctx context.Context) ([]string, error)
 }

@@ -105,6 +105,9 @@ type Service struct {
 	wg     sync.WaitGroup
 
 	events *publisher
+	// beat is closed when the live calls' heartbeat stops (nil: never
+	// started).
+	beat chan struct{}
 	// recorder is media's Recorder, when it is one; nil: no recordings.
 	recorder Recorder
 
@@ -188,6 +191,9 @@ func (s *Service) Close() {
 	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
+	if s.beat != nil {
+		<-s.beat
+	}
 	for _, ss := range sessions {
 		ss.close(EventClosed)
 	}

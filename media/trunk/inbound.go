@@ -130,17 +130,18 @@ func (l *inboundLeg) Reject(ctx context.Context, status int, reason string) erro
 
 // statusFor maps a cti refusal to a SIP final response.
 func statusFor(err error) (int, string) {
-	switch cti.ErrorKind(err) {
-	case cti.KindNotFound:
-		return sip.StatusNotFound, "Not Found"
-	case cti.KindBusy:
-		return sip.StatusBusyHere, "Busy Here"
-	case cti.KindUnavailable:
-		return sip.StatusTemporarilyUnavailable, "Temporarily Unavailable"
-	case cti.KindForbidden:
-		return sip.StatusForbidden, "Forbidden"
+	switch status := cti.RefusalStatus(err); status {
+	case sip.StatusNotFound:
+		return status, "Not Found"
+	case sip.StatusBusyHere:
+		return status, "Busy Here"
+	case sip.StatusTemporarilyUnavailable:
+		return status, "Temporarily Unavailable"
+	case sip.StatusForbidden:
+		return status, "Forbidden"
+	default:
+		return status, "Server Internal Error"
 	}
-	return sip.StatusInternalServerError, "Server Internal Error"
 }
 
 func respond(tx sip.ServerTransaction, req *sip.Request, status int, reason string) {
