@@ -329,19 +329,68 @@ func TestE2EInboundCallSurvivesWebsocketDrop(t *testing.T) {
 	}
 }
 
-// SIGTERM-style drain: new calls are refused, the live call may finish,
-// and shutdown completes once it has.
+// SIGTERM-style drain: from the first moment the health check fails,
+// sign-ins and new websockets are refused, the agent is told, new calls
+// are refused (and leave a record), the live call may finish, and
+// shutdown completes once it has.
 func TestE2EGracefulDrain(t *testing.T) {
 	e := startE2E(t)
 	a := e.signIn("alice", 440)
+	token := e.login("admin")
 	_, call := e.ringAndAnswer(a, "1001")
 	done := make(chan struct{})
-	go func() { e.app.shutdown(20 * time.Second); close(done) }()
-	time.Sleep(200 * time.Millisecond)
-	_, err := e.carrier.Dial(e.ctx, "sip:1002@"+e.app.sipAddr().String(), "15557654321")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	began := time.Now()
+	go func() { e.app.shutdown(ctx); close(done) }()
+
+	// The health check turns within 100 ms (polled, not slept).
+	for {
+		res, err := http.Get(e.app.url() + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode == 503 {
+			if !strings.Contains(string(body), "reason") {
+				t.Fatalf("healthz while draining gives no reason: %s", body)
+			}
+			break
+		}
+		if time.Since(began) > 100*time.Millisecond {
+			t.Fatalf("healthz still %d %s after %v", res.StatusCode, body, time.Since(began))
+		}
+	}
+	if m := a.wait(func(m wsproto.Message) bool { return m.Type == wsproto.TypeDraining }); m.Until == "" {
+		t.Fatalf("draining message without a deadline: %+v", m)
+	}
+	body, _ := json.Marshal(map[string]string{"login": "bob", "password": e.creds["bob"]})
+	res, err := http.Post(e.app.url()+"/api/v1/auth/login", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 503 {
+		t.Fatalf("sign-in while draining: %d, want 503", res.StatusCode)
+	}
+	url := strings.Replace(e.app.url(), "http", "ws", 1) + "/ws/agent"
+	if conn, res, err := websocket.DefaultDialer.Dial(url, http.Header{"Origin": {e.app.url()}}); err == nil {
+		conn.Close()
+		t.Fatal("websocket upgrade accepted while draining")
+	} else if res == nil || res.StatusCode != 503 {
+		t.Fatalf("websocket upgrade while draining: %v %v, want 503", res, err)
+	}
+
+	_, err = e.carrier.Dial(e.ctx, "sip:1002@"+e.app.sipAddr().String(), "15557654321")
 	var de *trunk.DialError
-	if !errors.As(err, &de) || (de.Status != 480 && de.Status != 503) {
-		t.Fatalf("call during drain: %v, want 480 or 503", err)
+	if !errors.As(err, &de) || de.Status != 480 {
+		t.Fatalf("call during drain: %v, want 480", err)
+	}
+	// The refused caller is in the call history, with the status it got.
+	st, list := e.api("GET", "/api/v1/calls?limit=10", "Bearer "+token, nil)
+	if st != 200 || !strings.Contains(string(list), `"endReason":"unavailable"`) || !strings.Contains(string(list), `"sipStatus":480`) {
+		t.Fatalf("refused call not in the history: %d %s", st, list)
 	}
 	select {
 	case <-done:

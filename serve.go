@@ -50,15 +50,22 @@ func runServe(ctx context.Context, args []string) error {
 		return err
 	case <-ctx.Done():
 	}
-	// A second signal ends the process at once.
+	// A second signal cuts the drain short: live calls are hung up at
+	// once, but their records are still written. A third ends the process
+	// on the spot.
+	drainCtx, cutDrain := context.WithTimeout(context.Background(), time.Duration(cfg.ShutdownTimeout))
+	defer cutDrain()
 	go func() {
-		sig := make(chan os.Signal, 1)
+		sig := make(chan os.Signal, 2)
 		notifySecond(sig)
 		<-sig
-		log.Warn("second signal: exiting now")
+		log.Warn("second signal: hanging up live calls now; a third exits at once")
+		cutDrain()
+		<-sig
+		log.Warn("third signal: exiting now")
 		os.Exit(1)
 	}()
-	a.shutdown(time.Duration(cfg.ShutdownTimeout))
+	a.shutdown(drainCtx)
 	return nil
 }
 
@@ -207,12 +214,13 @@ func (a *app) url() string {
 
 func (a *app) sipAddr() net.Addr { return a.udp.LocalAddr() }
 
-// shutdown drains: stop taking calls, let live ones finish up to the
-// deadline, hang up the rest, then close every layer.
-func (a *app) shutdown(drain time.Duration) {
-	a.log.Info("shutting down: draining calls", "deadline", drain, "active_calls", a.svc.ActiveCalls())
-	ctx, cancel := context.WithTimeout(context.Background(), drain)
-	defer cancel()
+// shutdown drains: health checks fail and sign-ins stop at once, agents
+// are told, live calls finish until ctx ends and are hung up then (with
+// their records), and every layer is closed.
+func (a *app) shutdown(ctx context.Context) {
+	deadline, _ := ctx.Deadline()
+	a.srv.BeginDrain()
+	a.log.Info("shutting down: draining calls", "deadline", time.Until(deadline).Round(time.Millisecond), "active_calls", a.svc.ActiveCalls())
 	if err := a.svc.Drain(ctx); err != nil {
 		a.log.Warn("calls hung up at the drain deadline", "err", err)
 	}

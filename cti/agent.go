@@ -71,6 +71,7 @@ const (
 	EventStatus                         // Status + Reason
 	EventReplaced                       // the agent signed in elsewhere; the session is closed
 	EventClosed                         // the session ended (grace expired or shutdown)
+	EventDraining                       // the server is stopping: calls finish, none start; Until is the deadline
 )
 
 // AgentEvent is pushed to an agent's session.

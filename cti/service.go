@@ -167,7 +167,15 @@ func (s *Service) ConnectedAgents() int {
 func (s *Service) Drain(ctx context.Context) error {
 	s.mu.Lock()
 	s.draining = true
+	sessions := make([]*AgentSession, 0, len(s.sessions))
+	for _, ss := range s.sessions {
+		sessions = append(sessions, ss)
+	}
 	s.mu.Unlock()
+	deadline, _ := ctx.Deadline()
+	for _, ss := range sessions {
+		ss.push(AgentEvent{Kind: EventDraining, Until: deadline})
+	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {

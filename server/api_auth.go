@@ -64,6 +64,9 @@ var dummyHash = sync.OnceValues(func() (string, error) {
 // postLogin exchanges a login (username or extension) and password for an
 // access and a refresh token.
 func (s *Server) postLogin(c *fiber.Ctx) error {
+	if s.draining.Load() {
+		return cti.Errorf(cti.KindUnavailable, "server is shutting down: sign in again in a moment")
+	}
 	var req loginRequest
 	if err := decodeJSON(c, &req); err != nil {
 		return err
@@ -123,6 +126,9 @@ func (s *Server) authenticate(ctx context.Context, tenant, login, password strin
 // refresh token is consumed, so a stolen one works at most once and a
 // replay after the legitimate client used it fails.
 func (s *Server) postRefresh(c *fiber.Ctx) error {
+	if s.draining.Load() {
+		return cti.Errorf(cti.KindUnavailable, "server is shutting down: sign in again in a moment")
+	}
 	var req refreshRequest
 	if err := decodeJSON(c, &req); err != nil {
 		return err

@@ -239,6 +239,12 @@ func (s *Server) ListenAndServe() error {
 	return s.Serve(ln)
 }
 
+// BeginDrain marks the server as draining from the first moment of a
+// graceful stop: health checks answer 503, and sign-ins, token refreshes
+// and new websockets are refused, while open websockets and their calls
+// carry on until Shutdown.
+func (s *Server) BeginDrain() { s.draining.Store(true) }
+
 // Shutdown marks the server as draining (health checks fail, new
 // websockets are refused), closes every live websocket with 1001 "going
 // away", waits for their handlers, then shuts Fiber down. fasthttp does not

@@ -64,6 +64,9 @@ func (a *agentConn) relay(ev cti.AgentEvent) bool {
 	case cti.EventClosed:
 		a.c.closeWith(closeNormal, "session closed")
 		return false
+	case cti.EventDraining:
+		return a.c.send(&wsproto.Message{Type: wsproto.TypeDraining, Until: rfc3339(ev.Until),
+			Message: "the server is restarting: calls in progress continue, new calls wait for it"})
 	}
 	a.log.Warn("unknown agent event kind", "kind", int(ev.Kind))
 	return true

@@ -35,6 +35,9 @@ const (
 	TypeAck     = "ack"     // success reply to a request id
 	TypeError   = "error"   // failure reply to a request id, or a session-level error
 	TypeCall    = "call"    // call state changed
+	// TypeDraining: the server is stopping; calls in progress go on until
+	// Until, new calls are refused. Sign in again once it is back.
+	TypeDraining = "draining"
 )
 
 // Error codes carried in Message.Code of "error" messages.
