@@ -30,7 +30,9 @@ import (
 type e2e struct {
 	t       *testing.T
 	ctx     context.Context
-	app     *app
+	app     *app   // nil when the product runs as a separate process
+	base    string // the product's URL, "http://127.0.0.1:port"
+	sip     string // its SIP address, "127.0.0.1:port"
 	carrier *trunk.Phone
 	creds   map[string]string // username → password
 }
@@ -71,14 +73,22 @@ func startE2E(t *testing.T, opts ...func(*Config)) *e2e {
 	}
 	a.start()
 	t.Cleanup(a.close)
-	e := &e2e{t: t, ctx: ctx, app: a, carrier: carrier, creds: map[string]string{}}
-	for _, m := range regexp.MustCompile(`(?m)^\s+(\w+)\s+ext \S+\s+role \S+\s+password (\S+)$`).FindAllStringSubmatch(out.String(), -1) {
-		e.creds[m[1]] = m[2]
-	}
-	if len(e.creds) != 3 {
-		t.Fatalf("demo credentials not printed as expected:\n%s", out.String())
-	}
+	e := &e2e{t: t, ctx: ctx, app: a, base: a.url(), sip: a.sipAddr().String(), carrier: carrier, creds: demoCredentials(t, out.String())}
 	return e
+}
+
+// demoCredentials reads the demo users' passwords from what the first
+// start prints.
+func demoCredentials(t *testing.T, out string) map[string]string {
+	t.Helper()
+	creds := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^\s+(\w+)\s+ext \S+\s+role \S+\s+password (\S+)$`).FindAllStringSubmatch(out, -1) {
+		creds[m[1]] = m[2]
+	}
+	if len(creds) != 3 {
+		t.Fatalf("demo credentials not printed as expected:\n%s", out)
+	}
+	return creds
 }
 
 // wsAgent is a browser stand-in: websocket + pion peer.
@@ -127,7 +137,7 @@ func (a *wsAgent) wait(match func(wsproto.Message) bool) wsproto.Message {
 func (e *e2e) login(user string) string {
 	e.t.Helper()
 	body, _ := json.Marshal(map[string]string{"login": user, "password": e.creds[user]})
-	res, err := http.Post(e.app.url()+"/api/v1/auth/login", "application/json", bytes.NewReader(body))
+	res, err := http.Post(e.base+"/api/v1/auth/login", "application/json", bytes.NewReader(body))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -141,8 +151,8 @@ func (e *e2e) login(user string) string {
 
 func (e *e2e) connect(token, resume string) (*websocket.Conn, chan wsproto.Message, wsproto.Message) {
 	e.t.Helper()
-	url := strings.Replace(e.app.url(), "http", "ws", 1) + "/ws/agent"
-	conn, _, err := websocket.DefaultDialer.Dial(url, http.Header{"Origin": {e.app.url()}})
+	url := strings.Replace(e.base, "http", "ws", 1) + "/ws/agent"
+	conn, _, err := websocket.DefaultDialer.Dial(url, http.Header{"Origin": {e.base}})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -248,7 +258,7 @@ func (a *wsAgent) hears(hz float64) {
 func (e *e2e) dialIn(number string) (chan *trunk.PhoneCall, chan error) {
 	calls, errs := make(chan *trunk.PhoneCall, 1), make(chan error, 1)
 	go func() {
-		c, err := e.carrier.Dial(e.ctx, "sip:"+number+"@"+e.app.sipAddr().String(), "15557654321")
+		c, err := e.carrier.Dial(e.ctx, "sip:"+number+"@"+e.sip, "15557654321")
 		if err != nil {
 			errs <- err
 			return
@@ -346,7 +356,7 @@ func TestE2EGracefulDrain(t *testing.T) {
 
 	// The health check turns within 100 ms (polled, not slept).
 	for {
-		res, err := http.Get(e.app.url() + "/healthz")
+		res, err := http.Get(e.base + "/healthz")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -366,7 +376,7 @@ func TestE2EGracefulDrain(t *testing.T) {
 		t.Fatalf("draining message without a deadline: %+v", m)
 	}
 	body, _ := json.Marshal(map[string]string{"login": "bob", "password": e.creds["bob"]})
-	res, err := http.Post(e.app.url()+"/api/v1/auth/login", "application/json", bytes.NewReader(body))
+	res, err := http.Post(e.base+"/api/v1/auth/login", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,15 +384,15 @@ func TestE2EGracefulDrain(t *testing.T) {
 	if res.StatusCode != 503 {
 		t.Fatalf("sign-in while draining: %d, want 503", res.StatusCode)
 	}
-	url := strings.Replace(e.app.url(), "http", "ws", 1) + "/ws/agent"
-	if conn, res, err := websocket.DefaultDialer.Dial(url, http.Header{"Origin": {e.app.url()}}); err == nil {
+	url := strings.Replace(e.base, "http", "ws", 1) + "/ws/agent"
+	if conn, res, err := websocket.DefaultDialer.Dial(url, http.Header{"Origin": {e.base}}); err == nil {
 		conn.Close()
 		t.Fatal("websocket upgrade accepted while draining")
 	} else if res == nil || res.StatusCode != 503 {
 		t.Fatalf("websocket upgrade while draining: %v %v, want 503", res, err)
 	}
 
-	_, err = e.carrier.Dial(e.ctx, "sip:1002@"+e.app.sipAddr().String(), "15557654321")
+	_, err = e.carrier.Dial(e.ctx, "sip:1002@"+e.sip, "15557654321")
 	var de *trunk.DialError
 	if !errors.As(err, &de) || de.Status != 480 {
 		t.Fatalf("call during drain: %v, want 480", err)

@@ -67,9 +67,9 @@ type LegRecord struct {
 // AgentSegment is one agent's part in a call: rung, answered (or not),
 // left (hung up, transferred, the call ended).
 type AgentSegment struct {
-	Extension     string    `json:"extension"`
-	UserID        string    `json:"userId,omitempty"`
-	Username      string    `json:"username,omitempty"`
+	Extension string `json:"extension"`
+	UserID    string `json:"userId,omitempty"`
+	Username  string `json:"username,omitempty"`
 	// RingStartedAt is absent when the agent was never rung (a call
 	// refused because the agent was away, busy or offline).
 	RingStartedAt time.Time `json:"ringStartedAt,omitzero"`
