@@ -36,7 +36,8 @@ test: deps test-go test-browser
 
 test-go:
 	$(GO) vet $(PKGS)
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(GO) build -o $(BIN) .
+	RB_BIN=$(BIN) $(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 # Browser tests of the softphone widget (frontend/test/): playwright-core
 # from npm drives Debian's chromium (never a downloaded browser) against the
@@ -56,6 +57,7 @@ lint:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./media/g711 ./media/rtpio
 	$(GO) test -run '^$$' -bench OutboxThroughput -benchtime 20000x ./cti/webhook
+	$(GO) test -run '^$$' -bench DurablePublish -benchtime 20000x ./cti/webhook
 	$(GO) test -run '^$$' -bench ScreenPop -benchtime 300x ./media
 	$(GO) run ./bench
 
