@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -431,5 +432,42 @@ func TestProcessRecordingSurvivesKill(t *testing.T) {
 			t.Fatalf("after the restart the CRM heard: call.ended %v, recording.ready %v, agent offline %v", ended, ready, offline)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A second SIGTERM during the drain hangs the live call up at once, but
+// its record is still written (ended by the shutdown, not interrupted).
+func TestProcessSecondSignalKeepsRecords(t *testing.T) {
+	if testing.Short() {
+		t.Skip("signals the real binary")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	carrier, err := trunk.NewPhone(trunk.PhoneConfig{Listen: "127.0.0.1:0", User: "carrier"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer carrier.Close()
+	p := newProc(t, carrier, func(c map[string]any) { c["shutdownTimeout"] = "60s" })
+	e := p.e2e(ctx, carrier)
+	a := e.signIn("alice", 440)
+	ring, call := e.ringAndAnswer(a, "1001")
+	p.signal(syscall.SIGTERM)
+	a.wait(func(m wsproto.Message) bool { return m.Type == wsproto.TypeDraining })
+	p.signal(syscall.SIGTERM)
+	select {
+	case <-call.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second signal did not hang the call up")
+	}
+	if !p.wait(15 * time.Second) {
+		t.Fatal("the process did not exit after the second signal")
+	}
+	a.client.Close()
+	p.start()
+	st, body := e.api("GET", "/api/v1/calls/"+ring.ID, "Bearer "+e.login("admin"), nil)
+	var rec struct{ EndReason string }
+	if err := json.Unmarshal(body, &rec); err != nil || st != 200 || rec.EndReason != "shutdown" {
+		t.Fatalf("record of the call cut by the second signal: %d %s", st, body)
 	}
 }
