@@ -77,7 +77,7 @@ func (s *Service) InboundCall(ctx context.Context, in InboundCall) error {
 		if s.tenant(c.info.TenantID).ScreenPop.onRinging() {
 			c.lookupCRM(ctx, log, LookupRinging, ag.ext)
 		}
-		return c.runInbound(ctx, log, in.Leg, ag, ep)
+		return c.ringInbound(in.Leg, ag, ep)
 	})
 	return nil
 }
@@ -150,7 +150,9 @@ func (ss *AgentSession) Dial(ctx context.Context, to string) (CallInfo, error) {
 		s.log.Info("internal call", "call", c.ID(), "from", me.ext, "to", num)
 		s.start(c, func(ctx context.Context, log *slog.Logger) EndReason {
 			c.publishCall(EventCallRinging)
-			return c.runInternal(ctx, log, me, callee, epA, epB)
+			c.a, c.b = agentSide(me, epA, true), agentSide(callee, epB, false)
+			c.armRing()
+			return EndNone
 		})
 		return c.infoFor(me), nil
 	}
@@ -197,7 +199,9 @@ func (ss *AgentSession) Dial(ctx context.Context, to string) (CallInfo, error) {
 		if s.tenant(c.info.TenantID).ScreenPop.onRinging() {
 			c.lookupCRM(ctx, log, LookupRinging, me.ext)
 		}
-		return c.runOutbound(ctx, log, leg, me, ep)
+		c.a, c.b = agentSide(me, ep, true), legSide(leg, false)
+		c.watchDTMF(leg)
+		return EndNone
 	})
 	return c.infoFor(me), nil
 }
@@ -276,7 +280,15 @@ func (s *Service) newCallWithIDLocked(id, tenantID string, dir Direction, from, 
 func (s *Service) removeCall(c *Call) {
 	s.mu.Lock()
 	delete(s.calls, c.info.ID)
-	for _, p := range c.parties {
+	s.mu.Unlock()
+	s.releaseParties(c)
+}
+
+// releaseParties frees the call's agents for other calls.
+func (s *Service) releaseParties(c *Call) {
+	parties := c.partiesNow()
+	s.mu.Lock()
+	for _, p := range parties {
 		if p.call == c {
 			p.call = nil
 		}
@@ -284,45 +296,67 @@ func (s *Service) removeCall(c *Call) {
 	s.mu.Unlock()
 }
 
-// start runs a call's flow on its owner goroutine; when the flow returns,
-// the call is marked ended, its record is stored and published, every
-// agent is told, and the call is released.
-func (s *Service) start(c *Call, flow func(ctx context.Context, log *slog.Logger) EndReason) {
+// start runs a call on its owner goroutine: begin sets it up (it may end
+// it at once), then the call's state machine runs (callfsm.go). However
+// the call ends — a panic included — closeWith ends what is still going,
+// the record is stored and published, every agent is told, and the call is
+// released.
+func (s *Service) start(c *Call, begin func(ctx context.Context, log *slog.Logger) EndReason) {
 	s.wg.Add(1)
 	c.notify()
 	go func() {
 		defer s.wg.Done()
 		log := s.log.With("call", c.ID(), "sip_call_id", c.Snapshot().SIPCallID)
 		ctx, cancel := context.WithCancel(s.ctx)
-		reason := flow(ctx, log)
+		reason := c.run(ctx, log, func() EndReason { return begin(ctx, log) })
 		cancel() // ends the call's CRM lookups
-		c.bg.Wait()
-		if c.conn != nil {
-			c.conn.Close()
-		}
-		ready := s.finishRecording(log, c)
-		c.mu.Lock()
-		c.info.State = CallEnded
-		c.info.EndReason = reason
-		c.info.EndedAt = time.Now().UTC()
-		answered := !c.info.AnsweredAt.IsZero()
-		c.mu.Unlock()
-		for _, p := range c.partiesNow() {
-			c.agentLeft(p, c.infoFor(p).EndReason)
-		}
-		s.saveRecord(log, c)
-		if ready != nil {
-			// After call.ended, so the record the event points to exists.
-			s.publish(EventRecordingReady, ready.TenantID, ready.CallID, ready)
-		}
-		s.removeCall(c)
-		c.notify()
-		close(c.done)
-		for _, p := range c.partiesNow() {
-			s.afterCall(p, answered)
-		}
-		log.Info("call ended", "reason", reason)
+		s.finish(log, c, reason)
 	}()
+}
+
+// finish is the end of every call, after its state machine stopped. It
+// survives a panic of its own parts: the call is still released.
+func (s *Service) finish(log *slog.Logger, c *Call, reason EndReason) {
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("ending a call failed with a panic", "panic", r)
+			s.removeCall(c)
+			select {
+			case <-c.done:
+			default:
+				close(c.done)
+			}
+		}
+	}()
+	c.closeWith(reason)
+	c.bg.Wait()
+	ready := s.finishRecording(log, c)
+	c.mu.Lock()
+	c.info.State = CallEnded
+	c.info.EndReason = reason
+	c.info.EndedAt = time.Now().UTC()
+	answered := !c.info.AnsweredAt.IsZero()
+	c.mu.Unlock()
+	parties := c.partiesNow()
+	for _, p := range parties {
+		c.agentLeft(p, c.infoFor(p).EndReason)
+	}
+	// The agents are free before the record is stored (a disk sync), so
+	// a caller who calls straight back does not find them busy; they are
+	// told once the record is stored, so what they see ended can be read.
+	s.releaseParties(c)
+	s.saveRecord(log, c)
+	if ready != nil {
+		// After call.ended, so the record the event points to exists.
+		_ = s.publish(EventRecordingReady, ready.TenantID, ready.CallID, ready)
+	}
+	s.removeCall(c)
+	c.notify()
+	close(c.done)
+	for _, p := range parties {
+		s.afterCall(p, answered)
+	}
+	log.Info("call ended", "reason", reason)
 }
 
 // saveRecord stores the call's final record and publishes call.ended. It

@@ -76,8 +76,10 @@ type InboundLeg interface {
 	Ringing(ctx context.Context) error
 	// Answer sends 200 OK with our SDP and waits for the ACK.
 	Answer(ctx context.Context) error
-	// Reject sends a final error response; status is a SIP code.
-	Reject(ctx context.Context, status int, reason string) error
+	// Reject refuses the call with a final error response; the voice path
+	// maps why to a SIP status (no answer 480, rejected or busy 486,
+	// shutdown or failure 503, …).
+	Reject(ctx context.Context, why EndReason) error
 }
 
 // OutboundLeg is a SIP call we placed through a trunk.

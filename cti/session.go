@@ -90,7 +90,7 @@ func (s *Service) Connect(ctx context.Context, p Principal, takeover bool) (*Age
 	s.publishStatus(ch)
 
 	if call != nil {
-		if err := call.sendCmd(callCmd{kind: cmdMove, from: ag, ep: ep}); err != nil {
+		if err := call.sendCmd(callCmd{kind: inMove, from: ag, ep: ep}); err != nil {
 			s.log.Warn("moving call to new session", "call", call.ID(), "err", err)
 		}
 	}
@@ -218,20 +218,20 @@ func (ss *AgentSession) SetStatus(st AgentStatus, reason string) error {
 }
 
 // Answer picks up a ringing call.
-func (ss *AgentSession) Answer(callID string) error { return ss.callCmd(callID, cmdAnswer, "") }
+func (ss *AgentSession) Answer(callID string) error { return ss.callCmd(callID, inAnswer, "") }
 
 // Reject declines a ringing call.
-func (ss *AgentSession) Reject(callID string) error { return ss.callCmd(callID, cmdReject, "") }
+func (ss *AgentSession) Reject(callID string) error { return ss.callCmd(callID, inReject, "") }
 
 // Hangup ends a call (cancels it while dialing).
-func (ss *AgentSession) Hangup(callID string) error { return ss.callCmd(callID, cmdHangup, "") }
+func (ss *AgentSession) Hangup(callID string) error { return ss.callCmd(callID, inHangup, "") }
 
 // Hold puts a call on hold or resumes it.
 func (ss *AgentSession) Hold(callID string, on bool) error {
 	if on {
-		return ss.callCmd(callID, cmdHold, "")
+		return ss.callCmd(callID, inHold, "")
 	}
-	return ss.callCmd(callID, cmdUnhold, "")
+	return ss.callCmd(callID, inUnhold, "")
 }
 
 // Transfer hands an answered call to an extension or number (blind).
@@ -240,7 +240,7 @@ func (ss *AgentSession) Transfer(callID, to string) error {
 	if err != nil {
 		return err
 	}
-	return c.sendCmd(callCmd{kind: cmdTransfer, from: ss.agent, to: to})
+	return c.sendCmd(callCmd{kind: inTransfer, from: ss.agent, to: to})
 }
 
 // SendDTMF plays digits to the other party.
@@ -253,14 +253,14 @@ func (ss *AgentSession) SendDTMF(callID, digits string) error {
 			return Errorf(KindInvalid, "%q is not a DTMF digit", r)
 		}
 	}
-	return ss.callCmd(callID, cmdDTMF, digits)
+	return ss.callCmd(callID, inDTMF, digits)
 }
 
 func isDTMFDigit(r rune) bool {
 	return (r >= '0' && r <= '9') || r == '*' || r == '#' || (r >= 'A' && r <= 'D')
 }
 
-func (ss *AgentSession) callCmd(callID string, k cmdKind, digits string) error {
+func (ss *AgentSession) callCmd(callID string, k callInput, digits string) error {
 	c, err := ss.svc.callFor(ss.agent, callID)
 	if err != nil {
 		return err
@@ -337,7 +337,7 @@ func (ss *AgentSession) close(why AgentEventKind) {
 
 	if c != nil {
 		select {
-		case c.cmds <- callCmd{kind: cmdAgentGone, from: ag}:
+		case c.cmds <- callCmd{kind: inAgentGone, from: ag}:
 		case <-c.done:
 		}
 	}

@@ -121,11 +121,26 @@ func (l *inboundLeg) Answer(ctx context.Context) error {
 }
 
 // Reject implements cti.InboundLeg.
-func (l *inboundLeg) Reject(ctx context.Context, status int, reason string) error {
+func (l *inboundLeg) Reject(ctx context.Context, why cti.EndReason) error {
+	status, reason := rejectStatus(why)
 	l.setReason(cti.EndRejected)
 	err := l.srv.Respond(status, reason, nil)
 	l.finish(cti.EndRejected)
 	return err
+}
+
+// rejectStatus maps why cti refuses a ringing call to a SIP final
+// response.
+func rejectStatus(why cti.EndReason) (int, string) {
+	switch why {
+	case cti.EndRejected, cti.EndBusy:
+		return sip.StatusBusyHere, "Busy Here"
+	case cti.EndNoAnswer:
+		return sip.StatusTemporarilyUnavailable, "No Answer"
+	case cti.EndShutdown, cti.EndFailed:
+		return sip.StatusServiceUnavailable, "Service Unavailable"
+	}
+	return sip.StatusTemporarilyUnavailable, "Temporarily Unavailable"
 }
 
 // statusFor maps a cti refusal to a SIP final response.
