@@ -281,9 +281,14 @@ func (c *Call) sendCmd(cmd callCmd) error {
 	}
 }
 
+// reply answers a command once; a second answer (a transition that
+// replied and then failed) is dropped.
 func reply(cmd callCmd, err error) {
 	if cmd.reply != nil {
-		cmd.reply <- err
+		select {
+		case cmd.reply <- err:
+		default:
+		}
 	}
 }
 

@@ -118,9 +118,11 @@ func init() {
 // panic ends the call as failed; it never reaches the process.
 func (c *Call) run(ctx context.Context, log *slog.Logger, begin func() EndReason) (reason EndReason) {
 	c.ctx, c.log = ctx, log
+	var ev callEvent
 	defer func() {
 		if r := recover(); r != nil {
-			log.Error("call failed with a panic; ending it", "panic", r, "stack", string(debug.Stack()))
+			log.Error("call failed with a panic; ending it", "panic", r, "input", ev.in.String(), "stack", string(debug.Stack()))
+			reply(ev.cmd, Errorf(KindInternal, "the call failed; it has been ended"))
 			reason = EndFailed
 		}
 	}()
@@ -128,7 +130,7 @@ func (c *Call) run(ctx context.Context, log *slog.Logger, begin func() EndReason
 		return reason
 	}
 	for {
-		ev := c.next()
+		ev = c.next()
 		if reason = c.dispatch(&ev); reason != EndNone {
 			return reason
 		}

@@ -13,6 +13,14 @@ import (
 
 func newService(t *testing.T, cfg cti.Config) (*cti.Service, *ctitest.Media) {
 	t.Helper()
+	m := &ctitest.Media{}
+	return newServiceWith(t, cfg, m), m
+}
+
+// newServiceWith builds a service on a fresh store (tenant demo, agents
+// 1001 and 1002) with the given voice path.
+func newServiceWith(t *testing.T, cfg cti.Config, m cti.MediaEngine) *cti.Service {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, t.TempDir()+"/rb.db")
 	if err != nil {
@@ -27,10 +35,9 @@ func newService(t *testing.T, cfg cti.Config) (*cti.Service, *ctitest.Media) {
 			t.Fatal(err)
 		}
 	}
-	m := &ctitest.Media{}
 	svc := cti.New(cfg, st, m, nil)
 	t.Cleanup(svc.Close)
-	return svc, m
+	return svc
 }
 
 func principal(ext string) cti.Principal {
