@@ -71,6 +71,7 @@ const (
 	EventStatus                         // Status + Reason
 	EventReplaced                       // the agent signed in elsewhere; the session is closed
 	EventClosed                         // the session ended (grace expired or shutdown)
+	EventRevoked                        // the user's access was revoked (disabled, deleted, role changed); Reason says why
 )
 
 // AgentEvent is pushed to an agent's session.

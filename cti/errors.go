@@ -80,3 +80,9 @@ func ErrorMessage(err error) string {
 	}
 	return "internal error"
 }
+
+// ErrRefreshTokenReused marks the presentation of a refresh token that was
+// already exchanged: a replay. Its family is revoked by the time this is
+// returned (wrapped in a KindNotFound error, so clients see the usual
+// refusal).
+var ErrRefreshTokenReused = errors.New("refresh token reused")

@@ -80,3 +80,18 @@ func allDigits(s string) bool {
 	}
 	return true
 }
+
+// IsPremiumRate reports whether an E.164 number is premium-rate (or
+// shared-cost, which carriers bill the same way) by the phone number
+// metadata: the destinations of toll fraud.
+func IsPremiumRate(e164 string) bool {
+	n, err := phonenumbers.Parse(e164, DefaultRegion)
+	if err != nil {
+		return false
+	}
+	switch phonenumbers.GetNumberType(n) {
+	case phonenumbers.PREMIUM_RATE, phonenumbers.SHARED_COST:
+		return true
+	}
+	return false
+}

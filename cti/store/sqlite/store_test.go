@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -333,4 +334,61 @@ func TestCanceledContext(t *testing.T) {
 	if err := s.CreateTenant(ctx, &cti.Tenant{ID: "x"}); err == nil {
 		t.Fatal("CreateTenant with canceled context succeeded")
 	}
+}
+
+func TestRefreshFamilyReplayAndUserRevocation(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "rb.db"))
+	ctx := t.Context()
+	a, _ := seed(t, s)
+	exp := time.Now().Add(time.Hour)
+
+	first := &cti.RefreshToken{TenantID: "a", UserID: a.ID, Hash: "f1", ExpiresAt: exp}
+	if err := s.CreateRefreshToken(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if first.FamilyID != first.ID {
+		t.Fatalf("a new family is named after its first token: %+v", first)
+	}
+	if _, err := s.ConsumeRefreshToken(ctx, "a", "f1"); err != nil {
+		t.Fatal(err)
+	}
+	second := &cti.RefreshToken{TenantID: "a", UserID: a.ID, FamilyID: first.FamilyID, Hash: "f2", ExpiresAt: exp}
+	other := &cti.RefreshToken{TenantID: "a", UserID: a.ID, Hash: "o1", ExpiresAt: exp}
+	for _, tk := range []*cti.RefreshToken{second, other} {
+		if err := s.CreateRefreshToken(ctx, tk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Replaying the used first token revokes its successor too.
+	_, err := s.ConsumeRefreshToken(ctx, "a", "f1")
+	wantKind(t, err, cti.KindNotFound)
+	if !errors.Is(err, cti.ErrRefreshTokenReused) {
+		t.Fatalf("replay: %v, want ErrRefreshTokenReused", err)
+	}
+	_, err = s.ConsumeRefreshToken(ctx, "a", "f2")
+	wantKind(t, err, cti.KindNotFound)
+
+	// Logout revokes one family only.
+	if err := s.RevokeRefreshFamily(ctx, "a", "o1"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.ConsumeRefreshToken(ctx, "a", "o1")
+	wantKind(t, err, cti.KindNotFound)
+
+	live := &cti.RefreshToken{TenantID: "a", UserID: a.ID, Hash: "l1", ExpiresAt: exp}
+	if err := s.CreateRefreshToken(ctx, live); err != nil {
+		t.Fatal(err)
+	}
+	epoch, err := s.RevokeUserTokens(ctx, "a", a.ID)
+	if err != nil || epoch != 1 {
+		t.Fatalf("RevokeUserTokens = %d, %v; want epoch 1", epoch, err)
+	}
+	_, err = s.ConsumeRefreshToken(ctx, "a", "l1")
+	wantKind(t, err, cti.KindNotFound)
+	u, err := s.GetUser(ctx, "a", a.ID)
+	if err != nil || u.TokenEpoch != 1 || u.Disabled() {
+		t.Fatalf("user after revocation: %+v, %v", u, err)
+	}
+	_, err = s.RevokeUserTokens(ctx, "b", a.ID) // another tenant's user
+	wantKind(t, err, cti.KindNotFound)
 }
