@@ -85,6 +85,7 @@ type env struct {
 	reg   *prometheus.Registry
 	addr  string // host:port once listen was called
 	users map[string]*cti.User
+	db    string // the SQLite file, for tests that change rows behind the service's back
 }
 
 func testLogger() *slog.Logger {
@@ -98,11 +99,12 @@ func testLogger() *slog.Logger {
 func newEnv(t *testing.T, opts ...any) *env {
 	t.Helper()
 	ctx := t.Context()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "rb.db"))
+	dbPath := filepath.Join(t.TempDir(), "rb.db")
+	store, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
 		t.Fatalf("sqlite.Open: %v", err)
 	}
-	e := &env{t: t, store: store, reg: prometheus.NewRegistry(), users: map[string]*cti.User{}}
+	e := &env{t: t, store: store, reg: prometheus.NewRegistry(), users: map[string]*cti.User{}, db: dbPath}
 	e.seed()
 	log := testLogger()
 	var ctiCfg cti.Config

@@ -50,6 +50,7 @@ const (
 	CodeTooLarge       = "too_large"        // message over the size limit
 	CodeSessionReplace = "session_replaced" // the agent signed in elsewhere
 	CodeSessionInUse   = "session_in_use"   // another tab holds the session; retry with takeover
+	CodeRevoked        = "revoked"          // the account was disabled, deleted, changed or signed out everywhere; sign in again
 )
 
 // Message is the single envelope for every message. Only the fields that a
