@@ -46,7 +46,10 @@ func (k Kind) String() string {
 type Error struct {
 	Kind    Kind
 	Message string
-	Err     error
+	// Field names the request field at fault (as the JSON spells it,
+	// "url"), when one is; the REST edge lists it in the problem.
+	Field string
+	Err   error
 }
 
 func (e *Error) Error() string {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -391,4 +393,41 @@ func TestRefreshFamilyReplayAndUserRevocation(t *testing.T) {
 	}
 	_, err = s.RevokeUserTokens(ctx, "b", a.ID) // another tenant's user
 	wantKind(t, err, cti.KindNotFound)
+}
+
+// The database holds password hashes and refresh tokens: owner-only, even
+// in a directory that already existed and under a permissive umask.
+func TestDatabaseFileIsPrivate(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	dir := t.TempDir() // exists already
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "rb.db")
+	s := openTest(t, path)
+	seed(t, s) // writes, so the WAL exists
+	for _, p := range []string{path, path + "-wal"} {
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := st.Mode().Perm(); perm != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", filepath.Base(p), perm)
+		}
+	}
+	// A file left readable by an older version is tightened on open.
+	s.Close()
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	openTest(t, path)
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
+		t.Errorf("reopened file has mode %v, want 0600", st.Mode().Perm())
+	}
+	nested := filepath.Join(t.TempDir(), "new", "data", "rb.db")
+	openTest(t, nested)
+	if st, _ := os.Stat(filepath.Dir(nested)); st.Mode().Perm() != 0o700 {
+		t.Errorf("created data dir has mode %v, want 0700", st.Mode().Perm())
+	}
 }
