@@ -81,9 +81,9 @@ func recordingSecret(jwtSecret []byte) []byte {
 type metricsServer struct {
 	started bool
 	ln      net.Listener
-	srv  *http.Server
-	done chan struct{}
-	log  *slog.Logger
+	srv     *http.Server
+	done    chan struct{}
+	log     *slog.Logger
 }
 
 func newMetricsServer(addr string, reg *prometheus.Registry, log *slog.Logger) (*metricsServer, error) {

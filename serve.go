@@ -76,7 +76,7 @@ type app struct {
 	ln     net.Listener
 	// metrics serves /metrics on Config.MetricsAddr; nil when not set.
 	metrics *metricsServer
-	udp    net.PacketConn
+	udp     net.PacketConn
 }
 
 // newApp builds everything and binds every socket, but serves nothing yet
