@@ -78,7 +78,7 @@ func (fakeConn) Close()    {}
 
 // env is a server on a real SQLite store with a seeded demo tenant.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	store *sqlite.Store
 	svc   *cti.Service
 	srv   *Server
@@ -96,7 +96,7 @@ func testLogger() *slog.Logger {
 }
 
 // newEnv builds the environment; opts are func(*Config) and func(*cti.Config).
-func newEnv(t *testing.T, opts ...any) *env {
+func newEnv(t testing.TB, opts ...any) *env {
 	t.Helper()
 	ctx := t.Context()
 	dbPath := filepath.Join(t.TempDir(), "rb.db")
@@ -243,7 +243,7 @@ func (e *env) login(login string) tokenResponse {
 	return tr
 }
 
-func decodeProblem(t *testing.T, resp *http.Response, body []byte, status int) problem {
+func decodeProblem(t testing.TB, resp *http.Response, body []byte, status int) problem {
 	t.Helper()
 	if resp.StatusCode != status {
 		t.Fatalf("status %d, want %d (body %s)", resp.StatusCode, status, body)
@@ -263,7 +263,7 @@ func decodeProblem(t *testing.T, resp *http.Response, body []byte, status int) p
 
 // wsClient is a test agent on /ws/agent.
 type wsClient struct {
-	t    *testing.T
+	t    testing.TB
 	conn *fws.Conn
 }
 
