@@ -448,3 +448,39 @@ func TestAPIKeyNameCannotShadowAnExtension(t *testing.T) {
 		t.Fatalf("login 1001 resolves to %q, want alice", u.Username)
 	}
 }
+
+// Expired refresh tokens (used or not) are pruned by the server's janitor,
+// which runs as soon as the server serves.
+func TestExpiredRefreshTokensPruned(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	for i, d := range []time.Duration{-time.Hour, -time.Second, time.Hour} {
+		tok := &cti.RefreshToken{TenantID: testTenant, UserID: e.users["bob"].ID, Hash: fmt.Sprint("prune", i), ExpiresAt: time.Now().Add(d)}
+		if err := e.store.CreateRefreshToken(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func() int {
+		db, err := sql.Open("sqlite", "file:"+e.db+"?_pragma=busy_timeout(5000)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM refresh_tokens WHERE hash LIKE 'prune%'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := count(); n != 3 {
+		t.Fatalf("%d tokens before serving", n)
+	}
+	e.listen()
+	deadline := time.Now().Add(5 * time.Second)
+	for count() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d tokens left, want only the live one", count())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
