@@ -86,7 +86,7 @@ func retryAfterSeconds(d time.Duration) int64 {
 // password being checked; a refused one counts as a failure.
 func (s *Server) guard(c *fiber.Ctx, tenant, login, password string) (*cti.User, error) {
 	ip := c.IP()
-	if v := s.throttle.check(tenant, login, ip); v.wait > 0 {
+	if v := s.throttle.attempt(tenant, login, ip); v.wait > 0 {
 		s.log.Info("sign-in throttled", "tenant", tenant, "login", login, "ip", ip, "wait", v.wait, "locked", v.locked)
 		c.Set(fiber.HeaderRetryAfter, strconv.FormatInt(retryAfterSeconds(v.wait), 10))
 		return nil, &errThrottled{v: v}
@@ -94,11 +94,14 @@ func (s *Server) guard(c *fiber.Ctx, tenant, login, password string) (*cti.User,
 	u, err := s.authenticate(c.UserContext(), tenant, login, password)
 	switch {
 	case errors.Is(err, errBadCredentials):
-		s.throttle.fail(tenant, login, ip)
-	case errors.Is(err, cti.ErrHashBusy):
-		c.Set(fiber.HeaderRetryAfter, "1")
+		// Charged already by attempt.
 	case err == nil:
-		s.throttle.succeed(tenant, login)
+		s.throttle.succeeded(tenant, login, ip)
+	default:
+		s.throttle.unchecked(tenant, login, ip)
+		if cti.ErrorKind(err) == cti.KindUnavailable {
+			c.Set(fiber.HeaderRetryAfter, "1")
+		}
 	}
 	return u, err
 }

@@ -484,3 +484,28 @@ func TestExpiredRefreshTokensPruned(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// Guesses sent in parallel are throttled like sequential ones: an attempt
+// is charged when admitted, not when its (slow) hash is done.
+func TestParallelGuessesThrottled(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Throttle = ThrottleConfig{IPFree: 1000} })
+	clk := newFakeClock()
+	e.srv.throttle.now = clk.now
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[int]int{}
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, _ := e.loginAs(testTenant, "alice", fmt.Sprint("parallel", i))
+			mu.Lock()
+			codes[resp.StatusCode]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if codes[401] != 6 || codes[429] != 14 {
+		t.Fatalf("20 parallel guesses answered %v, want 6 checked (401) and 14 throttled (429)", codes)
+	}
+}

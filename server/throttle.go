@@ -15,7 +15,9 @@ import (
 //     checking the password, so a throttled guess learns nothing;
 //   - at LockoutAfter failures the key is locked for LockoutFor;
 //   - a key's failures are forgotten Window after its last failure or
-//     lockout, and a successful sign-in clears the account's count.
+//     lockout, and a successful sign-in clears the account's count;
+//   - an attempt is charged when admitted, not when its hash is done, so
+//     parallel guesses are throttled like sequential ones.
 //
 // A lockout always expires, so an attacker can delay the real user by at
 // most LockoutFor per LockoutAfter guesses, never lock them out for good.
@@ -98,8 +100,12 @@ type throttleVerdict struct {
 	locked bool
 }
 
-// check returns how long the attempt must wait (0: go ahead).
-func (t *throttle) check(tenant, login, ip string) throttleVerdict {
+// attempt admits a sign-in attempt or says how long it must wait. An
+// admitted attempt is charged as a failure at once, so that a burst of
+// parallel guesses cannot all pass before the first one has failed; the
+// caller refunds it when the password turned out right or was never
+// checked.
+func (t *throttle) attempt(tenant, login, ip string) throttleVerdict {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
@@ -118,7 +124,43 @@ func (t *throttle) check(tenant, login, ip string) throttleVerdict {
 			v.locked = e.fails >= t.lockoutAfter(k)
 		}
 	}
+	if v.wait <= 0 {
+		t.chargeLocked(now, accountKey(tenant, login), ipKey(ip))
+	}
 	return v
+}
+
+// succeeded clears the account's failures and refunds the IP's charge
+// (one known password must not buy an attacker fresh guesses at other
+// accounts, so the IP's earlier failures stay).
+func (t *throttle) succeeded(tenant, login, ip string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.m, accountKey(tenant, login))
+	t.refundLocked(ipKey(ip))
+}
+
+// unchecked refunds an attempt whose password was never checked (the
+// hashing pool was full, the store failed).
+func (t *throttle) unchecked(tenant, login, ip string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.refundLocked(accountKey(tenant, login))
+	t.refundLocked(ipKey(ip))
+}
+
+func (t *throttle) refundLocked(k string) {
+	e := t.m[k]
+	if e == nil {
+		return
+	}
+	if e.fails--; e.fails <= 0 {
+		delete(t.m, k)
+		return
+	}
+	if e.fails <= t.free(k) {
+		e.until = time.Time{}
+	}
 }
 
 func (t *throttle) lockoutAfter(k string) int {
@@ -139,12 +181,9 @@ func (t *throttle) expired(e *throttleEntry, now time.Time) bool {
 	return now.Sub(e.last) >= t.cfg.Window && !now.Before(e.until)
 }
 
-// fail records a failed attempt against the account and the IP.
-func (t *throttle) fail(tenant, login, ip string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.now()
-	for _, k := range []string{accountKey(tenant, login), ipKey(ip)} {
+// chargeLocked counts a failure against each key; t.mu is held.
+func (t *throttle) chargeLocked(now time.Time, keys ...string) {
+	for _, k := range keys {
 		e := t.m[k]
 		if e == nil || t.expired(e, now) {
 			t.makeRoom(now)
@@ -161,14 +200,6 @@ func (t *throttle) fail(tenant, login, ip string) {
 			e.until = now.Add(min(d, t.cfg.LockoutFor))
 		}
 	}
-}
-
-// succeed clears the account's failures (not the IP's: one known password
-// must not buy an attacker fresh guesses at other accounts).
-func (t *throttle) succeed(tenant, login string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.m, accountKey(tenant, login))
 }
 
 // makeRoom keeps the map under MaxKeys: expired entries go first; if that
