@@ -249,12 +249,14 @@ func (s *Server) Serve(ln net.Listener) error {
 		return errors.New("server: serve after shutdown")
 	}
 	s.listeners = append(s.listeners, oc)
-	s.mu.Unlock()
-	ln = oc
+	// Started under mu, where draining is known false, so the Add happens
+	// before Shutdown's Wait.
 	s.janitor.Do(func() {
 		s.bg.Add(1)
 		go s.pruneTokens()
 	})
+	s.mu.Unlock()
+	ln = oc
 	s.log.Info("http server listening", "addr", ln.Addr().String(), "tls", s.tls != nil)
 	if err := s.app.Listener(ln); err != nil {
 		return fmt.Errorf("server: serve: %w", err)
