@@ -7,7 +7,7 @@ PKGS      := ./...
 APT_DEPS  := sip-tester chromium
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run test test-go test-browser deps deps-apt deps-npm lint bench clean
+.PHONY: all build run test test-go test-browser deps deps-apt deps-npm lint fuzz bench clean
 
 all: build
 
@@ -53,6 +53,28 @@ test-browser: build
 lint:
 	$(GO) vet $(PKGS)
 	$(GO) run $(STATICCHECK) $(PKGS)
+
+# Fuzz targets of the parsers that take outside input, as package:target.
+# `make test` runs their seed corpora; `make fuzz` explores each for
+# FUZZTIME (go test allows one -fuzz target per run). A failure leaves the
+# input under the package's testdata/fuzz/, where it becomes a seed:
+# commit it with the fix.
+FUZZTIME ?= 30s
+FUZZ_TARGETS := \
+	./server/wsproto:FuzzDecode \
+	./server:FuzzVerifyJWT \
+	./server:FuzzParseBasic \
+	./server:FuzzOriginPolicy \
+	./server:FuzzLoginBody \
+	./server:FuzzWebhookBody \
+	./cti/webhook:FuzzConfig \
+	./cti:FuzzNormalizeE164
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "== $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./media/g711 ./media/rtpio

@@ -107,6 +107,8 @@ func newProc(t *testing.T, carrier *trunk.Phone, edit func(map[string]any)) *pro
 		"mediaIp": "127.0.0.1", "webrtcUdpPort": udpPort, "webrtcTcpPort": 0,
 		"rtpPorts":        fmt.Sprintf("%d-%d", rtpLow, rtpLow+39),
 		"shutdownTimeout": "5s", "logLevel": "info",
+		// The stand-in CRMs listen on loopback.
+		"webhookAllowPrivate": []string{"127.0.0.1/32"},
 		"trunks": []map[string]any{{"name": "carrier", "address": carrier.Addr().String(), "allowFrom": []string{"127.0.0.1/32"}}},
 	}
 	if edit != nil {

@@ -81,7 +81,9 @@ type app struct {
 	outbox *webhook.Outbox
 	srv    *server.Server
 	ln     net.Listener
-	udp    net.PacketConn
+	// metrics serves /metrics on Config.MetricsAddr; nil when not set.
+	metrics *metricsServer
+	udp     net.PacketConn
 }
 
 // newApp builds everything and binds every socket, but serves nothing yet
@@ -95,6 +97,9 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (
 			a.close()
 		}
 	}()
+	if err = privateDir(cfg.DataDir, log); err != nil {
+		return nil, err
+	}
 	if a.store, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, "ringbridge.db")); err != nil {
 		return nil, err
 	}
@@ -131,7 +136,12 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (
 	}
 	a.svc = cti.New(ctiCfg, a.store, engine, log.With("component", "cti"))
 	// Events are stored from now on; they are delivered once start runs.
-	if a.outbox, err = webhook.Open(ctx, a.store.Webhooks(), webhook.Options{Log: log.With("component", "webhooks")}); err != nil {
+	allowPrivate, err := webhook.ParsePrefixes(cfg.WebhookAllowPrivate) // validated
+	if err != nil {
+		return nil, err
+	}
+	if a.outbox, err = webhook.Open(ctx, a.store.Webhooks(), webhook.Options{Log: log.With("component", "webhooks"),
+		AllowPrivate: allowPrivate}); err != nil {
 		return nil, err
 	}
 	a.svc.SetEventSink(a.outbox)
@@ -164,7 +174,8 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registerMediaMetrics(reg, a.trunks)
 	srvCfg := server.Config{Addr: cfg.HTTPAddr, JWTSecret: secret, AllowedOrigins: cfg.AllowedOrigins,
-		ICEServers: cfg.ICEServers, DefaultTenant: defaultTenant, Webhooks: a.outbox}
+		ICEServers: cfg.ICEServers, DefaultTenant: defaultTenant, Webhooks: a.outbox,
+		ExternalTLS: cfg.ExternalTLS, MetricsToken: cfg.MetricsToken}
 	if *cfg.TLS {
 		if srvCfg.TLSCertFile, srvCfg.TLSKeyFile, err = tlsFiles(cfg); err != nil {
 			return nil, err
@@ -175,6 +186,11 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (
 	}
 	if a.ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("http listen: %w", err)
+	}
+	if cfg.MetricsAddr != "" {
+		if a.metrics, err = newMetricsServer(cfg.MetricsAddr, reg, log); err != nil {
+			return nil, err
+		}
 	}
 	return a, nil
 }
@@ -201,6 +217,9 @@ func (a *app) start() <-chan error {
 		return errc
 	}
 	go func() { errc <- a.srv.Serve(a.ln) }()
+	if a.metrics != nil {
+		a.metrics.start()
+	}
 	return errc
 }
 
@@ -239,6 +258,9 @@ func (a *app) close() {
 	} else if a.ln != nil {
 		a.ln.Close()
 	}
+	if a.metrics != nil {
+		a.metrics.close()
+	}
 	if a.svc != nil {
 		a.svc.Close() // hands the last events to the outbox
 	}
@@ -262,4 +284,24 @@ func (a *app) close() {
 	if a.store != nil {
 		_ = a.store.Close()
 	}
+}
+
+// privateDir creates the data directory 0700, and tightens a pre-existing
+// one that others may read: it holds the database, the JWT key and call
+// recordings.
+func privateDir(dir string, log *slog.Logger) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data dir %s: %w", dir, err)
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("data dir %s: %w", dir, err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("data dir %s is accessible to others and cannot be restricted: %w", dir, err)
+		}
+		log.Warn("data dir was accessible to other users; restricted to its owner", "dir", dir, "was", st.Mode().Perm().String())
+	}
+	return nil
 }

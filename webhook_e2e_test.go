@@ -39,7 +39,9 @@ func TestE2EWebhooks(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer crm.Close()
-	e := startE2E(t)
+	// The stand-in CRM listens on loopback, which webhooks reach only when
+	// the operator allow-lists it.
+	e := startE2E(t, func(c *Config) { c.WebhookAllowPrivate = []string{"127.0.0.1/32"} })
 
 	cfg, _ := json.Marshal(map[string]any{"url": crm.URL + "/events", "events": []string{"*"}})
 	req, _ := http.NewRequestWithContext(e.ctx, "POST", e.base+"/api/v1/webhooks", bytes.NewReader(cfg))

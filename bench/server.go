@@ -176,6 +176,8 @@ func (ss *serverSetup) start(ctx context.Context) (*server, error) {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
+	// /metrics is served on the main port only with a token.
+	cmd.Env = append(cmd.Env, "RINGBRIDGE_METRICS_TOKEN="+benchMetricsToken)
 	// Own process group, so a Ctrl-C in the terminal reaches only us and we
 	// stop the server ourselves; Pdeathsig is the backstop should the bench
 	// itself be killed.

@@ -72,6 +72,7 @@ const (
 	EventReplaced                       // the agent signed in elsewhere; the session is closed
 	EventClosed                         // the session ended (grace expired or shutdown)
 	EventDraining                       // the server is stopping: calls finish, none start; Until is the deadline
+	EventRevoked                        // the user's access was revoked (disabled, deleted, role changed); Reason says why
 )
 
 // AgentEvent is pushed to an agent's session.

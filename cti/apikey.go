@@ -76,8 +76,19 @@ func (s *Service) CreateAPIKey(ctx context.Context, p Principal, req NewAPIKeyRe
 		}
 		out.User = *u
 	} else {
+		// The name becomes the technical user's login. Logins match a
+		// username before an extension, so a user named "1001" would
+		// capture the sign-ins of the agent on extension 1001.
+		if allDigits(strings.TrimPrefix(req.Name, "+")) {
+			return nil, Errorf(KindInvalid, "name must not be a number: it would read as an extension at sign-in")
+		}
+		if _, err := s.store.GetUserByExtension(ctx, p.TenantID, req.Name); err == nil {
+			return nil, Errorf(KindConflict, "name %q is the extension of another user", req.Name)
+		} else if ErrorKind(err) != KindNotFound {
+			return nil, err
+		}
 		pw := GeneratePassword(24)
-		hash, err := HashPassword(pw)
+		hash, err := s.hashes.Hash(ctx, pw)
 		if err != nil {
 			return nil, err
 		}
@@ -143,11 +154,15 @@ func (s *Service) AuthenticateAPIKey(ctx context.Context, key string) (Principal
 		}
 		return Principal{}, err
 	}
+	if u.Disabled() {
+		return Principal{}, ErrUserDisabled
+	}
 	if now := time.Now(); now.Sub(k.LastUsedAt) > time.Minute {
 		// Bounded write rate: at most one per key per minute.
 		if err := s.store.TouchAPIKey(ctx, k.ID, now); err != nil {
 			s.log.Debug("recording API key use", "key", k.ID, "err", err)
 		}
 	}
-	return Principal{TenantID: u.TenantID, UserID: u.ID, Username: u.Username, Extension: u.Extension, Role: u.Role}, nil
+	return Principal{TenantID: u.TenantID, UserID: u.ID, Username: u.Username, Extension: u.Extension, Role: u.Role,
+		TokenEpoch: u.TokenEpoch}, nil
 }

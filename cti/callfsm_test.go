@@ -266,7 +266,9 @@ func TestTransferToNumberThroughTheStateMachine(t *testing.T) {
 // panickyMedia fails the way a bug would: Connect panics.
 type panickyMedia struct{ ctitest.Media }
 
-func (*panickyMedia) Connect(a, b cti.Endpoint) (cti.Connection, error) { panic("bug in the voice path") }
+func (*panickyMedia) Connect(a, b cti.Endpoint) (cti.Connection, error) {
+	panic("bug in the voice path")
+}
 
 // A panic while handling a call ends that call — with an error for the
 // agent, the caller's leg closed and a record — and nothing else: the

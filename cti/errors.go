@@ -46,7 +46,10 @@ func (k Kind) String() string {
 type Error struct {
 	Kind    Kind
 	Message string
-	Err     error
+	// Field names the request field at fault (as the JSON spells it,
+	// "url"), when one is; the REST edge lists it in the problem.
+	Field string
+	Err   error
 }
 
 func (e *Error) Error() string {
@@ -80,3 +83,9 @@ func ErrorMessage(err error) string {
 	}
 	return "internal error"
 }
+
+// ErrRefreshTokenReused marks the presentation of a refresh token that was
+// already exchanged: a replay. Its family is revoked by the time this is
+// returned (wrapped in a KindNotFound error, so clients see the usual
+// refusal).
+var ErrRefreshTokenReused = errors.New("refresh token reused")

@@ -224,30 +224,34 @@ func (s *Service) internalTargetLocked(tenantID, num string) (*agent, bool) {
 }
 
 func (s *Service) checkDialRule(tenantID, num string) error {
-	rule, ok := s.cfg.DialRules[tenantID]
+	rule := s.cfg.DialRules[tenantID]
 	digits := strings.TrimPrefix(num, "+")
-	max := 15
-	if ok && rule.MaxDigits > 0 {
-		max = rule.MaxDigits
+	maxDigits := 15
+	if rule.MaxDigits > 0 {
+		maxDigits = rule.MaxDigits
 	}
-	if len(digits) > max {
-		return Errorf(KindForbidden, "number %s is longer than %d digits", num, max)
+	if len(digits) > maxDigits {
+		return Errorf(KindForbidden, "number %s is longer than %d digits", num, maxDigits)
 	}
-	if !ok || (len(rule.AllowPrefixes) == 0 && len(rule.AllowCountries) == 0) {
-		return nil
+	e164 := s.e164(tenantID, num)
+	if !rule.AllowPremium && e164 != "" && IsPremiumRate(e164) {
+		return Errorf(KindForbidden, "number %s is premium-rate, which this tenant's dialing rules do not allow", num)
 	}
 	for _, p := range rule.AllowPrefixes {
 		if strings.HasPrefix(digits, strings.TrimPrefix(p, "+")) {
 			return nil
 		}
 	}
-	if len(rule.AllowCountries) > 0 {
-		if n := s.e164(tenantID, num); n != "" {
-			region := NumberRegion(n)
-			for _, c := range rule.AllowCountries {
-				if region != "" && strings.EqualFold(c, region) {
-					return nil
-				}
+	countries := rule.AllowCountries
+	if len(countries) == 0 && len(rule.AllowPrefixes) == 0 {
+		// The safe default: domestic calls only.
+		countries = []string{s.tenant(tenantID).DefaultRegion}
+	}
+	if e164 != "" {
+		region := NumberRegion(e164)
+		for _, c := range countries {
+			if c == "*" || (region != "" && strings.EqualFold(c, region)) {
+				return nil
 			}
 		}
 	}

@@ -20,7 +20,7 @@ func TestFailedDialLeavesARecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ss.Dial(context.Background(), "+36 1 234 5678"); cti.ErrorKind(err) != cti.KindUnavailable {
+	if _, err := ss.Dial(context.Background(), "+1 555 765 4321"); cti.ErrorKind(err) != cti.KindUnavailable {
 		t.Fatalf("dial: %v", err)
 	}
 	var ended *cti.CallRecord

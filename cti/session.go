@@ -302,7 +302,15 @@ func (ss *AgentSession) Detach() {
 // Close ends the session now: its calls end and the agent goes offline.
 func (ss *AgentSession) Close() { ss.close(EventClosed) }
 
-func (ss *AgentSession) close(why AgentEventKind) {
+func (ss *AgentSession) close(why AgentEventKind) { ss.closeWith(AgentEvent{Kind: why}) }
+
+// Revoke ends the session because the user's access was revoked; reason
+// is shown to the client.
+func (ss *AgentSession) Revoke(reason string) {
+	ss.closeWith(AgentEvent{Kind: EventRevoked, Reason: reason})
+}
+
+func (ss *AgentSession) closeWith(ev AgentEvent) {
 	ss.mu.Lock()
 	if ss.closed {
 		ss.mu.Unlock()
@@ -314,7 +322,7 @@ func (ss *AgentSession) close(why AgentEventKind) {
 	}
 	// Best effort: tell a still-attached client why it is being closed.
 	select {
-	case ss.events <- AgentEvent{Kind: why}:
+	case ss.events <- ev:
 	default:
 	}
 	ss.mu.Unlock()

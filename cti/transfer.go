@@ -1,6 +1,5 @@
 package cti
 
-
 // EndTransferred is the reason a call ends for the agent who transferred it.
 const EndTransferred EndReason = "transferred"
 

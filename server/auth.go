@@ -29,6 +29,8 @@ type accessClaims struct {
 	Extension string   `json:"ext,omitempty"`
 	Role      cti.Role `json:"role"`
 	Username  string   `json:"usr"`
+	// Epoch is the user's token epoch at issue (cti/revocation.go).
+	Epoch int64 `json:"ep"`
 	jwt.RegisteredClaims
 }
 
@@ -71,6 +73,7 @@ func (t *tokenIssuer) issue(p cti.Principal) (string, time.Duration, error) {
 		Extension: p.Extension,
 		Role:      p.Role,
 		Username:  p.Username,
+		Epoch:     p.TokenEpoch,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    jwtIssuer,
 			Subject:   p.UserID,
@@ -103,11 +106,12 @@ func (t *tokenIssuer) verify(token string) (cti.Principal, error) {
 	// The decoded claims are fresh allocations, never views into a
 	// fasthttp buffer, so the principal may outlive the request.
 	return cti.Principal{
-		TenantID:  claims.TenantID,
-		UserID:    claims.Subject,
-		Username:  claims.Username,
-		Extension: claims.Extension,
-		Role:      claims.Role,
+		TenantID:   claims.TenantID,
+		UserID:     claims.Subject,
+		Username:   claims.Username,
+		Extension:  claims.Extension,
+		Role:       claims.Role,
+		TokenEpoch: claims.Epoch,
 	}, nil
 }
 
@@ -143,6 +147,15 @@ func (s *Server) requireAuth(c *fiber.Ctx) error {
 		s.log.Debug("access token refused", "path", c.Path(), "ip", c.IP(), "err", err)
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="ringbridge", error="invalid_token"`)
 		return errBadToken
+	}
+	// A valid signature is not enough: the user may have been deleted,
+	// disabled, demoted or signed out everywhere since.
+	if err := s.svc.CheckAccess(c.UserContext(), p); err != nil {
+		if cti.ErrorKind(err) == cti.KindUnauthorized {
+			s.log.Info("access token revoked", "tenant", p.TenantID, "user", p.UserID, "ip", c.IP(), "err", err)
+			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="ringbridge", error="invalid_token"`)
+		}
+		return err
 	}
 	c.Locals(localPrincipal, p)
 	return c.Next()

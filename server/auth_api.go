@@ -48,13 +48,16 @@ func (s *Server) basicAuth(c *fiber.Ctx, h string) error {
 	if tenant == "" {
 		tenant = s.cfg.DefaultTenant
 	}
-	u, err := s.authenticate(c.UserContext(), tenant, user, pass)
+	u, err := s.guard(c, tenant, user, pass)
 	if err != nil {
 		if errors.Is(err, errBadCredentials) {
 			s.log.Info("Basic login refused", "tenant", tenant, "user", user, "ip", c.IP())
 			c.Set(fiber.HeaderWWWAuthenticate, `Basic realm="ringbridge", charset="UTF-8"`)
 		}
 		return err
+	}
+	if u.Disabled() {
+		return errDisabled
 	}
 	if u.Role != cti.RoleAPI && u.Role != cti.RoleAdmin {
 		return errBasicRole

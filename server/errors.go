@@ -24,6 +24,15 @@ type problem struct {
 	Title  string `json:"title"`
 	Status int    `json:"status"`
 	Detail string `json:"detail,omitempty"`
+	// Errors points at the request fields at fault, when the domain
+	// error names one.
+	Errors []fieldProblem `json:"errors,omitempty"`
+}
+
+// fieldProblem is one entry of problem.Errors.
+type fieldProblem struct {
+	Field  string `json:"field"`
+	Detail string `json:"detail"`
 }
 
 const problemContentType = "application/problem+json"
@@ -59,11 +68,17 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	p := problem{Type: "about:blank"}
 	var fe *fiber.Error
 	var de *cti.Error
+	var te *errThrottled
 	switch {
+	case errors.As(err, &te):
+		p.Status, p.Detail = fiber.StatusTooManyRequests, te.Error()
 	case errors.As(err, &fe):
 		p.Status, p.Detail = fe.Code, fe.Message
 	case errors.As(err, &de) && de.Kind != cti.KindInternal:
 		p.Status, p.Detail = httpStatus(de.Kind), de.Message
+		if de.Field != "" {
+			p.Errors = []fieldProblem{{Field: de.Field, Detail: de.Message}}
+		}
 	default:
 		p.Status, p.Detail = fiber.StatusInternalServerError, genericDetail
 	}

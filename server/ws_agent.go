@@ -26,11 +26,20 @@ func (s *Server) agentUpgradeGuard(c *fiber.Ctx) error {
 		return cti.Errorf(cti.KindUnavailable, "server is shutting down")
 	}
 	origin := c.Get(fiber.HeaderOrigin)
-	if !s.origins.allows(origin, string(c.Request().Header.Host())) {
+	if !s.origins.allows(origin, string(c.Request().Header.Host()), s.scheme()) {
 		s.log.Warn("websocket origin refused", "origin", origin, "ip", c.IP())
 		return cti.Errorf(cti.KindForbidden, "origin not allowed")
 	}
 	return c.Next()
+}
+
+// scheme is how browsers reach us: https when we terminate TLS or
+// Config.ExternalTLS says a proxy in front does.
+func (s *Server) scheme() string {
+	if s.tls != nil || s.cfg.ExternalTLS {
+		return "https"
+	}
+	return "http"
 }
 
 func (s *Server) agentWebsocket() fiber.Handler {
@@ -63,8 +72,9 @@ type agentConn struct {
 
 	// Set once by authenticate, before the connection is attached and thus
 	// visible to other goroutines; never changed afterwards.
-	log  *slog.Logger
-	sess *cti.AgentSession
+	log       *slog.Logger
+	sess      *cti.AgentSession
+	principal cti.Principal
 
 	authed bool // read deadline follows pings once set
 }
@@ -146,6 +156,12 @@ func (a *agentConn) authenticate() bool {
 		a.refuse(errBadToken, closeUnauthorized)
 		return false
 	}
+	if err := s.svc.CheckAccess(a.ctx, p); err != nil {
+		a.log.Info("websocket auth refused", "tenant", p.TenantID, "user", p.UserID, "err", err)
+		a.refuse(err, closeUnauthorized)
+		return false
+	}
+	a.principal = p
 	a.authed = true
 	a.c.extendRead(2 * s.cfg.WSPingInterval)
 

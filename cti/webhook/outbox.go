@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -35,9 +37,16 @@ const (
 // Options configures an Outbox. Zero values take the documented defaults.
 type Options struct {
 	Log *slog.Logger
-	// Client sends the requests. Default: a client that follows no
-	// redirects and refuses link-local addresses (cloud metadata).
+	// Client sends the requests. Default: NewHTTPClient with
+	// AllowPrivate and Resolver: no redirects, public addresses only.
 	Client *http.Client
+	// AllowPrivate lists non-public ranges webhooks may nevertheless
+	// reach (on-premises CRMs; test receivers on loopback). It is process
+	// configuration, never a tenant's. Default none.
+	AllowPrivate []netip.Prefix
+	// Resolver looks up webhook hosts, at creation and for delivery.
+	// Default net.DefaultResolver.
+	Resolver Resolver
 	// Limits bound endpoint configurations. Default DefaultLimits.
 	Limits Limits
 	// Retention is how long delivered deliveries stay visible. Default 7
@@ -80,8 +89,11 @@ func Open(ctx context.Context, store Store, opts Options) (*Outbox, error) {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
+	if opts.Resolver == nil {
+		opts.Resolver = net.DefaultResolver
+	}
 	if opts.Client == nil {
-		opts.Client = NewHTTPClient()
+		opts.Client = NewHTTPClient(AddrPolicy{AllowPrivate: opts.AllowPrivate}, opts.Resolver)
 	}
 	if opts.Limits == (Limits{}) {
 		opts.Limits = DefaultLimits
@@ -358,6 +370,9 @@ func (o *Outbox) CreateEndpoint(ctx context.Context, tenantID string, cfg Config
 	if err := cfg.Validate(o.opts.Limits); err != nil {
 		return nil, err
 	}
+	if err := o.checkTarget(ctx, cfg.URL); err != nil {
+		return nil, err
+	}
 	now := time.Now().UTC()
 	ep := &Endpoint{
 		ID: newEndpointID(), TenantID: tenantID, Config: cfg, Secret: NewSecret(),
@@ -385,6 +400,10 @@ func (o *Outbox) CreateEndpoint(ctx context.Context, tenantID string, cfg Config
 // name stay the same, so a client can send back what GET returned. The
 // queue, secret and delivery state are kept.
 func (o *Outbox) UpdateEndpoint(ctx context.Context, tenantID, id string, cfg Config) (*Endpoint, error) {
+	// Outside the lock: a DNS lookup must not stall Publish.
+	if err := o.checkTarget(ctx, strings.TrimSpace(cfg.URL)); err != nil {
+		return nil, err
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	cur := o.endpoints[id]
@@ -530,4 +549,10 @@ func (o *Outbox) resetWorker(endpointID string) {
 	if w := o.workers[endpointID]; w != nil {
 		w.resetHealth()
 	}
+}
+
+// checkTarget refuses an endpoint URL whose host is not public and not
+// allow-listed (client.go).
+func (o *Outbox) checkTarget(ctx context.Context, rawURL string) error {
+	return AddrPolicy{AllowPrivate: o.opts.AllowPrivate}.CheckTarget(ctx, o.opts.Resolver, rawURL)
 }

@@ -10,10 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 )
 
 const (
@@ -27,8 +25,10 @@ const (
 	// maxResponse is how much of a response body is read (and so how much
 	// a receiver can make us read); the connection is reused below it.
 	maxResponse = 64 << 10
-	// maxErrorText is how much of a failed response is kept in LastError.
-	maxErrorText = 200
+	// reasonNoResponse and reasonRefusedAddr are the only texts a network
+	// failure leaves in LastError (besides "timeout"-free HTTP statuses).
+	reasonNoResponse  = "no response from the receiver (connection failed or timed out)"
+	reasonRefusedAddr = "target address is not public and not allow-listed for webhooks"
 	// downAfter consecutive failures mark the endpoint as down.
 	downAfter = 2
 )
@@ -494,29 +494,30 @@ func (w *worker) send(ctx context.Context, evs []*StoredEvent, batch bool) sendR
 		if ctx.Err() != nil {
 			return sendResult{outcome: outcomeAborted}
 		}
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(rctx.Err(), context.DeadlineExceeded) {
-			return sendResult{outcome: outcomeFailed, err: fmt.Sprintf("timeout after %s", w.set.timeout)}
+		// The tenant sees one generic reason for every network failure:
+		// refused, reset, timed out or unresolvable look alike, so
+		// deliveries cannot map which ports of a host are open. The
+		// operator's log has the detail.
+		w.log.Info("webhook delivery failed", "err", err)
+		if errors.Is(err, errRefusedAddr) {
+			return sendResult{outcome: outcomeFailed, err: reasonRefusedAddr}
 		}
-		return sendResult{outcome: outcomeFailed, err: "request failed: " + trimError(err)}
+		return sendResult{outcome: outcomeFailed, err: reasonNoResponse}
 	}
-	text, rerr := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	// Read (bounded) so the connection can be reused; the body is never
+	// stored or shown: it may hold whatever the receiver's network has.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponse))
 	_ = resp.Body.Close()
 	code := resp.StatusCode
 	switch {
 	case code >= 200 && code < 300:
-		// The receiver said yes; a body cut short does not change that.
 		return sendResult{outcome: outcomeDelivered, code: code}
 	case ctx.Err() != nil:
 		return sendResult{outcome: outcomeAborted}
 	}
 	r := sendResult{outcome: outcomeFailed, code: code, err: fmt.Sprintf("HTTP %d", code)}
-	if msg := errorText(text); msg != "" {
-		r.err += ": " + msg
-	} else if rerr != nil {
-		r.err += " (body unreadable)"
-	}
 	if code >= 300 && code < 400 {
-		r.err = fmt.Sprintf("HTTP %d redirect to %q not followed; configure the final URL", code, resp.Header.Get("Location"))
+		r.err = fmt.Sprintf("HTTP %d: redirects are not followed; configure the final URL", code)
 	}
 	if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
 		ra, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
@@ -631,19 +632,3 @@ func (w *worker) request(evs []*StoredEvent, batch bool) (*preparedRequest, erro
 	}
 	return p, nil
 }
-
-// errorText makes a response body fit for LastError.
-func errorText(b []byte) string {
-	s := strings.ToValidUTF8(string(b), "?")
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > maxErrorText {
-		cut := maxErrorText
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return s
-}
-
-func trimError(err error) string { return errorText([]byte(err.Error())) }
