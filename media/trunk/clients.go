@@ -32,9 +32,19 @@ func newClients(ua *sipgo.UserAgent, host string, udpAddr string, contact sip.Co
 			return nil, err
 		}
 	}
+	// A Contact says how to reach us: over TCP, in-dialog requests must
+	// come back over TCP (RFC 3261 §8.1.1.8, §12.1.1).
+	streamContact := *contact.Clone()
+	streamContact.Address.UriParams = sip.NewParams()
+	streamContact.Address.UriParams.Add("transport", "tcp")
 	return &clients{udp: udp, stream: stream,
 		udpUA:    &sipgo.DialogUA{Client: udp, ContactHDR: contact},
-		streamUA: &sipgo.DialogUA{Client: stream, ContactHDR: contact}}, nil
+		streamUA: &sipgo.DialogUA{Client: stream, ContactHDR: streamContact}}, nil
+}
+
+// contact is our Contact for dialogs over transport.
+func (c *clients) contact(transport string) *sip.ContactHeader {
+	return &c.dialogUA(transport).ContactHDR
 }
 
 func isStream(transport string) bool { return !strings.EqualFold(transport, "udp") && transport != "" }

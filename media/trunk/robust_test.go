@@ -356,7 +356,8 @@ func TestTrunksSurviveHostileInput(t *testing.T) {
 		{"INVITE with a hostname in c=", "127.0.0.1", sipReq{method: "INVITE", extra: sdpHeader, body: hostnameIP}, 400},
 		{"INVITE offering only G.729", "127.0.0.1", sipReq{method: "INVITE", extra: sdpHeader, body: g729Offer}, 488},
 		{"INVITE offering video only", "127.0.0.1", sipReq{method: "INVITE", extra: sdpHeader, body: videoOffer}, 488},
-		{"INVITE without a body", "127.0.0.1", sipReq{method: "INVITE"}, 488},
+		// Late offer: routed like any call (cti refuses it here).
+		{"INVITE without a body", "127.0.0.1", sipReq{method: "INVITE"}, 404},
 		{"INVITE with a body that is not SDP", "127.0.0.1", sipReq{method: "INVITE", extra: []string{"Content-Type: text/plain"}, body: "hello"}, 415},
 		{"INVITE from outside the trunk's allow list", "127.0.0.2", sipReq{method: "INVITE", extra: sdpHeader, body: goodOffer}, 403},
 		{"re-INVITE for an unknown dialog", "127.0.0.1", sipReq{method: "INVITE", toTag: "nosuchdialog", extra: sdpHeader, body: goodOffer}, 481},
@@ -408,10 +409,19 @@ func TestTrunksSurviveHostileInput(t *testing.T) {
 		}
 	})
 
-	// cti saw exactly the one valid call, with the caller and the number.
+	// cti saw exactly the two valid calls (one a late offer), with the
+	// caller and the number.
 	calls := h.calls()
-	if len(calls) != 1 || calls[0].From != "15557654321" || calls[0].To != "15550001001" || calls[0].Trunk != "carrier" {
-		t.Errorf("cti got %+v, want one call from 15557654321 to 15550001001 on carrier", calls)
+	if len(calls) != 2 {
+		t.Errorf("cti got %d calls, want 2", len(calls))
+	}
+	for _, c := range calls {
+		if c.From != "15557654321" || c.To != "15550001001" || c.Trunk != "carrier" {
+			t.Errorf("cti got %+v, want a call from 15557654321 to 15550001001 on carrier", c)
+		}
+	}
+	if n := tr.ports.Allocations(); n != 0 {
+		t.Errorf("refused calls took %d RTP port pairs, want none", n)
 	}
 	// Every refused call gave back its leg and its RTP ports.
 	waitUntil(t, "legs and RTP ports to be released", func() bool { return tr.ActiveLegs() == 0 && tr.ports.InUse() == 0 })

@@ -372,10 +372,13 @@ func (t *Trunks) watchdog() {
 			}
 			t.mu.Unlock()
 			for _, l := range legs {
-				if t.cfg.MediaTimeout > 0 && l.silent(now, t.cfg.MediaTimeout) {
+				// Fired once per leg: the next tick must not start a second
+				// BYE while the first is still being retransmitted.
+				if t.cfg.MediaTimeout > 0 && l.silent(now, t.cfg.MediaTimeout) && l.timedOut.CompareAndSwap(false, true) {
 					l.log.Warn("no RTP from far end; hanging up", "timeout", t.cfg.MediaTimeout)
 					go l.hangupWith(cti.EndMediaTimeout)
 				}
+				l.sendKeepAlive(now)
 				if n%5 == 0 {
 					l.media.SendReport(now)
 				}
@@ -386,6 +389,18 @@ func (t *Trunks) watchdog() {
 
 // allowedMethods are the requests we handle.
 const allowedMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"
+
+// supportedExtensions lists the option tags we implement (none beyond
+// RFC 3261 itself); a Require naming anything else gets 420.
+const supportedExtensions = ""
+
+// contactFor is our Contact header for a dialog over transport.
+func (t *Trunks) contactFor(transport string) *sip.ContactHeader {
+	if t.clients == nil {
+		return &t.contact
+	}
+	return t.clients.contact(transport)
+}
 
 // identify adds User-Agent and Allow to requests we originate.
 func (t *Trunks) identify(req *sip.Request) {
@@ -403,6 +418,9 @@ func (t *Trunks) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 func (t *Trunks) onAck(req *sip.Request, tx sip.ServerTransaction) {
 	if l := t.legFor(req); l != nil && l.srv != nil {
 		_ = l.srv.ReadAck(req, tx)
+		l.onAckBody(req)
+	} else if l != nil {
+		l.onAckBody(req)
 	}
 }
 
