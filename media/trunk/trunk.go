@@ -465,3 +465,9 @@ func newUA(name string, log *slog.Logger) (*sipgo.UserAgent, error) {
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(quiet)),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(quiet)))
 }
+
+// RTPPorts reports the RTP port allocator's counters: pairs in use now and
+// pairs handed out since start.
+func (t *Trunks) RTPPorts() (inUse int, allocations uint64) {
+	return t.ports.InUse(), t.ports.Allocations()
+}
