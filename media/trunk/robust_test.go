@@ -54,13 +54,22 @@ func testLogger() *slog.Logger {
 // startTrunks serves SIP on loopback UDP and TCP, accepting INVITEs from
 // 127.0.0.1 only.
 func startTrunks(t *testing.T, h cti.InboundHandler) (tr *Trunks, udp, tcp netip.AddrPort) {
+	return startTrunksWith(t, h, nil)
+}
+
+// startTrunksWith is startTrunks with the configuration adjusted by edit.
+func startTrunksWith(t *testing.T, h cti.InboundHandler, edit func(*Config)) (tr *Trunks, udp, tcp netip.AddrPort) {
 	t.Helper()
-	tr, err := New(Config{
+	cfg := Config{
 		Trunks:     []TrunkConfig{{Name: "carrier", Address: "127.0.0.1:5999", AllowFrom: []string{"127.0.0.1/32"}}},
 		MediaIP:    netip.MustParseAddr("127.0.0.1"),
 		RTPPortMin: 13000,
 		RTPPortMax: 13999,
-	}, h, testLogger())
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	tr, err := New(cfg, h, testLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
