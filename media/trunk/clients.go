@@ -21,7 +21,9 @@ type clients struct {
 }
 
 func newClients(ua *sipgo.UserAgent, host string, udpAddr string, contact sip.ContactHeader, log *slog.Logger) (*clients, error) {
-	base := []sipgo.ClientOption{sipgo.WithClientHostname(host), sipgo.WithClientLogger(log)}
+	// rport in our Via (RFC 3581): responses come back to the port we sent
+	// from, even through NAT.
+	base := []sipgo.ClientOption{sipgo.WithClientHostname(host), sipgo.WithClientLogger(log), sipgo.WithClientNAT()}
 	stream, err := sipgo.NewClient(ua, base...)
 	if err != nil {
 		return nil, err

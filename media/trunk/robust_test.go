@@ -65,6 +65,9 @@ func startTrunksWith(t *testing.T, h cti.InboundHandler, edit func(*Config)) (tr
 		MediaIP:    netip.MustParseAddr("127.0.0.1"),
 		RTPPortMin: 13000,
 		RTPPortMax: 13999,
+		// Every test peer sends from 127.0.0.1; the limits have tests of
+		// their own.
+		RateLimits: RateLimits{InvitePerSecond: -1, OptionsPerSecond: -1, RegisterPerSecond: -1},
 	}
 	if edit != nil {
 		edit(&cfg)

@@ -1,0 +1,269 @@
+package trunk
+
+import (
+	"bytes"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/ringbridge/ringbridge/cti"
+)
+
+// The guard is what every request meets before our handlers: the rate
+// limits, then the checks RFC 3261 §8.2 asks of a UAS (version, URI
+// scheme, mandatory headers, CSeq, Require). Replies use reason phrases of
+// our own and always say SIP/2.0: nothing of a malformed request is
+// echoed back but the headers a response must copy.
+
+// readFilter sees every UDP datagram before sipgo parses it. It must never
+// return an error: sipgo would stop reading the socket.
+func (t *Trunks) readFilter(p sip.TransportReadProps, data []byte) ([]byte, error) {
+	if p.Transport != "UDP" {
+		return data, nil
+	}
+	method := requestMethod(data)
+	if method == "" {
+		return data, nil // a response, a keep-alive or junk for the parser
+	}
+	src := addrPortOf(p.RemoteAddr)
+	switch t.limits.check(src.Addr(), method, time.Now()) {
+	case refuse:
+		t.statelessReply(data, src, sip.StatusServiceUnavailable, "Service Unavailable: rate limit")
+		return nil, nil
+	case drop:
+		return nil, nil
+	}
+	if method == "CANCEL" && t.cancelDatagram(data, src) {
+		return nil, nil
+	}
+	return data, nil
+}
+
+// requestMethod is the method of a request's start line, or "".
+func requestMethod(data []byte) string {
+	sp := bytes.IndexByte(data, ' ')
+	if sp <= 0 || sp > 16 {
+		return ""
+	}
+	m := string(data[:sp])
+	if strings.HasPrefix(m, "SIP/") {
+		return ""
+	}
+	for _, c := range m {
+		if c < 'A' || c > 'Z' {
+			return ""
+		}
+	}
+	return m
+}
+
+func addrPortOf(a net.Addr) netip.AddrPort {
+	switch a := a.(type) {
+	case *net.UDPAddr:
+		ap := a.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	case *net.TCPAddr:
+		ap := a.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	ap, _ := netip.ParseAddrPort(a.String())
+	return ap
+}
+
+// statelessReply answers a datagram outside any transaction.
+func (t *Trunks) statelessReply(data []byte, src netip.AddrPort, status int, reason string) {
+	msg, err := t.parser.ParseSIP(data)
+	if err != nil {
+		return
+	}
+	req, ok := msg.(*sip.Request)
+	if !ok || req.IsAck() {
+		return
+	}
+	req.SetSource(src.String())
+	res := newResponse(req, status, reason)
+	if status == sip.StatusServiceUnavailable {
+		res.AppendHeader(sip.NewHeader("Retry-After", "5"))
+	}
+	t.writeDatagram(res, src)
+}
+
+func (t *Trunks) writeDatagram(res *sip.Response, to netip.AddrPort) {
+	if t.udpConn == nil {
+		return
+	}
+	_, _ = t.udpConn.WriteTo([]byte(res.String()), net.UDPAddrFromAddrPort(to))
+}
+
+// cancelDatagram answers a CANCEL for an INVITE we are still ringing:
+// 200 to the CANCEL and 487 to the INVITE, both with the To-tag of the
+// INVITE's provisional responses (RFC 3261 §9.2; sipgo would give each a
+// tag of its own). Anything else is left to sipgo's transaction layer
+// and, failing a match there, onCancel's 481.
+func (t *Trunks) cancelDatagram(data []byte, src netip.AddrPort) bool {
+	msg, err := t.parser.ParseSIP(data)
+	if err != nil {
+		return false
+	}
+	req, ok := msg.(*sip.Request)
+	if !ok || req.CallID() == nil || req.To() == nil || req.Via() == nil {
+		return false
+	}
+	t.mu.Lock()
+	l := t.legs[req.CallID().Value()]
+	t.mu.Unlock()
+	if l == nil || l.inbound == nil || l.inbound.branch != viaBranch(req) || l.inbound.branch == "" {
+		return false
+	}
+	in := l.inbound
+	tag, _ := in.srv.InviteRequest.To().Params.Get("tag")
+	req.To().Params.Add("tag", tag)
+	req.SetSource(src.String())
+	t.writeDatagram(sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil), src)
+	if in.answered.Load() {
+		return true // too late: the CANCEL has no effect (§9.2)
+	}
+	in.log.Info("caller cancelled")
+	in.setReason(cti.EndRemoteHangup)
+	in.finish(cti.EndRemoteHangup)
+	in.respondFinal(sip.StatusRequestTerminated, "Request Terminated")
+	return true
+}
+
+// statusUnsupportedURIScheme is 416 (sipgo names the code after HTTP's).
+const statusUnsupportedURIScheme = 416
+
+// newResponse builds a response that states SIP/2.0 whatever the request
+// said, with a To-tag where one is due.
+func newResponse(req *sip.Request, status int, reason string) *sip.Response {
+	res := sip.NewResponseFromRequest(req, status, reason, nil)
+	res.SipVersion = "SIP/2.0"
+	return res
+}
+
+// guarded wraps a handler with the checks every request passes.
+func (t *Trunks) guarded(h sipgo.RequestHandler) sipgo.RequestHandler {
+	return func(req *sip.Request, tx sip.ServerTransaction) {
+		if !strings.EqualFold(req.Transport(), "UDP") {
+			// UDP was limited before parsing; streams are limited here.
+			src, _ := netip.ParseAddrPort(req.Source())
+			switch t.limits.check(src.Addr().Unmap(), string(req.Method), time.Now()) {
+			case refuse:
+				res := newResponse(req, sip.StatusServiceUnavailable, "Service Unavailable: rate limit")
+				res.AppendHeader(sip.NewHeader("Retry-After", "5"))
+				_ = tx.Respond(res)
+				return
+			case drop:
+				return
+			}
+		}
+		if status, reason, extra := t.validate(req); status != 0 {
+			if req.IsAck() {
+				return // an ACK is never answered
+			}
+			t.log.Info("SIP request refused", "method", truncate(string(req.Method), 16), "source", req.Source(),
+				"status", status, "reason", reason)
+			res := newResponse(req, status, reason)
+			for _, h := range extra {
+				res.AppendHeader(h)
+			}
+			_ = tx.Respond(res)
+			return
+		}
+		h(req, tx)
+	}
+}
+
+// validate returns the status (0 if none) a request must be refused with.
+func (t *Trunks) validate(req *sip.Request) (int, string, []sip.Header) {
+	if req.SipVersion != "SIP/2.0" {
+		return sip.StatusVersionNotSupported, "Version Not Supported", nil
+	}
+	for _, name := range []string{"Via", "From", "To", "Call-ID", "CSeq"} {
+		if req.GetHeader(name) == nil {
+			return sip.StatusBadRequest, "Bad Request: missing " + name, nil
+		}
+	}
+	for _, name := range []string{"From", "To", "Call-ID", "CSeq", "Content-Length", "Max-Forwards", "Content-Type"} {
+		if len(req.GetHeaders(name)) > 1 {
+			return sip.StatusBadRequest, "Bad Request: repeated " + name, nil
+		}
+	}
+	if cseq := req.CSeq(); cseq.MethodName != req.Method {
+		return sip.StatusBadRequest, "Bad Request: CSeq method does not match", nil
+	}
+	if s := strings.ToLower(req.Recipient.Scheme); s != "sip" && s != "sips" {
+		return statusUnsupportedURIScheme, "Unsupported URI Scheme", nil
+	}
+	if req.IsAck() || req.IsCancel() {
+		return 0, "", nil
+	}
+	if mf := req.MaxForwards(); mf != nil && *mf == 0 && req.Method != sip.OPTIONS {
+		return sip.StatusTooManyHops, "Too Many Hops", nil
+	}
+	var unsupported []string
+	for _, h := range req.GetHeaders("Require") {
+		for _, tag := range strings.Split(h.Value(), ",") {
+			if tag = strings.TrimSpace(tag); tag != "" && !supported(tag) {
+				unsupported = append(unsupported, sanitizeToken(tag))
+			}
+		}
+	}
+	if len(unsupported) > 0 {
+		return sip.StatusBadExtension, "Bad Extension", []sip.Header{sip.NewHeader("Unsupported", strings.Join(unsupported, ", "))}
+	}
+	return 0, "", nil
+}
+
+// supported reports whether we implement an option tag.
+func supported(tag string) bool {
+	for _, s := range strings.Split(supportedExtensions, ",") {
+		if s = strings.TrimSpace(s); s != "" && strings.EqualFold(s, tag) {
+			return true
+		}
+	}
+	return false
+}
+
+// sanitizeToken keeps an option tag to token characters (RFC 3261 §25.1),
+// so the Unsupported header cannot carry what the request smuggled in.
+func sanitizeToken(s string) string {
+	s = truncate(s, 32)
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', strings.ContainsRune("-.!%*_+`'~", r):
+			return r
+		}
+		return -1
+	}, s)
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// onCancel answers a CANCEL that matched no transaction (RFC 3261 §9.2).
+func (t *Trunks) onCancel(req *sip.Request, tx sip.ServerTransaction) {
+	_ = tx.Respond(newResponse(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist"))
+}
+
+// onUnknownMethod answers what we do not handle, saying what we do.
+func (t *Trunks) onUnknownMethod(req *sip.Request, tx sip.ServerTransaction) {
+	if req.IsAck() {
+		return
+	}
+	res := newResponse(req, sip.StatusMethodNotAllowed, "Method Not Allowed")
+	res.AppendHeader(sip.NewHeader("Allow", allowedMethods))
+	_ = tx.Respond(res)
+}
+
+// onRateLimited logs a source over its limit (at most every 10 s each).
+func (t *Trunks) onRateLimited(ip netip.Addr, method string, dropped uint64) {
+	t.log.Warn("SIP rate limit exceeded; dropping requests from source", "source", ip, "method", method, "dropped", dropped)
+}
