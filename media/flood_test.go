@@ -49,7 +49,7 @@ func TestRefusedUnacknowledgedInvitesHoldNoPorts(t *testing.T) {
 		want[callID] = k.want
 		contact := fmt.Sprintf("Contact: <sip:caller@%s>\r\n", local)
 		if i%7 == 6 {
-			contact = "" // the dialog layer refuses an INVITE without Contact
+			contact = ""       // the dialog layer refuses an INVITE without Contact
 			if k.want != 415 { // the content type is checked first
 				want[callID] = 400
 			}

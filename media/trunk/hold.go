@@ -3,8 +3,11 @@ package trunk
 import (
 	"time"
 
+	"github.com/ringbridge/ringbridge/cti"
 	"github.com/ringbridge/ringbridge/media/rtpio"
 )
+
+var _ cti.RemoteHoldNotifier = (*leg)(nil)
 
 // Hold, both ways (RFC 3264 §8.4, RFC 6337 §5.3):
 //

@@ -77,9 +77,9 @@ func kindOf(method string) limitKind {
 type verdict int
 
 const (
-	admit verdict = iota
-	refuse        // answer 503 + Retry-After
-	drop          // say nothing
+	admit  verdict = iota
+	refuse         // answer 503 + Retry-After
+	drop           // say nothing
 )
 
 // sourceLimits is one source IP's state.
