@@ -86,6 +86,8 @@ type Config struct {
 	TCPIdleTimeout time.Duration
 	// RateLimits bound requests per source IP.
 	RateLimits RateLimits
+
+	testLog *slog.Logger // replaces the logger in tests
 }
 
 // Trunks is the SIP stack.
@@ -142,6 +144,9 @@ func New(cfg Config, handler cti.InboundHandler, log *slog.Logger) (*Trunks, err
 	ports, err := rtpio.NewPorts(cfg.MediaIP, cfg.RTPPortMin, cfg.RTPPortMax)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.testLog != nil {
+		log = cfg.testLog
 	}
 	t := &Trunks{cfg: cfg, log: log, handler: handler, ports: ports, legs: map[string]*leg{}, parser: sip.NewParser()}
 	t.limits = newLimiter(cfg.RateLimits, t.onRateLimited)
