@@ -36,10 +36,80 @@ func (t *Trunks) readFilter(p sip.TransportReadProps, data []byte) ([]byte, erro
 	case drop:
 		return nil, nil
 	}
+	// sipgo drops what it cannot parse without a word, and the sender
+	// retransmits; RFC 3261 §16.3 and RFC 4475 ask for a 400. So requests
+	// are parsed here once more (only requests: a few µs each).
+	if _, err := t.parser.ParseSIP(data); err != nil {
+		t.rejectUnparseable(data, src)
+		return nil, nil
+	}
 	if method == "CANCEL" && t.cancelDatagram(data, src) {
 		return nil, nil
 	}
 	return data, nil
+}
+
+// transactionHeaders are what a response must copy (RFC 3261 §8.2.6.2).
+var transactionHeaders = map[string]bool{"via": true, "v": true, "from": true, "f": true, "to": true, "t": true,
+	"call-id": true, "i": true, "cseq": true}
+
+// rejectUnparseable answers a request sipgo cannot parse with 400 (or
+// 416, 505), copying only those of its transaction headers that parse on
+// their own: a malformed header is never echoed. Without a usable Via,
+// Call-ID and CSeq the sender could not match a response; it gets none.
+func (t *Trunks) rejectUnparseable(data []byte, src netip.AddrPort) {
+	text := strings.ReplaceAll(string(data), "\r\n", "\n")
+	head, _, _ := strings.Cut(text, "\n\n")
+	lines := strings.Split(head, "\n")
+	status, reason := requestLineVerdict(lines[0])
+	var kept strings.Builder
+	for _, l := range lines[1:] {
+		name, _, ok := strings.Cut(l, ":")
+		if !ok || !transactionHeaders[strings.ToLower(strings.TrimSpace(name))] {
+			continue
+		}
+		if _, err := t.parser.ParseSIP([]byte("OPTIONS sip:invalid SIP/2.0\r\n" + l + "\r\nContent-Length: 0\r\n\r\n")); err != nil {
+			continue
+		}
+		kept.WriteString(l + "\r\n")
+	}
+	msg, err := t.parser.ParseSIP([]byte("OPTIONS sip:invalid SIP/2.0\r\n" + kept.String() + "Content-Length: 0\r\n\r\n"))
+	if err != nil {
+		return
+	}
+	req, ok := msg.(*sip.Request)
+	if !ok || req.Via() == nil || req.CallID() == nil || req.CSeq() == nil {
+		return
+	}
+	t.log.Info("unparseable SIP request refused", "source", src, "status", status, "reason", reason)
+	req.SetSource(src.String())
+	t.writeDatagram(newResponse(req, status, reason), src)
+}
+
+// requestLineVerdict judges a Request-Line sipgo would not parse.
+func requestLineVerdict(line string) (int, string) {
+	parts := strings.Split(line, " ")
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" {
+		return sip.StatusBadRequest, "Bad Request: malformed Request-Line"
+	}
+	uri, version := parts[1], parts[2]
+	if strings.ContainsAny(uri, "<>\"\t") {
+		return sip.StatusBadRequest, "Bad Request: malformed Request-URI"
+	}
+	scheme, _, ok := strings.Cut(uri, ":")
+	if !ok {
+		return sip.StatusBadRequest, "Bad Request: malformed Request-URI"
+	}
+	if s := strings.ToLower(scheme); s != "sip" && s != "sips" {
+		return statusUnsupportedURIScheme, "Unsupported URI Scheme"
+	}
+	if version != "SIP/2.0" {
+		if strings.HasPrefix(version, "SIP/") {
+			return sip.StatusVersionNotSupported, "Version Not Supported"
+		}
+		return sip.StatusBadRequest, "Bad Request: malformed Request-Line"
+	}
+	return sip.StatusBadRequest, "Bad Request: malformed header"
 }
 
 // requestMethod is the method of a request's start line, or "".
@@ -198,11 +268,19 @@ func (t *Trunks) validate(req *sip.Request) (int, string, []sip.Header) {
 	if s := strings.ToLower(req.Recipient.Scheme); s != "sip" && s != "sips" {
 		return statusUnsupportedURIScheme, "Unsupported URI Scheme", nil
 	}
+	if req.Recipient.Headers != nil && req.Recipient.Headers.Length() > 0 {
+		// RFC 3261 §19.1.5: headers belong in a URI one dials, never in a
+		// Request-URI; RFC 4475 §3.1.2.11 expects a refusal.
+		return sip.StatusBadRequest, "Bad Request: headers in Request-URI", nil
+	}
 	if req.IsAck() || req.IsCancel() {
 		return 0, "", nil
 	}
 	if mf := req.MaxForwards(); mf != nil && *mf == 0 && req.Method != sip.OPTIONS {
 		return sip.StatusTooManyHops, "Too Many Hops", nil
+	}
+	if req.IsInvite() && !acceptsSDP(req) {
+		return sip.StatusNotAcceptable, "Not Acceptable", []sip.Header{sip.NewHeader("Accept", "application/sdp")}
 	}
 	var unsupported []string
 	for _, h := range req.GetHeaders("Require") {
@@ -216,6 +294,25 @@ func (t *Trunks) validate(req *sip.Request) (int, string, []sip.Header) {
 		return sip.StatusBadExtension, "Bad Extension", []sip.Header{sip.NewHeader("Unsupported", strings.Join(unsupported, ", "))}
 	}
 	return 0, "", nil
+}
+
+// acceptsSDP reports whether a request's Accept (if any) allows the SDP
+// our answer would carry.
+func acceptsSDP(req *sip.Request) bool {
+	hs := req.GetHeaders("Accept")
+	if len(hs) == 0 {
+		return true
+	}
+	for _, h := range hs {
+		for _, v := range strings.Split(h.Value(), ",") {
+			mt, _, _ := strings.Cut(v, ";")
+			switch strings.ToLower(strings.TrimSpace(mt)) {
+			case "application/sdp", "application/*", "*/*", "":
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // supported reports whether we implement an option tag.

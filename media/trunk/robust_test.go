@@ -347,11 +347,21 @@ func TestTrunksSurviveHostileInput(t *testing.T) {
 		b := p.build(&sipReq{method: "INVITE", callID: "trunc-" + randToken(), extra: sdpHeader, body: goodOffer})
 		headEnd := bytes.Index(b, []byte("\r\n\r\n"))
 		// Inside the request line, mid-header, headers without their end,
-		// and a body shorter than its Content-Length.
-		for _, cut := range []int{10, headEnd / 2, headEnd + 2, len(b) - 20} {
+		// and a body shorter than its Content-Length. Each is refused with
+		// 400 where its Via, Call-ID and CSeq survived the cut (RFC 4475
+		// §3.1.2.2), and otherwise not answered at all.
+		for i, cut := range []int{10, headEnd / 2, headEnd + 2, len(b) - 20} {
 			p.sendRaw(b[:cut])
+			got := p.readAll(300 * time.Millisecond)
+			for _, r := range got {
+				if r.status != 400 {
+					t.Errorf("cut at %d: answered %d %s", cut, r.status, r.reason)
+				}
+			}
+			if i >= 2 && len(got) == 0 {
+				t.Errorf("cut at %d (all transaction headers present): no 400", cut)
+			}
 		}
-		p.expectSilence(300 * time.Millisecond)
 		p.options()
 		if n := len(h.calls()); n != 0 {
 			t.Fatalf("a truncated INVITE reached cti (%d calls)", n)
