@@ -2,8 +2,8 @@ package trunk
 
 import (
 	"os"
-	"path/filepath"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
