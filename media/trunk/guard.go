@@ -24,9 +24,14 @@ func (t *Trunks) readFilter(p sip.TransportReadProps, data []byte) ([]byte, erro
 	if p.Transport != "UDP" {
 		return data, nil
 	}
+	if len(bytes.Trim(data, "\r\n\x00")) == 0 || bytes.HasPrefix(data, []byte("SIP/2.0 ")) {
+		return data, nil // a keep-alive or a response: sipgo's business
+	}
 	method := requestMethod(data)
 	if method == "" {
-		return data, nil // a response, a keep-alive or junk for the parser
+		// Neither request nor response. sipgo might still read it as a
+		// request with an odd version and answer, echoing that version.
+		return nil, nil
 	}
 	src := addrPortOf(p.RemoteAddr)
 	switch t.limits.check(src.Addr(), method, time.Now()) {
@@ -37,16 +42,120 @@ func (t *Trunks) readFilter(p sip.TransportReadProps, data []byte) ([]byte, erro
 		return nil, nil
 	}
 	// sipgo drops what it cannot parse without a word, and the sender
-	// retransmits; RFC 3261 §16.3 and RFC 4475 ask for a 400. So requests
-	// are parsed here once more (only requests: a few µs each).
-	if _, err := t.parser.ParseSIP(data); err != nil {
+	// retransmits; RFC 3261 §16.3 and RFC 4475 ask for a 400. And what it
+	// parses but cannot make a transaction of, it answers echoing the
+	// request's version. So requests are parsed here once more (only
+	// requests: a few µs each) and those are answered by us.
+	msg, err := t.parser.ParseSIP(data)
+	if err != nil {
 		t.rejectUnparseable(data, src)
 		return nil, nil
 	}
-	if method == "CANCEL" && t.cancelDatagram(data, src) {
+	req, ok := msg.(*sip.Request)
+	if !ok {
+		return nil, nil
+	}
+	if req.SipVersion != "SIP/2.0" || req.Via() == nil || req.CSeq() == nil || req.CallID() == nil || req.From() == nil || req.To() == nil {
+		t.rejectUnparseable(data, src)
+		return nil, nil
+	}
+	if method == "CANCEL" && t.cancelDatagram(req, src) {
 		return nil, nil
 	}
 	return data, nil
+}
+
+// requestMethod is the method of a request's start line, or "" if the
+// data does not start with a method token and a space.
+func requestMethod(data []byte) string {
+	sp := bytes.IndexByte(data, ' ')
+	if sp <= 0 || sp > 32 {
+		return ""
+	}
+	m := string(data[:sp])
+	if strings.HasPrefix(m, "SIP/") {
+		return ""
+	}
+	for _, c := range m {
+		if !isTokenChar(c) {
+			return ""
+		}
+	}
+	return m
+}
+
+// isTokenChar reports whether c may appear in a SIP token (RFC 3261 §25.1).
+func isTokenChar(c rune) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	return strings.ContainsRune("-.!%*_+`'~", c)
+}
+
+func addrPortOf(a net.Addr) netip.AddrPort {
+	switch a := a.(type) {
+	case *net.UDPAddr:
+		ap := a.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	case *net.TCPAddr:
+		ap := a.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	ap, _ := netip.ParseAddrPort(a.String())
+	return ap
+}
+
+// statelessReply answers a datagram outside any transaction.
+func (t *Trunks) statelessReply(data []byte, src netip.AddrPort, status int, reason string) {
+	msg, err := t.parser.ParseSIP(data)
+	if err != nil {
+		return
+	}
+	req, ok := msg.(*sip.Request)
+	if !ok || req.IsAck() || req.SipVersion != "SIP/2.0" || req.Via() == nil || req.CSeq() == nil {
+		return
+	}
+	req.SetSource(src.String())
+	res := newResponse(req, status, reason)
+	if status == sip.StatusServiceUnavailable {
+		res.AppendHeader(sip.NewHeader("Retry-After", "5"))
+	}
+	t.writeDatagram(res, src)
+}
+
+func (t *Trunks) writeDatagram(res *sip.Response, to netip.AddrPort) {
+	if t.udpConn == nil {
+		return
+	}
+	_, _ = t.udpConn.WriteTo([]byte(res.String()), net.UDPAddrFromAddrPort(to))
+}
+
+// cancelDatagram answers a CANCEL for an INVITE we are still ringing:
+// 200 to the CANCEL and 487 to the INVITE, both with the To-tag of the
+// INVITE's provisional responses (RFC 3261 §9.2; sipgo would give each a
+// tag of its own). Anything else is left to sipgo's transaction layer
+// and, failing a match there, onCancel's 481.
+func (t *Trunks) cancelDatagram(req *sip.Request, src netip.AddrPort) bool {
+	t.mu.Lock()
+	l := t.legs[req.CallID().Value()]
+	t.mu.Unlock()
+	if l == nil || l.inbound == nil || l.inbound.branch != viaBranch(req) || l.inbound.branch == "" {
+		return false
+	}
+	in := l.inbound
+	tag, _ := in.srv.InviteRequest.To().Params.Get("tag")
+	req.To().Params.Add("tag", tag)
+	req.SetSource(src.String())
+	t.writeDatagram(newResponse(req, sip.StatusOK, "OK"), src)
+	if in.answered.Load() {
+		return true // too late: the CANCEL has no effect (§9.2)
+	}
+	in.log.Info("caller cancelled")
+	in.setReason(cti.EndRemoteHangup)
+	in.finish(cti.EndRemoteHangup)
+	in.respondFinal(sip.StatusRequestTerminated, "Request Terminated")
+	return true
 }
 
 // transactionHeaders are what a response must copy (RFC 3261 §8.2.6.2).
@@ -78,8 +187,8 @@ func (t *Trunks) rejectUnparseable(data []byte, src netip.AddrPort) {
 		return
 	}
 	req, ok := msg.(*sip.Request)
-	if !ok || req.Via() == nil || req.CallID() == nil || req.CSeq() == nil {
-		return
+	if !ok || req.Via() == nil || req.CSeq() == nil {
+		return // nothing a sender could match a response to
 	}
 	t.log.Info("unparseable SIP request refused", "source", src, "status", status, "reason", reason)
 	req.SetSource(src.String())
@@ -109,98 +218,7 @@ func requestLineVerdict(line string) (int, string) {
 		}
 		return sip.StatusBadRequest, "Bad Request: malformed Request-Line"
 	}
-	return sip.StatusBadRequest, "Bad Request: malformed header"
-}
-
-// requestMethod is the method of a request's start line, or "".
-func requestMethod(data []byte) string {
-	sp := bytes.IndexByte(data, ' ')
-	if sp <= 0 || sp > 16 {
-		return ""
-	}
-	m := string(data[:sp])
-	if strings.HasPrefix(m, "SIP/") {
-		return ""
-	}
-	for _, c := range m {
-		if c < 'A' || c > 'Z' {
-			return ""
-		}
-	}
-	return m
-}
-
-func addrPortOf(a net.Addr) netip.AddrPort {
-	switch a := a.(type) {
-	case *net.UDPAddr:
-		ap := a.AddrPort()
-		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	case *net.TCPAddr:
-		ap := a.AddrPort()
-		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	}
-	ap, _ := netip.ParseAddrPort(a.String())
-	return ap
-}
-
-// statelessReply answers a datagram outside any transaction.
-func (t *Trunks) statelessReply(data []byte, src netip.AddrPort, status int, reason string) {
-	msg, err := t.parser.ParseSIP(data)
-	if err != nil {
-		return
-	}
-	req, ok := msg.(*sip.Request)
-	if !ok || req.IsAck() {
-		return
-	}
-	req.SetSource(src.String())
-	res := newResponse(req, status, reason)
-	if status == sip.StatusServiceUnavailable {
-		res.AppendHeader(sip.NewHeader("Retry-After", "5"))
-	}
-	t.writeDatagram(res, src)
-}
-
-func (t *Trunks) writeDatagram(res *sip.Response, to netip.AddrPort) {
-	if t.udpConn == nil {
-		return
-	}
-	_, _ = t.udpConn.WriteTo([]byte(res.String()), net.UDPAddrFromAddrPort(to))
-}
-
-// cancelDatagram answers a CANCEL for an INVITE we are still ringing:
-// 200 to the CANCEL and 487 to the INVITE, both with the To-tag of the
-// INVITE's provisional responses (RFC 3261 §9.2; sipgo would give each a
-// tag of its own). Anything else is left to sipgo's transaction layer
-// and, failing a match there, onCancel's 481.
-func (t *Trunks) cancelDatagram(data []byte, src netip.AddrPort) bool {
-	msg, err := t.parser.ParseSIP(data)
-	if err != nil {
-		return false
-	}
-	req, ok := msg.(*sip.Request)
-	if !ok || req.CallID() == nil || req.To() == nil || req.Via() == nil {
-		return false
-	}
-	t.mu.Lock()
-	l := t.legs[req.CallID().Value()]
-	t.mu.Unlock()
-	if l == nil || l.inbound == nil || l.inbound.branch != viaBranch(req) || l.inbound.branch == "" {
-		return false
-	}
-	in := l.inbound
-	tag, _ := in.srv.InviteRequest.To().Params.Get("tag")
-	req.To().Params.Add("tag", tag)
-	req.SetSource(src.String())
-	t.writeDatagram(sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil), src)
-	if in.answered.Load() {
-		return true // too late: the CANCEL has no effect (§9.2)
-	}
-	in.log.Info("caller cancelled")
-	in.setReason(cti.EndRemoteHangup)
-	in.finish(cti.EndRemoteHangup)
-	in.respondFinal(sip.StatusRequestTerminated, "Request Terminated")
-	return true
+	return sip.StatusBadRequest, "Bad Request: malformed or missing header"
 }
 
 // statusUnsupportedURIScheme is 416 (sipgo names the code after HTTP's).

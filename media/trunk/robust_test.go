@@ -53,12 +53,12 @@ func testLogger() *slog.Logger {
 
 // startTrunks serves SIP on loopback UDP and TCP, accepting INVITEs from
 // 127.0.0.1 only.
-func startTrunks(t *testing.T, h cti.InboundHandler) (tr *Trunks, udp, tcp netip.AddrPort) {
+func startTrunks(t testing.TB, h cti.InboundHandler) (tr *Trunks, udp, tcp netip.AddrPort) {
 	return startTrunksWith(t, h, nil)
 }
 
 // startTrunksWith is startTrunks with the configuration adjusted by edit.
-func startTrunksWith(t *testing.T, h cti.InboundHandler, edit func(*Config)) (tr *Trunks, udp, tcp netip.AddrPort) {
+func startTrunksWith(t testing.TB, h cti.InboundHandler, edit func(*Config)) (tr *Trunks, udp, tcp netip.AddrPort) {
 	t.Helper()
 	cfg := Config{
 		Trunks:     []TrunkConfig{{Name: "carrier", Address: "127.0.0.1:5999", AllowFrom: []string{"127.0.0.1/32"}}},
@@ -93,12 +93,12 @@ func startTrunksWith(t *testing.T, h cti.InboundHandler, edit func(*Config)) (tr
 
 // sipPeer sends raw SIP over UDP from its own socket.
 type sipPeer struct {
-	t      *testing.T
+	t      testing.TB
 	conn   *net.UDPConn
 	server netip.AddrPort
 }
 
-func newSIPPeer(t *testing.T, server netip.AddrPort, localIP string) *sipPeer {
+func newSIPPeer(t testing.TB, server netip.AddrPort, localIP string) *sipPeer {
 	t.Helper()
 	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(localIP), 0)))
 	if err != nil {
@@ -298,7 +298,7 @@ var (
 
 // quietSIPLogs keeps sipgo's transport layer, which logs every
 // unparseable datagram through slog.Default, out of the test output.
-func quietSIPLogs(t *testing.T) {
+func quietSIPLogs(t testing.TB) {
 	if os.Getenv("RB_TEST_LOG") != "" {
 		return
 	}
