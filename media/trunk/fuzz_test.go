@@ -74,4 +74,3 @@ func FuzzSIPRequest(f *testing.F) {
 		}
 	})
 }
-
