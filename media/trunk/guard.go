@@ -190,7 +190,7 @@ func (t *Trunks) rejectUnparseable(data []byte, src netip.AddrPort) {
 	if !ok || req.Via() == nil || req.CSeq() == nil {
 		return // nothing a sender could match a response to
 	}
-	t.log.Info("unparseable SIP request refused", "source", src, "status", status, "reason", reason)
+	t.log.Debug("unparseable SIP request refused", "source", src, "status", status, "reason", reason)
 	req.SetSource(src.String())
 	t.writeDatagram(newResponse(req, status, reason), src)
 }
@@ -252,7 +252,7 @@ func (t *Trunks) guarded(h sipgo.RequestHandler) sipgo.RequestHandler {
 			if req.IsAck() {
 				return // an ACK is never answered
 			}
-			t.log.Info("SIP request refused", "method", truncate(string(req.Method), 16), "source", req.Source(),
+			t.log.Debug("SIP request refused", "method", truncate(string(req.Method), 16), "source", req.Source(),
 				"status", status, "reason", reason)
 			res := newResponse(req, status, reason)
 			for _, h := range extra {

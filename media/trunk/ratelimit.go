@@ -23,8 +23,9 @@ type RateLimits struct {
 	// OptionsPerSecond and OptionsBurst bound OPTIONS pings (default 5/s, 10).
 	OptionsPerSecond float64 `json:"optionsPerSecond"`
 	OptionsBurst     int     `json:"optionsBurst"`
-	// RegisterPerSecond and RegisterBurst bound REGISTER (default 2/s, 5);
-	// we are no registrar, so these are scanners.
+	// RegisterPerSecond and RegisterBurst bound REGISTER and every method
+	// we do not handle (SUBSCRIBE, MESSAGE, …; default 2/s, 5): we are no
+	// registrar, so these are scanners.
 	RegisterPerSecond float64 `json:"registerPerSecond"`
 	RegisterBurst     int     `json:"registerBurst"`
 	// Sources bounds how many source IPs are tracked (default 10000); the
@@ -67,10 +68,10 @@ func kindOf(method string) limitKind {
 		return limitInvite
 	case "OPTIONS":
 		return limitOptions
-	case "REGISTER":
-		return limitRegister
+	case "ACK", "BYE", "CANCEL", "INFO", "PRACK", "UPDATE":
+		return limitNone // in-dialog, or tied to a transaction we accepted
 	}
-	return limitNone
+	return limitRegister
 }
 
 // verdict of the limiter for one request.

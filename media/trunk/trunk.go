@@ -8,13 +8,19 @@
 // sipgo runs each request's handler on its own goroutine; an inbound
 // INVITE's handler lives as long as its call. Every leg has one monitor
 // goroutine that waits for the dialog to end, plus its RTP read loops.
-// One watchdog goroutine per Trunks checks silence timeouts and sends RTCP
-// reports for all legs.
+// One watchdog goroutine per Trunks checks silence timeouts, sends RTCP
+// reports and hold keep-alives for all legs; one reaper goroutine closes
+// idle accepted TCP connections. The guard's read filter (rate limits,
+// validation, CANCEL) runs on sipgo's UDP read loop, so it never blocks:
+// the limiter is a mutex-guarded map, replies are single datagram writes.
+// An inbound leg's media is created pending and gets its sockets from the
+// INVITE's handler once cti has accepted the call; Answer waits for that.
 //
 // # Lifecycle
 //
 // New, then Serve on listeners; Close hangs up nothing (cti does that while
-// draining) but stops the listeners, the watchdog and registrations.
+// draining) but stops the listeners, the watchdog, the reaper and
+// registrations.
 package trunk
 
 import (
