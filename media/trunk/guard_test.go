@@ -430,3 +430,47 @@ func TestOutboundIdentityHeaders(t *testing.T) {
 		t.Fatal("declined call did not end")
 	}
 }
+
+// A TCP connection that carried a call's INVITE stays open while the call
+// lasts, however quiet: the call's BYE must be able to use it.
+func TestIdleTCPKeptWhileItsCallLasts(t *testing.T) {
+	quietSIPLogs(t)
+	h := &answerAll{}
+	tr, _, tcpAddr := startTrunksWith(t, h, func(c *Config) { c.TCPIdleTimeout = 200 * time.Millisecond })
+	c, err := net.DialTCP("tcp", nil, net.TCPAddrFromAddrPort(tcpAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	local := c.LocalAddr().(*net.TCPAddr).AddrPort()
+	callID, fromTag := "tcpcall-"+randToken(), randToken()
+	fmt.Fprintf(c, "INVITE sip:15550001001@%s;transport=tcp SIP/2.0\r\nVia: SIP/2.0/TCP %s;branch=z9hG4bK%s\r\nMax-Forwards: 70\r\n"+
+		"From: <sip:15557654321@%s>;tag=%s\r\nTo: <sip:15550001001@%s>\r\nCall-ID: %s\r\nCSeq: 1 INVITE\r\n"+
+		"Contact: <sip:15557654321@%s;transport=tcp>\r\nContent-Type: application/sdp\r\nContent-Length: %d\r\n\r\n%s",
+		tcpAddr, local, randToken(), local.Addr(), fromTag, tcpAddr.Addr(), callID, local, len(goodOffer), goodOffer)
+	ok := readTCPResponse(t, c, "INVITE")
+	for ok.status < 200 {
+		ok = readTCPResponse(t, c, "INVITE")
+	}
+	if ok.status != 200 {
+		t.Fatalf("INVITE over TCP: %d", ok.status)
+	}
+	to := ok.headers["to"]
+	fmt.Fprintf(c, "ACK sip:15550001001@%s;transport=tcp SIP/2.0\r\nVia: SIP/2.0/TCP %s;branch=z9hG4bK%s\r\nMax-Forwards: 70\r\n"+
+		"From: <sip:15557654321@%s>;tag=%s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
+		tcpAddr, local, randToken(), local.Addr(), fromTag, to, callID)
+	// Five idle timeouts of silence; the connection must survive them.
+	time.Sleep(time.Second)
+	if n := tr.OpenTCPConns(); n != 1 {
+		t.Fatalf("%d TCP connections open during the call, want 1", n)
+	}
+	fmt.Fprintf(c, "BYE sip:15550001001@%s;transport=tcp SIP/2.0\r\nVia: SIP/2.0/TCP %s;branch=z9hG4bK%s\r\nMax-Forwards: 70\r\n"+
+		"From: <sip:15557654321@%s>;tag=%s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+		tcpAddr, local, randToken(), local.Addr(), fromTag, to, callID)
+	if res := readTCPResponse(t, c, "BYE"); res.status != 200 {
+		t.Fatalf("BYE over the kept connection: %d", res.status)
+	}
+	_ = h.leg(t)
+	// With the call over, the connection goes like any idle one.
+	waitUntil(t, "the connection to be reaped after the call", func() bool { return tr.OpenTCPConns() == 0 })
+}
