@@ -21,6 +21,12 @@ import (
 // readFilter sees every UDP datagram before sipgo parses it. It must never
 // return an error: sipgo would stop reading the socket.
 func (t *Trunks) readFilter(p sip.TransportReadProps, data []byte) ([]byte, error) {
+	if p.Transport == "TCP" {
+		if bytes.HasPrefix(data, []byte("CANCEL ")) && t.cancelSegment(p, data) {
+			return nil, nil
+		}
+		return data, nil
+	}
 	if p.Transport != "UDP" {
 		return data, nil
 	}
@@ -59,7 +65,7 @@ func (t *Trunks) readFilter(p sip.TransportReadProps, data []byte) ([]byte, erro
 		t.rejectUnparseable(data, src)
 		return nil, nil
 	}
-	if method == "CANCEL" && t.cancelDatagram(req, src) {
+	if method == "CANCEL" && t.cancelRinging(req, src, func(res *sip.Response) { t.writeDatagram(res, src) }) {
 		return nil, nil
 	}
 	return data, nil
@@ -131,12 +137,35 @@ func (t *Trunks) writeDatagram(res *sip.Response, to netip.AddrPort) {
 	_, _ = t.udpConn.WriteTo([]byte(res.String()), net.UDPAddrFromAddrPort(to))
 }
 
-// cancelDatagram answers a CANCEL for an INVITE we are still ringing:
+// cancelSegment handles a TCP read holding exactly one CANCEL (as they
+// come) like a datagram; anything else goes on to sipgo's stream parser.
+func (t *Trunks) cancelSegment(p sip.TransportReadProps, data []byte) bool {
+	msg, err := t.parser.ParseSIP(data)
+	if err != nil {
+		return false
+	}
+	req, ok := msg.(*sip.Request)
+	head := bytes.Index(data, []byte("\r\n\r\n"))
+	if !ok || head < 0 || head+4+len(req.Body()) != len(data) || req.SipVersion != "SIP/2.0" ||
+		req.Via() == nil || req.CSeq() == nil || req.CallID() == nil || req.To() == nil {
+		return false
+	}
+	conn, err := t.ua.TransportLayer().GetConnection("tcp", p.RemoteAddr.String())
+	if err != nil || conn == nil {
+		return false
+	}
+	defer conn.TryClose()
+	src := addrPortOf(p.RemoteAddr)
+	req.SetTransport("TCP")
+	return t.cancelRinging(req, src, func(res *sip.Response) { _ = conn.WriteMsg(res) })
+}
+
+// cancelRinging answers a CANCEL for an INVITE we are still ringing:
 // 200 to the CANCEL and 487 to the INVITE, both with the To-tag of the
 // INVITE's provisional responses (RFC 3261 §9.2; sipgo would give each a
 // tag of its own). Anything else is left to sipgo's transaction layer
 // and, failing a match there, onCancel's 481.
-func (t *Trunks) cancelDatagram(req *sip.Request, src netip.AddrPort) bool {
+func (t *Trunks) cancelRinging(req *sip.Request, src netip.AddrPort, reply func(*sip.Response)) bool {
 	t.mu.Lock()
 	l := t.legs[req.CallID().Value()]
 	t.mu.Unlock()
@@ -147,7 +176,7 @@ func (t *Trunks) cancelDatagram(req *sip.Request, src netip.AddrPort) bool {
 	tag, _ := in.srv.InviteRequest.To().Params.Get("tag")
 	req.To().Params.Add("tag", tag)
 	req.SetSource(src.String())
-	t.writeDatagram(newResponse(req, sip.StatusOK, "OK"), src)
+	reply(newResponse(req, sip.StatusOK, "OK"))
 	if in.answered.Load() {
 		return true // too late: the CANCEL has no effect (§9.2)
 	}

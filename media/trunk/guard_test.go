@@ -163,17 +163,25 @@ func TestIdleTCPConnectionsReaped(t *testing.T) {
 	fmt.Fprintf(keeper, "OPTIONS sip:x@%s;transport=tcp SIP/2.0\r\nVia: SIP/2.0/TCP %s;branch=z9hG4bK%s\r\nMax-Forwards: 70\r\n"+
 		"From: <sip:probe@%s>;tag=%s\r\nTo: <sip:x@%s>\r\nCall-ID: keep-%s\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
 		tcpAddr, local, randToken(), local.Addr(), randToken(), tcpAddr.Addr(), randToken())
-	res := readTCPResponse(t, keeper, "OPTIONS")
+	res := readTCPResponse(t, newTCPPeer(keeper), "OPTIONS")
 	if res.status != 200 {
 		t.Fatalf("OPTIONS over the kept connection: %d", res.status)
 	}
 }
 
+// tcpPeer reads SIP messages from a raw TCP connection.
+type tcpPeer struct {
+	net.Conn
+	br *bufio.Reader
+}
+
+func newTCPPeer(c net.Conn) *tcpPeer { return &tcpPeer{Conn: c, br: bufio.NewReader(c)} }
+
 // readTCPResponse reads responses from c until one for method.
-func readTCPResponse(t *testing.T, c net.Conn, method string) sipRes {
+func readTCPResponse(t *testing.T, c *tcpPeer, method string) sipRes {
 	t.Helper()
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	br := bufio.NewReader(c)
+	br := c.br
 	for {
 		var head strings.Builder
 		for {
@@ -316,6 +324,37 @@ func TestSIPHeaderRules(t *testing.T) {
 		}
 		waitUntil(t, "the cancelled leg to end", func() bool { return tr.ActiveLegs() == 0 && tr.ports.InUse() == 0 })
 	})
+	t.Run("one To-tag across CANCEL over TCP too", func(t *testing.T) {
+		conn, err := net.DialTCP("tcp", nil, net.TCPAddrFromAddrPort(tcpAddr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		c := newTCPPeer(conn)
+		local := c.LocalAddr().(*net.TCPAddr).AddrPort()
+		callID, fromTag, branch := "tcpcancel-"+randToken(), randToken(), "z9hG4bK"+randToken()
+		ruri := fmt.Sprintf("sip:15550001001@%s;transport=tcp", tcpAddr)
+		fmt.Fprintf(c, "INVITE %s SIP/2.0\r\nVia: SIP/2.0/TCP %s;branch=%s\r\nMax-Forwards: 70\r\n"+
+			"From: <sip:15557654321@%s>;tag=%s\r\nTo: <sip:15550001001@%s>\r\nCall-ID: %s\r\nCSeq: 1 INVITE\r\n"+
+			"Contact: <sip:15557654321@%s;transport=tcp>\r\nContent-Type: application/sdp\r\nContent-Length: %d\r\n\r\n%s",
+			ruri, local, branch, local.Addr(), fromTag, tcpAddr.Addr(), callID, local, len(goodOffer), goodOffer)
+		ringing := readTCPResponse(t, c, "INVITE")
+		for ringing.status != 180 {
+			ringing = readTCPResponse(t, c, "INVITE")
+		}
+		tag := tagOf(ringing.headers["to"])
+		fmt.Fprintf(c, "CANCEL %s SIP/2.0\r\nVia: SIP/2.0/TCP %s;branch=%s\r\nMax-Forwards: 70\r\n"+
+			"From: <sip:15557654321@%s>;tag=%s\r\nTo: <sip:15550001001@%s>\r\nCall-ID: %s\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n",
+			ruri, local, branch, local.Addr(), fromTag, tcpAddr.Addr(), callID)
+		okCancel := readTCPResponse(t, c, "CANCEL")
+		terminated := readTCPResponse(t, c, "INVITE")
+		if okCancel.status != 200 || terminated.status != 487 {
+			t.Fatalf("CANCEL got %d, INVITE got %d; want 200 and 487", okCancel.status, terminated.status)
+		}
+		if a, b := tagOf(okCancel.headers["to"]), tagOf(terminated.headers["to"]); a != tag || b != tag {
+			t.Errorf("To-tags: 180 %q, 200 to CANCEL %q, 487 %q; want one", tag, a, b)
+		}
+	})
 	t.Run("Contact says transport=tcp on a TCP dialog", func(t *testing.T) {
 		c, err := net.DialTCP("tcp", nil, net.TCPAddrFromAddrPort(tcpAddr))
 		if err != nil {
@@ -437,11 +476,12 @@ func TestIdleTCPKeptWhileItsCallLasts(t *testing.T) {
 	quietSIPLogs(t)
 	h := &answerAll{}
 	tr, _, tcpAddr := startTrunksWith(t, h, func(c *Config) { c.TCPIdleTimeout = 200 * time.Millisecond })
-	c, err := net.DialTCP("tcp", nil, net.TCPAddrFromAddrPort(tcpAddr))
+	conn, err := net.DialTCP("tcp", nil, net.TCPAddrFromAddrPort(tcpAddr))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	defer conn.Close()
+	c := newTCPPeer(conn)
 	local := c.LocalAddr().(*net.TCPAddr).AddrPort()
 	callID, fromTag := "tcpcall-"+randToken(), randToken()
 	fmt.Fprintf(c, "INVITE sip:15550001001@%s;transport=tcp SIP/2.0\r\nVia: SIP/2.0/TCP %s;branch=z9hG4bK%s\r\nMax-Forwards: 70\r\n"+
