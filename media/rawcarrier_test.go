@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -92,7 +93,7 @@ func (c *rawCarrier) readRTP() {
 			continue
 		}
 		c.rtpIn.Add(1)
-		if strings.Trim(string(p.Payload), "\xff") == "" {
+		if !slices.ContainsFunc(p.Payload, func(b byte) bool { return b != 0xff }) { // μ-law silence
 			c.silence.Add(1)
 		}
 		c.heard.WriteUlaw(p.Payload)
