@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
 	"github.com/ringbridge/ringbridge/cti"
 )
 
@@ -513,4 +514,32 @@ func TestIdleTCPKeptWhileItsCallLasts(t *testing.T) {
 	_ = h.leg(t)
 	// With the call over, the connection goes like any idle one.
 	waitUntil(t, "the connection to be reaped after the call", func() bool { return tr.OpenTCPConns() == 0 })
+}
+
+// BenchmarkReadFilterInvite measures what the UDP guard adds to each
+// INVITE (limiter, a second parse, the checks), for make bench.
+func BenchmarkReadFilterInvite(b *testing.B) {
+	tr, err := New(Config{
+		Trunks:     []TrunkConfig{{Name: "carrier", Address: "127.0.0.1:5999", AllowFrom: []string{"127.0.0.1/32"}}},
+		MediaIP:    netip.MustParseAddr("127.0.0.1"),
+		RateLimits: RateLimits{InvitePerSecond: -1},
+	}, &refuseAll{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { tr.Close() })
+	p := &sipPeer{t: b, server: netip.MustParseAddrPort("127.0.0.1:5060")}
+	p.conn, err = net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.conn.Close()
+	msg := p.build(&sipReq{method: "INVITE", callID: "bench", extra: sdpHeader, body: goodOffer})
+	props := sip.TransportReadProps{Transport: "UDP", RemoteAddr: p.conn.LocalAddr()}
+	b.ReportAllocs()
+	for b.Loop() {
+		if out, _ := tr.readFilter(props, msg); len(out) == 0 {
+			b.Fatal("a valid INVITE was filtered out")
+		}
+	}
 }

@@ -61,9 +61,13 @@ func (t *Trunks) Dial(ctx context.Context, req cti.DialRequest) (cti.OutboundLeg
 	fh.Params.Add("tag", sip.GenerateTagN(16))
 	invite.AppendHeader(fh)
 	// The identity we assert to the carrier (RFC 3325): trunks that
-	// trust us take the caller id from here, not from From.
-	pai := sip.FromHeader{DisplayName: displayName(tr.CallerName), Address: fromURI}
-	invite.AppendHeader(sip.NewHeader("P-Asserted-Identity", pai.Value()))
+	// trust us take the caller id from here, not from From. An agent's
+	// bare extension is no identity a carrier could use, so a number is
+	// asserted only when it is the tenant's or already international.
+	if tr.CallerID != "" || strings.HasPrefix(from, "+") {
+		pai := sip.FromHeader{DisplayName: displayName(tr.CallerName), Address: fromURI}
+		invite.AppendHeader(sip.NewHeader("P-Asserted-Identity", pai.Value()))
+	}
 	invite.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: req.To, Host: tr.Domain}, Params: sip.NewParams()})
 	invite.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	t.identify(invite)
