@@ -15,12 +15,13 @@ import (
 // FuzzSIPRequest sends each input as a UDP datagram from a trunk address
 // to the real server (the guard, sipgo's parser and transactions, our
 // handlers), then checks every response it got says SIP/2.0 with a
-// status we send, and that the server still answers OPTIONS.
+// status we send, that the server still answers OPTIONS, and that no
+// RTP port was taken (cti refuses every call here).
 //
 //	go test -run '^$' -fuzz FuzzSIPRequest -fuzztime 30s ./media/trunk
 func FuzzSIPRequest(f *testing.F) {
 	quietSIPLogs(f)
-	_, udpAddr, _ := startTrunks(f, &refuseAll{})
+	tr, udpAddr, _ := startTrunks(f, &refuseAll{})
 	seedPeer := newSIPPeer(f, udpAddr, "127.0.0.1")
 	for _, r := range []sipReq{
 		{method: "INVITE", callID: "f1", extra: sdpHeader, body: goodOffer},
@@ -68,6 +69,9 @@ func FuzzSIPRequest(f *testing.F) {
 			if strings.Contains(res.headers["via"], "branch="+probe.branch) && res.status >= 200 {
 				if res.status != 200 {
 					t.Fatalf("OPTIONS probe answered %d %s", res.status, res.reason)
+				}
+				if n := tr.ports.Allocations(); n != 0 {
+					t.Fatalf("refused requests took %d RTP port pairs", n)
 				}
 				return
 			}
