@@ -236,7 +236,12 @@ func (l *leg) Hold(ctx context.Context, on bool) error {
 		return fmt.Errorf("ACK for re-INVITE: %w", err)
 	}
 	if rm, err := parseSDP(res.Body()); err == nil {
-		l.media.SetRemote(rm.addr)
+		if !rm.addr.Addr().IsUnspecified() {
+			l.media.SetRemote(rm.addr)
+		}
+		// An answer of inactive (or sendonly to our sendrecv) means the
+		// far end takes no media from us: not even keep-alives.
+		l.media.SetSendPaused(rm.direction == "inactive" || rm.direction == "sendonly" || l.remoteHeld.Load())
 	}
 	l.held.Store(on)
 	l.media.TouchIdle()
