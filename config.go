@@ -51,6 +51,13 @@ type Config struct {
 	// MediaTimeout hangs up a call whose trunk side sent no RTP for this
 	// long. Default 60s; RINGBRIDGE_MEDIA_TIMEOUT.
 	MediaTimeout Duration `json:"mediaTimeout"`
+	// SIPTCPIdleTimeout closes accepted SIP TCP connections that carried
+	// nothing for this long and serve no call. Default 30s; negative keeps
+	// them; RINGBRIDGE_SIP_TCP_IDLE_TIMEOUT. See docs/sip.md.
+	SIPTCPIdleTimeout Duration `json:"sipTcpIdleTimeout"`
+	// SIPRateLimits bound INVITE, OPTIONS and REGISTER per source IP
+	// (defaults 20/s, 5/s, 2/s). See docs/sip.md.
+	SIPRateLimits trunk.RateLimits `json:"sipRateLimits"`
 	// WebRTCUDPPort carries every browser's ICE and media. Default 8443
 	// (UDP); RINGBRIDGE_WEBRTC_UDP_PORT.
 	WebRTCUDPPort int `json:"webrtcUdpPort"`
@@ -254,7 +261,8 @@ func (c *Config) applyEnv() error {
 		}
 		c.TLS = &b
 	}
-	for name, dst := range map[string]*Duration{"RINGBRIDGE_MEDIA_TIMEOUT": &c.MediaTimeout, "RINGBRIDGE_SHUTDOWN_TIMEOUT": &c.ShutdownTimeout, "RINGBRIDGE_WRAP_UP": &c.WrapUp} {
+	for name, dst := range map[string]*Duration{"RINGBRIDGE_MEDIA_TIMEOUT": &c.MediaTimeout, "RINGBRIDGE_SHUTDOWN_TIMEOUT": &c.ShutdownTimeout, "RINGBRIDGE_WRAP_UP": &c.WrapUp,
+		"RINGBRIDGE_SIP_TCP_IDLE_TIMEOUT": &c.SIPTCPIdleTimeout} {
 		if v, ok := os.LookupEnv(name); ok {
 			d, err := time.ParseDuration(v)
 			if err != nil {

@@ -152,7 +152,8 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (
 
 	rtpMin, rtpMax, _ := cfg.rtpRange()
 	a.trunks, err = trunk.New(trunk.Config{Trunks: cfg.Trunks, MediaIP: mediaIP, PublicIP: publicIP,
-		RTPPortMin: rtpMin, RTPPortMax: rtpMax, MediaTimeout: time.Duration(cfg.MediaTimeout)}, a.svc, log.With("component", "sip"))
+		RTPPortMin: rtpMin, RTPPortMax: rtpMax, MediaTimeout: time.Duration(cfg.MediaTimeout),
+		TCPIdleTimeout: time.Duration(cfg.SIPTCPIdleTimeout), RateLimits: cfg.SIPRateLimits}, a.svc, log.With("component", "sip"))
 	if err != nil {
 		return nil, err
 	}

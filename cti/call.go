@@ -94,6 +94,8 @@ type CallInfo struct {
 	Route string
 	// Card is the screen-pop data about the caller, when known.
 	Card *Card
+	// RemoteHeld says the far end (a trunk) has put the call on hold.
+	RemoteHeld bool
 }
 
 // OriginClickToCall marks calls started through POST /api/v1/calls: the

@@ -51,6 +51,7 @@ func (c *Call) trackLeg(leg SIPLeg, dir Direction, number string) {
 	c.mu.Lock()
 	c.hist.legs = append(c.hist.legs, trackedLeg{leg: leg, rec: rec})
 	c.mu.Unlock()
+	c.watchRemoteHold(leg)
 }
 
 // legAnswered marks a leg answered.
