@@ -18,6 +18,8 @@ const (
 	KindConflict
 	KindUnavailable
 	KindBusy
+	// KindRateLimited: too many requests of this kind; retry later (429).
+	KindRateLimited
 )
 
 func (k Kind) String() string {
@@ -36,6 +38,8 @@ func (k Kind) String() string {
 		return "unavailable"
 	case KindBusy:
 		return "busy"
+	case KindRateLimited:
+		return "rate_limited"
 	default:
 		return "internal"
 	}

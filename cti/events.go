@@ -78,11 +78,22 @@ type DurableStore interface {
 	ApplyEventState(ctx context.Context, st *EventState) error
 	// LiveCalls returns every stored live call, oldest first.
 	LiveCalls(ctx context.Context) ([]LiveCall, error)
-	// TouchLiveCalls sets SeenAt of the given live calls.
+	// TouchLiveCalls records that the process and the given live calls
+	// were alive at at (their SeenAt).
 	TouchLiveCalls(ctx context.Context, ids []string, at time.Time) error
+	// Heartbeat returns the process's last sign of life stored by
+	// TouchLiveCalls (zero: none).
+	Heartbeat(ctx context.Context) (time.Time, error)
 	// Presence returns the last stored status of every agent who is not
 	// offline.
 	Presence(ctx context.Context) ([]AgentStatusChange, error)
+	// TimeInStatus sums the effective statuses' intervals within
+	// [q.From, q.To) per agent, status and reason; now ends the current
+	// intervals.
+	TimeInStatus(ctx context.Context, tenantID string, q StatusQuery, now time.Time) ([]StatusTime, error)
+	// StatusHistory lists the intervals that overlap [q.From, q.To),
+	// newest first, a page at a time.
+	StatusHistory(ctx context.Context, tenantID string, q StatusQuery, page Page) ([]StatusInterval, string, error)
 }
 
 // EventSink receives published events (the webhook outbox). Publish must

@@ -73,27 +73,30 @@ func (c *Call) agentRinging(ag *agent) {
 	c.mu.Lock()
 	c.hist.agents = append(c.hist.agents, agentPart{ag: ag, rec: seg})
 	c.mu.Unlock()
+	c.svc.setActivity(ag, StatusRinging)
 }
 
 // agentAnswered marks the agent's open part answered.
 func (c *Call) agentAnswered(ag *agent) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if p := c.openPartLocked(ag); p != nil && p.rec.AnsweredAt.IsZero() {
 		p.rec.AnsweredAt = time.Now().UTC()
 	}
+	c.mu.Unlock()
+	c.svc.setActivity(ag, StatusOnCall)
 }
 
 // agentLeft ends the agent's open part.
 func (c *Call) agentLeft(ag *agent, why EndReason) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if p := c.openPartLocked(ag); p != nil {
 		p.rec.EndedAt, p.rec.EndReason = time.Now().UTC(), why
 		if !p.rec.AnsweredAt.IsZero() {
 			p.rec.WrapUpSeconds = seconds(c.svc.cfg.WrapUp)
 		}
 	}
+	c.mu.Unlock()
+	c.svc.setActivity(ag, "")
 }
 
 func (c *Call) openPartLocked(ag *agent) *agentPart {

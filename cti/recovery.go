@@ -128,15 +128,24 @@ func (s *Service) recoverPresence(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("recovering agent statuses: %w", err)
 	}
-	now := time.Now().UTC()
+	// They went offline when the process stopped: its last heartbeat.
+	now := s.now()
+	last, err := s.store.Heartbeat(ctx)
+	if err != nil || last.IsZero() || last.After(now) {
+		last = now
+	}
 	for _, p := range agents {
+		now := last
+		if p.ChangedAt.After(now) {
+			now = p.ChangedAt
+		}
 		ch := &AgentStatusChange{
 			TenantID: p.TenantID, Extension: p.Extension, UserID: p.UserID, Username: p.Username,
 			Status: StatusOffline, Reason: string(EndInterrupted),
 			PreviousStatus: p.Status, PreviousReason: p.Reason, PreviousSeconds: seconds(now.Sub(p.ChangedAt)),
 			ChangedAt: now,
 		}
-		if err := s.publishStatus(ch); err != nil {
+		if err := s.publishStatus(statusChange{event: ch, presence: ch}); err != nil {
 			return fmt.Errorf("recovering the status of %s: %w", p.Extension, err)
 		}
 	}

@@ -92,6 +92,9 @@ type Config struct {
 	// interval, on how late a deletion, role change or disabling done
 	// outside this process takes effect. Default 2s.
 	AccessCacheTTL time.Duration
+	// Now is the clock of statuses and their intervals (nil: the wall
+	// clock); tests script a day with it.
+	Now func() time.Time
 	// RecordingSecret keys the HMAC of recording download codes (at
 	// least 32 bytes; derive it from a persistent secret so codes survive
 	// restarts). Empty: a random key per process.

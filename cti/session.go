@@ -79,7 +79,7 @@ func (s *Service) Connect(ctx context.Context, p Principal, takeover bool) (*Age
 	old := ag.session
 	ag.session = ss
 	ag.userID, ag.username = p.UserID, p.Username
-	var ch *AgentStatusChange
+	var ch statusChange
 	if ag.status == StatusOffline {
 		ch = s.setStatusLocked(ag, StatusAvailable, "", time.Time{})
 	}
@@ -334,7 +334,7 @@ func (ss *AgentSession) closeWith(ev AgentEvent) {
 	// A replaced session's call has moved to the new session; otherwise
 	// the call rides on this session's PeerConnection and ends with it.
 	var c *Call
-	var ch *AgentStatusChange
+	var ch statusChange
 	if ag.session == ss {
 		c = ag.call
 		ag.session = nil

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -64,22 +65,43 @@ func applyEventState(ctx context.Context, db execer, st *cti.EventState) error {
 		}
 	}
 	if p := st.Presence; p != nil {
-		body, err := json.Marshal(p)
-		if err != nil {
-			return fmt.Errorf("sqlite: presence: %w", err)
+		if err := applyPresence(ctx, db, p); err != nil {
+			return err
 		}
-		if p.Status == cti.StatusOffline {
-			_, err = db.ExecContext(ctx, `DELETE FROM agent_presence WHERE tenant_id = ? AND extension = ?`, p.TenantID, p.Extension)
-		} else {
-			_, err = db.ExecContext(ctx, `INSERT INTO agent_presence (tenant_id, extension, status, change, changed_at)
-				VALUES (?, ?, ?, ?, ?)
-				ON CONFLICT (tenant_id, extension) DO UPDATE SET status = excluded.status,
-				change = excluded.change, changed_at = excluded.changed_at`,
-				p.TenantID, p.Extension, string(p.Status), string(body), formatTime(p.ChangedAt))
-		}
-		if err != nil {
-			return fmt.Errorf("sqlite: presence: %w", err)
-		}
+	}
+	return nil
+}
+
+// applyPresence stores an agent's effective status: the current one
+// (unless a later change is already stored) and its interval.
+func applyPresence(ctx context.Context, db execer, p *cti.AgentStatusChange) error {
+	body, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("sqlite: presence: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO agent_presence (tenant_id, extension, status, change, changed_at)
+		VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (tenant_id, extension) DO UPDATE SET status = excluded.status,
+		change = excluded.change, changed_at = excluded.changed_at
+		WHERE excluded.changed_at >= agent_presence.changed_at`,
+		p.TenantID, p.Extension, string(p.Status), string(body), formatTime(p.ChangedAt)); err != nil {
+		return fmt.Errorf("sqlite: presence: %w", err)
+	}
+	at := nanos(p.ChangedAt)
+	if _, err := db.ExecContext(ctx, `UPDATE agent_status_intervals SET ended_at = ?1
+		WHERE tenant_id = ?2 AND extension = ?3 AND started_at <= ?1 AND (ended_at IS NULL OR ended_at > ?1)`,
+		at, p.TenantID, p.Extension); err != nil {
+		return fmt.Errorf("sqlite: status interval: %w", err)
+	}
+	if p.Status == cti.StatusOffline {
+		return nil
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO agent_status_intervals
+		(tenant_id, extension, user_id, username, status, reason, started_at, ended_at)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, (SELECT MIN(started_at) FROM agent_status_intervals
+			WHERE tenant_id = ?1 AND extension = ?2 AND started_at > ?7))`,
+		p.TenantID, p.Extension, p.UserID, p.Username, string(p.Status), p.Reason, at); err != nil {
+		return fmt.Errorf("sqlite: status interval: %w", err)
 	}
 	return nil
 }
@@ -110,8 +132,13 @@ func (s *Store) LiveCalls(ctx context.Context) ([]cti.LiveCall, error) {
 	return out, rows.Err()
 }
 
-// TouchLiveCalls records that the given calls were alive at at.
+// TouchLiveCalls records that the process and the given calls were alive
+// at at.
 func (s *Store) TouchLiveCalls(ctx context.Context, ids []string, at time.Time) error {
+	if _, err := s.writer.ExecContext(ctx, `INSERT INTO process_heartbeat (id, at) VALUES (1, ?)
+		ON CONFLICT (id) DO UPDATE SET at = excluded.at`, formatTime(at)); err != nil {
+		return fmt.Errorf("sqlite: heartbeat: %w", err)
+	}
 	if len(ids) == 0 {
 		return nil
 	}
@@ -129,7 +156,7 @@ func (s *Store) TouchLiveCalls(ctx context.Context, ids []string, at time.Time) 
 
 // Presence returns the last status of every agent not offline.
 func (s *Store) Presence(ctx context.Context) ([]cti.AgentStatusChange, error) {
-	rows, err := s.reader.QueryContext(ctx, `SELECT change FROM agent_presence ORDER BY tenant_id, extension`)
+	rows, err := s.reader.QueryContext(ctx, `SELECT change FROM agent_presence WHERE status != 'offline' ORDER BY tenant_id, extension`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: presence: %w", err)
 	}
@@ -147,4 +174,17 @@ func (s *Store) Presence(ctx context.Context) ([]cti.AgentStatusChange, error) {
 		out = append(out, ch)
 	}
 	return out, rows.Err()
+}
+
+// Heartbeat returns when the process last said it was alive (zero: never).
+func (s *Store) Heartbeat(ctx context.Context) (time.Time, error) {
+	var at string
+	err := s.reader.QueryRowContext(ctx, `SELECT at FROM process_heartbeat WHERE id = 1`).Scan(&at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("sqlite: heartbeat: %w", err)
+	}
+	return parseTime(at)
 }
