@@ -543,3 +543,42 @@ func BenchmarkReadFilterInvite(b *testing.B) {
 		}
 	}
 }
+
+// Over TCP the limits apply in the handlers, with the same answers.
+func TestRateLimitOverTCP(t *testing.T) {
+	quietSIPLogs(t)
+	_, _, tcpAddr := startTrunksWith(t, &refuseAll{}, func(c *Config) {
+		c.RateLimits = RateLimits{OptionsPerSecond: 0.5, OptionsBurst: 2}
+	})
+	conn, err := net.DialTCP("tcp", nil, net.TCPAddrFromAddrPort(tcpAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c := newTCPPeer(conn)
+	local := c.LocalAddr().(*net.TCPAddr).AddrPort()
+	for i := range 6 {
+		fmt.Fprintf(c, "OPTIONS sip:x@%s;transport=tcp SIP/2.0\r\nVia: SIP/2.0/TCP %s;branch=z9hG4bK%s\r\nMax-Forwards: 70\r\n"+
+			"From: <sip:probe@%s>;tag=%s\r\nTo: <sip:x@%s>\r\nCall-ID: tcplimit-%d\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+			tcpAddr, local, randToken(), local.Addr(), randToken(), tcpAddr.Addr(), i)
+	}
+	var ok, busy int
+	for ok+busy < 3 {
+		switch res := readTCPResponse(t, c, "OPTIONS"); res.status {
+		case 200:
+			ok++
+		case 503:
+			busy++
+		default:
+			t.Fatalf("unexpected %d", res.status)
+		}
+	}
+	// Nothing more comes: the rest was dropped.
+	_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if line, err := c.br.ReadString('\n'); err == nil {
+		t.Fatalf("more than the burst and one 503 answered: %q", line)
+	}
+	if ok != 2 || busy != 1 {
+		t.Fatalf("%d answered 200 and %d 503, want 2 and 1", ok, busy)
+	}
+}
