@@ -117,7 +117,7 @@ func TestRateLimiterForgetsLeastRecentSource(t *testing.T) {
 
 func TestIdleTCPConnectionsReaped(t *testing.T) {
 	quietSIPLogs(t)
-	tr, _, tcpAddr := startTrunksWith(t, &refuseAll{}, func(c *Config) { c.TCPIdleTimeout = 400 * time.Millisecond })
+	tr, _, tcpAddr := startTrunksWith(t, &refuseAll{}, func(c *Config) { c.TCPIdleTimeout = time.Second })
 	const n = 100
 	var idle []net.Conn
 	for range n {
@@ -134,7 +134,6 @@ func TestIdleTCPConnectionsReaped(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer keeper.Close()
-	waitUntil(t, "all connections accepted", func() bool { return tr.OpenTCPConns() == n+1 })
 	stop := make(chan struct{})
 	pinged := make(chan struct{})
 	go func() {
@@ -150,6 +149,7 @@ func TestIdleTCPConnectionsReaped(t *testing.T) {
 			}
 		}
 	}()
+	waitUntil(t, "all connections accepted", func() bool { return tr.OpenTCPConns() == n+1 })
 	waitUntil(t, "idle connections to be closed", func() bool { return tr.OpenTCPConns() == 1 })
 	for i, c := range idle {
 		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
