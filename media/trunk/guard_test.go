@@ -117,7 +117,7 @@ func TestRateLimiterForgetsLeastRecentSource(t *testing.T) {
 
 func TestIdleTCPConnectionsReaped(t *testing.T) {
 	quietSIPLogs(t)
-	tr, _, tcpAddr := startTrunksWith(t, &refuseAll{}, func(c *Config) { c.TCPIdleTimeout = 400 * time.Millisecond })
+	tr, _, tcpAddr := startTrunksWith(t, &refuseAll{}, func(c *Config) { c.TCPIdleTimeout = time.Second })
 	const n = 100
 	var idle []net.Conn
 	for range n {
@@ -134,7 +134,6 @@ func TestIdleTCPConnectionsReaped(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer keeper.Close()
-	waitUntil(t, "all connections accepted", func() bool { return tr.OpenTCPConns() == n+1 })
 	stop := make(chan struct{})
 	pinged := make(chan struct{})
 	go func() {
@@ -150,6 +149,7 @@ func TestIdleTCPConnectionsReaped(t *testing.T) {
 			}
 		}
 	}()
+	waitUntil(t, "all connections accepted", func() bool { return tr.OpenTCPConns() == n+1 })
 	waitUntil(t, "idle connections to be closed", func() bool { return tr.OpenTCPConns() == 1 })
 	for i, c := range idle {
 		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
@@ -541,5 +541,44 @@ func BenchmarkReadFilterInvite(b *testing.B) {
 		if out, _ := tr.readFilter(props, msg); len(out) == 0 {
 			b.Fatal("a valid INVITE was filtered out")
 		}
+	}
+}
+
+// Over TCP the limits apply in the handlers, with the same answers.
+func TestRateLimitOverTCP(t *testing.T) {
+	quietSIPLogs(t)
+	_, _, tcpAddr := startTrunksWith(t, &refuseAll{}, func(c *Config) {
+		c.RateLimits = RateLimits{OptionsPerSecond: 0.5, OptionsBurst: 2}
+	})
+	conn, err := net.DialTCP("tcp", nil, net.TCPAddrFromAddrPort(tcpAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c := newTCPPeer(conn)
+	local := c.LocalAddr().(*net.TCPAddr).AddrPort()
+	for i := range 6 {
+		fmt.Fprintf(c, "OPTIONS sip:x@%s;transport=tcp SIP/2.0\r\nVia: SIP/2.0/TCP %s;branch=z9hG4bK%s\r\nMax-Forwards: 70\r\n"+
+			"From: <sip:probe@%s>;tag=%s\r\nTo: <sip:x@%s>\r\nCall-ID: tcplimit-%d\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+			tcpAddr, local, randToken(), local.Addr(), randToken(), tcpAddr.Addr(), i)
+	}
+	var ok, busy int
+	for ok+busy < 3 {
+		switch res := readTCPResponse(t, c, "OPTIONS"); res.status {
+		case 200:
+			ok++
+		case 503:
+			busy++
+		default:
+			t.Fatalf("unexpected %d", res.status)
+		}
+	}
+	// Nothing more comes: the rest was dropped.
+	_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if line, err := c.br.ReadString('\n'); err == nil {
+		t.Fatalf("more than the burst and one 503 answered: %q", line)
+	}
+	if ok != 2 || busy != 1 {
+		t.Fatalf("%d answered 200 and %d 503, want 2 and 1", ok, busy)
 	}
 }
