@@ -49,12 +49,13 @@ func (s *Server) routes(reg *prometheus.Registry) {
 }
 
 // baseHeaders are safe on every response, API and page alike. HSTS is
-// sent only when we terminate TLS ourselves: behind a TLS-terminating
-// proxy the proxy should send it (docs/deploy.md).
+// sent when browsers reach us over HTTPS: we terminate TLS, or
+// Config.ExternalTLS says a proxy in front does (plain HTTP otherwise,
+// where the header would be ignored anyway).
 func (s *Server) baseHeaders(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
-	if s.tls != nil {
+	if s.scheme() == "https" {
 		c.Set(fiber.HeaderStrictTransportSecurity, hstsValue)
 	}
 	return c.Next()
