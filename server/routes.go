@@ -41,6 +41,13 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	api.Get("/calls/:id", s.requireAuth, s.getCall)
 	api.Patch("/calls/:id", s.requireAuth, s.patchCall)
 	api.Get("/recordings/:code", s.requireAuth, s.getRecording)
+	// Operators' statuses and time in status.
+	api.Get("/agents", s.requireAuth, s.listAgents)
+	api.Get("/agents/time-in-status", s.requireAuth, s.getTimeInStatus)
+	api.Get("/agents/status-history", s.requireAuth, s.getStatusHistory)
+	api.Get("/agents/:ext", s.requireAuth, s.getAgent)
+	api.Put("/agents/:ext/status", s.requireAuth, s.putAgentStatus)
+	api.Get("/agents/:ext/call", s.requireAuth, s.getAgentCall)
 	s.webhookRoutes(api) // webhook endpoints and deliveries (docs/webhooks.md)
 
 	app.Get("/ws/agent", s.agentUpgradeGuard, s.agentWebsocket())

@@ -54,6 +54,7 @@ const (
 	CodeConflict       = "conflict"         // wrong state (answering an ended call)
 	CodeUnavailable    = "unavailable"      // trunk down, agent offline, shutting down
 	CodeBusy           = "busy"             // destination busy
+	CodeRateLimited    = "rate_limited"     // too many requests of this kind (status changes); retry later
 	CodeInternal       = "internal"         // server fault; details are in the server log
 	CodeTooLarge       = "too_large"        // message over the size limit
 	CodeSessionReplace = "session_replaced" // the agent signed in elsewhere
