@@ -157,6 +157,8 @@ type Call struct {
 	// number is dialled once the agent answers.
 	Origin string `json:"origin,omitempty"`
 	Card   *Card  `json:"card,omitempty"` // screen pop, when known; may arrive in a later event
+	// RemoteHeld is set while the other party (a trunk) holds the call.
+	RemoteHeld bool `json:"remoteHeld,omitempty"`
 }
 
 // Card is the screen-pop data about the other party.
