@@ -71,9 +71,15 @@ type agent struct {
 	activity AgentStatus
 	shown    shownStatus
 	// flaps limits how often the agent's chosen status may change.
-	flaps   *flapLimiter
-	session *AgentSession
-	call    *Call // the call ringing or in progress; nil when free
+	flaps *flapLimiter
+	// Queues: when the agent last became free, today's answered calls
+	// and talk time, skill levels, offers missed in a row.
+	idleSince time.Time
+	day       agentDay
+	skills    map[string]int
+	missed    int
+	session   *AgentSession
+	call      *Call // the call ringing or in progress; nil when free
 }
 
 // AgentEventKind tells which field of an AgentEvent is set.

@@ -142,6 +142,7 @@ func (s *Service) SetAgentStatus(ctx context.Context, p Principal, ext string, s
 		return AgentPresence{}, err
 	}
 	ss.push(AgentEvent{Kind: EventStatus, Status: st, Reason: reason})
+	s.dispatch()
 	s.log.Info("operator status set", "tenant", p.TenantID, "ext", ext, "status", st, "reason", reason, "by", p.UserID, "role", p.Role)
 	return pres, nil
 }

@@ -19,6 +19,7 @@ const (
 	CallActive                   // both parties talking
 	CallHeld                     // on hold
 	CallEnded
+	CallQueued // answered and waiting in a queue for an agent
 	numCallStates
 )
 
@@ -36,6 +37,8 @@ func (s CallState) String() string {
 		return "held"
 	case CallEnded:
 		return "ended"
+	case CallQueued:
+		return "queued"
 	}
 	return "unknown"
 }
@@ -70,6 +73,11 @@ const (
 	EndInterrupted EndReason = "interrupted"
 	// EndNotInService: the called number routes nowhere usable.
 	EndNotInService EndReason = "not_in_service"
+	// EndAbandoned: the caller hung up while waiting in a queue.
+	EndAbandoned EndReason = "abandoned"
+	// EndAnsweredElsewhere ends the part of an agent who rang with others
+	// (a ring-all queue) when another answered.
+	EndAnsweredElsewhere EndReason = "answered_elsewhere"
 )
 
 // CallInfo is a snapshot of a call as one agent sees it.
@@ -141,17 +149,31 @@ type Call struct {
 	saved chan struct{}
 
 	// The rest belongs to the owner goroutine alone (callfsm.go).
-	ctx   context.Context
-	log   *slog.Logger
-	a, b  *side       // the party that stays, the party reached (side.go)
-	dial  *dialPlan   // a click-to-call's number, until its agent answers
-	ring  *time.Timer // while an agent's phone rings
-	conn  Connection
-	held  bool
-	rec   Recording // the call's recording in progress, if any
-	recID string
+	ctx  context.Context
+	log  *slog.Logger
+	a, b *side       // the party that stays, the party reached (side.go)
+	dial *dialPlan   // a click-to-call's number, until its agent answers
+	ring *time.Timer // while an agent's phone rings
+	// Queued calls (queue_transitions.go): the music playing to the
+	// caller, the longest-wait timer, the announcement ticker and the
+	// agents an offer rings.
+	moh      Playback
+	maxWait  *time.Timer
+	announce *time.Ticker
+	offered  []*side
+	conn     Connection
+	held     bool
+	rec      Recording // the call's recording in progress, if any
+	recID    string
 	// closed guards closeWith, the one way every call ends.
 	closed atomic.Bool
+
+	// q is the call's place in a queue; guarded by Service.mu.
+	q *queued
+	// offers brings the dispatcher's offers (capacity 1: a call has at
+	// most one at a time); digits brings the caller's digits while queued.
+	offers chan queueOffer
+	digits chan rune
 }
 
 // callCmd is a command from an agent to the call's owner goroutine.

@@ -299,10 +299,11 @@ func (c *Call) release(ag *agent, why EndReason) {
 	c.notifyMu.Unlock()
 	c.svc.mu.Lock()
 	if ag.call == c {
-		ag.call = nil
+		ag.call, ag.idleSince = nil, time.Now()
 	}
 	c.svc.mu.Unlock()
 	c.svc.afterCall(ag, !info.AnsweredAt.IsZero())
+	c.svc.dispatch()
 }
 
 // ringInbound starts an inbound call: the caller hears ringing while the

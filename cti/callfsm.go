@@ -43,12 +43,18 @@ const (
 	inLegEnded // a SIP leg ended, whichever side ended it
 	inTimeout  // the agent did not answer in time
 	inShutdown // the service is stopping
+	// Queued calls.
+	inOffer       // the dispatcher reserved agents for the call
+	inCallerDigit // a digit from the waiting caller
+	inMaxWait     // the caller waited the queue's longest wait
+	inAnnounce    // time to tell the caller their position
 	numInputs
 )
 
 var inputNames = [numInputs]string{
 	"answer", "reject", "hang up", "hold", "resume", "send digits", "agent gone", "move",
 	"transfer", "progress", "answered", "leg ended", "ring timeout", "shutdown",
+	"offer", "caller digit", "longest wait", "announce",
 }
 
 func (in callInput) String() string {
@@ -63,9 +69,10 @@ func (in callInput) isCommand() bool { return in <= inTransfer }
 
 // callEvent is one input and what came with it.
 type callEvent struct {
-	in  callInput
-	cmd callCmd // for commands
-	leg SIPLeg  // for inProgress, inAnswered and inLegEnded
+	in    callInput
+	cmd   callCmd    // for commands (and inCallerDigit's digit)
+	leg   SIPLeg     // for inProgress, inAnswered and inLegEnded
+	offer queueOffer // for inOffer
 }
 
 // transition handles one input in one state.
@@ -91,10 +98,22 @@ func init() {
 		t[inShutdown] = end(EndShutdown)
 	}
 	ring := &transitions[CallRinging]
-	ring[inAnswer] = (*Call).answerRinging
-	ring[inReject] = (*Call).refuseRinging
-	ring[inHangup] = (*Call).refuseRinging
-	ring[inTimeout] = end(EndNoAnswer)
+	ring[inAnswer] = byQueue((*Call).answerRinging, (*Call).answerOffer)
+	ring[inReject] = byQueue((*Call).refuseRinging, (*Call).refuseOffer)
+	ring[inHangup] = byQueue((*Call).refuseRinging, (*Call).refuseOffer)
+	ring[inTimeout] = byQueue(end(EndNoAnswer), (*Call).offerTimeout)
+	ring[inAgentGone] = byQueue(end(EndAgentGone), (*Call).offerGone)
+	ring[inLegEnded] = byQueue((*Call).legEnded, (*Call).callerLeft)
+	ring[inCallerDigit] = (*Call).callerDigit
+	ring[inMaxWait] = (*Call).maxWaitReached
+
+	wait := &transitions[CallQueued]
+	wait[inOffer] = (*Call).offer
+	wait[inCallerDigit] = (*Call).callerDigit
+	wait[inMaxWait] = (*Call).maxWaitReached
+	wait[inAnnounce] = (*Call).announcePosition
+	wait[inLegEnded] = (*Call).callerLeft
+	wait[inShutdown] = end(EndShutdown)
 
 	for _, st := range []CallState{CallDialing, CallEarly} {
 		t := &transitions[st]
@@ -111,6 +130,17 @@ func init() {
 	}
 	transitions[CallActive][inHold] = (*Call).hold
 	transitions[CallHeld][inUnhold] = (*Call).hold
+}
+
+// byQueue picks a transition by whether the call came from a queue (its
+// offer rings) or not.
+func byQueue(direct, fromQueue transition) transition {
+	return func(c *Call, ev *callEvent) EndReason {
+		if c.q != nil {
+			return fromQueue(c, ev)
+		}
+		return direct(c, ev)
+	}
 }
 
 // run is the call's owner loop: begin sets the call up (and may end it at
@@ -139,9 +169,20 @@ func (c *Call) run(ctx context.Context, log *slog.Logger, begin func() EndReason
 
 // next waits for the call's next input.
 func (c *Call) next() callEvent {
-	var ring <-chan time.Time
+	var ring, maxWait, announce <-chan time.Time
 	if c.ring != nil {
 		ring = c.ring.C
+	}
+	if c.maxWait != nil {
+		maxWait = c.maxWait.C
+	}
+	if c.announce != nil {
+		announce = c.announce.C
+	}
+	var offers <-chan queueOffer
+	var digits <-chan rune
+	if c.q != nil {
+		offers, digits = c.offers, c.digits
 	}
 	var aDone, bDone, progress, answer <-chan struct{}
 	if c.a != nil && c.a.leg != nil {
@@ -169,6 +210,15 @@ func (c *Call) next() callEvent {
 	case <-ring:
 		c.ring = nil
 		return callEvent{in: inTimeout}
+	case o := <-offers:
+		return callEvent{in: inOffer, offer: o}
+	case d := <-digits:
+		return callEvent{in: inCallerDigit, cmd: callCmd{digits: string(d)}}
+	case <-maxWait:
+		c.maxWait = nil
+		return callEvent{in: inMaxWait}
+	case <-announce:
+		return callEvent{in: inAnnounce}
 	case <-c.ctx.Done():
 		return callEvent{in: inShutdown}
 	}
@@ -201,6 +251,11 @@ func (c *Call) closeWith(why EndReason) {
 		return
 	}
 	c.stopRing()
+	c.stopMusic()
+	if c.q != nil {
+		c.leaveQueue(string(why))
+	}
+	c.drainOffer()
 	ctx := context.WithoutCancel(c.ctx)
 	for _, s := range []*side{c.a, c.b} {
 		if s == nil || s.leg == nil {
@@ -220,6 +275,15 @@ func (c *Call) closeWith(why EndReason) {
 	if c.conn != nil {
 		c.conn.Close()
 		c.conn = nil
+	}
+}
+
+// drainOffer takes an offer the call will never handle, so the agents the
+// dispatcher reserved for it are free again (finish releases every party).
+func (c *Call) drainOffer() {
+	select {
+	case <-c.offers:
+	default:
 	}
 }
 

@@ -48,5 +48,8 @@ type CallParams struct {
 type RouteDecision struct {
 	Extension string
 	Number    string
-	Queue     string // accepted but not routable yet: queues do not exist, so cti takes the fallback
+	Queue     string
+	// Priority places the call in Queue: higher goes first (a VIP jumps
+	// ahead); 0 by default.
+	Priority int
 }

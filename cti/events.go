@@ -10,6 +10,7 @@ type EventType string
 
 const (
 	EventCallRinging    EventType = "call.ringing"
+	EventCallQueued     EventType = "call.queued" // the caller waits in a queue
 	EventCallAnswered   EventType = "call.answered"
 	EventCallEnded      EventType = "call.ended"   // Data: the full call record
 	EventCallUpdated    EventType = "call.updated" // disposition, notes, tags set afterwards

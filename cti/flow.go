@@ -36,6 +36,17 @@ func (s *Service) InboundCall(ctx context.Context, in InboundCall) error {
 		}
 		return nil
 	}
+	if target.queue != "" {
+		cfg, err := s.queueConfig(ctx, route.TenantID, target.queue)
+		if err == nil {
+			return s.queueInbound(in, route.TenantID, id, from, to, target, cfg, attempt)
+		}
+		s.log.Warn("number routed to an unknown queue; taking the fallback", "queue", target.queue, "err", err)
+		target = routeTarget{ext: target.fallback, label: "fallback:" + target.fallback}
+		if target.ext == "" {
+			return s.refuse(attempt, Errorf(KindNotFound, "number %s is not in service", in.To))
+		}
+	}
 	// The phonebook is read before the call exists so the ringing event
 	// already carries the card; it is a local indexed lookup.
 	var card *Card
@@ -264,10 +275,12 @@ func (s *Service) newCallLocked(tenantID string, dir Direction, from, to string,
 
 func (s *Service) newCallWithIDLocked(id, tenantID string, dir Direction, from, to string, st CallState, parties ...*agent) *Call {
 	c := &Call{
-		svc:   s,
-		cmds:  make(chan callCmd),
-		done:  make(chan struct{}),
-		saved: make(chan struct{}),
+		svc:    s,
+		offers: make(chan queueOffer, 1),
+		digits: make(chan rune, 8),
+		cmds:   make(chan callCmd),
+		done:   make(chan struct{}),
+		saved:  make(chan struct{}),
 		info: CallInfo{
 			ID: id, TenantID: tenantID, Direction: dir, State: st,
 			From: from, To: to, StartedAt: time.Now().UTC(),
@@ -288,16 +301,23 @@ func (s *Service) removeCall(c *Call) {
 	s.releaseParties(c)
 }
 
-// releaseParties frees the call's agents for other calls.
+// releaseParties frees the call's agents for other calls, and offers them
+// queued calls.
 func (s *Service) releaseParties(c *Call) {
 	parties := c.partiesNow()
+	now := time.Now()
+	freed := false
 	s.mu.Lock()
 	for _, p := range parties {
 		if p.call == c {
-			p.call = nil
+			p.call, p.idleSince = nil, now
+			freed = true
 		}
 	}
 	s.mu.Unlock()
+	if freed {
+		s.dispatch()
+	}
 }
 
 // start runs a call on its owner goroutine: begin sets it up (it may end

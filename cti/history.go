@@ -23,6 +23,8 @@ type callHistory struct {
 
 	// recording is set once the call's recording is finished.
 	recording *RecordingRef
+	// queue is the call's story in a queue, if it was queued.
+	queue *QueueRecord
 
 	// final is set once the record is built for storage; later updates
 	// go to the store.
@@ -88,14 +90,22 @@ func (c *Call) agentAnswered(ag *agent) {
 
 // agentLeft ends the agent's open part.
 func (c *Call) agentLeft(ag *agent, why EndReason) {
+	var talk time.Duration
+	answered := false
 	c.mu.Lock()
 	if p := c.openPartLocked(ag); p != nil {
 		p.rec.EndedAt, p.rec.EndReason = time.Now().UTC(), why
 		if !p.rec.AnsweredAt.IsZero() {
 			p.rec.WrapUpSeconds = seconds(c.svc.cfg.WrapUp)
+			answered, talk = true, p.rec.EndedAt.Sub(p.rec.AnsweredAt)
 		}
 	}
 	c.mu.Unlock()
+	if answered {
+		c.svc.mu.Lock()
+		ag.countCallLocked(time.Now(), talk)
+		c.svc.mu.Unlock()
+	}
 	c.svc.setActivity(ag, "")
 }
 
@@ -178,6 +188,14 @@ func (c *Call) recordLocked(now time.Time) CallRecord {
 	}
 	if c.hist.recording != nil {
 		r.Recording = ptr(*c.hist.recording)
+	}
+	if q := c.hist.queue; q != nil {
+		cp := *q
+		cp.Offers = slices.Clone(q.Offers)
+		if cp.LeftAt.IsZero() {
+			cp.WaitSeconds = seconds(now.Sub(q.JoinedAt))
+		}
+		r.Queue = &cp
 	}
 	switch ci.Direction {
 	case DirectionInbound:

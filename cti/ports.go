@@ -171,3 +171,30 @@ type Recorder interface {
 	// claimed one was recovered.
 	SweepRecordings(ctx context.Context) ([]string, error)
 }
+
+// Sound is one thing to play to a party who is talking to nobody (a
+// queued caller): hold music, a beep, or in-band DTMF digits.
+type Sound struct {
+	// Music is a WAV file's path; empty (with no tone and no digits):
+	// the built-in hold music.
+	Music string
+	// ToneHz plays a beep of that frequency for Length.
+	ToneHz float64
+	Length time.Duration
+	// Digits plays DTMF digits in-band (100 ms each, 100 ms apart).
+	Digits string
+}
+
+// Player plays sounds into an endpoint while it is linked to no one.
+type Player interface {
+	// Play plays sounds in order, each sound once and the last one again
+	// and again when loop is set, until Stop.
+	Play(ep Endpoint, sounds []Sound, loop bool) (Playback, error)
+}
+
+// Playback is a Play in progress.
+type Playback interface {
+	// Stop ends the playback and waits until no more audio is written.
+	// Idempotent.
+	Stop()
+}

@@ -39,7 +39,8 @@ type CallRecord struct {
 	Legs      []LegRecord    `json:"legs"`
 	Agents    []AgentSegment `json:"agents"`
 	Durations Durations      `json:"durations"`
-	// Queue is reserved: queues do not exist yet, so it is always null.
+	// Queue is the call's story in a queue; null for calls that were not
+	// queued.
 	Queue *QueueRecord `json:"queue"`
 	// Recording is the call's recording when the tenant records calls:
 	// a download code ({"code", "url", "durationSeconds"}) or the audio
@@ -91,11 +92,32 @@ type Durations struct {
 	Total  float64 `json:"totalSeconds"`  // start to end
 }
 
-// QueueRecord is reserved for queues.
+// QueueRecord is a call's story in a queue: when it joined and left,
+// every offer to an agent and its answer, and how the wait ended.
 type QueueRecord struct {
 	Name     string    `json:"name"`
+	Priority int       `json:"priority,omitempty"`
 	JoinedAt time.Time `json:"joinedAt"`
 	LeftAt   time.Time `json:"leftAt,omitzero"`
+	// WaitSeconds is joining to answer (or to leaving).
+	WaitSeconds float64 `json:"waitSeconds"`
+	// Outcome: answered, abandoned, overflow, callback_answered,
+	// callback_failed, shutdown.
+	Outcome string       `json:"outcome,omitempty"`
+	Offers  []QueueOffer `json:"offers"`
+	// Callback is set when the caller asked to be called back.
+	Callback bool `json:"callback,omitempty"`
+	// Overflow names where the call went on leaving by overflow.
+	Overflow *Destination `json:"overflow,omitempty"`
+}
+
+// QueueOffer is one agent offered a queued call.
+type QueueOffer struct {
+	Extension string    `json:"extension"`
+	OfferedAt time.Time `json:"offeredAt"`
+	// Outcome: answered, no_answer, rejected, agent_gone,
+	// answered_elsewhere, abandoned.
+	Outcome string `json:"outcome,omitempty"`
 }
 
 // RecordingRef points at a call's recording (a stereo WAV: left our

@@ -12,6 +12,8 @@ import (
 type routeTarget struct {
 	ext      string
 	number   string
+	queue    string
+	priority int
 	label    string
 	fallback string
 }
@@ -22,7 +24,11 @@ type routeTarget struct {
 // error, an empty or unusable answer, or a queue (queues do not exist
 // yet).
 func (s *Service) routeInbound(ctx context.Context, route NumberRoute, in InboundCall, callID string) routeTarget {
-	if route.Route != RouteCRM {
+	switch route.Route {
+	case RouteQueue:
+		return routeTarget{queue: route.Queue, label: "queue:" + route.Queue, fallback: route.Extension}
+	case RouteCRM:
+	default:
 		return routeTarget{ext: route.Extension, label: "static:" + route.Extension}
 	}
 	fallback := routeTarget{ext: route.Extension, label: "fallback:" + route.Extension}
@@ -69,8 +75,12 @@ func (s *Service) routeInbound(ctx context.Context, route NumberRoute, in Inboun
 		log.Info("CRM routed the call to a number", "number", n, "took", took)
 		return routeTarget{number: n, label: "crm-number:" + n, fallback: route.Extension}
 	case d.Queue != "":
-		log.Warn("CRM routed to a queue, but queues are not supported yet; taking the fallback", "queue", d.Queue)
-		return fallback
+		if _, err := s.queueConfig(ctx, route.TenantID, d.Queue); err != nil {
+			log.Warn("CRM routed to an unknown queue; taking the fallback", "queue", d.Queue)
+			return fallback
+		}
+		log.Info("CRM routed the call to a queue", "queue", d.Queue, "priority", d.Priority, "took", took)
+		return routeTarget{queue: d.Queue, priority: d.Priority, label: "crm-queue:" + d.Queue, fallback: route.Extension}
 	}
 	log.Warn("CRM routing answer names no target; taking the fallback")
 	return fallback
@@ -100,6 +110,26 @@ func (s *Service) forwardInbound(in InboundCall, tenantID, id, from, to string, 
 	s.log.Info("inbound call forwarded", "call", id, "sip_call_id", in.Leg.CallID(), "from", from, "to", target.number)
 	s.start(c, func(context.Context, *slog.Logger) EndReason {
 		return c.forwardTo(in.Leg, target.number)
+	})
+	return nil
+}
+
+// queueInbound starts a call into a queue: the caller is answered and
+// waits in line with music until an agent takes the call.
+func (s *Service) queueInbound(in InboundCall, tenantID, id, from, to string, target routeTarget, cfg *QueueConfig, attempt refusedCall) error {
+	s.mu.Lock()
+	if s.draining {
+		s.mu.Unlock()
+		return s.refuse(attempt, Errorf(KindUnavailable, "shutting down"))
+	}
+	c := s.newCallWithIDLocked(id, tenantID, DirectionInbound, from, to, CallQueued)
+	c.info.SIPCallID = in.Leg.CallID()
+	c.info.Route, c.hist.route = target.label, target.label
+	s.mu.Unlock()
+	c.trackLeg(in.Leg, DirectionInbound, from)
+	s.log.Info("inbound call to a queue", "call", id, "sip_call_id", in.Leg.CallID(), "from", from, "queue", cfg.Name, "priority", target.priority)
+	s.start(c, func(context.Context, *slog.Logger) EndReason {
+		return c.enqueue(in.Leg, cfg, target.priority)
 	})
 	return nil
 }

@@ -27,6 +27,8 @@ type NumberRoute struct {
 	// names nothing usable.
 	Extension string
 	Route     RouteKind
+	// Queue is the queue of a RouteQueue number (Extension is then unused).
+	Queue string
 }
 
 // RouteKind says how a number's calls are routed.
@@ -35,6 +37,7 @@ type RouteKind string
 const (
 	RouteStatic RouteKind = ""    // always to NumberRoute.Extension
 	RouteCRM    RouteKind = "crm" // ask the CRM (data query), NumberRoute.Extension as fallback
+	RouteQueue  RouteKind = "queue" // into NumberRoute.Queue
 )
 
 // DialRule limits where a tenant's calls may go (agents dialling,
@@ -92,6 +95,9 @@ type Config struct {
 	// interval, on how late a deletion, role change or disabling done
 	// outside this process takes effect. Default 2s.
 	AccessCacheTTL time.Duration
+	// MusicDir holds uploaded hold music (QueueConfig.Music names a file
+	// in it).
+	MusicDir string
 	// Now is the clock of statuses and their intervals (nil: the wall
 	// clock); tests script a day with it.
 	Now func() time.Time
@@ -133,12 +139,17 @@ type Service struct {
 	access *accessCache
 	// recorder is media's Recorder, when it is one; nil: no recordings.
 	recorder Recorder
+	// player is media's Player, when it is one; nil: queued callers hear
+	// silence.
+	player Player
 
 	mu       sync.Mutex
 	agents   map[agentKey]*agent
 	calls    map[string]*Call
 	sessions map[string]*AgentSession
 	draining bool
+	// lines are the queues' waiting calls (queue_runtime.go).
+	lines map[queueKey]*queueLine
 }
 
 // New builds the service. media may be nil in tests that make no calls.
@@ -157,9 +168,10 @@ func New(cfg Config, store Store, media MediaEngine, log *slog.Logger) *Service 
 		_, _ = rand.Read(cfg.RecordingSecret)
 	}
 	rec, _ := media.(Recorder)
+	player, _ := media.(Player)
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Service{
-		cfg: cfg, store: store, media: media, log: log, recorder: rec,
+		cfg: cfg, store: store, media: media, log: log, recorder: rec, player: player,
 		ctx: ctx, cancel: cancel,
 		events:   newPublisher(log),
 		hashes:   NewHashPool(cfg.HashConcurrency, cfg.HashQueue, 0),
@@ -274,6 +286,7 @@ func (s *Service) afterCall(ag *agent, answered bool) {
 		if ss != nil {
 			ss.push(AgentEvent{Kind: EventStatus, Status: StatusAvailable})
 		}
+		s.dispatch()
 	})
 }
 

@@ -82,12 +82,14 @@ func (s *Service) Connect(ctx context.Context, p Principal, takeover bool) (*Age
 	var ch statusChange
 	if ag.status == StatusOffline {
 		ch = s.setStatusLocked(ag, StatusAvailable, "", time.Time{})
+		ag.idleSince = time.Now()
 	}
 	ss.agent = ag
 	s.sessions[ss.id] = ss
 	call := ag.call
 	s.mu.Unlock()
 	s.publishStatus(ch)
+	s.dispatch()
 
 	if call != nil {
 		if err := call.sendCmd(callCmd{kind: inMove, from: ag, ep: ep}); err != nil {
@@ -218,6 +220,7 @@ func (ss *AgentSession) SetStatus(st AgentStatus, reason string) error {
 	// that the CRM may not hear of it.
 	err := ss.svc.publishStatus(ch)
 	ss.push(AgentEvent{Kind: EventStatus, Status: st, Reason: reason})
+	ss.svc.dispatch()
 	return err
 }
 

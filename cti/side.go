@@ -102,6 +102,11 @@ func (c *Call) linkSides() error {
 // watchDTMF reports the far end's digits to whoever is on the call now.
 func (c *Call) watchDTMF(leg SIPLeg) {
 	leg.OnDTMF(func(d rune) {
+		// A waiting caller's digit may book a callback: the owner hears it.
+		select {
+		case c.digits <- d:
+		default:
+		}
 		for _, p := range c.partiesNow() {
 			c.svc.pushToAgent(p, AgentEvent{Kind: EventDTMF, CallID: c.ID(), Digit: d})
 		}

@@ -107,6 +107,7 @@ type Store interface {
 	CallRecordStore
 	RecordingStore
 	DurableStore
+	QueueStore
 
 	Close() error
 }
