@@ -121,15 +121,17 @@ type Config struct {
 	LogLevel string `json:"logLevel"`
 }
 
-// NumberConfig routes one called number: to Extension, or with Route
+// NumberConfig routes one called number: to Extension, with Route
 // "crm" to wherever the tenant's CRM says (its routingUrl), taking
 // Fallback (or Extension) when the CRM is slow, fails or names nothing
-// usable.
+// usable, or with Route "queue" into Queue (a queue created through the
+// API, docs/queues.md).
 type NumberConfig struct {
 	Number    string `json:"number"`
 	Tenant    string `json:"tenant"`
 	Extension string `json:"extension"`
-	Route     string `json:"route"`    // "" (static) or "crm"
+	Route     string `json:"route"`    // "" (static), "crm" or "queue"
+	Queue     string `json:"queue"`    // with route "queue"
 	Fallback  string `json:"fallback"` // with route "crm": the extension to ring when the CRM gives no answer
 }
 
@@ -373,8 +375,10 @@ func (c *Config) validate() error {
 	}
 	for _, n := range c.Numbers {
 		switch {
-		case n.Route != "" && n.Route != string(cti.RouteCRM):
-			return fmt.Errorf("numbers: %s: route %q, want \"\" or \"crm\"", n.Number, n.Route)
+		case n.Route != "" && n.Route != string(cti.RouteCRM) && n.Route != string(cti.RouteQueue):
+			return fmt.Errorf("numbers: %s: route %q, want \"\", \"crm\" or \"queue\"", n.Number, n.Route)
+		case n.Route == string(cti.RouteQueue) && n.Queue == "":
+			return fmt.Errorf("numbers: %s is routed to a queue and needs its name (queue)", n.Number)
 		case n.Route == string(cti.RouteCRM) && n.Fallback == "" && n.Extension == "":
 			return fmt.Errorf("numbers: %s is routed by CRM and needs a fallback extension", n.Number)
 		case n.Number == "" || n.Tenant == "" || (n.Extension == "" && n.Route == ""):
@@ -417,7 +421,7 @@ func (c *Config) rtpRange() (int, int, error) {
 func (c *Config) ctiConfig() cti.Config {
 	nums := map[string]cti.NumberRoute{}
 	for _, n := range c.Numbers {
-		r := cti.NumberRoute{TenantID: n.Tenant, Extension: n.Extension, Route: cti.RouteKind(n.Route)}
+		r := cti.NumberRoute{TenantID: n.Tenant, Extension: n.Extension, Route: cti.RouteKind(n.Route), Queue: n.Queue}
 		if r.Route == cti.RouteCRM && n.Fallback != "" {
 			r.Extension = n.Fallback
 		}

@@ -87,8 +87,8 @@ var depLayerRules = []depLayerRule{
 		deps:      true,
 	},
 	{
-		name:      "media is the voice path: no web framework, JWT, SQL or edge",
-		applies:   depUnder("media"),
+		name:    "media is the voice path: no web framework, JWT, SQL or edge",
+		applies: depUnder("media"),
 		// database/sql/driver alone comes with google/uuid (pion, sipgo).
 		forbidden: depJoin(depWeb, depJWT, depEdge, []string{"database/sql"}, depSQL[1:]),
 		deps:      true,

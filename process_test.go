@@ -34,7 +34,7 @@ type proc struct {
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{} // closed when cmd has exited and been reaped
-	out  *syncBuffer    // everything every start printed
+	out  *syncBuffer   // everything every start printed
 }
 
 type syncBuffer struct {
@@ -109,7 +109,7 @@ func newProc(t *testing.T, carrier *trunk.Phone, edit func(map[string]any)) *pro
 		"shutdownTimeout": "5s", "logLevel": "info",
 		// The stand-in CRMs listen on loopback.
 		"webhookAllowPrivate": []string{"127.0.0.1/32"},
-		"trunks": []map[string]any{{"name": "carrier", "address": carrier.Addr().String(), "allowFrom": []string{"127.0.0.1/32"}}},
+		"trunks":              []map[string]any{{"name": "carrier", "address": carrier.Addr().String(), "allowFrom": []string{"127.0.0.1/32"}}},
 	}
 	if edit != nil {
 		edit(cfg)

@@ -127,6 +127,7 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (
 	engine := media.NewEngine(a.peers)
 	engine.SetRecordingDir(filepath.Join(cfg.DataDir, "recordings"))
 	ctiCfg := cfg.ctiConfig()
+	ctiCfg.MusicDir = filepath.Join(cfg.DataDir, "music")
 	ctiCfg.RecordingSecret = recordingSecret(secret)
 	if tenants := cfg.crmTenants(); len(tenants) > 0 {
 		if a.crm, err = crm.New(tenants, log.With("component", "crm")); err != nil {

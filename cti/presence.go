@@ -124,7 +124,6 @@ func (ag *agent) flapLimiterLocked() *flapLimiter {
 	return ag.flaps
 }
 
-
 // StatusQuery selects status intervals: a period (zero ends: unbounded),
 // optionally one extension and one status.
 type StatusQuery struct {

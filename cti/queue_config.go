@@ -121,7 +121,7 @@ func (q *QueueConfig) normalize() error {
 		q.ServiceLevelSeconds = DefaultQueueServiceLevel
 	}
 	for _, f := range []struct {
-		name     string
+		name      string
 		v, lo, hi int
 	}{
 		{"ringSeconds", q.RingSeconds, 3, 300}, {"maxMissed", q.MaxMissed, 0, 100},
@@ -133,8 +133,8 @@ func (q *QueueConfig) normalize() error {
 			return &Error{Kind: KindInvalid, Field: f.name, Message: f.name + " is out of range"}
 		}
 	}
-	if q.AnnounceSeconds > 0 && q.AnnounceSeconds < 10 {
-		return &Error{Kind: KindInvalid, Field: "announceSeconds", Message: "announceSeconds is 0 (off) or at least 10"}
+	if q.AnnounceSeconds > 0 && q.AnnounceSeconds < 5 {
+		return &Error{Kind: KindInvalid, Field: "announceSeconds", Message: "announceSeconds is 0 (off) or at least 5"}
 	}
 	if q.CallbackDigit != "" && (len(q.CallbackDigit) != 1 || !isDTMFDigit(rune(q.CallbackDigit[0]))) {
 		return &Error{Kind: KindInvalid, Field: "callbackDigit", Message: "callbackDigit is one DTMF digit"}

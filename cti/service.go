@@ -35,8 +35,8 @@ type NumberRoute struct {
 type RouteKind string
 
 const (
-	RouteStatic RouteKind = ""    // always to NumberRoute.Extension
-	RouteCRM    RouteKind = "crm" // ask the CRM (data query), NumberRoute.Extension as fallback
+	RouteStatic RouteKind = ""      // always to NumberRoute.Extension
+	RouteCRM    RouteKind = "crm"   // ask the CRM (data query), NumberRoute.Extension as fallback
 	RouteQueue  RouteKind = "queue" // into NumberRoute.Queue
 )
 

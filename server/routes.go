@@ -48,6 +48,13 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	api.Get("/agents/:ext", s.requireAuth, s.getAgent)
 	api.Put("/agents/:ext/status", s.requireAuth, s.putAgentStatus)
 	api.Get("/agents/:ext/call", s.requireAuth, s.getAgentCall)
+	// Queues.
+	api.Get("/queues", s.requireAuth, s.listQueues)
+	api.Post("/queues", s.requireAuth, s.createQueue)
+	api.Get("/queues/:id", s.requireAuth, s.getQueue)
+	api.Put("/queues/:id", s.requireAuth, s.putQueue)
+	api.Delete("/queues/:id", s.requireAuth, s.deleteQueue)
+	api.Get("/queues/:id/state", s.requireAuth, s.getQueueState)
 	s.webhookRoutes(api) // webhook endpoints and deliveries (docs/webhooks.md)
 
 	app.Get("/ws/agent", s.agentUpgradeGuard, s.agentWebsocket())
