@@ -296,4 +296,3 @@ func TestQueueCallback(t *testing.T) {
 		t.Fatalf("record of the callback: %+v, %v", rec.Queue, err)
 	}
 }
-
