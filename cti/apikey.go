@@ -136,9 +136,9 @@ func (s *Service) AuthenticateAPIKey(ctx context.Context, key string) (Principal
 	if subtle.ConstantTimeCompare([]byte(HashToken(key)), []byte(k.Hash)) != 1 {
 		return Principal{}, errBadAPIKey
 	}
-	u, err := s.store.GetUser(ctx, k.TenantID, k.UserID)
+	u, err := s.ActiveUser(ctx, k.TenantID, k.UserID)
 	if err != nil {
-		if ErrorKind(err) == KindNotFound {
+		if k := ErrorKind(err); k == KindNotFound || k == KindUnauthorized {
 			return Principal{}, errBadAPIKey
 		}
 		return Principal{}, err

@@ -12,9 +12,9 @@ import (
 // the phonebook so the card rings with the call, and start the call.
 func (s *Service) InboundCall(ctx context.Context, in InboundCall) error {
 	to := normalizeNumber(in.To)
-	route, ok := s.cfg.Numbers[to]
-	if !ok {
-		route, ok = s.cfg.Numbers[strings.TrimPrefix(to, "+")]
+	route, ok, err := s.numberRoute(ctx, to)
+	if err != nil {
+		return err
 	}
 	if !ok {
 		return Errorf(KindNotFound, "number %s is not in service", in.To)
@@ -204,7 +204,8 @@ func (s *Service) internalTargetLocked(tenantID, num string) (*agent, bool) {
 }
 
 func (s *Service) checkDialRule(tenantID, num string) error {
-	rule, ok := s.cfg.DialRules[tenantID]
+	rule := s.tenant(tenantID).DialRule
+	ok := true
 	digits := strings.TrimPrefix(num, "+")
 	max := 15
 	if ok && rule.MaxDigits > 0 {

@@ -22,11 +22,16 @@ type routeTarget struct {
 // error, an empty or unusable answer, or a queue (queues do not exist
 // yet).
 func (s *Service) routeInbound(ctx context.Context, route NumberRoute, in InboundCall, callID string) routeTarget {
-	if route.Route != RouteCRM {
-		return routeTarget{ext: route.Extension, label: "static:" + route.Extension}
-	}
 	fallback := routeTarget{ext: route.Extension, label: "fallback:" + route.Extension}
 	log := s.log.With("call", callID, "tenant", route.TenantID)
+	switch route.Route {
+	case RouteCRM:
+	case RouteQueue, RouteIVR:
+		log.Warn("number routes to a queue or IVR flow, which do not exist yet; taking the fallback", "route", route.Route)
+		return fallback
+	default:
+		return routeTarget{ext: route.Extension, label: "static:" + route.Extension}
+	}
 	if s.cfg.CRM == nil {
 		log.Warn("number is routed by CRM but no CRM is configured; taking the fallback", "to", in.To)
 		return fallback

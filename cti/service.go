@@ -33,8 +33,14 @@ type NumberRoute struct {
 type RouteKind string
 
 const (
-	RouteStatic RouteKind = ""    // always to NumberRoute.Extension
-	RouteCRM    RouteKind = "crm" // ask the CRM (data query), NumberRoute.Extension as fallback
+	RouteStatic    RouteKind = ""          // always to NumberRoute.Extension
+	RouteExtension RouteKind = "extension" // the same, as stored and shown by the API
+	RouteCRM       RouteKind = "crm"       // ask the CRM (data query), NumberRoute.Extension as fallback
+	// RouteQueue and RouteIVR name a queue or IVR flow (Number.Target).
+	// Neither engine exists yet, so their calls take the fallback
+	// extension; numbers can already be set up for them.
+	RouteQueue RouteKind = "queue"
+	RouteIVR   RouteKind = "ivr"
 )
 
 // DialRule limits where a tenant's calls may go (agents dialling,
@@ -107,6 +113,10 @@ type Service struct {
 	events *publisher
 	// recorder is media's Recorder, when it is one; nil: no recordings.
 	recorder Recorder
+
+	// settings and users cache what administrators change (admin_cache.go).
+	settings settingsCache
+	users    userCache
 
 	mu       sync.Mutex
 	agents   map[agentKey]*agent
@@ -211,7 +221,8 @@ func (s *Service) agentLocked(tenantID, ext string) *agent {
 // afterCall puts an agent who just finished an answered call into
 // wrap-up, if the tenant uses it and the agent was available.
 func (s *Service) afterCall(ag *agent, answered bool) {
-	if s.cfg.WrapUp <= 0 || !answered {
+	wrapUp := s.tenant(ag.key.tenant).WrapUp
+	if wrapUp <= 0 || !answered {
 		return
 	}
 	s.mu.Lock()
@@ -219,13 +230,13 @@ func (s *Service) afterCall(ag *agent, answered bool) {
 		s.mu.Unlock()
 		return
 	}
-	until := time.Now().Add(s.cfg.WrapUp)
+	until := time.Now().Add(wrapUp)
 	ch := s.setStatusLocked(ag, StatusWrapUp, "", until)
 	ss := ag.session
 	s.mu.Unlock()
 	s.publishStatus(ch)
 	ss.push(AgentEvent{Kind: EventStatus, Status: StatusWrapUp, Until: until})
-	time.AfterFunc(s.cfg.WrapUp, func() {
+	time.AfterFunc(wrapUp, func() {
 		s.mu.Lock()
 		if ag.status != StatusWrapUp || !ag.until.Equal(until) {
 			s.mu.Unlock()

@@ -31,7 +31,24 @@ type User struct {
 	Extension    string // empty for users who take no calls
 	Role         Role
 	PasswordHash string // PHC-formatted argon2id; never leaves the store layer unhashed
-	CreatedAt    time.Time
+	// Teams group users for supervisors: a supervisor sees the users
+	// who share a team with them.
+	Teams []string
+	// Skills with levels (1–100), for queue routing.
+	Skills []Skill
+	// Disabled users cannot sign in, and their tokens, keys and open
+	// websockets stop working at once.
+	Disabled bool
+	// SuperAdmin may manage tenants (only meaningful with RoleAdmin).
+	SuperAdmin bool
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Skill is something a user is good at, and how good (1–100).
+type Skill struct {
+	Name  string
+	Level int
 }
 
 // RefreshToken is a long-lived, single-use credential exchanged for a new
@@ -52,6 +69,10 @@ type Principal struct {
 	Username  string
 	Extension string
 	Role      Role
+	// SuperAdmin and Teams are filled from the stored user on every
+	// request (ActiveUser), never from a token.
+	SuperAdmin bool
+	Teams      []string
 }
 
 // Store is the persistence port. Every method is scoped to a tenant where the
@@ -75,6 +96,7 @@ type Store interface {
 
 	PhonebookStore
 	APIKeyStore
+	AdminStore
 	CallRecordStore
 	RecordingStore
 

@@ -102,29 +102,45 @@ func (s *Store) CreateUser(ctx context.Context, u *cti.User) error {
 	if u.CreatedAt.IsZero() {
 		u.CreatedAt = time.Now().UTC()
 	}
-	_, err := s.writer.ExecContext(ctx, `INSERT INTO users
-		(id, tenant_id, username, display_name, extension, role, password_hash, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	u.UpdatedAt = u.CreatedAt
+	teams, skills, err := encodeTeamsSkills(u)
+	if err != nil {
+		return err
+	}
+	_, err = s.writer.ExecContext(ctx, `INSERT INTO users
+		(id, tenant_id, username, display_name, extension, role, password_hash, created_at,
+		 teams, skills, disabled, super_admin, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, u.TenantID, u.Username, u.DisplayName, u.Extension, string(u.Role),
-		u.PasswordHash, formatTime(u.CreatedAt))
+		u.PasswordHash, formatTime(u.CreatedAt), teams, skills, u.Disabled, u.SuperAdmin, formatTime(u.UpdatedAt))
 	if err != nil {
 		return classify(err, "user", "tenant")
 	}
 	return nil
 }
 
-const userColumns = `id, tenant_id, username, display_name, extension, role, password_hash, created_at`
+const userColumns = `id, tenant_id, username, display_name, extension, role, password_hash, created_at,
+	teams, skills, disabled, super_admin, updated_at`
 
 func scanUser(r rowScanner) (*cti.User, error) {
 	var u cti.User
-	var role, created string
+	var role, created, teams, skills, updated string
 	if err := r.Scan(&u.ID, &u.TenantID, &u.Username, &u.DisplayName, &u.Extension,
-		&role, &u.PasswordHash, &created); err != nil {
+		&role, &u.PasswordHash, &created, &teams, &skills, &u.Disabled, &u.SuperAdmin, &updated); err != nil {
 		return nil, err
 	}
 	u.Role = cti.Role(role)
 	var err error
 	if u.CreatedAt, err = parseTime(created); err != nil {
+		return nil, err
+	}
+	u.UpdatedAt = u.CreatedAt
+	if updated != "" {
+		if u.UpdatedAt, err = parseTime(updated); err != nil {
+			return nil, err
+		}
+	}
+	if err := decodeTeamsSkills(&u, teams, skills); err != nil {
 		return nil, err
 	}
 	return &u, nil

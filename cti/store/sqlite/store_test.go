@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -96,7 +97,7 @@ func TestUsers(t *testing.T) {
 	if err != nil {
 		t.Fatalf("GetUser: %v", err)
 	}
-	if *got != *a {
+	if !reflect.DeepEqual(got, a) {
 		t.Fatalf("GetUser = %+v, want %+v", got, a)
 	}
 
