@@ -94,6 +94,9 @@ type Config struct {
 	// LogLevel is debug, info, warn or error. Default info;
 	// RINGBRIDGE_LOG_LEVEL.
 	LogLevel string `json:"logLevel"`
+	// NoDemo skips the demo tenant on a fresh database (create the first
+	// tenant with ringbridge admin init instead). RINGBRIDGE_NO_DEMO.
+	NoDemo bool `json:"noDemo"`
 }
 
 // NumberConfig routes one called number: to Extension, or with Route
@@ -214,6 +217,13 @@ func (c *Config) applyEnv() error {
 	str("RINGBRIDGE_RTP_PORTS", &c.RTPPorts)
 	str("RINGBRIDGE_JWT_SECRET", &c.JWTSecret)
 	str("RINGBRIDGE_LOG_LEVEL", &c.LogLevel)
+	if v, ok := os.LookupEnv("RINGBRIDGE_NO_DEMO"); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("RINGBRIDGE_NO_DEMO: %w", err)
+		}
+		c.NoDemo = b
+	}
 	if v, ok := os.LookupEnv("RINGBRIDGE_TLS"); ok {
 		b, err := strconv.ParseBool(v)
 		if err != nil {

@@ -91,7 +91,12 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (
 	if a.store, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, "ringbridge.db")); err != nil {
 		return nil, err
 	}
-	if err = seedDemo(ctx, a.store, cfg.DataDir, out); err != nil {
+	if !cfg.NoDemo {
+		if err = seedDemo(ctx, a.store, cfg.DataDir, out); err != nil {
+			return nil, err
+		}
+	}
+	if err = seedConfig(ctx, a.store, cfg, log); err != nil {
 		return nil, err
 	}
 	secret, err := jwtSecret(cfg)
@@ -115,14 +120,18 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (
 	engine := media.NewEngine(a.peers)
 	engine.SetRecordingDir(filepath.Join(cfg.DataDir, "recordings"))
 	ctiCfg := cfg.ctiConfig()
+	// Numbers, tenant settings and dialing rules were seeded into the
+	// database above; from here on only the database counts, so that a
+	// number an admin deletes is gone rather than falling back to the file.
+	ctiCfg.Numbers, ctiCfg.Tenants, ctiCfg.DialRules = nil, nil, nil
 	ctiCfg.RecordingSecret = recordingSecret(secret)
-	if tenants := cfg.crmTenants(); len(tenants) > 0 {
-		if a.crm, err = crm.New(tenants, log.With("component", "crm")); err != nil {
-			return nil, err
-		}
-		ctiCfg.CRM = a.crm
+	// Always a CRM client: any tenant may be given a CRM at runtime.
+	if a.crm, err = crm.New(nil, log.With("component", "crm")); err != nil {
+		return nil, err
 	}
+	ctiCfg.CRM = a.crm
 	a.svc = cti.New(ctiCfg, a.store, engine, log.With("component", "cti"))
+	a.crm.SetResolver(crmResolver(a.svc))
 	// Events are stored from now on; they are delivered once start runs.
 	if a.outbox, err = webhook.Open(ctx, a.store.Webhooks(), webhook.Options{Log: log.With("component", "webhooks")}); err != nil {
 		return nil, err

@@ -41,11 +41,13 @@ type tokenResponse struct {
 }
 
 type principalJSON struct {
-	TenantID  string   `json:"tenantId"`
-	UserID    string   `json:"userId"`
-	Username  string   `json:"username"`
-	Extension string   `json:"extension"`
-	Role      cti.Role `json:"role"`
+	TenantID   string   `json:"tenantId"`
+	UserID     string   `json:"userId"`
+	Username   string   `json:"username"`
+	Extension  string   `json:"extension"`
+	Role       cti.Role `json:"role"`
+	SuperAdmin bool     `json:"superAdmin"`
+	Teams      []string `json:"teams"`
 }
 
 // errBadCredentials is the single answer to every failed login, so the
@@ -116,6 +118,12 @@ func (s *Server) authenticate(ctx context.Context, tenant, login, password strin
 	if !ok {
 		return nil, errBadCredentials
 	}
+	if u.Disabled {
+		// Same answer as a wrong password: the password was right, but
+		// telling so would confirm it to whoever holds it.
+		s.log.Info("login of a disabled user refused", "tenant", u.TenantID, "user", u.ID)
+		return nil, errBadCredentials
+	}
 	return u, nil
 }
 
@@ -149,6 +157,9 @@ func (s *Server) postRefresh(c *fiber.Ctx) error {
 			return errBadRefresh
 		}
 		return fmt.Errorf("load user for refresh: %w", err)
+	}
+	if u.Disabled {
+		return errBadRefresh
 	}
 	resp, err := s.issueTokens(ctx, u)
 	if err != nil {
@@ -211,5 +222,8 @@ func (s *Server) getMe(c *fiber.Ctx) error {
 		Username:  p.Username,
 		Extension: p.Extension,
 		Role:      p.Role,
+		// From the stored user (requireAuth refreshed them).
+		SuperAdmin: p.SuperAdmin,
+		Teams:      nonNil(p.Teams),
 	})
 }

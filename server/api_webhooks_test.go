@@ -188,6 +188,10 @@ func TestWebhookAPIRoles(t *testing.T) {
 	if p := decodeProblem(t, resp, body, 403); !strings.Contains(p.Detail, "may not manage webhooks") {
 		t.Fatalf("agent: %q", p.Detail)
 	}
+	crm := &cti.User{ID: "usr_api", TenantID: testTenant, Username: "crm", Role: cti.RoleAPI}
+	if err := e.store.CreateUser(t.Context(), crm); err != nil {
+		t.Fatal(err)
+	}
 	api, _, err := e.srv.tokens.issue(cti.Principal{TenantID: testTenant, UserID: "usr_api", Username: "crm", Role: cti.RoleAPI})
 	if err != nil {
 		t.Fatal(err)

@@ -144,6 +144,24 @@ func (s *Server) requireAuth(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="ringbridge", error="invalid_token"`)
 		return errBadToken
 	}
+	return s.authorizeActiveUser(c, p)
+}
+
+// authorizeActiveUser is the admin feature's per-request revocation: the
+// user behind any credential (token, key, password) is looked up (cached
+// for at most a second, dropped on every admin change) and refused when
+// disabled or deleted; otherwise the request runs with the user's current
+// role, extension and teams rather than what the token says. It is kept
+// apart from token revocation (logout, refresh families) on purpose.
+func (s *Server) authorizeActiveUser(c *fiber.Ctx, p cti.Principal) error {
+	p, err := s.svc.Authorize(c.UserContext(), p)
+	if err != nil {
+		if cti.ErrorKind(err) == cti.KindUnauthorized {
+			s.log.Info("request of a disabled or deleted user refused", "tenant", p.TenantID, "path", c.Path(), "ip", c.IP())
+			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="ringbridge", error="invalid_token"`)
+		}
+		return err
+	}
 	c.Locals(localPrincipal, p)
 	return c.Next()
 }

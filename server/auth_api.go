@@ -29,8 +29,7 @@ func (s *Server) apiKeyAuth(c *fiber.Ctx, key string) error {
 		}
 		return err
 	}
-	c.Locals(localPrincipal, p)
-	return c.Next()
+	return s.authorizeActiveUser(c, p)
 }
 
 // errBasicRole refuses Basic logins of people: agents and supervisors
@@ -59,8 +58,7 @@ func (s *Server) basicAuth(c *fiber.Ctx, h string) error {
 	if u.Role != cti.RoleAPI && u.Role != cti.RoleAdmin {
 		return errBasicRole
 	}
-	c.Locals(localPrincipal, principalFor(u))
-	return c.Next()
+	return s.authorizeActiveUser(c, principalFor(u))
 }
 
 func isBasic(h string) bool {
