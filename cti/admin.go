@@ -98,6 +98,12 @@ func (s *Service) audit(ctx context.Context, p Principal, tenantID, action, targ
 	s.log.Info("admin change", "tenant", tenantID, "action", action, "target", target, "by", p.UserID)
 }
 
+// Audit records an administrative change made at the edge (webhook
+// endpoints, which the server manages through the outbox).
+func (s *Service) Audit(ctx context.Context, p Principal, action, target string, details map[string]any) {
+	s.audit(ctx, p, p.TenantID, action, target, details)
+}
+
 // ListAudit returns the admin's tenant's audit log, newest first.
 func (s *Service) ListAudit(ctx context.Context, p Principal, f AuditFilter) ([]AuditEntry, string, error) {
 	if err := p.require(rolesAdmin, "read the audit log"); err != nil {
