@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"os/user"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -61,7 +60,10 @@ func runAdmin(ctx context.Context, args []string, out io.Writer) error {
 		}
 		dir = cfg.DataDir
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "ringbridge.db"))
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("admin: data dir: %w", err)
+	}
+	st, err := openStore(ctx, dir)
 	if err != nil {
 		return err
 	}

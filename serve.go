@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -88,7 +91,10 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (
 			a.close()
 		}
 	}()
-	if a.store, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, "ringbridge.db")); err != nil {
+	if err = os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	if a.store, err = openStore(ctx, cfg.DataDir); err != nil {
 		return nil, err
 	}
 	if !cfg.NoDemo {
@@ -259,4 +265,58 @@ func (a *app) close() {
 	if a.store != nil {
 		_ = a.store.Close()
 	}
+}
+
+// openStore opens the database in dataDir with the key that encrypts its
+// recoverable secrets (CRM credentials in tenant settings) at rest:
+// dataDir/secrets.key, 32 random bytes written (mode 0600) on first use.
+// Keep the key with the database; a backup of the database without it
+// does not reveal those secrets, and the database without it cannot use
+// them.
+func openStore(ctx context.Context, dataDir string) (*sqlite.Store, error) {
+	st, err := sqlite.Open(ctx, filepath.Join(dataDir, "ringbridge.db"))
+	if err != nil {
+		return nil, err
+	}
+	key, err := secretsKey(dataDir)
+	if err == nil {
+		err = st.SetSecretKey(key)
+	}
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+func secretsKey(dataDir string) ([]byte, error) {
+	path := filepath.Join(dataDir, "secrets.key")
+	if b, err := os.ReadFile(path); err == nil {
+		key, derr := hex.DecodeString(strings.TrimSpace(string(b)))
+		if derr != nil || len(key) != 32 {
+			return nil, fmt.Errorf("%s: want 64 hex digits", path)
+		}
+		return key, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	// O_EXCL: of two processes starting at once, one writes the key and
+	// the other reads it.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return secretsKey(dataDir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("writing %s: %w", path, err)
+	}
+	_, werr := f.WriteString(hex.EncodeToString(key) + "\n")
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return nil, fmt.Errorf("writing %s: %w", path, werr)
+	}
+	return key, nil
 }

@@ -339,6 +339,12 @@ func (s *Store) GetSettings(ctx context.Context, tenantID string) (*cti.TenantSe
 	if err := json.Unmarshal([]byte(raw), &d); err != nil {
 		return nil, fmt.Errorf("sqlite: decode settings of %s: %w", tenantID, err)
 	}
+	if d.CRM.APIKey, err = s.openSecret(tenantID, d.CRM.APIKey); err != nil {
+		return nil, err
+	}
+	if d.CRM.Password, err = s.openSecret(tenantID, d.CRM.Password); err != nil {
+		return nil, err
+	}
 	return &cti.TenantSettings{
 		DefaultRegion: d.DefaultRegion, ScreenPop: cti.ScreenPopMode(d.ScreenPop),
 		LookupTimeout: time.Duration(d.LookupTimeoutMs) * time.Millisecond,
@@ -360,6 +366,7 @@ func (s *Store) PutSettings(ctx context.Context, tenantID string, t cti.TenantSe
 		AllowedOrigins: t.AllowedOrigins, WrapUpMs: t.WrapUp.Milliseconds(), AwayReasons: t.AwayReasons,
 		DialRule: dialDoc(t.DialRule),
 	}
+	d.CRM.APIKey, d.CRM.Password = s.sealSecret(tenantID, d.CRM.APIKey), s.sealSecret(tenantID, d.CRM.Password)
 	b, err := json.Marshal(d)
 	if err != nil {
 		return fmt.Errorf("sqlite: encode settings: %w", err)

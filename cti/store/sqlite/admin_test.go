@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -159,5 +160,47 @@ func TestSettingsRoundTripAndAudit(t *testing.T) {
 	}
 	if !reflect.DeepEqual(targets, []string{"4", "3", "2", "1", "0"}) {
 		t.Fatalf("audit newest first = %v", targets)
+	}
+}
+
+// With a secret key, CRM credentials are not in the database file in the
+// clear, read back intact, do not decrypt under another tenant, and need
+// the key to be read at all.
+func TestSettingsSecretsEncryptedAtRest(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rb.db")
+	s := openTest(t, path)
+	ctx := t.Context()
+	seed(t, s)
+	key := make([]byte, 32)
+	key[0] = 7
+	if err := s.SetSecretKey(key); err != nil {
+		t.Fatal(err)
+	}
+	in := cti.TenantSettings{CRM: cti.CRMSettings{LookupURL: "https://crm.example", APIKey: "super-secret-api-key", Username: "", Password: ""}}
+	if err := s.PutSettings(ctx, "a", in); err != nil {
+		t.Fatal(err)
+	}
+	var raw string
+	if err := s.reader.QueryRowContext(ctx, `SELECT settings FROM tenant_settings WHERE tenant_id = 'a'`).Scan(&raw); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(raw, "super-secret") || !strings.Contains(raw, secretPrefix) {
+		t.Fatalf("stored settings %s", raw)
+	}
+	got, err := s.GetSettings(ctx, "a")
+	if err != nil || got.CRM.APIKey != "super-secret-api-key" {
+		t.Fatalf("read back %+v %v", got, err)
+	}
+	// Moved to tenant b's row, the ciphertext does not open.
+	if _, err := s.writer.ExecContext(ctx, `INSERT INTO tenant_settings (tenant_id, settings, updated_at) VALUES ('b', ?, '')`, raw); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetSettings(ctx, "b"); err == nil {
+		t.Fatal("a secret copied to another tenant decrypted")
+	}
+	// Without the key the secret cannot be read.
+	s2 := openTest(t, path)
+	if _, err := s2.GetSettings(ctx, "a"); err == nil || !strings.Contains(err.Error(), "secrets.key") {
+		t.Fatalf("read without the key: %v", err)
 	}
 }
