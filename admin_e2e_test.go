@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -140,6 +141,14 @@ func TestE2EOnboardByCommandLine(t *testing.T) {
 	m := regexp.MustCompile(`password: (\S+)`).FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("create-user printed %q", out)
+	}
+	csvFile := filepath.Join(t.TempDir(), "team.csv")
+	if err := os.WriteFile(csvFile, []byte("username,extension,teams\nyan,4101,support\nxia,4102,support\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out = run("import-users", "-tenant", "beta", csvFile)
+	if !strings.Contains(out, "2 users created") || !regexp.MustCompile(`(?m)^yan,4101,\S{12,}$`).MatchString(out) {
+		t.Fatalf("import-users printed %q", out)
 	}
 	run("add-number", "-tenant", "beta", "-number", "+3619994100", "-ext", "4100")
 	if out = run("list-numbers", "-tenant", "beta"); !strings.Contains(out, "+3619994100") || !strings.Contains(out, "4100") {

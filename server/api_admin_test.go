@@ -319,3 +319,22 @@ func TestRoleChangeAppliesToOpenTokens(t *testing.T) {
 func wsMessageAuth(tok string) wsproto.Message {
 	return wsproto.Message{Type: wsproto.TypeAuth, ID: "a1", Token: tok}
 }
+
+// A supervisor has no extension and signs in all the same; what they may
+// read is their team.
+func TestSupervisorSignsInWithoutExtension(t *testing.T) {
+	e := newAdminEnv(t)
+	tr := e.login("sue")
+	if tr.User.Role != cti.RoleSupervisor || tr.User.Extension != "" {
+		t.Fatalf("login: %+v", tr.User)
+	}
+	resp, body := e.do("GET", "/api/v1/me", nil, "Authorization", "Bearer "+tr.AccessToken)
+	var me principalJSON
+	if err := json.Unmarshal(body, &me); resp.StatusCode != 200 || err != nil || me.Role != cti.RoleSupervisor || fmt.Sprint(me.Teams) != "[red]" {
+		t.Fatalf("me: %d %s", resp.StatusCode, body)
+	}
+	resp, body = e.do("GET", "/api/v1/users", nil, "Authorization", "Bearer "+tr.AccessToken)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "alice") || strings.Contains(string(body), "bob") {
+		t.Fatalf("supervisor's users: %d %s", resp.StatusCode, body)
+	}
+}
