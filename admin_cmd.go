@@ -29,7 +29,7 @@ commands:
                   the first tenant and its super-admin, on an empty database
   create-tenant   -tenant ID -name NAME -admin USERNAME [-password PW]
   create-user     -tenant ID -username U [-name N] [-ext E] [-role agent|supervisor|admin|api]
-                  [-teams a,b] [-password PW]
+                  [-teams a,b] [-password PW] [-super]
   import-users    -tenant ID FILE.csv   (- for stdin; columns in docs/admin.md)
   reset-password  -tenant ID -user USERNAME [-password PW]
   add-number      -tenant ID -number N -ext E [-route extension|crm|queue|ivr] [-target T]
@@ -177,6 +177,7 @@ func (a *adminCmd) createTenant(args []string, first bool) error {
 
 func (a *adminCmd) createUser(args []string) error {
 	var username, name, ext, role, teams, pw *string
+	var super *bool
 	_, tenant, err := a.flags("create-user", args, func(fs *flag.FlagSet) {
 		username = fs.String("username", "", "login name")
 		name = fs.String("name", "", "display name")
@@ -184,11 +185,12 @@ func (a *adminCmd) createUser(args []string) error {
 		role = fs.String("role", "agent", "agent, supervisor, admin or api")
 		teams = fs.String("teams", "", "comma-separated teams")
 		pw = fs.String("password", "", "password (default: generated)")
+		super = fs.Bool("super", false, "with -role admin: a super-admin, who may manage tenants")
 	})
 	if err != nil {
 		return err
 	}
-	in := cti.UserInput{Username: *username, DisplayName: *name, Extension: *ext, Role: cti.Role(*role), Password: *pw}
+	in := cti.UserInput{Username: *username, DisplayName: *name, Extension: *ext, Role: cti.Role(*role), Password: *pw, SuperAdmin: *super}
 	if *teams != "" {
 		in.Teams = strings.Split(*teams, ",")
 	}

@@ -11,6 +11,12 @@ ALTER TABLE users ADD COLUMN updated_at TEXT NOT NULL DEFAULT '';
 
 CREATE INDEX users_tenant_role ON users (tenant_id, role, username);
 
+-- An existing install keeps someone who may create tenants: the admins of
+-- its first tenant (the demo tenant of make run) become super-admins.
+UPDATE users SET super_admin = 1
+ WHERE role = 'admin'
+   AND tenant_id = (SELECT id FROM tenants ORDER BY created_at, id LIMIT 1);
+
 -- A DID and where its calls go. number_key is the number without a leading
 -- "+": the same DID written two ways is one number, and it belongs to one
 -- tenant only (inbound calls are matched on it before the tenant is known).
