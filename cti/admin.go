@@ -69,6 +69,13 @@ func (s *Service) Authorize(ctx context.Context, p Principal) (Principal, error)
 // ends) and the session cannot be resumed.
 func (s *Service) revokeUserSessions(tenantID, userID string) int {
 	s.users.invalidate(userKey{tenantID, userID})
+	// Refresh tokens go too: a new password or role must not be undone by
+	// a refresh with a token issued before it.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := s.store.DeleteUserRefreshTokens(ctx, tenantID, userID); err != nil {
+		s.log.Error("revoking refresh tokens", "tenant", tenantID, "user", userID, "err", err)
+	}
 	s.mu.Lock()
 	var victims []*AgentSession
 	for _, ss := range s.sessions {

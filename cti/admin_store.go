@@ -17,6 +17,9 @@ type AdminStore interface {
 	// UpdateUser writes every mutable field of u (found by TenantID, ID).
 	UpdateUser(ctx context.Context, u *User) error
 	DeleteUser(ctx context.Context, tenantID, userID string) error
+	// DeleteUserRefreshTokens drops every refresh token of a user, so
+	// no session survives a password reset or a lost role by refreshing.
+	DeleteUserRefreshTokens(ctx context.Context, tenantID, userID string) (int64, error)
 	// ListUsersPage returns one page of the tenant's users ordered by
 	// username, and the cursor of the next page ("" on the last).
 	ListUsersPage(ctx context.Context, tenantID string, f UserFilter) ([]User, string, error)

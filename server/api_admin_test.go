@@ -277,7 +277,8 @@ func TestAdminFieldErrors(t *testing.T) {
 func TestDisabledUserStopsAtOnce(t *testing.T) {
 	e := newAdminEnv(t)
 	e.listen()
-	bobTok := e.login("bob").AccessToken
+	bobLogin := e.login("bob")
+	bobTok := bobLogin.AccessToken
 	ws, _ := e.connectAgent("bob")
 	if status, _ := e.as("admin", "POST", "/api/v1/users/"+e.users["bob"].ID+"/disable", nil); status != 200 {
 		t.Fatalf("disable: %d", status)
@@ -298,6 +299,9 @@ func TestDisabledUserStopsAtOnce(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("me after enable: %d %s", resp.StatusCode, body)
 	}
+	// The refresh token from before the disable is gone for good.
+	resp, body = e.do("POST", "/api/v1/auth/refresh", refreshRequest{Tenant: testTenant, RefreshToken: bobLogin.RefreshToken})
+	decodeProblem(t, resp, body, 401)
 	e.login("bob")
 }
 

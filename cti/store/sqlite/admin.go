@@ -119,6 +119,19 @@ func (s *Store) DeleteUser(ctx context.Context, tenantID, userID string) error {
 	return s.execOne(ctx, "user", `DELETE FROM users WHERE tenant_id = ? AND id = ?`, tenantID, userID)
 }
 
+// DeleteUserRefreshTokens drops every refresh token of a user.
+func (s *Store) DeleteUserRefreshTokens(ctx context.Context, tenantID, userID string) (int64, error) {
+	res, err := s.writer.ExecContext(ctx, `DELETE FROM refresh_tokens WHERE tenant_id = ? AND user_id = ?`, tenantID, userID)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: delete refresh tokens: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: delete refresh tokens: %w", err)
+	}
+	return n, nil
+}
+
 // execOne runs a write that must touch exactly one row: none is NotFound.
 func (s *Store) execOne(ctx context.Context, what, q string, args ...any) error {
 	res, err := s.writer.ExecContext(ctx, q, args...)
