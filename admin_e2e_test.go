@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,9 +12,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ringbridge/ringbridge/cti"
 	"github.com/ringbridge/ringbridge/cti/store/sqlite"
+	"github.com/ringbridge/ringbridge/media/trunk"
+	"github.com/ringbridge/ringbridge/server/wsproto"
 )
 
 // Administration through the running product, no restart anywhere: a
@@ -204,5 +208,76 @@ func TestAdminInitOnEmptyDatabase(t *testing.T) {
 	var seedOut bytes.Buffer
 	if err := seedDemo(t.Context(), st, dir, &seedOut); err != nil || seedOut.Len() != 0 {
 		t.Fatalf("demo seeded after init: %v %q", err, seedOut.String())
+	}
+}
+
+// Trunks changed by a super-admin apply to the next call in the running
+// product: outbound calls move to the new first trunk, and INVITEs from a
+// source no trunk allows any more are refused.
+func TestE2ETrunksChangeAtRuntime(t *testing.T) {
+	e := startE2E(t)
+	super := "Bearer " + e.login("admin")
+	status, body := e.api("GET", "/api/v1/trunks", super, nil)
+	var list struct {
+		Items []struct{ ID, Name, Address string }
+	}
+	if err := json.Unmarshal(body, &list); err != nil || status != 200 || len(list.Items) != 1 || list.Items[0].Name != "carrier" {
+		t.Fatalf("seeded trunks: %d %s", status, body)
+	}
+	second, err := trunk.NewPhone(trunk.PhoneConfig{Listen: "127.0.0.1:0", User: "second"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	status, body = e.api("POST", "/api/v1/trunks", super, map[string]any{"name": "second", "address": "127.0.0.1:1", "allowFrom": []string{"nope"}})
+	if status != 400 || !strings.Contains(string(body), `"field":"allowFrom"`) {
+		t.Fatalf("bad trunk: %d %s", status, body)
+	}
+	status, body = e.api("POST", "/api/v1/trunks", super, map[string]any{"name": "second", "address": second.Addr().String(),
+		"allowFrom": []string{"127.0.0.1/32"}, "password": "digest-secret"})
+	var created struct {
+		ID          string
+		PasswordSet bool
+	}
+	if err := json.Unmarshal(body, &created); err != nil || status != 201 || !created.PasswordSet || strings.Contains(string(body), "digest-secret") {
+		t.Fatalf("create trunk: %d %s", status, body)
+	}
+	if status, body = e.api("DELETE", "/api/v1/trunks/"+list.Items[0].ID, super, nil); status != 204 {
+		t.Fatalf("delete carrier: %d %s", status, body)
+	}
+
+	a := e.signIn("alice", 440)
+	r := a.request(wsproto.Message{Type: wsproto.TypeDial, To: "+15559990000"})
+	if r.Type != wsproto.TypeAck || r.Call == nil {
+		t.Fatalf("dial: %+v", r)
+	}
+	select {
+	case in := <-second.Incoming():
+		if in.To != "+15559990000" {
+			t.Fatalf("the new trunk got %q", in.To)
+		}
+	case in := <-e.carrier.Incoming():
+		t.Fatalf("the deleted trunk got the call to %q", in.To)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the new trunk never got the INVITE")
+	}
+	a.request(wsproto.Message{Type: wsproto.TypeHangup, CallID: r.Call.ID})
+	a.waitCall("ended")
+
+	// Inbound: 127.0.0.1 is allowed, then no longer.
+	e.callRings(a, "1001")
+	if status, body = e.api("PUT", "/api/v1/trunks/"+created.ID, super, map[string]any{"name": "second",
+		"address": second.Addr().String(), "allowFrom": []string{"127.0.0.2/32"}}); status != 200 || !strings.Contains(string(body), `"passwordSet":true`) {
+		t.Fatalf("update trunk: %d %s", status, body)
+	}
+	_, err = e.carrier.Dial(e.ctx, "sip:1001@"+e.app.sipAddr().String(), "15557654321")
+	var de *trunk.DialError
+	if !errors.As(err, &de) || de.Status != 403 {
+		t.Fatalf("INVITE from a source no trunk allows: %v, want 403", err)
+	}
+	// Only super-admins touch trunks; the audit log has every change.
+	status, body = e.api("GET", "/api/v1/audit?action=trunk.delete", super, nil)
+	if status != 200 || !strings.Contains(string(body), list.Items[0].ID) {
+		t.Fatalf("audit: %d %s", status, body)
 	}
 }

@@ -8,9 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/ringbridge/ringbridge/cti"
 	"github.com/ringbridge/ringbridge/cti/crm"
+	"github.com/ringbridge/ringbridge/media/trunk"
 )
 
 // seedDemo creates the demo tenant with an admin and two agents on a
@@ -150,4 +152,42 @@ func crmResolver(svc *cti.Service) func(string) (crm.TenantConfig, bool) {
 		return crm.TenantConfig{LookupURL: c.LookupURL, LookupMethod: c.LookupMethod, RoutingURL: c.RoutingURL,
 			APIKey: c.APIKey, AuthHeader: c.AuthHeader, Username: c.Username, Password: c.Password}, true
 	}
+}
+
+// seedTrunks copies the config file's trunks into an empty trunks table
+// (first start); afterwards the table, changed by super-admins, counts.
+func seedTrunks(ctx context.Context, st cti.Store, cfgs []trunk.TrunkConfig) error {
+	have, err := st.ListTrunks(ctx)
+	if err != nil || len(have) > 0 {
+		return err
+	}
+	base := time.Now().UTC()
+	for i, tc := range cfgs {
+		// Distinct creation times keep the file's order: the first trunk
+		// carries outbound calls.
+		t := &cti.Trunk{Name: tc.Name, Address: tc.Address, Transport: tc.Transport, AllowFrom: tc.AllowFrom,
+			Username: tc.Username, Password: tc.Password, Domain: tc.Domain, Register: tc.Register, CallerID: tc.CallerID,
+			CreatedAt: base.Add(time.Duration(i) * time.Microsecond)}
+		if err := st.CreateTrunk(ctx, t); err != nil {
+			return fmt.Errorf("seeding trunk %s: %w", tc.Name, err)
+		}
+	}
+	return nil
+}
+
+// trunkConfigs turns stored trunks into the SIP stack's configuration.
+func trunkConfigs(ts []cti.Trunk) []trunk.TrunkConfig {
+	out := make([]trunk.TrunkConfig, len(ts))
+	for i, t := range ts {
+		out[i] = trunk.TrunkConfig{Name: t.Name, Address: t.Address, Transport: t.Transport, AllowFrom: t.AllowFrom,
+			Username: t.Username, Password: t.Password, Domain: t.Domain, Register: t.Register, CallerID: t.CallerID}
+	}
+	return out
+}
+
+// trunkApplier applies trunk changes made through cti to the SIP stack.
+type trunkApplier struct{ t *trunk.Trunks }
+
+func (a trunkApplier) ApplyTrunks(_ context.Context, ts []cti.Trunk) error {
+	return a.t.SetTrunks(trunkConfigs(ts))
 }

@@ -105,6 +105,13 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (
 	if err = seedConfig(ctx, a.store, cfg, log); err != nil {
 		return nil, err
 	}
+	if err = seedTrunks(ctx, a.store, cfg.Trunks); err != nil {
+		return nil, err
+	}
+	trunks, err := a.store.ListTrunks(ctx)
+	if err != nil {
+		return nil, err
+	}
 	secret, err := jwtSecret(cfg)
 	if err != nil {
 		return nil, err
@@ -145,7 +152,7 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (
 	a.svc.SetEventSink(a.outbox)
 
 	rtpMin, rtpMax, _ := cfg.rtpRange()
-	a.trunks, err = trunk.New(trunk.Config{Trunks: cfg.Trunks, MediaIP: mediaIP, PublicIP: publicIP,
+	a.trunks, err = trunk.New(trunk.Config{Trunks: trunkConfigs(trunks), MediaIP: mediaIP, PublicIP: publicIP,
 		RTPPortMin: rtpMin, RTPPortMax: rtpMax, MediaTimeout: time.Duration(cfg.MediaTimeout)}, a.svc, log.With("component", "sip"))
 	if err != nil {
 		return nil, err
@@ -163,6 +170,7 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (
 		return nil, err
 	}
 	engine.SetDialer(a.trunks)
+	a.svc.SetTrunkApplier(trunkApplier{a.trunks})
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

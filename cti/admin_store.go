@@ -38,6 +38,8 @@ type AdminStore interface {
 	GetSettings(ctx context.Context, tenantID string) (*TenantSettings, error)
 	PutSettings(ctx context.Context, tenantID string, s TenantSettings) error
 
+	TrunkStore
+
 	AppendAudit(ctx context.Context, e *AuditEntry) error
 	// ListAudit returns the tenant's entries newest first.
 	ListAudit(ctx context.Context, tenantID string, f AuditFilter) ([]AuditEntry, string, error)

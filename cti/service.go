@@ -113,6 +113,9 @@ type Service struct {
 	events *publisher
 	// recorder is media's Recorder, when it is one; nil: no recordings.
 	recorder Recorder
+	// trunkApplier applies trunk changes to the voice path (set once,
+	// before serving; nil: changes apply at the next start).
+	trunkApplier TrunkApplier
 
 	// settings and users cache what administrators change (admin_cache.go).
 	settings settingsCache

@@ -84,6 +84,11 @@ func TestAdminRouteRoleMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 	alice, bob, num := e.ids["agent"], e.users["bob"].ID, e.ids["num:"+testTenant]
+	trk, err := e.svc.CreateTrunk(ctx, cti.SystemPrincipal(testTenant, "test"), cti.Trunk{Name: "carrier", Address: "127.0.0.1:5999", AllowFrom: []string{"127.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	trunkBody := map[string]any{"name": "carrier", "address": "127.0.0.1:5998"}
 	csvBody := "username,extension,role\nimported1,3001,agent\n"
 	type call struct {
 		method, path string
@@ -120,9 +125,14 @@ func TestAdminRouteRoleMatrix(t *testing.T) {
 		{call{"PATCH", "/api/v1/tenants/" + testTenant, map[string]any{"name": "Demo Inc"}, nil}, map[string]int{"super": 200}, map[string]int{"admin": 403, "sup": 403, "agent": 403, "api": 403, "oadmin": 403}},
 		{call{"DELETE", "/api/v1/tenants/doomed", nil, nil}, map[string]int{"super": 204}, map[string]int{"admin": 403, "sup": 403, "agent": 403, "api": 403, "oadmin": 403}},
 		{call{"GET", "/api/v1/audit", nil, nil}, map[string]int{"admin": 200}, map[string]int{"sup": 403, "agent": 403, "api": 403}},
+		{call{"GET", "/api/v1/trunks", nil, nil}, map[string]int{"super": 200}, map[string]int{"admin": 403, "sup": 403, "agent": 403, "api": 403, "oadmin": 403}},
+		{call{"POST", "/api/v1/trunks", map[string]any{"name": "second", "address": "127.0.0.1:5997"}, nil}, map[string]int{"super": 201}, map[string]int{"admin": 403, "sup": 403, "agent": 403, "api": 403, "oadmin": 403}},
+		{call{"GET", "/api/v1/trunks/" + trk.ID, nil, nil}, map[string]int{"super": 200}, map[string]int{"admin": 403, "sup": 403, "agent": 403, "api": 403, "oadmin": 403}},
+		{call{"PUT", "/api/v1/trunks/" + trk.ID, trunkBody, nil}, map[string]int{"super": 200}, map[string]int{"admin": 403, "sup": 403, "agent": 403, "api": 403, "oadmin": 403}},
+		{call{"DELETE", "/api/v1/trunks/" + trk.ID, nil, nil}, map[string]int{"super": 204}, map[string]int{"admin": 403, "sup": 403, "agent": 403, "api": 403, "oadmin": 403}},
 	}
 	covered := map[string]bool{}
-	idRE := regexp.MustCompile(`/(usr_|num_)[0-9A-Z]+|/tenants/(demo|doomed)`)
+	idRE := regexp.MustCompile(`/(usr_|num_|trk_)[0-9A-Z]+|/tenants/(demo|doomed)`)
 	for _, c := range cases {
 		t.Run(c.method+" "+c.path, func(t *testing.T) {
 			for role, want := range c.denied {
@@ -146,7 +156,7 @@ func TestAdminRouteRoleMatrix(t *testing.T) {
 		})] = true
 	}
 	for _, r := range e.srv.App().GetRoutes(true) {
-		for _, prefix := range []string{"/api/v1/users", "/api/v1/numbers", "/api/v1/settings", "/api/v1/dialing-rules", "/api/v1/tenants", "/api/v1/audit"} {
+		for _, prefix := range []string{"/api/v1/users", "/api/v1/numbers", "/api/v1/settings", "/api/v1/dialing-rules", "/api/v1/tenants", "/api/v1/audit", "/api/v1/trunks"} {
 			if strings.HasPrefix(r.Path, prefix) && r.Method != "HEAD" && !covered[r.Method+" "+r.Path] {
 				t.Errorf("route %s %s is not in the role matrix", r.Method, r.Path)
 			}

@@ -61,6 +61,11 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	api.Get("/tenants/:id", s.requireAuth, s.getTenant)
 	api.Patch("/tenants/:id", s.requireAuth, s.patchTenant)
 	api.Delete("/tenants/:id", s.requireAuth, s.deleteTenant)
+	api.Get("/trunks", s.requireAuth, s.listTrunks)
+	api.Post("/trunks", s.requireAuth, s.createTrunk)
+	api.Get("/trunks/:id", s.requireAuth, s.getTrunk)
+	api.Put("/trunks/:id", s.requireAuth, s.putTrunk)
+	api.Delete("/trunks/:id", s.requireAuth, s.deleteTrunk)
 	api.Get("/audit", s.requireAuth, s.listAudit)
 
 	app.Get("/ws/agent", s.agentUpgradeGuard, s.agentWebsocket())

@@ -239,3 +239,28 @@ func TestMigrationMakesFirstTenantAdminsSuper(t *testing.T) {
 		}
 	}
 }
+
+func TestTrunksOrderAndSealedPassword(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "rb.db"))
+	ctx := t.Context()
+	if err := s.SetSecretKey(make([]byte, 32)); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"first", "second"} {
+		if err := s.CreateTrunk(ctx, &cti.Trunk{Name: name, Address: "127.0.0.1:5060", Transport: "udp", Password: "pw-" + name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CreateTrunk(ctx, &cti.Trunk{Name: "first", Address: "x"}); cti.ErrorKind(err) != cti.KindConflict {
+		t.Fatalf("duplicate name: %v", err)
+	}
+	var raw string
+	_ = s.reader.QueryRowContext(ctx, `SELECT password FROM trunks WHERE name = 'first'`).Scan(&raw)
+	if !strings.HasPrefix(raw, secretPrefix) {
+		t.Fatalf("stored password %q", raw)
+	}
+	ts, err := s.ListTrunks(ctx)
+	if err != nil || len(ts) != 2 || ts[0].Name != "first" || ts[0].Password != "pw-first" || ts[1].AllowFrom == nil {
+		t.Fatalf("trunks %+v %v", ts, err)
+	}
+}
