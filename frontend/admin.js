@@ -123,7 +123,7 @@ async function enter() {
 
 // ---- tabs ----
 
-const loaders = { users: loadUsers, numbers: loadNumbers, settings: loadSettings, keys: loadKeys, webhooks: loadWebhooks, audit: loadAudit, tenants: loadTenants };
+const loaders = { users: loadUsers, numbers: loadNumbers, settings: loadSettings, keys: loadKeys, webhooks: loadWebhooks, audit: loadAudit, trunks: loadTrunks, tenants: loadTenants };
 
 async function show(tab) {
   for (const b of document.querySelectorAll('#tabs button')) b.setAttribute('aria-current', b.dataset.tab === tab ? 'page' : 'false');
@@ -155,6 +155,7 @@ function wire() {
   $('#webhook-form').addEventListener('submit', guarded(createWebhook, $('#webhook-form')));
   $('#audit-more').addEventListener('click', guarded(() => loadAudit(true)));
   $('#tenant-form').addEventListener('submit', guarded(createTenant, $('#tenant-form')));
+  $('#trunk-form').addEventListener('submit', guarded(createTrunk, $('#trunk-form')));
 }
 
 function debounce(fn, ms = 250) {
@@ -409,6 +410,29 @@ async function loadAudit(more = false) {
   if (more) $('#audit-body').append(...rows); else $('#audit-body').replaceChildren(...rows);
   auditCursor = page.nextCursor || '';
   $('#audit-more').hidden = !auditCursor;
+}
+
+async function loadTrunks() {
+  const page = await api('GET', '/api/v1/trunks');
+  $('#trunks-body').replaceChildren(...page.items.map((t) => el('tr', { 'data-trunk': t.name }, el('td', {}, t.name), el('td', {}, t.address),
+    el('td', {}, t.transport), el('td', {}, (t.allowFrom || []).join(', ') || 'its address'), el('td', {}, t.register ? 'yes' : 'no'),
+    el('td', { class: 'actions' }, el('button', { type: 'button', class: 'danger', on: { click: guarded(async () => {
+      if (!confirm(`Remove trunk ${t.name}? Its calls are refused from the next one.`)) return;
+      await api('DELETE', `/api/v1/trunks/${t.id}`);
+      await loadTrunks();
+    }) } }, 'Remove')))));
+}
+
+async function createTrunk(ev) {
+  const f = ev.target;
+  const v = (k) => f.elements[k].value.trim();
+  const t = await api('POST', '/api/v1/trunks', {
+    name: v('name'), address: v('address'), transport: v('transport'), allowFrom: list(v('allowFrom')),
+    username: v('username'), password: f.elements.password.value, callerId: v('callerId'), register: f.elements.register.checked,
+  });
+  flash(`Trunk ${t.name} added.`);
+  f.reset();
+  await loadTrunks();
 }
 
 async function loadTenants() {

@@ -124,6 +124,19 @@ describe('admin console', { timeout: 180_000 }, () => {
     assert.deepEqual(body.allowedOrigins, ['https://crm.example']);
   });
 
+  it('lists and adds SIP trunks (super-admin)', async () => {
+    await page.getByRole('button', { name: 'Trunks' }).click();
+    await page.locator('tr[data-trunk=local]').waitFor();
+    const form = page.locator('#trunk-form');
+    await form.locator('[name=name]').fill('backup');
+    await form.locator('[name=address]').fill('127.0.0.1:5090');
+    await form.locator('[name=allowFrom]').fill('127.0.0.1/32');
+    await form.getByRole('button', { name: 'Add trunk' }).click();
+    await page.locator('tr[data-trunk=backup]').waitFor();
+    const { body } = await api('GET', '/api/v1/trunks');
+    assert.deepEqual(body.items.map((t) => t.name), ['local', 'backup']);
+  });
+
   it('a supervisor sees the users of their team, read-only', async () => {
     const created = await api('POST', '/api/v1/users', { username: 'sam', role: 'supervisor', teams: ['north'], password: 'supervising 4 life' });
     assert.equal(created.status, 201);
