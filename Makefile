@@ -7,7 +7,7 @@ PKGS      := ./...
 APT_DEPS  := sip-tester chromium
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run test test-go test-browser deps deps-apt deps-npm lint bench clean
+.PHONY: all build run test test-go test-browser deps deps-apt deps-npm lint fuzz bench clean
 
 all: build
 
@@ -36,7 +36,8 @@ test: deps test-go test-browser
 
 test-go:
 	$(GO) vet $(PKGS)
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(GO) build -o $(BIN) .
+	RB_BIN=$(BIN) $(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 # Browser tests of the softphone widget (frontend/test/): playwright-core
 # from npm drives Debian's chromium (never a downloaded browser) against the
@@ -53,9 +54,32 @@ lint:
 	$(GO) vet $(PKGS)
 	$(GO) run $(STATICCHECK) $(PKGS)
 
+# Fuzz targets of the parsers that take outside input, as package:target.
+# `make test` runs their seed corpora; `make fuzz` explores each for
+# FUZZTIME (go test allows one -fuzz target per run). A failure leaves the
+# input under the package's testdata/fuzz/, where it becomes a seed:
+# commit it with the fix.
+FUZZTIME ?= 30s
+FUZZ_TARGETS := \
+	./server/wsproto:FuzzDecode \
+	./server:FuzzVerifyJWT \
+	./server:FuzzParseBasic \
+	./server:FuzzOriginPolicy \
+	./server:FuzzLoginBody \
+	./server:FuzzWebhookBody \
+	./cti/webhook:FuzzConfig \
+	./cti:FuzzNormalizeE164
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "== $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
+
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./media/g711 ./media/rtpio
 	$(GO) test -run '^$$' -bench OutboxThroughput -benchtime 20000x ./cti/webhook
+	$(GO) test -run '^$$' -bench DurablePublish -benchtime 20000x ./cti/webhook
 	$(GO) test -run '^$$' -bench ScreenPop -benchtime 300x ./media
 	$(GO) run ./bench
 

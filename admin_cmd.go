@@ -307,7 +307,7 @@ func (a *adminCmd) listUsers(args []string) error {
 	tw := tabwriter.NewWriter(a.out, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "USERNAME\tROLE\tEXTENSION\tTEAMS\tDISABLED\tID")
 	for _, u := range users {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\n", u.Username, u.Role, u.Extension, strings.Join(u.Teams, ","), u.Disabled, u.ID)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\n", u.Username, u.Role, u.Extension, strings.Join(u.Teams, ","), u.Disabled(), u.ID)
 	}
 	return tw.Flush()
 }

@@ -18,7 +18,7 @@ func TestDialCommandRingsTheBrowser(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		done <- runDial(ctx, []string{"-server", e.app.sipAddr().String(), "-tone", "700", "-expect", "440", "-duration", "20s", "1001"})
+		done <- runDial(ctx, []string{"-server", e.sip, "-tone", "700", "-expect", "440", "-duration", "20s", "1001"})
 	}()
 	ring := a.waitCall("ringing")
 	a.request(wsproto.Message{Type: wsproto.TypeAnswer, CallID: ring.ID})
@@ -41,7 +41,7 @@ func TestDialCommandAudioCheckFails(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		done <- runDial(ctx, []string{"-server", e.app.sipAddr().String(), "-expect", "1500", "-duration", "2s", "1001"})
+		done <- runDial(ctx, []string{"-server", e.sip, "-expect", "1500", "-duration", "2s", "1001"})
 	}()
 	ring := a.waitCall("ringing")
 	a.request(wsproto.Message{Type: wsproto.TypeAnswer, CallID: ring.ID})

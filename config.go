@@ -11,6 +11,7 @@ import (
 
 	"github.com/ringbridge/ringbridge/cti"
 	"github.com/ringbridge/ringbridge/cti/crm"
+	"github.com/ringbridge/ringbridge/cti/webhook"
 	"github.com/ringbridge/ringbridge/media/trunk"
 	"github.com/ringbridge/ringbridge/server/wsproto"
 )
@@ -50,6 +51,13 @@ type Config struct {
 	// MediaTimeout hangs up a call whose trunk side sent no RTP for this
 	// long. Default 60s; RINGBRIDGE_MEDIA_TIMEOUT.
 	MediaTimeout Duration `json:"mediaTimeout"`
+	// SIPTCPIdleTimeout closes accepted SIP TCP connections that carried
+	// nothing for this long and serve no call. Default 30s; negative keeps
+	// them; RINGBRIDGE_SIP_TCP_IDLE_TIMEOUT. See docs/sip.md.
+	SIPTCPIdleTimeout Duration `json:"sipTcpIdleTimeout"`
+	// SIPRateLimits bound INVITE, OPTIONS and REGISTER per source IP
+	// (defaults 20/s, 5/s, 2/s). See docs/sip.md.
+	SIPRateLimits trunk.RateLimits `json:"sipRateLimits"`
 	// WebRTCUDPPort carries every browser's ICE and media. Default 8443
 	// (UDP); RINGBRIDGE_WEBRTC_UDP_PORT.
 	WebRTCUDPPort int `json:"webrtcUdpPort"`
@@ -62,6 +70,23 @@ type Config struct {
 	// AllowedOrigins may open the agent websocket besides our own origin
 	// (CRM pages embedding the widget). RINGBRIDGE_ALLOWED_ORIGINS.
 	AllowedOrigins []string `json:"allowedOrigins"`
+	// ExternalTLS says a proxy in front terminates TLS while ringbridge
+	// serves plain HTTP (tls false): browsers then come from https
+	// origins. Default false; RINGBRIDGE_EXTERNAL_TLS.
+	ExternalTLS bool `json:"externalTls"`
+	// MetricsAddr serves Prometheus /metrics on its own plain-HTTP
+	// listener, e.g. "127.0.0.1:9464" (keep it private). Default none;
+	// RINGBRIDGE_METRICS_ADDR.
+	MetricsAddr string `json:"metricsAddr"`
+	// MetricsToken serves /metrics on the main port to requests with
+	// "Authorization: Bearer <token>". Default none: /metrics is not on
+	// the main port. RINGBRIDGE_METRICS_TOKEN.
+	MetricsToken string `json:"metricsToken"`
+	// WebhookAllowPrivate lists non-public address ranges (CIDRs or
+	// single addresses) webhooks may reach, for CRMs on the local
+	// network. Default none: webhooks reach public addresses only.
+	// RINGBRIDGE_WEBHOOK_ALLOW_PRIVATE as a comma-separated list.
+	WebhookAllowPrivate []string `json:"webhookAllowPrivate"`
 	// JWTSecret signs access tokens; generated into DataDir when empty.
 	// RINGBRIDGE_JWT_SECRET.
 	JWTSecret string `json:"jwtSecret"`
@@ -119,12 +144,15 @@ type NumberConfig struct {
 
 // DialRuleConfig limits where a tenant's calls may go: the number must
 // start with one of AllowPrefixes or belong to one of AllowCountries (ISO
-// regions such as "US"; any number when both are empty) and have at most
-// MaxDigits digits (default 15, E.164's limit).
+// regions such as "US", or "*" for any) and have at most MaxDigits digits
+// (default 15, E.164's limit). With both lists empty, and for a tenant
+// without a rule, only numbers of the tenant's own region may be called.
+// Premium-rate numbers need AllowPremium. See docs/security.md.
 type DialRuleConfig struct {
 	AllowPrefixes  []string `json:"allowPrefixes"`
 	AllowCountries []string `json:"allowCountries"`
 	MaxDigits      int      `json:"maxDigits"`
+	AllowPremium   bool     `json:"allowPremium"`
 }
 
 // TenantConfig is one tenant's CRM integration settings.
@@ -222,6 +250,18 @@ func (c *Config) applyEnv() error {
 	str("RINGBRIDGE_MEDIA_IP", &c.MediaIP)
 	str("RINGBRIDGE_RTP_PORTS", &c.RTPPorts)
 	str("RINGBRIDGE_JWT_SECRET", &c.JWTSecret)
+	str("RINGBRIDGE_METRICS_ADDR", &c.MetricsAddr)
+	str("RINGBRIDGE_METRICS_TOKEN", &c.MetricsToken)
+	if v, ok := os.LookupEnv("RINGBRIDGE_WEBHOOK_ALLOW_PRIVATE"); ok {
+		c.WebhookAllowPrivate = splitList(v)
+	}
+	if v, ok := os.LookupEnv("RINGBRIDGE_EXTERNAL_TLS"); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("RINGBRIDGE_EXTERNAL_TLS: %w", err)
+		}
+		c.ExternalTLS = b
+	}
 	str("RINGBRIDGE_LOG_LEVEL", &c.LogLevel)
 	if v, ok := os.LookupEnv("RINGBRIDGE_NO_DEMO"); ok {
 		b, err := strconv.ParseBool(v)
@@ -237,7 +277,8 @@ func (c *Config) applyEnv() error {
 		}
 		c.TLS = &b
 	}
-	for name, dst := range map[string]*Duration{"RINGBRIDGE_MEDIA_TIMEOUT": &c.MediaTimeout, "RINGBRIDGE_SHUTDOWN_TIMEOUT": &c.ShutdownTimeout, "RINGBRIDGE_WRAP_UP": &c.WrapUp} {
+	for name, dst := range map[string]*Duration{"RINGBRIDGE_MEDIA_TIMEOUT": &c.MediaTimeout, "RINGBRIDGE_SHUTDOWN_TIMEOUT": &c.ShutdownTimeout, "RINGBRIDGE_WRAP_UP": &c.WrapUp,
+		"RINGBRIDGE_SIP_TCP_IDLE_TIMEOUT": &c.SIPTCPIdleTimeout} {
 		if v, ok := os.LookupEnv(name); ok {
 			d, err := time.ParseDuration(v)
 			if err != nil {
@@ -340,6 +381,12 @@ func (c *Config) validate() error {
 			return fmt.Errorf("mediaIp %q: %w", c.MediaIP, err)
 		}
 	}
+	if _, err := webhook.ParsePrefixes(c.WebhookAllowPrivate); err != nil {
+		return fmt.Errorf("webhookAllowPrivate: %w", err)
+	}
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		return fmt.Errorf("metricsToken: at least 16 characters")
+	}
 	for _, n := range c.Numbers {
 		switch {
 		case n.Route != "" && n.Route != string(cti.RouteCRM):
@@ -394,7 +441,8 @@ func (c *Config) ctiConfig() cti.Config {
 	}
 	rules := map[string]cti.DialRule{}
 	for tenant, r := range c.DialRules {
-		rules[tenant] = cti.DialRule{AllowPrefixes: r.AllowPrefixes, AllowCountries: r.AllowCountries, MaxDigits: r.MaxDigits}
+		rules[tenant] = cti.DialRule{AllowPrefixes: r.AllowPrefixes, AllowCountries: r.AllowCountries, MaxDigits: r.MaxDigits,
+			AllowPremium: r.AllowPremium}
 	}
 	tenants := map[string]cti.TenantSettings{}
 	for id, t := range c.Tenants {

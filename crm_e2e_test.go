@@ -28,7 +28,7 @@ func (e *e2e) api(method, path, auth string, body any) (int, []byte) {
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(e.ctx, method, e.app.url()+path, rd)
+	req, err := http.NewRequestWithContext(e.ctx, method, e.base+path, rd)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -40,6 +40,7 @@ var (
 	depEdge  = []string{"{mod}/server/..."}
 	depMedia = []string{"{mod}/media/..."}
 	depRTC   = []string{"github.com/pion/webrtc/v4/..."}
+	depHTTP  = []string{"net/http/..."}
 	// Test-only code that non-test packages must not import, besides the
 	// module's own *test packages.
 	depTestOnly = []string{"testing/...", "net/http/httptest", "go.uber.org/goleak/..."}
@@ -75,6 +76,21 @@ var depLayerRules = []depLayerRule{
 		name:      "cti/store persists: SQL yes, but no web, SIP, WebRTC or JWT, and no server or media",
 		applies:   depUnder("cti/store"),
 		forbidden: depJoin(depWeb, depSIP, depPion, depJWT, depEdge, depMedia),
+		deps:      true,
+	},
+	{
+		name: "the cti core knows no HTTP: CRM and webhook clients are adapters in their own packages",
+		applies: func(rel string) bool {
+			return rel == "cti" || depUnder("cti/ctitest")(rel)
+		},
+		forbidden: depHTTP,
+		deps:      true,
+	},
+	{
+		name:      "media is the voice path: no web framework, JWT, SQL or edge",
+		applies:   depUnder("media"),
+		// database/sql/driver alone comes with google/uuid (pion, sipgo).
+		forbidden: depJoin(depWeb, depJWT, depEdge, []string{"database/sql"}, depSQL[1:]),
 		deps:      true,
 	},
 	{

@@ -30,7 +30,9 @@ import (
 type e2e struct {
 	t       *testing.T
 	ctx     context.Context
-	app     *app
+	app     *app   // nil when the product runs as a separate process
+	base    string // the product's URL, "http://127.0.0.1:port"
+	sip     string // its SIP address, "127.0.0.1:port"
 	carrier *trunk.Phone
 	creds   map[string]string // username → password
 }
@@ -71,14 +73,22 @@ func startE2E(t *testing.T, opts ...func(*Config)) *e2e {
 	}
 	a.start()
 	t.Cleanup(a.close)
-	e := &e2e{t: t, ctx: ctx, app: a, carrier: carrier, creds: map[string]string{}}
-	for _, m := range regexp.MustCompile(`(?m)^\s+(\w+)\s+ext \S+\s+role \S+\s+password (\S+)$`).FindAllStringSubmatch(out.String(), -1) {
-		e.creds[m[1]] = m[2]
-	}
-	if len(e.creds) != 3 {
-		t.Fatalf("demo credentials not printed as expected:\n%s", out.String())
-	}
+	e := &e2e{t: t, ctx: ctx, app: a, base: a.url(), sip: a.sipAddr().String(), carrier: carrier, creds: demoCredentials(t, out.String())}
 	return e
+}
+
+// demoCredentials reads the demo users' passwords from what the first
+// start prints.
+func demoCredentials(t *testing.T, out string) map[string]string {
+	t.Helper()
+	creds := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^\s+(\w+)\s+ext \S+\s+role \S+\s+password (\S+)$`).FindAllStringSubmatch(out, -1) {
+		creds[m[1]] = m[2]
+	}
+	if len(creds) != 3 {
+		t.Fatalf("demo credentials not printed as expected:\n%s", out)
+	}
+	return creds
 }
 
 // wsAgent is a browser stand-in: websocket + pion peer.
@@ -127,7 +137,7 @@ func (a *wsAgent) wait(match func(wsproto.Message) bool) wsproto.Message {
 func (e *e2e) login(user string) string {
 	e.t.Helper()
 	body, _ := json.Marshal(map[string]string{"login": user, "password": e.creds[user]})
-	res, err := http.Post(e.app.url()+"/api/v1/auth/login", "application/json", bytes.NewReader(body))
+	res, err := http.Post(e.base+"/api/v1/auth/login", "application/json", bytes.NewReader(body))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -141,8 +151,8 @@ func (e *e2e) login(user string) string {
 
 func (e *e2e) connect(token, resume string) (*websocket.Conn, chan wsproto.Message, wsproto.Message) {
 	e.t.Helper()
-	url := strings.Replace(e.app.url(), "http", "ws", 1) + "/ws/agent"
-	conn, _, err := websocket.DefaultDialer.Dial(url, http.Header{"Origin": {e.app.url()}})
+	url := strings.Replace(e.base, "http", "ws", 1) + "/ws/agent"
+	conn, _, err := websocket.DefaultDialer.Dial(url, http.Header{"Origin": {e.base}})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -254,7 +264,7 @@ func (a *wsAgent) hears(hz float64) {
 func (e *e2e) dialIn(number string) (chan *trunk.PhoneCall, chan error) {
 	calls, errs := make(chan *trunk.PhoneCall, 1), make(chan error, 1)
 	go func() {
-		c, err := e.carrier.Dial(e.ctx, "sip:"+number+"@"+e.app.sipAddr().String(), "15557654321")
+		c, err := e.carrier.Dial(e.ctx, "sip:"+number+"@"+e.sip, "15557654321")
 		if err != nil {
 			errs <- err
 			return
@@ -335,19 +345,68 @@ func TestE2EInboundCallSurvivesWebsocketDrop(t *testing.T) {
 	}
 }
 
-// SIGTERM-style drain: new calls are refused, the live call may finish,
-// and shutdown completes once it has.
+// SIGTERM-style drain: from the first moment the health check fails,
+// sign-ins and new websockets are refused, the agent is told, new calls
+// are refused (and leave a record), the live call may finish, and
+// shutdown completes once it has.
 func TestE2EGracefulDrain(t *testing.T) {
 	e := startE2E(t)
 	a := e.signIn("alice", 440)
+	token := e.login("admin")
 	_, call := e.ringAndAnswer(a, "1001")
 	done := make(chan struct{})
-	go func() { e.app.shutdown(20 * time.Second); close(done) }()
-	time.Sleep(200 * time.Millisecond)
-	_, err := e.carrier.Dial(e.ctx, "sip:1002@"+e.app.sipAddr().String(), "15557654321")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	began := time.Now()
+	go func() { e.app.shutdown(ctx); close(done) }()
+
+	// The health check turns within 100 ms (polled, not slept).
+	for {
+		res, err := http.Get(e.base + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode == 503 {
+			if !strings.Contains(string(body), "reason") {
+				t.Fatalf("healthz while draining gives no reason: %s", body)
+			}
+			break
+		}
+		if time.Since(began) > 100*time.Millisecond {
+			t.Fatalf("healthz still %d %s after %v", res.StatusCode, body, time.Since(began))
+		}
+	}
+	if m := a.wait(func(m wsproto.Message) bool { return m.Type == wsproto.TypeDraining }); m.Until == "" {
+		t.Fatalf("draining message without a deadline: %+v", m)
+	}
+	body, _ := json.Marshal(map[string]string{"login": "bob", "password": e.creds["bob"]})
+	res, err := http.Post(e.base+"/api/v1/auth/login", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 503 {
+		t.Fatalf("sign-in while draining: %d, want 503", res.StatusCode)
+	}
+	url := strings.Replace(e.base, "http", "ws", 1) + "/ws/agent"
+	if conn, res, err := websocket.DefaultDialer.Dial(url, http.Header{"Origin": {e.base}}); err == nil {
+		conn.Close()
+		t.Fatal("websocket upgrade accepted while draining")
+	} else if res == nil || res.StatusCode != 503 {
+		t.Fatalf("websocket upgrade while draining: %v %v, want 503", res, err)
+	}
+
+	_, err = e.carrier.Dial(e.ctx, "sip:1002@"+e.sip, "15557654321")
 	var de *trunk.DialError
-	if !errors.As(err, &de) || (de.Status != 480 && de.Status != 503) {
-		t.Fatalf("call during drain: %v, want 480 or 503", err)
+	if !errors.As(err, &de) || de.Status != 480 {
+		t.Fatalf("call during drain: %v, want 480", err)
+	}
+	// The refused caller is in the call history, with the status it got.
+	st, list := e.api("GET", "/api/v1/calls?limit=10", "Bearer "+token, nil)
+	if st != 200 || !strings.Contains(string(list), `"endReason":"unavailable"`) || !strings.Contains(string(list), `"sipStatus":480`) {
+		t.Fatalf("refused call not in the history: %d %s", st, list)
 	}
 	select {
 	case <-done:

@@ -1,17 +1,23 @@
 package main
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/ringbridge/ringbridge/media/rtpio"
 	"github.com/ringbridge/ringbridge/media/trunk"
 )
@@ -67,4 +73,48 @@ func recordingSecret(jwtSecret []byte) []byte {
 	m := hmac.New(sha256.New, jwtSecret)
 	m.Write([]byte("ringbridge recording codes v1"))
 	return m.Sum(nil)
+}
+
+// metricsServer serves /metrics on its own listener (Config.MetricsAddr),
+// so Prometheus can scrape a private address while the main port stays
+// public without exposing them.
+type metricsServer struct {
+	started bool
+	ln      net.Listener
+	srv     *http.Server
+	done    chan struct{}
+	log     *slog.Logger
+}
+
+func newMetricsServer(addr string, reg *prometheus.Registry, log *slog.Logger) (*metricsServer, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics listen %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	return &metricsServer{ln: ln, log: log, done: make(chan struct{}),
+		srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}}, nil
+}
+
+func (m *metricsServer) start() {
+	m.started = true
+	m.log.Info("metrics listening", "addr", m.ln.Addr().String())
+	go func() {
+		defer close(m.done)
+		if err := m.srv.Serve(m.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.log.Warn("metrics server stopped", "err", err)
+		}
+	}()
+}
+
+// close stops the listener; it is safe whether or not start ran.
+func (m *metricsServer) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = m.srv.Shutdown(ctx)
+	_ = m.ln.Close()
+	if m.started {
+		<-m.done
+	}
 }

@@ -53,15 +53,22 @@ func runServe(ctx context.Context, args []string) error {
 		return err
 	case <-ctx.Done():
 	}
-	// A second signal ends the process at once.
+	// A second signal cuts the drain short: live calls are hung up at
+	// once, but their records are still written. A third ends the process
+	// on the spot.
+	drainCtx, cutDrain := context.WithTimeout(context.Background(), time.Duration(cfg.ShutdownTimeout))
+	defer cutDrain()
 	go func() {
-		sig := make(chan os.Signal, 1)
+		sig := make(chan os.Signal, 2)
 		notifySecond(sig)
 		<-sig
-		log.Warn("second signal: exiting now")
+		log.Warn("second signal: hanging up live calls now; a third exits at once")
+		cutDrain()
+		<-sig
+		log.Warn("third signal: exiting now")
 		os.Exit(1)
 	}()
-	a.shutdown(time.Duration(cfg.ShutdownTimeout))
+	a.shutdown(drainCtx)
 	return nil
 }
 
@@ -77,7 +84,9 @@ type app struct {
 	outbox *webhook.Outbox
 	srv    *server.Server
 	ln     net.Listener
-	udp    net.PacketConn
+	// metrics serves /metrics on Config.MetricsAddr; nil when not set.
+	metrics *metricsServer
+	udp     net.PacketConn
 }
 
 // newApp builds everything and binds every socket, but serves nothing yet
@@ -91,8 +100,8 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (
 			a.close()
 		}
 	}()
-	if err = os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return nil, fmt.Errorf("data dir: %w", err)
+	if err = privateDir(cfg.DataDir, log); err != nil {
+		return nil, err
 	}
 	if a.store, err = openStore(ctx, cfg.DataDir); err != nil {
 		return nil, err
@@ -146,14 +155,24 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (
 	a.svc = cti.New(ctiCfg, a.store, engine, log.With("component", "cti"))
 	a.crm.SetResolver(crmResolver(a.svc))
 	// Events are stored from now on; they are delivered once start runs.
-	if a.outbox, err = webhook.Open(ctx, a.store.Webhooks(), webhook.Options{Log: log.With("component", "webhooks")}); err != nil {
+	allowPrivate, err := webhook.ParsePrefixes(cfg.WebhookAllowPrivate) // validated
+	if err != nil {
+		return nil, err
+	}
+	if a.outbox, err = webhook.Open(ctx, a.store.Webhooks(), webhook.Options{Log: log.With("component", "webhooks"),
+		AllowPrivate: allowPrivate}); err != nil {
 		return nil, err
 	}
 	a.svc.SetEventSink(a.outbox)
+	// Before any call: account for the calls and agents a crash cut.
+	if err = a.svc.Start(ctx); err != nil {
+		return nil, err
+	}
 
 	rtpMin, rtpMax, _ := cfg.rtpRange()
 	a.trunks, err = trunk.New(trunk.Config{Trunks: trunkConfigs(trunks), MediaIP: mediaIP, PublicIP: publicIP,
-		RTPPortMin: rtpMin, RTPPortMax: rtpMax, MediaTimeout: time.Duration(cfg.MediaTimeout)}, a.svc, log.With("component", "sip"))
+		RTPPortMin: rtpMin, RTPPortMax: rtpMax, MediaTimeout: time.Duration(cfg.MediaTimeout),
+		TCPIdleTimeout: time.Duration(cfg.SIPTCPIdleTimeout), RateLimits: cfg.SIPRateLimits}, a.svc, log.With("component", "sip"))
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +195,8 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registerMediaMetrics(reg, a.trunks)
 	srvCfg := server.Config{Addr: cfg.HTTPAddr, JWTSecret: secret, AllowedOrigins: cfg.AllowedOrigins,
-		ICEServers: cfg.ICEServers, DefaultTenant: defaultTenant, Webhooks: a.outbox}
+		ICEServers: cfg.ICEServers, DefaultTenant: defaultTenant, Webhooks: a.outbox,
+		ExternalTLS: cfg.ExternalTLS, MetricsToken: cfg.MetricsToken}
 	if *cfg.TLS {
 		if srvCfg.TLSCertFile, srvCfg.TLSKeyFile, err = tlsFiles(cfg); err != nil {
 			return nil, err
@@ -187,6 +207,11 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (
 	}
 	if a.ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("http listen: %w", err)
+	}
+	if cfg.MetricsAddr != "" {
+		if a.metrics, err = newMetricsServer(cfg.MetricsAddr, reg, log); err != nil {
+			return nil, err
+		}
 	}
 	return a, nil
 }
@@ -213,6 +238,9 @@ func (a *app) start() <-chan error {
 		return errc
 	}
 	go func() { errc <- a.srv.Serve(a.ln) }()
+	if a.metrics != nil {
+		a.metrics.start()
+	}
 	return errc
 }
 
@@ -226,12 +254,13 @@ func (a *app) url() string {
 
 func (a *app) sipAddr() net.Addr { return a.udp.LocalAddr() }
 
-// shutdown drains: stop taking calls, let live ones finish up to the
-// deadline, hang up the rest, then close every layer.
-func (a *app) shutdown(drain time.Duration) {
-	a.log.Info("shutting down: draining calls", "deadline", drain, "active_calls", a.svc.ActiveCalls())
-	ctx, cancel := context.WithTimeout(context.Background(), drain)
-	defer cancel()
+// shutdown drains: health checks fail and sign-ins stop at once, agents
+// are told, live calls finish until ctx ends and are hung up then (with
+// their records), and every layer is closed.
+func (a *app) shutdown(ctx context.Context) {
+	deadline, _ := ctx.Deadline()
+	a.srv.BeginDrain()
+	a.log.Info("shutting down: draining calls", "deadline", time.Until(deadline).Round(time.Millisecond), "active_calls", a.svc.ActiveCalls())
 	if err := a.svc.Drain(ctx); err != nil {
 		a.log.Warn("calls hung up at the drain deadline", "err", err)
 	}
@@ -249,6 +278,9 @@ func (a *app) close() {
 		cancel()
 	} else if a.ln != nil {
 		a.ln.Close()
+	}
+	if a.metrics != nil {
+		a.metrics.close()
 	}
 	if a.svc != nil {
 		a.svc.Close() // hands the last events to the outbox
@@ -327,4 +359,24 @@ func secretsKey(dataDir string) ([]byte, error) {
 		return nil, fmt.Errorf("writing %s: %w", path, werr)
 	}
 	return key, nil
+}
+
+// privateDir creates the data directory 0700, and tightens a pre-existing
+// one that others may read: it holds the database, the JWT key and call
+// recordings.
+func privateDir(dir string, log *slog.Logger) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data dir %s: %w", dir, err)
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("data dir %s: %w", dir, err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("data dir %s is accessible to others and cannot be restricted: %w", dir, err)
+		}
+		log.Warn("data dir was accessible to other users; restricted to its owner", "dir", dir, "was", st.Mode().Perm().String())
+	}
+	return nil
 }

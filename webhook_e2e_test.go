@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringbridge/ringbridge/media/trunk"
 	"github.com/ringbridge/ringbridge/server/wsproto"
 )
 
@@ -38,10 +39,12 @@ func TestE2EWebhooks(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer crm.Close()
-	e := startE2E(t)
+	// The stand-in CRM listens on loopback, which webhooks reach only when
+	// the operator allow-lists it.
+	e := startE2E(t, func(c *Config) { c.WebhookAllowPrivate = []string{"127.0.0.1/32"} })
 
 	cfg, _ := json.Marshal(map[string]any{"url": crm.URL + "/events", "events": []string{"*"}})
-	req, _ := http.NewRequestWithContext(e.ctx, "POST", e.app.url()+"/api/v1/webhooks", bytes.NewReader(cfg))
+	req, _ := http.NewRequestWithContext(e.ctx, "POST", e.base+"/api/v1/webhooks", bytes.NewReader(cfg))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+e.login("admin"))
 	res, err := http.DefaultClient.Do(req)
@@ -106,6 +109,45 @@ func TestE2EWebhooks(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("call events received: %v, want %v", types, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// A caller who reaches an away agent is turned away (480) but not
+	// lost: the CRM gets the attempt's call.ended, once.
+	if r := a.request(wsproto.Message{Type: wsproto.TypeStatus, Status: "away", Reason: "lunch"}); r.Type != wsproto.TypeAck {
+		t.Fatalf("away: %+v", r)
+	}
+	_, err = e.carrier.Dial(e.ctx, "sip:1001@"+e.sip, "15557654321")
+	var de *trunk.DialError
+	if !errors.As(err, &de) || de.Status != 480 {
+		t.Fatalf("call to an away agent: %v, want 480", err)
+	}
+	deadline = time.Now().Add(15 * time.Second)
+	for {
+		var missed []map[string]any
+		mu.Lock()
+		for _, h := range received {
+			var env map[string]any
+			_ = json.Unmarshal(h.body, &env)
+			if d, _ := env["data"].(map[string]any); env["type"] == "call.ended" && d["endReason"] == "unavailable" {
+				missed = append(missed, d)
+			}
+		}
+		mu.Unlock()
+		if len(missed) > 1 {
+			t.Fatalf("missed call delivered %d times", len(missed))
+		}
+		if len(missed) == 1 {
+			legs, _ := missed[0]["legs"].([]any)
+			leg, _ := legs[0].(map[string]any)
+			if missed[0]["from"] != "15557654321" || leg["sipStatus"] != float64(480) {
+				t.Fatalf("missed call record: %v", missed[0])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no call.ended for the call to the away agent")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

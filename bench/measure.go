@@ -194,6 +194,9 @@ func (u usage) idleCores() float64 {
 	return d(func(c cpuTimes) float64 { return c.total - c.proc - c.irq - c.steal }) / u.seconds()
 }
 
+// benchMetricsToken lets the bench scrape the server it started.
+const benchMetricsToken = "ringbridge-bench-metrics-token"
+
 // metricsSnapshot is what we read from the server's /metrics.
 type metricsSnapshot struct {
 	Goroutines, Threads       float64
@@ -206,6 +209,7 @@ func scrapeMetrics(ctx context.Context, base string) (metricsSnapshot, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+benchMetricsToken)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return m, err

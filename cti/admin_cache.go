@@ -6,10 +6,11 @@ import (
 	"time"
 )
 
-// adminCacheTTL bounds how stale a cached tenant setting or user state may
-// be. Writes through Service drop the entry at once; the TTL is for writes
-// made by another process on the same database (ringbridge admin), which
-// then take effect within this time, without a restart.
+// adminCacheTTL bounds how stale a cached tenant setting may be. Writes
+// through Service drop the entry at once; the TTL is for writes made by
+// another process on the same database (ringbridge admin), which then take
+// effect within this time, without a restart. (Users are cached by the
+// access check, revocation.go, with its own TTL.)
 const adminCacheTTL = time.Second
 
 // settingsCache keeps each tenant's stored settings for adminCacheTTL, so
@@ -61,44 +62,5 @@ func (c *settingsCache) get(st Store, tenantID string) (TenantSettings, bool) {
 func (c *settingsCache) invalidate(tenantID string) {
 	c.mu.Lock()
 	delete(c.m, tenantID)
-	c.mu.Unlock()
-}
-
-// userCache remembers for adminCacheTTL whether a user may act, so that
-// checking it on every request and websocket message costs no store read.
-type userCache struct {
-	mu sync.Mutex
-	m  map[userKey]cachedUser
-}
-
-type userKey struct{ tenant, id string }
-
-type cachedUser struct {
-	u  *User // nil: deleted
-	at time.Time
-}
-
-func (c *userCache) get(k userKey) (*User, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.m[k]
-	if !ok || time.Since(e.at) >= adminCacheTTL {
-		return nil, false
-	}
-	return e.u, true
-}
-
-func (c *userCache) put(k userKey, u *User) {
-	c.mu.Lock()
-	if c.m == nil {
-		c.m = map[userKey]cachedUser{}
-	}
-	c.m[k] = cachedUser{u: u, at: time.Now()}
-	c.mu.Unlock()
-}
-
-func (c *userCache) invalidate(k userKey) {
-	c.mu.Lock()
-	delete(c.m, k)
 	c.mu.Unlock()
 }

@@ -57,7 +57,7 @@ func (s *Service) ImportUsersCSV(ctx context.Context, p Principal, r io.Reader) 
 		if in.SuperAdmin {
 			f.add(fmt.Sprintf("row %d: role", row), "imports cannot create super-admins")
 		}
-		u, pw, err := newUser(p.TenantID, in)
+		u, pw, err := s.newUser(ctx, p.TenantID, in)
 		if err != nil {
 			for _, fe := range ErrorFields(err) {
 				f.add(fmt.Sprintf("row %d: %s", row, fe.Field), "%s", fe.Message)
@@ -208,7 +208,7 @@ func (s *Service) ExportUsersCSV(ctx context.Context, p Principal, w io.Writer) 
 			skills[i] = fmt.Sprintf("%s:%d", sk.Name, sk.Level)
 		}
 		rec := []string{u.Username, u.DisplayName, u.Extension, string(u.Role), strings.Join(u.Teams, ";"),
-			strings.Join(skills, ";"), strconv.FormatBool(u.Disabled)}
+			strings.Join(skills, ";"), strconv.FormatBool(u.Disabled())}
 		for i, v := range rec {
 			rec[i] = csvSafe(v)
 		}

@@ -52,7 +52,7 @@ func (s *Service) CreateTenant(ctx context.Context, p Principal, in NewTenant) (
 	if in.Admin.Username != "" {
 		in.Admin.Role = RoleAdmin
 		var err error
-		if admin, pw, err = newUser(in.ID, in.Admin); err != nil {
+		if admin, pw, err = s.newUser(ctx, in.ID, in.Admin); err != nil {
 			for _, fe := range ErrorFields(err) {
 				f.add("admin."+fe.Field, "%s", fe.Message)
 			}
@@ -137,7 +137,7 @@ func (s *Service) DeleteTenant(ctx context.Context, p Principal, id string) erro
 		return err
 	}
 	for _, u := range users {
-		s.revokeUserSessions(id, u.ID)
+		s.endUserAccess(id, u.ID, ErrUserGone.Message)
 	}
 	s.settings.invalidate(id)
 	s.audit(ctx, p, id, "tenant.delete", id, map[string]any{"users": len(users), "byTenant": p.TenantID})

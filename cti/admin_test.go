@@ -3,6 +3,7 @@ package cti_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,8 @@ func adminOf(t *testing.T, svc *cti.Service) cti.Principal {
 }
 
 // Disabling a user ends their agent session at once and refuses them
-// from then on; enabling lets them back.
+// from then on; enabling lets them sign in again (what they held before
+// stays revoked).
 func TestDisableEndsSessionsAndRefuses(t *testing.T) {
 	svc, _ := newService(t, cti.Config{})
 	ctx := context.Background()
@@ -55,6 +57,14 @@ func TestDisableEndsSessionsAndRefuses(t *testing.T) {
 	if _, err := svc.SetUserDisabled(ctx, admin, u.ID, false); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := svc.Authorize(ctx, p); !errors.Is(err, cti.ErrRevoked) {
+		t.Fatalf("a credential from before the disable: %v, want revoked", err)
+	}
+	stored, err := svc.Store().GetUser(ctx, "demo", u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.TokenEpoch = stored.TokenEpoch // as a new sign-in issues it
 	if _, err := svc.Authorize(ctx, p); err != nil {
 		t.Fatalf("re-enabled user refused: %v", err)
 	}

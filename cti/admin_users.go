@@ -2,9 +2,11 @@ package cti
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -141,10 +143,13 @@ func cleanTeams(in []string) []string {
 
 // newUser validates in and returns the user to store (password hashed)
 // and the password to show when one was generated.
-func newUser(tenantID string, in UserInput) (*User, string, error) {
+func (s *Service) newUser(ctx context.Context, tenantID string, in UserInput) (*User, string, error) {
 	u := &User{TenantID: tenantID, Username: strings.TrimSpace(in.Username), DisplayName: strings.TrimSpace(in.DisplayName),
 		Extension: strings.TrimSpace(in.Extension), Role: in.Role, Teams: cleanTeams(in.Teams), Skills: in.Skills,
-		Disabled: in.Disabled, SuperAdmin: in.SuperAdmin && in.Role == RoleAdmin}
+		SuperAdmin: in.SuperAdmin && in.Role == RoleAdmin}
+	if in.Disabled {
+		u.DisabledAt = time.Now().UTC()
+	}
 	if u.Skills == nil {
 		u.Skills = []Skill{}
 	}
@@ -163,7 +168,7 @@ func newUser(tenantID string, in UserInput) (*User, string, error) {
 	if err := f.err(); err != nil {
 		return nil, "", err
 	}
-	hash, err := HashPassword(pw)
+	hash, err := s.hashes.Hash(ctx, pw)
 	if err != nil {
 		return nil, "", err
 	}
@@ -179,7 +184,7 @@ func (s *Service) CreateUser(ctx context.Context, p Principal, in UserInput) (*C
 	if in.SuperAdmin && !p.SuperAdmin {
 		return nil, Errorf(KindForbidden, "only a super-admin may create super-admins")
 	}
-	u, pw, err := newUser(p.TenantID, in)
+	u, pw, err := s.newUser(ctx, p.TenantID, in)
 	if err != nil {
 		return nil, err
 	}
@@ -266,9 +271,16 @@ func (s *Service) UpdateUser(ctx context.Context, p Principal, id string, ch Use
 		set("skills", func() { u.Skills = append([]Skill{}, *ch.Skills...) })
 	}
 	if ch.Disabled != nil {
-		set("disabled", func() { u.Disabled = *ch.Disabled })
+		set("disabled", func() {
+			switch {
+			case !*ch.Disabled:
+				u.DisabledAt = time.Time{}
+			case !before.Disabled():
+				u.DisabledAt = time.Now().UTC()
+			}
+		})
 	}
-	if u.ID == p.UserID && (u.Disabled || u.Role != RoleAdmin) {
+	if u.ID == p.UserID && (u.Disabled() || u.Role != RoleAdmin) {
 		return nil, Errorf(KindConflict, "you cannot disable yourself or drop your own admin role")
 	}
 	u.SuperAdmin = u.SuperAdmin && u.Role == RoleAdmin
@@ -280,14 +292,26 @@ func (s *Service) UpdateUser(ctx context.Context, p Principal, id string, ch Use
 	if err := s.store.UpdateUser(ctx, u); err != nil {
 		return nil, err
 	}
-	s.users.invalidate(userKey{u.TenantID, u.ID})
+	// Teams and the super-admin flag are read from the cached user on
+	// every request (Authorize): dropping the entry applies them at once.
+	s.access.forget(agentKey{u.TenantID, u.ID})
 	details := map[string]any{"changed": changed}
-	if u.Disabled != before.Disabled || u.Role != before.Role || u.Extension != before.Extension {
-		details["sessionsEnded"] = s.revokeUserSessions(u.TenantID, u.ID)
+	if u.Disabled() != before.Disabled() || u.Role != before.Role || u.Extension != before.Extension {
+		reason := ErrSessionStale.Message
+		if u.Disabled() {
+			reason = ErrUserDisabled.Message
+		}
+		n, err := s.revokeUser(ctx, u.TenantID, u.ID, reason)
+		if err != nil {
+			// The access check refuses the old tokens anyway (it compares
+			// disabled, role and extension); only the epoch bump failed.
+			s.log.Error("revoking sessions after a user change", "tenant", u.TenantID, "user", u.ID, "err", err)
+		}
+		details["sessionsEnded"] = n
 	}
 	action := "user.update"
-	if ch.Disabled != nil && u.Disabled != before.Disabled {
-		action = map[bool]string{true: "user.disable", false: "user.enable"}[u.Disabled]
+	if ch.Disabled != nil && u.Disabled() != before.Disabled() {
+		action = map[bool]string{true: "user.disable", false: "user.enable"}[u.Disabled()]
 	}
 	s.audit(ctx, p, p.TenantID, action, u.ID, details)
 	return u, nil
@@ -318,7 +342,9 @@ func (s *Service) DeleteUser(ctx context.Context, p Principal, id string) error 
 	if err := s.store.DeleteUser(ctx, p.TenantID, id); err != nil {
 		return err
 	}
-	n := s.revokeUserSessions(p.TenantID, id)
+	// Its refresh tokens went with the row; its access tokens now fail
+	// the access check (no such user).
+	n := s.endUserAccess(p.TenantID, id, ErrUserGone.Message)
 	s.audit(ctx, p, p.TenantID, "user.delete", id, map[string]any{"username": u.Username, "sessionsEnded": n})
 	return nil
 }
@@ -343,13 +369,16 @@ func (s *Service) ResetPassword(ctx context.Context, p Principal, id, pw string)
 	} else if err := CheckPassword(pw, u.Username); err != nil {
 		return "", err
 	}
-	if u.PasswordHash, err = HashPassword(pw); err != nil {
+	if u.PasswordHash, err = s.hashes.Hash(ctx, pw); err != nil {
 		return "", err
 	}
 	if err := s.store.UpdateUser(ctx, u); err != nil {
 		return "", err
 	}
-	n := s.revokeUserSessions(u.TenantID, u.ID)
+	n, err := s.revokeUser(ctx, u.TenantID, u.ID, ErrRevoked.Message)
+	if err != nil {
+		return "", fmt.Errorf("password reset, but signing the user out failed: %w", err)
+	}
 	s.audit(ctx, p, p.TenantID, "user.password_reset", u.ID, map[string]any{"generated": generated != "", "sessionsEnded": n})
 	return generated, nil
 }

@@ -16,6 +16,14 @@ const (
 	// agent can finish notes before the next call; it ends by itself or
 	// when the agent chooses available.
 	StatusWrapUp AgentStatus = "wrapup"
+	// StatusBusyElsewhere: the agent is busy in another system (a CRM or
+	// another channel said so); offered no calls until available again.
+	StatusBusyElsewhere AgentStatus = "busy_elsewhere"
+	// StatusRinging and StatusOnCall are activities, not choices: shown
+	// (and timed) while a call rings for the agent or is answered, after
+	// which the agent is back in the status they chose.
+	StatusRinging AgentStatus = "ringing"
+	StatusOnCall  AgentStatus = "on_call"
 )
 
 // checkAwayReason accepts a reason from the configured codes (any short
@@ -58,8 +66,15 @@ type agent struct {
 	reason      string
 	statusSince time.Time
 	until       time.Time // end of wrap-up
-	session     *AgentSession
-	call        *Call // the call ringing or in progress; nil when free
+	// activity is StatusRinging or StatusOnCall while a call needs the
+	// agent, "" otherwise; shown is the effective status last stored
+	// (presence.go).
+	activity AgentStatus
+	shown    shownStatus
+	// flaps limits how often the agent's chosen status may change.
+	flaps   *flapLimiter
+	session *AgentSession
+	call    *Call // the call ringing or in progress; nil when free
 }
 
 // AgentEventKind tells which field of an AgentEvent is set.
@@ -72,6 +87,8 @@ const (
 	EventStatus                         // Status + Reason
 	EventReplaced                       // the agent signed in elsewhere; the session is closed
 	EventClosed                         // the session ended (grace expired or shutdown)
+	EventDraining                       // the server is stopping: calls finish, none start; Until is the deadline
+	EventRevoked                        // the user's access was revoked (disabled, deleted, role changed); Reason says why
 )
 
 // AgentEvent is pushed to an agent's session.

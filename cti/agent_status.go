@@ -18,29 +18,46 @@ type AgentStatusChange struct {
 	ChangedAt       time.Time   `json:"changedAt"`
 }
 
-// setStatusLocked changes an agent's status and returns the change for
-// publishing once s.mu is released (nil when nothing changed). Callers
-// hold s.mu.
-func (s *Service) setStatusLocked(ag *agent, st AgentStatus, reason string, until time.Time) *AgentStatusChange {
-	now := time.Now().UTC()
+// statusChange is what one change of an agent's chosen status produces:
+// the agent.status event (nil when the choice did not change) and the
+// change of the effective status to store (nil when that did not change,
+// e.g. choosing away while on a call).
+type statusChange struct {
+	event    *AgentStatusChange
+	presence *AgentStatusChange
+}
+
+// setStatusLocked changes an agent's chosen status and returns what to
+// publish once s.mu is released. Callers hold s.mu.
+func (s *Service) setStatusLocked(ag *agent, st AgentStatus, reason string, until time.Time) statusChange {
+	now := s.now()
 	prev, prevReason, since := ag.status, ag.reason, ag.statusSince
 	ag.status, ag.reason, ag.statusSince, ag.until = st, reason, now, until
 	if prev == st && prevReason == reason {
 		// Re-choosing the same status is no change; keep the clock.
 		ag.statusSince = since
-		return nil
+		return statusChange{}
 	}
-	return &AgentStatusChange{
-		TenantID: ag.key.tenant, Extension: ag.ext, UserID: ag.userID, Username: ag.username,
-		Status: st, Reason: reason, Until: until,
-		PreviousStatus: prev, PreviousReason: prevReason, PreviousSeconds: seconds(now.Sub(since)),
-		ChangedAt: now,
+	return statusChange{
+		event: &AgentStatusChange{
+			TenantID: ag.key.tenant, Extension: ag.ext, UserID: ag.userID, Username: ag.username,
+			Status: st, Reason: reason, Until: until,
+			PreviousStatus: prev, PreviousReason: prevReason, PreviousSeconds: seconds(now.Sub(since)),
+			ChangedAt: now,
+		},
+		presence: s.presenceLocked(ag, now),
 	}
 }
 
-// publishStatus publishes an agent.status event for a change.
-func (s *Service) publishStatus(ch *AgentStatusChange) {
-	if ch != nil {
-		s.publish(EventAgentStatus, ch.TenantID, "", ch)
+// publishStatus publishes an agent.status event for a change of the
+// chosen status and stores the effective status with it; it returns once
+// both are durable.
+func (s *Service) publishStatus(ch statusChange) error {
+	switch {
+	case ch.event != nil:
+		return s.publishWith(EventAgentStatus, ch.event.TenantID, "", ch.event, &EventState{Presence: ch.presence})
+	case ch.presence != nil:
+		return s.storePresence(ch.presence)
 	}
+	return nil
 }

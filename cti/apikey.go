@@ -76,8 +76,19 @@ func (s *Service) CreateAPIKey(ctx context.Context, p Principal, req NewAPIKeyRe
 		}
 		out.User = *u
 	} else {
+		// The name becomes the technical user's login. Logins match a
+		// username before an extension, so a user named "1001" would
+		// capture the sign-ins of the agent on extension 1001.
+		if allDigits(strings.TrimPrefix(req.Name, "+")) {
+			return nil, Errorf(KindInvalid, "name must not be a number: it would read as an extension at sign-in")
+		}
+		if _, err := s.store.GetUserByExtension(ctx, p.TenantID, req.Name); err == nil {
+			return nil, Errorf(KindConflict, "name %q is the extension of another user", req.Name)
+		} else if ErrorKind(err) != KindNotFound {
+			return nil, err
+		}
 		pw := GeneratePassword(24)
-		hash, err := HashPassword(pw)
+		hash, err := s.hashes.Hash(ctx, pw)
 		if err != nil {
 			return nil, err
 		}
@@ -141,12 +152,15 @@ func (s *Service) AuthenticateAPIKey(ctx context.Context, key string) (Principal
 	if subtle.ConstantTimeCompare([]byte(HashToken(key)), []byte(k.Hash)) != 1 {
 		return Principal{}, errBadAPIKey
 	}
-	u, err := s.ActiveUser(ctx, k.TenantID, k.UserID)
+	u, err := s.store.GetUser(ctx, k.TenantID, k.UserID)
 	if err != nil {
-		if k := ErrorKind(err); k == KindNotFound || k == KindUnauthorized {
+		if ErrorKind(err) == KindNotFound {
 			return Principal{}, errBadAPIKey
 		}
 		return Principal{}, err
+	}
+	if u.Disabled() {
+		return Principal{}, ErrUserDisabled
 	}
 	if now := time.Now(); now.Sub(k.LastUsedAt) > time.Minute {
 		// Bounded write rate: at most one per key per minute.
@@ -154,5 +168,6 @@ func (s *Service) AuthenticateAPIKey(ctx context.Context, key string) (Principal
 			s.log.Debug("recording API key use", "key", k.ID, "err", err)
 		}
 	}
-	return Principal{TenantID: u.TenantID, UserID: u.ID, Username: u.Username, Extension: u.Extension, Role: u.Role}, nil
+	return Principal{TenantID: u.TenantID, UserID: u.ID, Username: u.Username, Extension: u.Extension, Role: u.Role,
+		TokenEpoch: u.TokenEpoch}, nil
 }

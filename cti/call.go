@@ -1,7 +1,10 @@
 package cti
 
 import (
+	"context"
+	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -16,6 +19,7 @@ const (
 	CallActive                   // both parties talking
 	CallHeld                     // on hold
 	CallEnded
+	numCallStates
 )
 
 func (s CallState) String() string {
@@ -61,6 +65,11 @@ const (
 	EndMediaTimeout EndReason = "media_timeout"
 	EndShutdown     EndReason = "shutdown"
 	EndAgentGone    EndReason = "agent_gone" // the agent's session closed
+	// EndInterrupted: the process stopped (a crash, a kill) while the
+	// call was live; the record was written at the next start.
+	EndInterrupted EndReason = "interrupted"
+	// EndNotInService: the called number routes nowhere usable.
+	EndNotInService EndReason = "not_in_service"
 )
 
 // CallInfo is a snapshot of a call as one agent sees it.
@@ -85,6 +94,8 @@ type CallInfo struct {
 	Route string
 	// Card is the screen-pop data about the caller, when known.
 	Card *Card
+	// RemoteHeld says the far end (a trunk) has put the call on hold.
+	RemoteHeld bool
 }
 
 // OriginClickToCall marks calls started through POST /api/v1/calls: the
@@ -129,29 +140,23 @@ type Call struct {
 	// arrive during the call's teardown know where to go.
 	saved chan struct{}
 
-	// conn, held, rec and recID belong to the owner goroutine alone.
+	// The rest belongs to the owner goroutine alone (callfsm.go).
+	ctx   context.Context
+	log   *slog.Logger
+	a, b  *side       // the party that stays, the party reached (side.go)
+	dial  *dialPlan   // a click-to-call's number, until its agent answers
+	ring  *time.Timer // while an agent's phone rings
 	conn  Connection
 	held  bool
 	rec   Recording // the call's recording in progress, if any
 	recID string
+	// closed guards closeWith, the one way every call ends.
+	closed atomic.Bool
 }
 
-type cmdKind int
-
-const (
-	cmdAnswer cmdKind = iota
-	cmdReject
-	cmdHangup
-	cmdHold
-	cmdUnhold
-	cmdDTMF
-	cmdAgentGone
-	cmdMove     // the agent's media moved to a new session's endpoint
-	cmdTransfer // blind transfer to cmd.to
-)
-
+// callCmd is a command from an agent to the call's owner goroutine.
 type callCmd struct {
-	kind   cmdKind
+	kind   callInput
 	from   *agent
 	digits string
 	to     string
@@ -259,7 +264,7 @@ func (c *Call) notifyLocked() {
 
 // send delivers a command to the call's owner goroutine and waits for its
 // answer, or for the call to end.
-func (c *Call) send(kind cmdKind, from *agent, digits string) error {
+func (c *Call) send(kind callInput, from *agent, digits string) error {
 	return c.sendCmd(callCmd{kind: kind, from: from, digits: digits})
 }
 
@@ -278,9 +283,14 @@ func (c *Call) sendCmd(cmd callCmd) error {
 	}
 }
 
+// reply answers a command once; a second answer (a transition that
+// replied and then failed) is dropped.
 func reply(cmd callCmd, err error) {
 	if cmd.reply != nil {
-		cmd.reply <- err
+		select {
+		case cmd.reply <- err:
+		default:
+		}
 	}
 }
 

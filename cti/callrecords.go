@@ -121,7 +121,9 @@ func (s *Service) UpdateCall(ctx context.Context, p Principal, id string, u Call
 			if err != nil {
 				return nil, err
 			}
-			s.publish(EventCallUpdated, rec.TenantID, rec.ID, rec)
+			if err := s.publish(EventCallUpdated, rec.TenantID, rec.ID, rec); err != nil {
+				return nil, err
+			}
 			return rec, nil
 		}
 		// The call is being torn down; its record goes to the store.
@@ -144,7 +146,9 @@ func (s *Service) UpdateCall(ctx context.Context, p Principal, id string, u Call
 	if err != nil {
 		return nil, err
 	}
-	s.publish(EventCallUpdated, rec.TenantID, rec.ID, rec)
+	if err := s.publish(EventCallUpdated, rec.TenantID, rec.ID, rec); err != nil {
+		return nil, err
+	}
 	return rec, nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"strings"
-	"time"
 )
 
 // ClickToCall asks to connect an agent with a number: the agent's phone
@@ -81,50 +80,9 @@ func (s *Service) ClickToCall(ctx context.Context, p Principal, req ClickToCall)
 		if s.tenant(p.TenantID).ScreenPop.onRinging() {
 			c.lookupCRM(ctx, log, LookupRinging, ext)
 		}
-		return c.runClickToCall(ctx, log, ag, ep, num, callerID)
+		c.b, c.dial = agentSide(ag, ep, false), &dialPlan{num: num, callerID: callerID}
+		c.armRing()
+		return EndNone
 	})
 	return c.infoFor(ag), nil
-}
-
-// runClickToCall rings the agent; when they answer, it dials the number
-// and continues as an outbound call (early media reaches the agent).
-func (c *Call) runClickToCall(ctx context.Context, log *slog.Logger, ag *agent, ep AgentEndpoint, num, callerID string) EndReason {
-	ring := time.NewTimer(c.svc.cfg.RingTimeout)
-	defer ring.Stop()
-	for {
-		select {
-		case <-ring.C:
-			return EndNoAnswer
-		case <-ctx.Done():
-			return EndShutdown
-		case cmd := <-c.cmds:
-			switch cmd.kind {
-			case cmdMove:
-				ep = cmd.ep
-				reply(cmd, nil)
-			case cmdAnswer:
-				c.agentAnswered(ag)
-				leg, err := c.svc.media.Dial(ctx, DialRequest{TenantID: c.info.TenantID, CallID: c.ID(), From: callerID, To: num})
-				if err != nil {
-					reply(cmd, &Error{Kind: KindUnavailable, Message: "cannot place the call", Err: err})
-					log.Warn("click-to-call dial failed", "err", err)
-					return EndFailed
-				}
-				c.setSIPCallID(leg.CallID())
-				c.trackLeg(leg, DirectionOutbound, num)
-				c.setState(CallDialing)
-				reply(cmd, nil)
-				log.Info("click-to-call answered by the agent; dialling", "sip_call_id", leg.CallID())
-				c.screenPopOnAnswer(ctx, log, ag)
-				return c.runOutbound(ctx, log, leg, ag, ep)
-			case cmdReject, cmdHangup:
-				reply(cmd, nil)
-				return EndRejected
-			case cmdAgentGone:
-				return EndAgentGone
-			default:
-				reply(cmd, Errorf(KindConflict, "call is ringing; answer or reject it"))
-			}
-		}
-	}
 }

@@ -18,6 +18,8 @@ const (
 	KindConflict
 	KindUnavailable
 	KindBusy
+	// KindRateLimited: too many requests of this kind; retry later (429).
+	KindRateLimited
 )
 
 func (k Kind) String() string {
@@ -36,6 +38,8 @@ func (k Kind) String() string {
 		return "unavailable"
 	case KindBusy:
 		return "busy"
+	case KindRateLimited:
+		return "rate_limited"
 	default:
 		return "internal"
 	}
@@ -117,3 +121,9 @@ func ErrorMessage(err error) string {
 	}
 	return "internal error"
 }
+
+// ErrRefreshTokenReused marks the presentation of a refresh token that was
+// already exchanged: a replay. Its family is revoked by the time this is
+// returned (wrapped in a KindNotFound error, so clients see the usual
+// refusal).
+var ErrRefreshTokenReused = errors.New("refresh token reused")

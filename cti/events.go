@@ -32,6 +32,68 @@ type Event struct {
 	// Data is the JSON-serialisable payload (a call record, a status
 	// change, …).
 	Data any
+	// State is domain state the sink stores in the same transaction as
+	// the event, so that after a crash the two never disagree (a saved
+	// call record without its call.ended, or the reverse). Not delivered.
+	State *EventState
+}
+
+// EventState is domain state that travels with an event into the store.
+// Every field is optional.
+type EventState struct {
+	// CallRecord is a finished call's record: stored, and the call's live
+	// entry removed (with call.ended).
+	CallRecord *CallRecord
+	// LiveCall is a call in progress as it stands (with call.ringing and
+	// call.answered), kept so that a crash leaves a call to account for.
+	LiveCall *LiveCall
+	// Presence is an agent's status as it now is (with agent.status), so
+	// agents signed in when the process died can be signed out at start.
+	Presence *AgentStatusChange
+}
+
+// StateSink is an EventSink that stores Event.State in the same
+// transaction as the event (the webhook outbox). For any other sink the
+// service stores the state itself before publishing.
+type StateSink interface {
+	EventSink
+	StoresEventState()
+}
+
+// LiveCall is the last stored picture of a call in progress.
+type LiveCall struct {
+	Record CallRecord
+	// RecordingID names the call's recording in progress, if any.
+	RecordingID string
+	// SeenAt is when the process last saw the call alive (the live calls'
+	// heartbeat): an interrupted call ended no earlier.
+	SeenAt time.Time
+}
+
+// DurableStore is the part of the store that keeps what crash recovery
+// needs: live calls and agents' presence.
+type DurableStore interface {
+	// ApplyEventState stores st in one transaction (used when no event
+	// sink is set; the sink does the same together with the event).
+	ApplyEventState(ctx context.Context, st *EventState) error
+	// LiveCalls returns every stored live call, oldest first.
+	LiveCalls(ctx context.Context) ([]LiveCall, error)
+	// TouchLiveCalls records that the process and the given live calls
+	// were alive at at (their SeenAt).
+	TouchLiveCalls(ctx context.Context, ids []string, at time.Time) error
+	// Heartbeat returns the process's last sign of life stored by
+	// TouchLiveCalls (zero: none).
+	Heartbeat(ctx context.Context) (time.Time, error)
+	// Presence returns the last stored status of every agent who is not
+	// offline.
+	Presence(ctx context.Context) ([]AgentStatusChange, error)
+	// TimeInStatus sums the effective statuses' intervals within
+	// [q.From, q.To) per agent, status and reason; now ends the current
+	// intervals.
+	TimeInStatus(ctx context.Context, tenantID string, q StatusQuery, now time.Time) ([]StatusTime, error)
+	// StatusHistory lists the intervals that overlap [q.From, q.To),
+	// newest first, a page at a time.
+	StatusHistory(ctx context.Context, tenantID string, q StatusQuery, page Page) ([]StatusInterval, string, error)
 }
 
 // EventSink receives published events (the webhook outbox). Publish must

@@ -11,22 +11,30 @@ import (
 // agent (or, when the CRM says so, to a number), look the caller up in
 // the phonebook so the card rings with the call, and start the call.
 func (s *Service) InboundCall(ctx context.Context, in InboundCall) error {
+	started := time.Now().UTC()
 	to := normalizeNumber(in.To)
 	route, ok, err := s.numberRoute(ctx, to)
 	if err != nil {
 		return err
 	}
 	if !ok {
+		// No tenant owns the number, so there is nobody to tell.
+		s.log.Info("inbound call to a number not in service", "trunk", in.Trunk, "from", in.From, "to", in.To)
 		return Errorf(KindNotFound, "number %s is not in service", in.To)
-	}
-	if s.isDraining() {
-		return Errorf(KindUnavailable, "shutting down")
 	}
 	id := newID("call")
 	from := normalizeNumber(in.From)
+	attempt := refusedCall{in: in, tenantID: route.TenantID, id: id, from: from, to: to, started: started}
+	if s.isDraining() {
+		return s.refuse(attempt, Errorf(KindUnavailable, "shutting down"))
+	}
 	target := s.routeInbound(ctx, route, in, id)
+	attempt.route = target.label
 	if target.number != "" {
-		return s.forwardInbound(in, route.TenantID, id, from, to, target)
+		if err := s.forwardInbound(in, route.TenantID, id, from, to, target); err != nil {
+			return s.refuse(attempt, err)
+		}
+		return nil
 	}
 	// The phonebook is read before the call exists so the ringing event
 	// already carries the card; it is a local indexed lookup.
@@ -38,7 +46,7 @@ func (s *Service) InboundCall(ctx context.Context, in InboundCall) error {
 	s.mu.Lock()
 	if s.draining {
 		s.mu.Unlock()
-		return Errorf(KindUnavailable, "shutting down")
+		return s.refuse(attempt, Errorf(KindUnavailable, "shutting down"))
 	}
 	ag, err := s.ringableLocked(route.TenantID, target.ext)
 	if err != nil && target.fallback != "" && target.fallback != target.ext {
@@ -46,10 +54,12 @@ func (s *Service) InboundCall(ctx context.Context, in InboundCall) error {
 			"call", id, "ext", target.ext, "fallback", target.fallback, "err", err)
 		target = routeTarget{ext: target.fallback, label: "fallback:" + target.fallback}
 		ag, err = s.ringableLocked(route.TenantID, target.ext)
+		attempt.route = target.label
 	}
 	if err != nil {
 		s.mu.Unlock()
-		return err
+		attempt.ext = target.ext
+		return s.refuse(attempt, err)
 	}
 	c := s.newCallWithIDLocked(id, route.TenantID, DirectionInbound, from, to, CallRinging, ag)
 	c.info.SIPCallID = in.Leg.CallID()
@@ -67,7 +77,7 @@ func (s *Service) InboundCall(ctx context.Context, in InboundCall) error {
 		if s.tenant(c.info.TenantID).ScreenPop.onRinging() {
 			c.lookupCRM(ctx, log, LookupRinging, ag.ext)
 		}
-		return c.runInbound(ctx, log, in.Leg, ag, ep)
+		return c.ringInbound(in.Leg, ag, ep)
 	})
 	return nil
 }
@@ -140,7 +150,9 @@ func (ss *AgentSession) Dial(ctx context.Context, to string) (CallInfo, error) {
 		s.log.Info("internal call", "call", c.ID(), "from", me.ext, "to", num)
 		s.start(c, func(ctx context.Context, log *slog.Logger) EndReason {
 			c.publishCall(EventCallRinging)
-			return c.runInternal(ctx, log, me, callee, epA, epB)
+			c.a, c.b = agentSide(me, epA, true), agentSide(callee, epB, false)
+			c.armRing()
+			return EndNone
 		})
 		return c.infoFor(me), nil
 	}
@@ -167,7 +179,13 @@ func (ss *AgentSession) Dial(ctx context.Context, to string) (CallInfo, error) {
 
 	leg, err := s.media.Dial(ctx, DialRequest{TenantID: ss.principal.TenantID, CallID: c.ID(), From: me.ext, To: num})
 	if err != nil {
+		// The attempt is a call of its own in the history, failed.
+		c.agentRinging(me)
+		c.mu.Lock()
+		c.info.State, c.info.EndReason, c.info.EndedAt = CallEnded, EndFailed, time.Now().UTC()
+		c.mu.Unlock()
 		s.removeCall(c)
+		s.saveRecord(s.log.With("call", c.ID()), c)
 		close(c.done)
 		return CallInfo{}, &Error{Kind: KindUnavailable, Message: "cannot place the call", Err: err}
 	}
@@ -181,7 +199,9 @@ func (ss *AgentSession) Dial(ctx context.Context, to string) (CallInfo, error) {
 		if s.tenant(c.info.TenantID).ScreenPop.onRinging() {
 			c.lookupCRM(ctx, log, LookupRinging, me.ext)
 		}
-		return c.runOutbound(ctx, log, leg, me, ep)
+		c.a, c.b = agentSide(me, ep, true), legSide(leg, false)
+		c.watchDTMF(leg)
+		return EndNone
 	})
 	return c.infoFor(me), nil
 }
@@ -204,31 +224,35 @@ func (s *Service) internalTargetLocked(tenantID, num string) (*agent, bool) {
 }
 
 func (s *Service) checkDialRule(tenantID, num string) error {
-	rule := s.tenant(tenantID).DialRule
-	ok := true
+	ts := s.tenant(tenantID)
+	rule := ts.DialRule
 	digits := strings.TrimPrefix(num, "+")
-	max := 15
-	if ok && rule.MaxDigits > 0 {
-		max = rule.MaxDigits
+	maxDigits := 15
+	if rule.MaxDigits > 0 {
+		maxDigits = rule.MaxDigits
 	}
-	if len(digits) > max {
-		return Errorf(KindForbidden, "number %s is longer than %d digits", num, max)
+	if len(digits) > maxDigits {
+		return Errorf(KindForbidden, "number %s is longer than %d digits", num, maxDigits)
 	}
-	if !ok || (len(rule.AllowPrefixes) == 0 && len(rule.AllowCountries) == 0) {
-		return nil
+	e164 := s.e164(tenantID, num)
+	if !rule.AllowPremium && e164 != "" && IsPremiumRate(e164) {
+		return Errorf(KindForbidden, "number %s is premium-rate, which this tenant's dialing rules do not allow", num)
 	}
 	for _, p := range rule.AllowPrefixes {
 		if strings.HasPrefix(digits, strings.TrimPrefix(p, "+")) {
 			return nil
 		}
 	}
-	if len(rule.AllowCountries) > 0 {
-		if n := s.e164(tenantID, num); n != "" {
-			region := NumberRegion(n)
-			for _, c := range rule.AllowCountries {
-				if region != "" && strings.EqualFold(c, region) {
-					return nil
-				}
+	countries := rule.AllowCountries
+	if len(countries) == 0 && len(rule.AllowPrefixes) == 0 {
+		// The safe default: domestic calls only.
+		countries = []string{ts.DefaultRegion}
+	}
+	if e164 != "" {
+		region := NumberRegion(e164)
+		for _, c := range countries {
+			if c == "*" || (region != "" && strings.EqualFold(c, region)) {
+				return nil
 			}
 		}
 	}
@@ -261,7 +285,15 @@ func (s *Service) newCallWithIDLocked(id, tenantID string, dir Direction, from, 
 func (s *Service) removeCall(c *Call) {
 	s.mu.Lock()
 	delete(s.calls, c.info.ID)
-	for _, p := range c.parties {
+	s.mu.Unlock()
+	s.releaseParties(c)
+}
+
+// releaseParties frees the call's agents for other calls.
+func (s *Service) releaseParties(c *Call) {
+	parties := c.partiesNow()
+	s.mu.Lock()
+	for _, p := range parties {
 		if p.call == c {
 			p.call = nil
 		}
@@ -269,45 +301,67 @@ func (s *Service) removeCall(c *Call) {
 	s.mu.Unlock()
 }
 
-// start runs a call's flow on its owner goroutine; when the flow returns,
-// the call is marked ended, its record is stored and published, every
-// agent is told, and the call is released.
-func (s *Service) start(c *Call, flow func(ctx context.Context, log *slog.Logger) EndReason) {
+// start runs a call on its owner goroutine: begin sets it up (it may end
+// it at once), then the call's state machine runs (callfsm.go). However
+// the call ends — a panic included — closeWith ends what is still going,
+// the record is stored and published, every agent is told, and the call is
+// released.
+func (s *Service) start(c *Call, begin func(ctx context.Context, log *slog.Logger) EndReason) {
 	s.wg.Add(1)
 	c.notify()
 	go func() {
 		defer s.wg.Done()
 		log := s.log.With("call", c.ID(), "sip_call_id", c.Snapshot().SIPCallID)
 		ctx, cancel := context.WithCancel(s.ctx)
-		reason := flow(ctx, log)
+		reason := c.run(ctx, log, func() EndReason { return begin(ctx, log) })
 		cancel() // ends the call's CRM lookups
-		c.bg.Wait()
-		if c.conn != nil {
-			c.conn.Close()
-		}
-		ready := s.finishRecording(log, c)
-		c.mu.Lock()
-		c.info.State = CallEnded
-		c.info.EndReason = reason
-		c.info.EndedAt = time.Now().UTC()
-		answered := !c.info.AnsweredAt.IsZero()
-		c.mu.Unlock()
-		for _, p := range c.partiesNow() {
-			c.agentLeft(p, c.infoFor(p).EndReason)
-		}
-		s.saveRecord(log, c)
-		if ready != nil {
-			// After call.ended, so the record the event points to exists.
-			s.publish(EventRecordingReady, ready.TenantID, ready.CallID, ready)
-		}
-		s.removeCall(c)
-		c.notify()
-		close(c.done)
-		for _, p := range c.partiesNow() {
-			s.afterCall(p, answered)
-		}
-		log.Info("call ended", "reason", reason)
+		s.finish(log, c, reason)
 	}()
+}
+
+// finish is the end of every call, after its state machine stopped. It
+// survives a panic of its own parts: the call is still released.
+func (s *Service) finish(log *slog.Logger, c *Call, reason EndReason) {
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("ending a call failed with a panic", "panic", r)
+			s.removeCall(c)
+			select {
+			case <-c.done:
+			default:
+				close(c.done)
+			}
+		}
+	}()
+	c.closeWith(reason)
+	c.bg.Wait()
+	ready := s.finishRecording(log, c)
+	c.mu.Lock()
+	c.info.State = CallEnded
+	c.info.EndReason = reason
+	c.info.EndedAt = time.Now().UTC()
+	answered := !c.info.AnsweredAt.IsZero()
+	c.mu.Unlock()
+	parties := c.partiesNow()
+	for _, p := range parties {
+		c.agentLeft(p, c.infoFor(p).EndReason)
+	}
+	// The agents are free before the record is stored (a disk sync), so
+	// a caller who calls straight back does not find them busy; they are
+	// told once the record is stored, so what they see ended can be read.
+	s.releaseParties(c)
+	s.saveRecord(log, c)
+	if ready != nil {
+		// After call.ended, so the record the event points to exists.
+		_ = s.publish(EventRecordingReady, ready.TenantID, ready.CallID, ready)
+	}
+	s.removeCall(c)
+	c.notify()
+	close(c.done)
+	for _, p := range parties {
+		s.afterCall(p, answered)
+	}
+	log.Info("call ended", "reason", reason)
 }
 
 // saveRecord stores the call's final record and publishes call.ended. It
@@ -316,12 +370,9 @@ func (s *Service) start(c *Call, flow func(ctx context.Context, log *slog.Logger
 func (s *Service) saveRecord(log *slog.Logger, c *Call) {
 	defer close(c.saved)
 	rec := c.finalRecord()
-	if s.store != nil {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 5*time.Second)
-		if err := s.store.SaveCallRecord(ctx, &rec); err != nil {
-			log.Error("storing the call record", "err", err)
-		}
-		cancel()
+	// The record and its call.ended are one transaction: neither exists
+	// without the other, even across a crash.
+	if err := s.publishWith(EventCallEnded, rec.TenantID, rec.ID, &rec, &EventState{CallRecord: &rec}); err != nil {
+		log.Error("storing the call record", "err", err)
 	}
-	s.publish(EventCallEnded, rec.TenantID, rec.ID, &rec)
 }

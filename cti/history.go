@@ -51,6 +51,7 @@ func (c *Call) trackLeg(leg SIPLeg, dir Direction, number string) {
 	c.mu.Lock()
 	c.hist.legs = append(c.hist.legs, trackedLeg{leg: leg, rec: rec})
 	c.mu.Unlock()
+	c.watchRemoteHold(leg)
 }
 
 // legAnswered marks a leg answered.
@@ -72,27 +73,30 @@ func (c *Call) agentRinging(ag *agent) {
 	c.mu.Lock()
 	c.hist.agents = append(c.hist.agents, agentPart{ag: ag, rec: seg})
 	c.mu.Unlock()
+	c.svc.setActivity(ag, StatusRinging)
 }
 
 // agentAnswered marks the agent's open part answered.
 func (c *Call) agentAnswered(ag *agent) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if p := c.openPartLocked(ag); p != nil && p.rec.AnsweredAt.IsZero() {
 		p.rec.AnsweredAt = time.Now().UTC()
 	}
+	c.mu.Unlock()
+	c.svc.setActivity(ag, StatusOnCall)
 }
 
 // agentLeft ends the agent's open part.
 func (c *Call) agentLeft(ag *agent, why EndReason) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if p := c.openPartLocked(ag); p != nil {
 		p.rec.EndedAt, p.rec.EndReason = time.Now().UTC(), why
 		if !p.rec.AnsweredAt.IsZero() {
 			p.rec.WrapUpSeconds = seconds(c.svc.tenant(c.info.TenantID).WrapUp)
 		}
 	}
+	c.mu.Unlock()
+	c.svc.setActivity(ag, "")
 }
 
 func (c *Call) openPartLocked(ag *agent) *agentPart {
@@ -207,10 +211,12 @@ func (c *Call) recordLocked(now time.Time) CallRecord {
 	return r
 }
 
-// publishCall publishes an event about the call with its record as data.
+// publishCall publishes an event about the call with its record as data,
+// and stores the record as the call's live picture for crash recovery.
 // Called from the call's owner goroutine, so a call's events keep their
-// order.
+// order (and c.recID is the owner's to read).
 func (c *Call) publishCall(t EventType) {
 	rec := c.Record()
-	c.svc.publish(t, rec.TenantID, rec.ID, &rec)
+	live := &LiveCall{Record: rec, RecordingID: c.recID, SeenAt: time.Now().UTC()}
+	_ = c.svc.publishWith(t, rec.TenantID, rec.ID, &rec, &EventState{LiveCall: live})
 }

@@ -32,16 +32,33 @@ func NormalizeE164(raw, region string) (string, error) {
 	}
 	region = strings.ToUpper(region)
 	if n, err := phonenumbers.Parse(raw, region); err == nil && phonenumbers.IsPossibleNumber(n) {
-		return phonenumbers.Format(n, phonenumbers.E164), nil
+		if e, ok := stableE164(n); ok {
+			return e, nil
+		}
 	}
 	// Trunks often send international numbers as bare digits
 	// ("15557654321", "36301234567"): try them as if prefixed by +.
 	if digits := strings.TrimPrefix(raw, "+"); digits != raw || !allDigits(digits) {
 		return "", Errorf(KindInvalid, "%q is not a valid phone number", raw)
 	} else if n, err := phonenumbers.Parse("+"+digits, region); err == nil && phonenumbers.IsPossibleNumber(n) {
-		return phonenumbers.Format(n, phonenumbers.E164), nil
+		if e, ok := stableE164(n); ok {
+			return e, nil
+		}
 	}
 	return "", Errorf(KindInvalid, "%q is not a valid phone number", raw)
+}
+
+// stableE164 formats n as E.164 and accepts the result only if it reads
+// back as itself. Some inputs (found by fuzzing: "00000000" in region
+// AX) format to a string that parses as a different number; storing such
+// a form would make the same caller two different numbers.
+func stableE164(n *phonenumbers.PhoneNumber) (string, bool) {
+	e := phonenumbers.Format(n, phonenumbers.E164)
+	back, err := phonenumbers.Parse(e, DefaultRegion)
+	if err != nil || !phonenumbers.IsPossibleNumber(back) || phonenumbers.Format(back, phonenumbers.E164) != e {
+		return "", false
+	}
+	return e, true
 }
 
 // NumberRegion returns the ISO region of an E.164 number ("US", "HU"), or
@@ -79,4 +96,19 @@ func allDigits(s string) bool {
 		}
 	}
 	return true
+}
+
+// IsPremiumRate reports whether an E.164 number is premium-rate (or
+// shared-cost, which carriers bill the same way) by the phone number
+// metadata: the destinations of toll fraud.
+func IsPremiumRate(e164 string) bool {
+	n, err := phonenumbers.Parse(e164, DefaultRegion)
+	if err != nil {
+		return false
+	}
+	switch phonenumbers.GetNumberType(n) {
+	case phonenumbers.PREMIUM_RATE, phonenumbers.SHARED_COST:
+		return true
+	}
+	return false
 }

@@ -76,8 +76,10 @@ type InboundLeg interface {
 	Ringing(ctx context.Context) error
 	// Answer sends 200 OK with our SDP and waits for the ACK.
 	Answer(ctx context.Context) error
-	// Reject sends a final error response; status is a SIP code.
-	Reject(ctx context.Context, status int, reason string) error
+	// Reject refuses the call with a final error response; the voice path
+	// maps why to a SIP status (no answer 480, rejected or busy 486,
+	// shutdown or failure 503, …).
+	Reject(ctx context.Context, why EndReason) error
 }
 
 // OutboundLeg is a SIP call we placed through a trunk.
@@ -160,4 +162,12 @@ type Recording interface {
 // are configured; Service finds it by type assertion.
 type Recorder interface {
 	StartRecording(ctx context.Context, req RecordingRequest) (Recording, error)
+	// RecoverRecording completes a recording that a crash interrupted
+	// (the audio up to about a second before it); a recording already
+	// complete is returned as it is.
+	RecoverRecording(ctx context.Context, req RecordingRequest) (RecordingFile, error)
+	// SweepRecordings removes what interrupted recordings left that no
+	// call claims, and returns the files removed; it runs after every
+	// claimed one was recovered.
+	SweepRecordings(ctx context.Context) ([]string, error)
 }

@@ -10,88 +10,102 @@ import (
 	"time"
 )
 
-// publisher hands events to the EventSink on one goroutine of its own, in
-// the order they were published. Publishing only appends to a queue, so
-// a call's goroutine never waits for the sink (a database write) and a
-// slow or failing sink never holds a call. The queue is unbounded on
-// purpose: dropping would lose call data, and its size is bounded in
-// practice by the call rate times the sink's latency.
+// Events are write-ahead: publish returns only once the event (and the
+// domain state that goes with it) is durable, so nothing is acknowledged
+// to anyone — a REST response, a websocket ack, the next step of a call —
+// before its event would survive a crash. Concurrent publishers share one
+// commit in the sink (group commit), so this costs one disk write per
+// group, not per event.
+
+// publishTimeout bounds one publication (all its retries).
+const publishTimeout = 10 * time.Second
+
+// publishRetries is how often a failing sink is tried before the error is
+// returned to the producer.
+const publishRetries = 3
+
+// publisher holds the sink. It is swapped rarely (at start) and read on
+// every publication.
 type publisher struct {
 	log *slog.Logger
 
-	mu      sync.Mutex
-	sink    EventSink
-	queue   []Event
-	running bool
-	closed  bool
-	idle    *sync.Cond // signalled when the queue empties and the runner stops
+	mu   sync.RWMutex
+	sink EventSink
 }
 
-// publishRetries is how often a failing sink is retried before the event
-// is logged as lost.
-const publishRetries = 3
-
-func newPublisher(log *slog.Logger) *publisher {
-	p := &publisher{log: log}
-	p.idle = sync.NewCond(&p.mu)
-	return p
-}
+func newPublisher(log *slog.Logger) *publisher { return &publisher{log: log} }
 
 // SetEventSink sets where events go (the webhook outbox); nil stops
-// publishing. Events published before a sink is set are not kept.
+// publishing events (state still goes to the store).
 func (s *Service) SetEventSink(sink EventSink) {
 	s.events.mu.Lock()
 	s.events.sink = sink
 	s.events.mu.Unlock()
 }
 
-// publish queues an event; it never blocks.
-func (s *Service) publish(t EventType, tenantID, callID string, data any) {
-	p := s.events
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.sink == nil || p.closed {
-		return
-	}
-	p.queue = append(p.queue, Event{ID: newEventID(), Type: t, TenantID: tenantID, Time: time.Now().UTC(), CallID: callID, Data: data})
-	if !p.running {
-		p.running = true
-		go p.run()
-	}
+func (p *publisher) current() EventSink {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.sink
 }
 
-func (p *publisher) run() {
-	p.mu.Lock()
-	for len(p.queue) > 0 {
-		ev, sink := p.queue[0], p.sink
-		p.queue[0] = Event{}
-		p.queue = p.queue[1:]
-		p.mu.Unlock()
-		if sink != nil {
-			p.deliver(sink, ev)
+// publish makes an event durable and returns when it is. The error is
+// what producers that acknowledge something must report (KindUnavailable).
+func (s *Service) publish(t EventType, tenantID, callID string, data any) error {
+	return s.publishWith(t, tenantID, callID, data, nil)
+}
+
+// publishWith publishes an event together with the domain state it
+// implies (a call's final record, a live call's snapshot, an agent's
+// presence), in one transaction. Without a sink the state alone is stored.
+func (s *Service) publishWith(t EventType, tenantID, callID string, data any, st *EventState) error {
+	ev := Event{ID: newEventID(), Type: t, TenantID: tenantID, Time: time.Now().UTC(), CallID: callID, Data: data, State: st}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), publishTimeout)
+	defer cancel()
+	sink := s.events.current()
+	if _, ok := sink.(StateSink); !ok && st != nil {
+		// This sink keeps events only: the state goes to the store first.
+		if err := s.storeState(ctx, st); err != nil {
+			return err
 		}
-		p.mu.Lock()
+		ev.State = nil
 	}
-	p.queue = nil
-	p.running = false
-	p.idle.Broadcast()
-	p.mu.Unlock()
-}
-
-func (p *publisher) deliver(sink EventSink, ev Event) {
+	if sink == nil {
+		return nil
+	}
 	var err error
 	for attempt := range publishRetries {
 		if attempt > 0 {
-			time.Sleep(time.Duration(attempt) * 50 * time.Millisecond)
+			select {
+			case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
+			case <-ctx.Done():
+			}
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err = safePublish(ctx, sink, ev)
-		cancel()
-		if err == nil {
-			return
+		if err = safePublish(ctx, sink, ev); err == nil || ctx.Err() != nil {
+			break
 		}
 	}
-	p.log.Error("event lost: the event sink refused it", "event", ev.ID, "type", ev.Type, "call", ev.CallID, "err", err)
+	if err == nil {
+		return nil
+	}
+	s.log.Error("event not stored", "event", ev.ID, "type", t, "call", callID, "err", err)
+	if ev.State != nil {
+		// The CRM will not hear of it, but the record is kept.
+		_ = s.storeState(ctx, ev.State)
+	}
+	return &Error{Kind: KindUnavailable, Message: "the event could not be stored; retry", Err: err}
+}
+
+// storeState writes state straight to the store.
+func (s *Service) storeState(ctx context.Context, st *EventState) error {
+	if s.store == nil {
+		return nil
+	}
+	if err := s.store.ApplyEventState(ctx, st); err != nil {
+		s.log.Error("state not stored", "err", err)
+		return &Error{Kind: KindUnavailable, Message: "could not be stored; retry", Err: err}
+	}
+	return nil
 }
 
 // safePublish keeps a panicking sink from taking the process down.
@@ -102,31 +116,6 @@ func safePublish(ctx context.Context, sink EventSink, ev Event) (err error) {
 		}
 	}()
 	return sink.Publish(ctx, ev)
-}
-
-// close stops accepting events and waits until the queued ones are
-// delivered or ctx ends.
-func (p *publisher) close(ctx context.Context) {
-	p.mu.Lock()
-	p.closed = true
-	done := make(chan struct{})
-	go func() {
-		p.mu.Lock()
-		for p.running {
-			p.idle.Wait()
-		}
-		p.mu.Unlock()
-		close(done)
-	}()
-	p.mu.Unlock()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		p.mu.Lock()
-		n := len(p.queue)
-		p.mu.Unlock()
-		p.log.Error("events lost at shutdown: the sink did not keep up", "queued", n)
-	}
 }
 
 // newEventID returns "evt_" + 12 hex digits of Unix milliseconds + 16

@@ -58,15 +58,21 @@ type LegRecord struct {
 	AnsweredAt time.Time `json:"answeredAt,omitzero"`
 	EndedAt    time.Time `json:"endedAt,omitzero"`
 	EndReason  EndReason `json:"endReason,omitempty"`
+	// SIPStatus is the final status an inbound leg was refused with (486
+	// busy, 480 unavailable, …); absent on legs that were answered or
+	// ended otherwise.
+	SIPStatus int `json:"sipStatus,omitempty"`
 }
 
 // AgentSegment is one agent's part in a call: rung, answered (or not),
 // left (hung up, transferred, the call ended).
 type AgentSegment struct {
-	Extension     string    `json:"extension"`
-	UserID        string    `json:"userId,omitempty"`
-	Username      string    `json:"username,omitempty"`
-	RingStartedAt time.Time `json:"ringStartedAt"`
+	Extension string `json:"extension"`
+	UserID    string `json:"userId,omitempty"`
+	Username  string `json:"username,omitempty"`
+	// RingStartedAt is absent when the agent was never rung (a call
+	// refused because the agent was away, busy or offline).
+	RingStartedAt time.Time `json:"ringStartedAt,omitzero"`
 	AnsweredAt    time.Time `json:"answeredAt,omitzero"`
 	EndedAt       time.Time `json:"endedAt,omitzero"`
 	EndReason     EndReason `json:"endReason,omitempty"`

@@ -124,14 +124,28 @@ func (s *Service) finishRecording(log *slog.Logger, c *Call) *RecordingReady {
 	}
 	meta := RecordingMeta{ID: c.recID, TenantID: c.info.TenantID, CallID: c.ID(), Path: f.Path,
 		DurationSeconds: seconds(f.Duration), SizeBytes: f.Size, CreatedAt: time.Now().UTC()}
+	ref, ready := s.registerRecording(log, meta)
+	if ref == nil {
+		return nil
+	}
+	c.mu.Lock()
+	c.hist.recording = ref
+	c.mu.Unlock()
+	return ready
+}
+
+// registerRecording stores a finished recording's metadata and returns the
+// reference for the call record and the recording.ready data; nil, nil
+// when it could not be stored (a code for an unregistered file would only
+// ever 404).
+func (s *Service) registerRecording(log *slog.Logger, meta RecordingMeta) (*RecordingRef, *RecordingReady) {
 	if s.store != nil {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 5*time.Second)
 		err := s.store.SaveRecording(ctx, &meta)
 		cancel()
 		if err != nil {
-			// A code for an unregistered file would only ever 404.
-			log.Error("registering the recording", "recording", meta.ID, "path", f.Path, "err", err)
-			return nil
+			log.Error("registering the recording", "recording", meta.ID, "path", meta.Path, "err", err)
+			return nil, nil
 		}
 	}
 	code := recordingCode(s.cfg.RecordingSecret, meta.ID)
@@ -139,10 +153,7 @@ func (s *Service) finishRecording(log *slog.Logger, c *Call) *RecordingReady {
 	if s.tenant(meta.TenantID).RecordingDelivery == RecordingInline {
 		ref = inlineRecording(log, meta, ref)
 	}
-	c.mu.Lock()
-	c.hist.recording = ref
-	c.mu.Unlock()
-	return &RecordingReady{RecordingMeta: meta, Code: code, URL: recordingURL(code), ContentType: RecordingContentType}
+	return ref, &RecordingReady{RecordingMeta: meta, Code: code, URL: recordingURL(code), ContentType: RecordingContentType}
 }
 
 // inlineRecording returns the recording as base64, or the code with a

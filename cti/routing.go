@@ -103,70 +103,8 @@ func (s *Service) forwardInbound(in InboundCall, tenantID, id, from, to string, 
 	s.mu.Unlock()
 	c.trackLeg(in.Leg, DirectionInbound, from)
 	s.log.Info("inbound call forwarded", "call", id, "sip_call_id", in.Leg.CallID(), "from", from, "to", target.number)
-	s.start(c, func(ctx context.Context, log *slog.Logger) EndReason {
-		return c.runForward(ctx, log, in.Leg, target.number)
+	s.start(c, func(context.Context, *slog.Logger) EndReason {
+		return c.forwardTo(in.Leg, target.number)
 	})
 	return nil
-}
-
-// runForward bridges an unanswered inbound leg to a number: the caller
-// hears ringing until the far end answers, then both are connected.
-func (c *Call) runForward(ctx context.Context, log *slog.Logger, leg InboundLeg, num string) EndReason {
-	if err := leg.Ringing(ctx); err != nil {
-		log.Warn("sending 180 Ringing", "err", err)
-	}
-	out, err := c.svc.media.Dial(ctx, DialRequest{TenantID: c.info.TenantID, CallID: c.ID(), From: c.info.From, To: num})
-	if err != nil {
-		log.Warn("forward dial failed", "err", err)
-		_ = leg.Reject(context.WithoutCancel(ctx), 503, "Service Unavailable")
-		return EndFailed
-	}
-	c.trackLeg(out, DirectionOutbound, num)
-	c.publishCall(EventCallRinging)
-	for {
-		select {
-		case <-out.Answered():
-			if err := leg.Answer(ctx); err != nil {
-				_ = out.Hangup(context.WithoutCancel(ctx))
-				return EndCancelled
-			}
-			if err := c.link(leg, out); err != nil {
-				_ = out.Hangup(context.WithoutCancel(ctx))
-				_ = leg.Hangup(context.WithoutCancel(ctx))
-				return EndFailed
-			}
-			c.startRecording(ctx, log)
-			c.legAnswered(leg)
-			c.legAnswered(out)
-			c.setState(CallActive)
-			c.publishCall(EventCallAnswered)
-			select {
-			case <-leg.Done():
-				_ = out.Hangup(context.WithoutCancel(ctx))
-			case <-out.Done():
-				_ = leg.Hangup(context.WithoutCancel(ctx))
-			case <-ctx.Done():
-				_ = out.Hangup(context.WithoutCancel(ctx))
-				_ = leg.Hangup(context.WithoutCancel(ctx))
-				return EndShutdown
-			}
-			return EndRemoteHangup
-		case <-out.Done():
-			status, reason := 480, "Temporarily Unavailable"
-			if out.EndReason() == EndBusy {
-				status, reason = 486, "Busy Here"
-			}
-			_ = leg.Reject(context.WithoutCancel(ctx), status, reason)
-			return out.EndReason()
-		case <-leg.Done():
-			_ = out.Hangup(context.WithoutCancel(ctx))
-			return EndCancelled
-		case <-ctx.Done():
-			_ = out.Hangup(context.WithoutCancel(ctx))
-			_ = leg.Reject(context.WithoutCancel(ctx), 503, "Service Unavailable")
-			return EndShutdown
-		case cmd := <-c.cmds:
-			reply(cmd, Errorf(KindConflict, "the call was forwarded to a number"))
-		}
-	}
 }

@@ -45,23 +45,30 @@ const (
 
 // DialRule limits where a tenant's calls may go (agents dialling,
 // click-to-call, transfers, CRM routing to numbers): no toll fraud
-// through the API. An empty AllowPrefixes and AllowCountries allow any
-// number; otherwise the number must start with one of AllowPrefixes or be
-// in one of AllowCountries.
+// through the API. A number is allowed when it starts with one of
+// AllowPrefixes or lies in one of AllowCountries ("*": any country).
+// With both empty — and for a tenant without a rule — only numbers of the
+// tenant's own region (TenantSettings.DefaultRegion) may be called.
+// Premium-rate numbers are refused unless AllowPremium is set, even when
+// a prefix or country allows them (docs/security.md).
 type DialRule struct {
 	AllowPrefixes []string
 	// AllowCountries are ISO 3166-1 alpha-2 regions ("US", "HU") whose
-	// numbers may be called.
+	// numbers may be called; "*" allows every country.
 	AllowCountries []string
 	// MaxDigits bounds the dialled number's length (0 = 15, E.164's limit).
 	MaxDigits int
+	// AllowPremium allows premium-rate numbers (as the phone number
+	// metadata classifies them, e.g. +1 900, +44 9). Default false.
+	AllowPremium bool
 }
 
 // Config is the part of the configuration the call-center core needs.
 type Config struct {
 	// Numbers routes inbound called numbers to extensions.
 	Numbers map[string]NumberRoute
-	// DialRules by tenant id; a tenant without one may dial any number.
+	// DialRules by tenant id; a tenant without one may dial numbers of its
+	// own region only, never premium-rate ones.
 	DialRules map[string]DialRule
 	// RingTimeout is how long an agent rings before the call is given up.
 	RingTimeout time.Duration
@@ -80,6 +87,20 @@ type Config struct {
 	// CRM looks callers up and answers routing queries; nil: phonebook
 	// only, and numbers routed by CRM always take their fallback.
 	CRM CRM
+	// HashConcurrency bounds concurrent argon2id computations (sign-ins,
+	// HTTP Basic, password changes); default DefaultHashConcurrency().
+	// HashQueue bounds the callers waiting for one (default 64); beyond
+	// it they are refused with KindUnavailable at once.
+	HashConcurrency int
+	HashQueue       int
+	// AccessCacheTTL is how long the access check (revocation.go) trusts
+	// a user row it read: the upper bound, besides the websocket recheck
+	// interval, on how late a deletion, role change or disabling done
+	// outside this process takes effect. Default 2s.
+	AccessCacheTTL time.Duration
+	// Now is the clock of statuses and their intervals (nil: the wall
+	// clock); tests script a day with it.
+	Now func() time.Time
 	// RecordingSecret keys the HMAC of recording download codes (at
 	// least 32 bytes; derive it from a persistent secret so codes survive
 	// restarts). Empty: a random key per process.
@@ -111,15 +132,20 @@ type Service struct {
 	wg     sync.WaitGroup
 
 	events *publisher
+	// beat is closed when the live calls' heartbeat stops (nil: never
+	// started).
+	beat   chan struct{}
+	hashes *HashPool
+	access *accessCache
 	// recorder is media's Recorder, when it is one; nil: no recordings.
 	recorder Recorder
 	// trunkApplier applies trunk changes to the voice path (set once,
 	// before serving; nil: changes apply at the next start).
 	trunkApplier TrunkApplier
 
-	// settings and users cache what administrators change (admin_cache.go).
+	// settings caches what administrators change (admin_cache.go); users
+	// are cached by access.
 	settings settingsCache
-	users    userCache
 
 	mu       sync.Mutex
 	agents   map[agentKey]*agent
@@ -149,6 +175,8 @@ func New(cfg Config, store Store, media MediaEngine, log *slog.Logger) *Service 
 		cfg: cfg, store: store, media: media, log: log, recorder: rec,
 		ctx: ctx, cancel: cancel,
 		events:   newPublisher(log),
+		hashes:   NewHashPool(cfg.HashConcurrency, cfg.HashQueue, 0),
+		access:   newAccessCache(cfg.AccessCacheTTL),
 		agents:   map[agentKey]*agent{},
 		calls:    map[string]*Call{},
 		sessions: map[string]*AgentSession{},
@@ -177,7 +205,15 @@ func (s *Service) ConnectedAgents() int {
 func (s *Service) Drain(ctx context.Context) error {
 	s.mu.Lock()
 	s.draining = true
+	sessions := make([]*AgentSession, 0, len(s.sessions))
+	for _, ss := range s.sessions {
+		sessions = append(sessions, ss)
+	}
 	s.mu.Unlock()
+	deadline, _ := ctx.Deadline()
+	for _, ss := range sessions {
+		ss.push(AgentEvent{Kind: EventDraining, Until: deadline})
+	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {
@@ -201,12 +237,12 @@ func (s *Service) Close() {
 	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
+	if s.beat != nil {
+		<-s.beat
+	}
 	for _, ss := range sessions {
 		ss.close(EventClosed)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	s.events.close(ctx)
 }
 
 // agentFor returns the live agent record of an extension, creating it.

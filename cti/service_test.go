@@ -13,6 +13,14 @@ import (
 
 func newService(t *testing.T, cfg cti.Config) (*cti.Service, *ctitest.Media) {
 	t.Helper()
+	m := &ctitest.Media{}
+	return newServiceWith(t, cfg, m), m
+}
+
+// newServiceWith builds a service on a fresh store (tenant demo, agents
+// 1001 and 1002) with the given voice path.
+func newServiceWith(t *testing.T, cfg cti.Config, m cti.MediaEngine) *cti.Service {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, t.TempDir()+"/rb.db")
 	if err != nil {
@@ -27,10 +35,9 @@ func newService(t *testing.T, cfg cti.Config) (*cti.Service, *ctitest.Media) {
 			t.Fatal(err)
 		}
 	}
-	m := &ctitest.Media{}
 	svc := cti.New(cfg, st, m, nil)
 	t.Cleanup(svc.Close)
-	return svc, m
+	return svc
 }
 
 func principal(ext string) cti.Principal {
@@ -228,5 +235,45 @@ func TestInternalCallCommandsAndDrain(t *testing.T) {
 	}
 	if _, err := a.Dial(context.Background(), "1002"); cti.ErrorKind(err) != cti.KindUnavailable {
 		t.Fatalf("dial while draining: %v, want unavailable", err)
+	}
+}
+
+// Without a rule a tenant may call its own country only, and premium-rate
+// numbers need an explicit AllowPremium even where a country is allowed.
+func TestDefaultDialRuleIsDomesticWithoutPremium(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		rules map[string]cti.DialRule
+		want  map[string]cti.Kind
+	}{
+		{"no rule", nil, map[string]cti.Kind{
+			"+1 555 123 4567":  cti.KindUnavailable, // domestic: allowed; the fake trunk then fails
+			"+44 20 7946 0000": cti.KindForbidden,   // international
+			"+1 900 555 0100":  cti.KindForbidden,   // premium-rate
+			"+1 876 555 0100":  cti.KindForbidden,   // Jamaica shares +1 but is not the US
+		}},
+		{"any country", map[string]cti.DialRule{"demo": {AllowCountries: []string{"*"}}}, map[string]cti.Kind{
+			"+44 20 7946 0000": cti.KindUnavailable,
+			"+1 900 555 0100":  cti.KindForbidden,
+			"+44 909 876 5432": cti.KindForbidden, // UK premium-rate
+		}},
+		{"premium allowed", map[string]cti.DialRule{"demo": {AllowPrefixes: []string{"+1900"}, AllowPremium: true}}, map[string]cti.Kind{
+			"+1 900 555 0100":  cti.KindUnavailable,
+			"+44 20 7946 0000": cti.KindForbidden,
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			svc, _ := newService(t, cti.Config{DialRules: tc.rules})
+			ss, err := svc.Connect(context.Background(), principal("1001"), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for num, want := range tc.want {
+				_, err := ss.Dial(context.Background(), num)
+				if got := cti.ErrorKind(err); got != want {
+					t.Errorf("dial %q: %v (%s), want %s", num, err, got, want)
+				}
+			}
+		})
 	}
 }

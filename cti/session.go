@@ -79,7 +79,7 @@ func (s *Service) Connect(ctx context.Context, p Principal, takeover bool) (*Age
 	old := ag.session
 	ag.session = ss
 	ag.userID, ag.username = p.UserID, p.Username
-	var ch *AgentStatusChange
+	var ch statusChange
 	if ag.status == StatusOffline {
 		ch = s.setStatusLocked(ag, StatusAvailable, "", time.Time{})
 	}
@@ -90,7 +90,7 @@ func (s *Service) Connect(ctx context.Context, p Principal, takeover bool) (*Age
 	s.publishStatus(ch)
 
 	if call != nil {
-		if err := call.sendCmd(callCmd{kind: cmdMove, from: ag, ep: ep}); err != nil {
+		if err := call.sendCmd(callCmd{kind: inMove, from: ag, ep: ep}); err != nil {
 			s.log.Warn("moving call to new session", "call", call.ID(), "err", err)
 		}
 	}
@@ -210,26 +210,28 @@ func (ss *AgentSession) SetStatus(st AgentStatus, reason string) error {
 	ss.svc.mu.Lock()
 	ch := ss.svc.setStatusLocked(ss.agent, st, reason, time.Time{})
 	ss.svc.mu.Unlock()
-	ss.svc.publishStatus(ch)
+	// The agent sees the change either way; the error tells the client
+	// that the CRM may not hear of it.
+	err := ss.svc.publishStatus(ch)
 	ss.push(AgentEvent{Kind: EventStatus, Status: st, Reason: reason})
-	return nil
+	return err
 }
 
 // Answer picks up a ringing call.
-func (ss *AgentSession) Answer(callID string) error { return ss.callCmd(callID, cmdAnswer, "") }
+func (ss *AgentSession) Answer(callID string) error { return ss.callCmd(callID, inAnswer, "") }
 
 // Reject declines a ringing call.
-func (ss *AgentSession) Reject(callID string) error { return ss.callCmd(callID, cmdReject, "") }
+func (ss *AgentSession) Reject(callID string) error { return ss.callCmd(callID, inReject, "") }
 
 // Hangup ends a call (cancels it while dialing).
-func (ss *AgentSession) Hangup(callID string) error { return ss.callCmd(callID, cmdHangup, "") }
+func (ss *AgentSession) Hangup(callID string) error { return ss.callCmd(callID, inHangup, "") }
 
 // Hold puts a call on hold or resumes it.
 func (ss *AgentSession) Hold(callID string, on bool) error {
 	if on {
-		return ss.callCmd(callID, cmdHold, "")
+		return ss.callCmd(callID, inHold, "")
 	}
-	return ss.callCmd(callID, cmdUnhold, "")
+	return ss.callCmd(callID, inUnhold, "")
 }
 
 // Transfer hands an answered call to an extension or number (blind).
@@ -238,7 +240,7 @@ func (ss *AgentSession) Transfer(callID, to string) error {
 	if err != nil {
 		return err
 	}
-	return c.sendCmd(callCmd{kind: cmdTransfer, from: ss.agent, to: to})
+	return c.sendCmd(callCmd{kind: inTransfer, from: ss.agent, to: to})
 }
 
 // SendDTMF plays digits to the other party.
@@ -251,14 +253,14 @@ func (ss *AgentSession) SendDTMF(callID, digits string) error {
 			return Errorf(KindInvalid, "%q is not a DTMF digit", r)
 		}
 	}
-	return ss.callCmd(callID, cmdDTMF, digits)
+	return ss.callCmd(callID, inDTMF, digits)
 }
 
 func isDTMFDigit(r rune) bool {
 	return (r >= '0' && r <= '9') || r == '*' || r == '#' || (r >= 'A' && r <= 'D')
 }
 
-func (ss *AgentSession) callCmd(callID string, k cmdKind, digits string) error {
+func (ss *AgentSession) callCmd(callID string, k callInput, digits string) error {
 	c, err := ss.svc.callFor(ss.agent, callID)
 	if err != nil {
 		return err
@@ -300,7 +302,15 @@ func (ss *AgentSession) Detach() {
 // Close ends the session now: its calls end and the agent goes offline.
 func (ss *AgentSession) Close() { ss.close(EventClosed) }
 
-func (ss *AgentSession) close(why AgentEventKind) {
+func (ss *AgentSession) close(why AgentEventKind) { ss.closeWith(AgentEvent{Kind: why}) }
+
+// Revoke ends the session because the user's access was revoked; reason
+// is shown to the client.
+func (ss *AgentSession) Revoke(reason string) {
+	ss.closeWith(AgentEvent{Kind: EventRevoked, Reason: reason})
+}
+
+func (ss *AgentSession) closeWith(ev AgentEvent) {
 	ss.mu.Lock()
 	if ss.closed {
 		ss.mu.Unlock()
@@ -312,7 +322,7 @@ func (ss *AgentSession) close(why AgentEventKind) {
 	}
 	// Best effort: tell a still-attached client why it is being closed.
 	select {
-	case ss.events <- AgentEvent{Kind: why}:
+	case ss.events <- ev:
 	default:
 	}
 	ss.mu.Unlock()
@@ -324,7 +334,7 @@ func (ss *AgentSession) close(why AgentEventKind) {
 	// A replaced session's call has moved to the new session; otherwise
 	// the call rides on this session's PeerConnection and ends with it.
 	var c *Call
-	var ch *AgentStatusChange
+	var ch statusChange
 	if ag.session == ss {
 		c = ag.call
 		ag.session = nil
@@ -335,7 +345,7 @@ func (ss *AgentSession) close(why AgentEventKind) {
 
 	if c != nil {
 		select {
-		case c.cmds <- callCmd{kind: cmdAgentGone, from: ag}:
+		case c.cmds <- callCmd{kind: inAgentGone, from: ag}:
 		case <-c.done:
 		}
 	}

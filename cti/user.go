@@ -36,14 +36,21 @@ type User struct {
 	Teams []string
 	// Skills with levels (1–100), for queue routing.
 	Skills []Skill
-	// Disabled users cannot sign in, and their tokens, keys and open
-	// websockets stop working at once.
-	Disabled bool
 	// SuperAdmin may manage tenants (only meaningful with RoleAdmin).
 	SuperAdmin bool
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+	// TokenEpoch is copied into every access token issued to the user;
+	// RevokeUserSessions increments it, which makes every older token
+	// fail the access check (revocation.go).
+	TokenEpoch int64
+	// DisabledAt is when the account was disabled; zero means enabled. A
+	// disabled user cannot sign in and loses open sessions within seconds.
+	DisabledAt time.Time
 }
+
+// Disabled reports whether the account is disabled.
+func (u *User) Disabled() bool { return !u.DisabledAt.IsZero() }
 
 // Skill is something a user is good at, and how good (1–100).
 type Skill struct {
@@ -51,12 +58,16 @@ type Skill struct {
 	Level int
 }
 
-// RefreshToken is a long-lived, single-use credential exchanged for a new
-// access token. Only its hash is stored.
+// RefreshToken is a single-use credential exchanged for a new access
+// token. Only its hash is stored. Each exchange issues a successor in the
+// same family; presenting a token that was already exchanged (a replay of
+// a stolen copy, or of the original after the thief used it) revokes the
+// whole family, so at most one party keeps a working chain.
 type RefreshToken struct {
 	ID        string
 	TenantID  string
 	UserID    string
+	FamilyID  string // the first token's ID; set by CreateRefreshToken when empty
 	Hash      string // hex SHA-256 of the opaque token
 	ExpiresAt time.Time
 	CreatedAt time.Time
@@ -70,9 +81,12 @@ type Principal struct {
 	Extension string
 	Role      Role
 	// SuperAdmin and Teams are filled from the stored user on every
-	// request (ActiveUser), never from a token.
+	// request (Service.Authorize), never from a token.
 	SuperAdmin bool
 	Teams      []string
+	// TokenEpoch is the user's TokenEpoch when the credential was issued;
+	// the access check refuses it once the user's epoch moved on.
+	TokenEpoch int64
 }
 
 // Store is the persistence port. Every method is scoped to a tenant where the
@@ -90,15 +104,28 @@ type Store interface {
 	ListUsers(ctx context.Context, tenantID string) ([]User, error)
 
 	CreateRefreshToken(ctx context.Context, t *RefreshToken) error
-	// ConsumeRefreshToken deletes and returns the token with the given hash,
-	// so each refresh token is usable exactly once.
+	// ConsumeRefreshToken marks the token with the given hash as used and
+	// returns it, so each refresh token is usable exactly once. An
+	// unknown or expired token is KindNotFound; a token used before is
+	// KindNotFound wrapping ErrRefreshTokenReused, and its whole family
+	// has been revoked by then.
 	ConsumeRefreshToken(ctx context.Context, tenantID, hash string) (*RefreshToken, error)
+	// RevokeRefreshFamily deletes every token of the family that the
+	// token with the given hash belongs to (logout). Unknown: no error.
+	RevokeRefreshFamily(ctx context.Context, tenantID, hash string) error
+	// RevokeUserTokens increments the user's TokenEpoch and deletes all
+	// of the user's refresh tokens, returning the new epoch.
+	RevokeUserTokens(ctx context.Context, tenantID, userID string) (int64, error)
+	// DeleteExpiredRefreshTokens removes tokens (used or not) that expired
+	// before now and returns how many.
+	DeleteExpiredRefreshTokens(ctx context.Context, now time.Time) (int64, error)
 
 	PhonebookStore
 	APIKeyStore
 	AdminStore
 	CallRecordStore
 	RecordingStore
+	DurableStore
 
 	Close() error
 }

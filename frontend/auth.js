@@ -139,6 +139,11 @@ export class AuthSession extends EventTarget {
 
   signOut() {
     clearTimeout(this.#timer);
+    // Revoke the refresh token server-side too (its whole family), so a
+    // copy left in storage or a log is worthless. Best effort: signing out
+    // locally must not wait for, or fail with, the network.
+    const t = this.tokens;
+    if (t?.refreshToken) postJSON('/api/v1/auth/logout', { tenant: t.tenant, refreshToken: t.refreshToken }).catch(() => {});
     this.tokens = null;
     this.#store.remove(STORAGE_KEY);
     this.dispatchEvent(new Event('changed'));

@@ -45,6 +45,7 @@ export class Phone extends EventTarget {
     dtmfLog: /** @type {string[]} */ ([]),
     recent: /** @type {any[]} */ ([]),
     muted: false,
+    draining: /** @type {{until: string} | null} */ (null),
     error: '',
     protocolWarning: '',
   };
@@ -169,6 +170,7 @@ export class Phone extends EventTarget {
   }
 
   async #onWelcome({ welcome: w, resumed }) {
+    this.state.draining = null; // a welcome means a server that takes calls
     if (w.version !== PROTOCOL_VERSION) {
       this.state.protocolWarning = `The server speaks protocol version ${w.version}; this softphone speaks ${PROTOCOL_VERSION}. Reload the page.`;
     }
@@ -215,6 +217,10 @@ export class Phone extends EventTarget {
       case 'dtmf': this.#logDigit(`← ${m.digits}`); return this.#changed();
       case 'status': this.#setStatus(m.status, m.reason || '', m.until || ''); return this.#changed();
       case 'error': if (m.code !== 'session_in_use' && m.code !== 'session_replaced') this.#error(m); return;
+      case 'draining':
+        this.state.draining = { until: m.until || '' };
+        this.#emit('server.draining', { until: m.until || null });
+        return this.#changed();
       default: // new event types are additive: ignore
     }
   }

@@ -126,6 +126,9 @@ export function noticeFor(s, media) {
     default:
       Object.assign(out, { conn: 'wait', connText: 'starting…' });
   }
+  if (s.draining && s.conn === 'open') {
+    out.server = `The server is restarting. ${onCall ? 'Your call continues; ' : ''}new calls wait until it is back.`;
+  }
   const pc = media.connectionState;
   const answered = s.call && (s.call.state === 'active' || s.call.state === 'held' || s.call.state === 'early');
   if (s.conn === 'open' && (pc === 'failed' || pc === 'disconnected')) {

@@ -49,21 +49,67 @@ func (e *Engine) SetRecordingDir(dir string) { e.recDir = dir }
 
 // StartRecording implements cti.Recorder.
 func (e *Engine) StartRecording(_ context.Context, req cti.RecordingRequest) (cti.Recording, error) {
-	if e.recDir == "" {
-		return nil, errors.New("no recording directory configured")
+	path, err := e.recordingPath(req)
+	if err != nil {
+		return nil, err
 	}
-	if !safeName(req.TenantID) || !safeName(req.ID) {
-		return nil, fmt.Errorf("recording %q of tenant %q: unsafe file name", req.ID, req.TenantID)
-	}
-	dir := filepath.Join(e.recDir, req.TenantID)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("recording directory: %w", err)
 	}
-	r, err := recorder.New(filepath.Join(dir, req.ID+".wav"), nil)
+	r, err := recorder.New(path, nil)
 	if err != nil {
 		return nil, err
 	}
 	return &recording{rec: r}, nil
+}
+
+// recordingPath is where a tenant's recording lives.
+func (e *Engine) recordingPath(req cti.RecordingRequest) (string, error) {
+	if e.recDir == "" {
+		return "", errors.New("no recording directory configured")
+	}
+	if !safeName(req.TenantID) || !safeName(req.ID) {
+		return "", fmt.Errorf("recording %q of tenant %q: unsafe file name", req.ID, req.TenantID)
+	}
+	return filepath.Join(e.recDir, req.TenantID, req.ID+".wav"), nil
+}
+
+// RecoverRecording implements cti.Recorder.
+func (e *Engine) RecoverRecording(_ context.Context, req cti.RecordingRequest) (cti.RecordingFile, error) {
+	path, err := e.recordingPath(req)
+	if err != nil {
+		return cti.RecordingFile{}, err
+	}
+	res, err := recorder.Recover(path)
+	if err != nil {
+		return cti.RecordingFile{}, err
+	}
+	return cti.RecordingFile{Path: res.Path, Duration: res.Duration, Size: res.Size}, nil
+}
+
+// SweepRecordings implements cti.Recorder: it removes part files no call
+// claimed (a crash between starting a recording and storing the call's
+// picture) and the channel files of older versions.
+func (e *Engine) SweepRecordings(_ context.Context) ([]string, error) {
+	if e.recDir == "" {
+		return nil, nil
+	}
+	var removed []string
+	var errs []error
+	for _, pat := range []string{"*" + recorder.PartSuffix, ".*.raw", ".*.tmp"} {
+		m, err := filepath.Glob(filepath.Join(e.recDir, "*", pat))
+		if err != nil {
+			return removed, err
+		}
+		for _, f := range m {
+			if err := os.Remove(f); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			removed = append(removed, f)
+		}
+	}
+	return removed, errors.Join(errs...)
 }
 
 // safeName accepts ids usable as one path element.

@@ -197,6 +197,8 @@ func TestInboundRefusals(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("rejected call never ended")
 	}
+	// The 486 goes out before cti has finished with the call.
+	a.waitCall(cti.CallEnded)
 	if err := a.sess.SetStatus(cti.StatusAway, "lunch"); err != nil {
 		t.Fatal(err)
 	}

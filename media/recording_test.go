@@ -127,7 +127,7 @@ func TestRecordedInboundCall(t *testing.T) {
 	if !right.Detected(carrierTone) || right.Detected(agentTone) {
 		t.Fatalf("right channel: caller tone %v, agent tone %v; want only the caller's", right.Detected(carrierTone), right.Detected(agentTone))
 	}
-	if m, _ := filepath.Glob(filepath.Join(h.recDir, tenant, ".*")); len(m) != 0 {
+	if m, _ := filepath.Glob(filepath.Join(h.recDir, tenant, "*.part")); len(m) != 0 {
 		t.Fatalf("temporary files left: %v", m)
 	}
 

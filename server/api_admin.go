@@ -146,6 +146,7 @@ type dialJSON struct {
 	AllowPrefixes  []string `json:"allowPrefixes"`
 	AllowCountries []string `json:"allowCountries"`
 	MaxDigits      int      `json:"maxDigits"`
+	AllowPremium   bool     `json:"allowPremium"`
 }
 
 func nonNil(s []string) []string {
@@ -166,7 +167,8 @@ func settingsToJSON(t cti.TenantSettings) settingsJSON {
 }
 
 func dialToJSON(r cti.DialRule) dialJSON {
-	return dialJSON{AllowPrefixes: nonNil(r.AllowPrefixes), AllowCountries: nonNil(r.AllowCountries), MaxDigits: r.MaxDigits}
+	return dialJSON{AllowPrefixes: nonNil(r.AllowPrefixes), AllowCountries: nonNil(r.AllowCountries), MaxDigits: r.MaxDigits,
+		AllowPremium: r.AllowPremium}
 }
 
 // apply writes the wire settings onto t (secrets only when sent).

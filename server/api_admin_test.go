@@ -283,7 +283,8 @@ func TestAdminFieldErrors(t *testing.T) {
 }
 
 // Disabling a user stops their tokens, their websocket and their logins
-// at once; enabling them again lets them back in.
+// at once; enabling them again lets them sign in again, while what they
+// held before stays revoked.
 func TestDisabledUserStopsAtOnce(t *testing.T) {
 	e := newAdminEnv(t)
 	e.listen()
@@ -293,11 +294,13 @@ func TestDisabledUserStopsAtOnce(t *testing.T) {
 	if status, _ := e.as("admin", "POST", "/api/v1/users/"+e.users["bob"].ID+"/disable", nil); status != 200 {
 		t.Fatalf("disable: %d", status)
 	}
-	ws.expectClose(closeNormal)
+	ws.expectClose(closeRevoked)
 	resp, body := e.do("GET", "/api/v1/me", nil, "Authorization", "Bearer "+bobTok)
 	decodeProblem(t, resp, body, 401)
 	resp, body = e.do("POST", "/api/v1/auth/login", loginRequest{Tenant: testTenant, Login: "bob", Password: testPassword})
-	decodeProblem(t, resp, body, 401)
+	if p := decodeProblem(t, resp, body, 403); !strings.Contains(p.Detail, "disabled") {
+		t.Fatalf("login of a disabled user: %q", p.Detail)
+	}
 	c := e.mustDialWS()
 	c.send(wsMessageAuth(bobTok))
 	c.expectClose(closeUnauthorized)
@@ -305,17 +308,21 @@ func TestDisabledUserStopsAtOnce(t *testing.T) {
 	if status, _ := e.as("admin", "POST", "/api/v1/users/"+e.users["bob"].ID+"/enable", nil); status != 200 {
 		t.Fatalf("enable: %d", status)
 	}
+	// The tokens from before the disable are gone for good.
 	resp, body = e.do("GET", "/api/v1/me", nil, "Authorization", "Bearer "+bobTok)
-	if resp.StatusCode != 200 {
-		t.Fatalf("me after enable: %d %s", resp.StatusCode, body)
-	}
-	// The refresh token from before the disable is gone for good.
+	decodeProblem(t, resp, body, 401)
 	resp, body = e.do("POST", "/api/v1/auth/refresh", refreshRequest{Tenant: testTenant, RefreshToken: bobLogin.RefreshToken})
 	decodeProblem(t, resp, body, 401)
-	e.login("bob")
+	again := e.login("bob")
+	resp, body = e.do("GET", "/api/v1/me", nil, "Authorization", "Bearer "+again.AccessToken)
+	if resp.StatusCode != 200 {
+		t.Fatalf("me after enable and a new sign-in: %d %s", resp.StatusCode, body)
+	}
 }
 
-// A role change applies to the next request, whatever the token says.
+// A role change applies to the next request, whatever the token says:
+// the open token is refused (sign in again), and the new sign-in carries
+// the new role.
 func TestRoleChangeAppliesToOpenTokens(t *testing.T) {
 	e := newAdminEnv(t)
 	if status, _ := e.as("sup", "GET", "/api/v1/users", nil); status != 200 {
@@ -325,9 +332,12 @@ func TestRoleChangeAppliesToOpenTokens(t *testing.T) {
 	if status, body := e.as("admin", "PATCH", "/api/v1/users/"+e.ids["sup"], map[string]any{"role": role, "extension": "1500"}); status != 200 {
 		t.Fatalf("demote: %d %s", status, body)
 	}
-	if status, _ := e.as("sup", "GET", "/api/v1/users", nil); status != 403 {
-		t.Fatalf("demoted supervisor still lists users: %d", status)
+	if status, _ := e.as("sup", "GET", "/api/v1/users", nil); status != 401 {
+		t.Fatalf("demoted supervisor's open token still accepted: %d", status)
 	}
+	tr := e.login("sue")
+	resp, body := e.do("GET", "/api/v1/users", nil, "Authorization", "Bearer "+tr.AccessToken)
+	decodeProblem(t, resp, body, 403)
 }
 
 func wsMessageAuth(tok string) wsproto.Message {

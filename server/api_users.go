@@ -40,7 +40,7 @@ type adminUserJSON struct {
 func adminUserToJSON(u *cti.User) adminUserJSON {
 	out := adminUserJSON{ID: u.ID, TenantID: u.TenantID, Username: u.Username, DisplayName: u.DisplayName,
 		Extension: u.Extension, Role: u.Role, Teams: u.Teams, Skills: make([]skillJSON, len(u.Skills)),
-		Disabled: u.Disabled, SuperAdmin: u.SuperAdmin, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+		Disabled: u.Disabled(), SuperAdmin: u.SuperAdmin, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
 	if out.Teams == nil {
 		out.Teams = []string{}
 	}

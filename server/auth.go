@@ -29,6 +29,8 @@ type accessClaims struct {
 	Extension string   `json:"ext,omitempty"`
 	Role      cti.Role `json:"role"`
 	Username  string   `json:"usr"`
+	// Epoch is the user's token epoch at issue (cti/revocation.go).
+	Epoch int64 `json:"ep"`
 	jwt.RegisteredClaims
 }
 
@@ -71,6 +73,7 @@ func (t *tokenIssuer) issue(p cti.Principal) (string, time.Duration, error) {
 		Extension: p.Extension,
 		Role:      p.Role,
 		Username:  p.Username,
+		Epoch:     p.TokenEpoch,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    jwtIssuer,
 			Subject:   p.UserID,
@@ -103,11 +106,12 @@ func (t *tokenIssuer) verify(token string) (cti.Principal, error) {
 	// The decoded claims are fresh allocations, never views into a
 	// fasthttp buffer, so the principal may outlive the request.
 	return cti.Principal{
-		TenantID:  claims.TenantID,
-		UserID:    claims.Subject,
-		Username:  claims.Username,
-		Extension: claims.Extension,
-		Role:      claims.Role,
+		TenantID:   claims.TenantID,
+		UserID:     claims.Subject,
+		Username:   claims.Username,
+		Extension:  claims.Extension,
+		Role:       claims.Role,
+		TokenEpoch: claims.Epoch,
 	}, nil
 }
 
@@ -144,25 +148,24 @@ func (s *Server) requireAuth(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="ringbridge", error="invalid_token"`)
 		return errBadToken
 	}
-	return s.authorizeActiveUser(c, p)
+	return s.authorize(c, p)
 }
 
-// authorizeActiveUser is the admin feature's per-request revocation: the
-// user behind any credential (token, key, password) is looked up (cached
-// for at most a second, dropped on every admin change) and refused when
-// disabled or deleted; otherwise the request runs with the user's current
-// role, extension and teams rather than what the token says. It is kept
-// apart from token revocation (logout, refresh families) on purpose.
-func (s *Server) authorizeActiveUser(c *fiber.Ctx, p cti.Principal) error {
-	p, err := s.svc.Authorize(c.UserContext(), p)
+// authorize completes authentication by any credential (token, key,
+// password): a valid signature or secret is not enough, the user may have
+// been deleted, disabled, demoted or signed out everywhere since
+// (cti.Service.Authorize, revocation.go). The request then runs with the
+// user's current super-admin flag and teams, which no credential carries.
+func (s *Server) authorize(c *fiber.Ctx, p cti.Principal) error {
+	authorized, err := s.svc.Authorize(c.UserContext(), p)
 	if err != nil {
 		if cti.ErrorKind(err) == cti.KindUnauthorized {
-			s.log.Info("request of a disabled or deleted user refused", "tenant", p.TenantID, "path", c.Path(), "ip", c.IP())
+			s.log.Info("access revoked", "tenant", p.TenantID, "user", p.UserID, "path", c.Path(), "ip", c.IP(), "err", err)
 			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="ringbridge", error="invalid_token"`)
 		}
 		return err
 	}
-	c.Locals(localPrincipal, p)
+	c.Locals(localPrincipal, authorized)
 	return c.Next()
 }
 

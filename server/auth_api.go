@@ -29,7 +29,7 @@ func (s *Server) apiKeyAuth(c *fiber.Ctx, key string) error {
 		}
 		return err
 	}
-	return s.authorizeActiveUser(c, p)
+	return s.authorize(c, p)
 }
 
 // errBasicRole refuses Basic logins of people: agents and supervisors
@@ -47,7 +47,7 @@ func (s *Server) basicAuth(c *fiber.Ctx, h string) error {
 	if tenant == "" {
 		tenant = s.cfg.DefaultTenant
 	}
-	u, err := s.authenticate(c.UserContext(), tenant, user, pass)
+	u, err := s.guard(c, tenant, user, pass)
 	if err != nil {
 		if errors.Is(err, errBadCredentials) {
 			s.log.Info("Basic login refused", "tenant", tenant, "user", user, "ip", c.IP())
@@ -55,10 +55,13 @@ func (s *Server) basicAuth(c *fiber.Ctx, h string) error {
 		}
 		return err
 	}
+	if u.Disabled() {
+		return errDisabled
+	}
 	if u.Role != cti.RoleAPI && u.Role != cti.RoleAdmin {
 		return errBasicRole
 	}
-	return s.authorizeActiveUser(c, principalFor(u))
+	return s.authorize(c, principalFor(u))
 }
 
 func isBasic(h string) bool {

@@ -67,7 +67,10 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	p := problem{Type: "about:blank"}
 	var fe *fiber.Error
 	var de *cti.Error
+	var te *errThrottled
 	switch {
+	case errors.As(err, &te):
+		p.Status, p.Detail = fiber.StatusTooManyRequests, te.Error()
 	case errors.As(err, &fe):
 		p.Status, p.Detail = fe.Code, fe.Message
 	case errors.As(err, &de) && de.Kind != cti.KindInternal:

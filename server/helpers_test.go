@@ -78,13 +78,14 @@ func (fakeConn) Close()    {}
 
 // env is a server on a real SQLite store with a seeded demo tenant.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	store *sqlite.Store
 	svc   *cti.Service
 	srv   *Server
 	reg   *prometheus.Registry
 	addr  string // host:port once listen was called
 	users map[string]*cti.User
+	db    string // the SQLite file, for tests that change rows behind the service's back
 }
 
 func testLogger() *slog.Logger {
@@ -95,14 +96,15 @@ func testLogger() *slog.Logger {
 }
 
 // newEnv builds the environment; opts are func(*Config) and func(*cti.Config).
-func newEnv(t *testing.T, opts ...any) *env {
+func newEnv(t testing.TB, opts ...any) *env {
 	t.Helper()
 	ctx := t.Context()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "rb.db"))
+	dbPath := filepath.Join(t.TempDir(), "rb.db")
+	store, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
 		t.Fatalf("sqlite.Open: %v", err)
 	}
-	e := &env{t: t, store: store, reg: prometheus.NewRegistry(), users: map[string]*cti.User{}}
+	e := &env{t: t, store: store, reg: prometheus.NewRegistry(), users: map[string]*cti.User{}, db: dbPath}
 	e.seed()
 	log := testLogger()
 	var ctiCfg cti.Config
@@ -241,7 +243,7 @@ func (e *env) login(login string) tokenResponse {
 	return tr
 }
 
-func decodeProblem(t *testing.T, resp *http.Response, body []byte, status int) problem {
+func decodeProblem(t testing.TB, resp *http.Response, body []byte, status int) problem {
 	t.Helper()
 	if resp.StatusCode != status {
 		t.Fatalf("status %d, want %d (body %s)", resp.StatusCode, status, body)
@@ -261,7 +263,7 @@ func decodeProblem(t *testing.T, resp *http.Response, body []byte, status int) p
 
 // wsClient is a test agent on /ws/agent.
 type wsClient struct {
-	t    *testing.T
+	t    testing.TB
 	conn *fws.Conn
 }
 

@@ -1,23 +1,30 @@
 package server
 
 import (
+	"crypto/subtle"
+
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ringbridge/ringbridge/cti"
 )
 
 // routes registers every endpoint. Keeping them in one list makes the
 // surface reviewable at a glance (and is what the OpenAPI test will walk).
 func (s *Server) routes(reg *prometheus.Registry) {
 	app := s.app
-	app.Use(s.recoverPanic, baseHeaders)
+	app.Use(s.recoverPanic, s.baseHeaders)
 
 	app.Get("/healthz", s.getHealth)
-	app.Get("/metrics", metricsHandler(reg))
+	if s.cfg.MetricsToken != "" {
+		app.Get("/metrics", s.requireMetricsToken, metricsHandler(reg))
+	}
 
-	api := app.Group("/api/v1")
+	api := app.Group("/api/v1", noStore)
 	api.Get("/openapi.json", s.getOpenAPI)
 	api.Post("/auth/login", s.postLogin)
 	api.Post("/auth/refresh", s.postRefresh)
+	api.Post("/auth/logout", s.postLogout)
 	api.Get("/me", s.requireAuth, s.getMe)
 
 	// CRM integration (docs/crm.md).
@@ -73,9 +80,32 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	s.staticRoutes()
 }
 
-// baseHeaders are safe on every response, API and page alike.
-func baseHeaders(c *fiber.Ctx) error {
+// baseHeaders are safe on every response, API and page alike. HSTS is
+// sent only when we terminate TLS ourselves: behind a TLS-terminating
+// proxy the proxy should send it (docs/deploy.md).
+func (s *Server) baseHeaders(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
+	if s.tls != nil {
+		c.Set(fiber.HeaderStrictTransportSecurity, hstsValue)
+	}
+	return c.Next()
+}
+
+// noStore keeps API answers (tokens, personal data) out of every cache:
+// the browser's, and any proxy's in between.
+func noStore(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set(fiber.HeaderPragma, "no-cache")
+	return c.Next()
+}
+
+// requireMetricsToken guards /metrics on the public port.
+func (s *Server) requireMetricsToken(c *fiber.Ctx) error {
+	tok, ok := bearerToken(c.Get(fiber.HeaderAuthorization))
+	if !ok || subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.MetricsToken)) != 1 {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="metrics"`)
+		return cti.Errorf(cti.KindUnauthorized, "metrics need Authorization: Bearer <metrics token>")
+	}
 	return c.Next()
 }

@@ -25,9 +25,15 @@ import (
 
 // Defaults for Config fields left zero.
 const (
-	DefaultAddr           = ":8443"
-	DefaultAccessTTL      = 15 * time.Minute
-	DefaultRefreshTTL     = 30 * 24 * time.Hour
+	DefaultAddr        = ":8443"
+	DefaultAccessTTL   = 15 * time.Minute
+	DefaultRefreshTTL  = 12 * time.Hour
+	DefaultAuthRecheck = 2 * time.Second
+	DefaultPruneEvery  = time.Hour
+	// hstsValue asks browsers to use HTTPS only for two years. No
+	// includeSubDomains: ringbridge does not own its parent domain's
+	// other hosts.
+	hstsValue             = "max-age=63072000"
 	DefaultTenant         = "demo"
 	DefaultWSMaxMessage   = 64 << 10
 	DefaultWSPingInterval = 20 * time.Second
@@ -52,13 +58,28 @@ type Config struct {
 	JWTSecret []byte
 	// AccessTTL is the lifetime of an access token. Default 15 minutes.
 	AccessTTL time.Duration
-	// RefreshTTL is the lifetime of a refresh token. Default 30 days.
+	// RefreshTTL is the lifetime of a refresh token; each refresh issues
+	// a new one, so an agent stays signed in while active and is signed
+	// out after RefreshTTL idle. Default 12 hours.
 	RefreshTTL time.Duration
+	// Throttle tunes sign-in throttling (throttle.go).
+	Throttle ThrottleConfig
+	// AuthRecheck is how often an open websocket's user is checked again
+	// (deleted, disabled, role changed, revoked). Default 2s.
+	AuthRecheck time.Duration
+	// MetricsToken, when set, serves /metrics on this port to requests
+	// with "Authorization: Bearer <MetricsToken>". Empty: /metrics is not
+	// served here at all (serve it on a separate, private listener).
+	MetricsToken string
 	// AllowedOrigins lists extra exact Origins (scheme://host[:port]) that
 	// may open /ws/agent, for CRM pages talking to it directly. Same-origin
 	// (the Origin's host equals the request's Host header) is always
 	// allowed, so empty means same-origin only. Default empty.
 	AllowedOrigins []string
+	// ExternalTLS says a proxy in front terminates TLS for this plain-HTTP
+	// listener: browsers then come from https origins, which the
+	// websocket origin check must expect. Default false.
+	ExternalTLS bool
 	// AllowNoOrigin accepts /ws/agent upgrades without an Origin header.
 	// Browsers always send one, so only enable this for non-browser
 	// clients on a trusted network. Default false.
@@ -94,6 +115,9 @@ func (c *Config) setDefaults() {
 	if c.DefaultTenant == "" {
 		c.DefaultTenant = DefaultTenant
 	}
+	if c.AuthRecheck <= 0 {
+		c.AuthRecheck = DefaultAuthRecheck
+	}
 	if c.WSMaxMessage <= 0 {
 		c.WSMaxMessage = DefaultWSMaxMessage
 	}
@@ -121,6 +145,7 @@ type Server struct {
 	conns    *wsRegistry
 	attached *attachments
 	origins  originPolicy
+	throttle *throttle
 
 	// ctx is the parent of every websocket's context; Shutdown cancels it
 	// after the sockets have been closed.
@@ -131,6 +156,8 @@ type Server struct {
 
 	mu        sync.Mutex
 	listeners []net.Listener
+	janitor   sync.Once
+	bg        sync.WaitGroup // background goroutines; ended by cancel
 }
 
 // New builds the server and registers its metrics on reg (a private
@@ -165,6 +192,7 @@ func New(cfg Config, svc *cti.Service, reg *prometheus.Registry, log *slog.Logge
 		conns:    newWSRegistry(),
 		attached: newAttachments(),
 		origins:  origins,
+		throttle: newThrottle(cfg.Throttle),
 	}
 	if cfg.TLSCertFile != "" {
 		// Loading here rather than in Serve makes a bad path fail at start-up
@@ -221,6 +249,12 @@ func (s *Server) Serve(ln net.Listener) error {
 		return errors.New("server: serve after shutdown")
 	}
 	s.listeners = append(s.listeners, oc)
+	// Started under mu, where draining is known false, so the Add happens
+	// before Shutdown's Wait.
+	s.janitor.Do(func() {
+		s.bg.Add(1)
+		go s.pruneTokens()
+	})
 	s.mu.Unlock()
 	ln = oc
 	s.log.Info("http server listening", "addr", ln.Addr().String(), "tls", s.tls != nil)
@@ -239,6 +273,12 @@ func (s *Server) ListenAndServe() error {
 	return s.Serve(ln)
 }
 
+// BeginDrain marks the server as draining from the first moment of a
+// graceful stop: health checks answer 503, and sign-ins, token refreshes
+// and new websockets are refused, while open websockets and their calls
+// carry on until Shutdown.
+func (s *Server) BeginDrain() { s.draining.Store(true) }
+
 // Shutdown marks the server as draining (health checks fail, new
 // websockets are refused), closes every live websocket with 1001 "going
 // away", waits for their handlers, then shuts Fiber down. fasthttp does not
@@ -255,6 +295,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.conns.closeAll(closeGoingAway, "going away")
 	werr := s.conns.wait(ctx)
 	s.cancel()
+	s.bg.Wait()
 	ferr := s.app.ShutdownWithContext(ctx)
 	if werr != nil {
 		werr = fmt.Errorf("server: waiting for websockets: %w", werr)
@@ -276,4 +317,29 @@ type onceCloseListener struct {
 func (l *onceCloseListener) Close() error {
 	l.once.Do(func() { l.err = l.Listener.Close() })
 	return l.err
+}
+
+// pruneTokens deletes expired refresh tokens now and then every
+// DefaultPruneEvery until Shutdown. Used tokens are kept until they
+// expire (replay detection), so without this they would pile up.
+func (s *Server) pruneTokens() {
+	defer s.bg.Done()
+	t := time.NewTicker(DefaultPruneEvery)
+	defer t.Stop()
+	for {
+		ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+		n, err := s.svc.PruneExpiredTokens(ctx)
+		cancel()
+		switch {
+		case err != nil && s.ctx.Err() == nil:
+			s.log.Warn("pruning expired refresh tokens", "err", err)
+		case n > 0:
+			s.log.Info("expired refresh tokens pruned", "count", n)
+		}
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -26,7 +26,7 @@ func (s *Server) agentUpgradeGuard(c *fiber.Ctx) error {
 		return cti.Errorf(cti.KindUnavailable, "server is shutting down")
 	}
 	origin := c.Get(fiber.HeaderOrigin)
-	if !s.origins.allows(origin, string(c.Request().Header.Host())) {
+	if !s.origins.allows(origin, string(c.Request().Header.Host()), s.scheme()) {
 		// Not allowed for every tenant; perhaps for the one the client
 		// will sign in to, which only the auth message says. Admit it if
 		// some tenant allows it, and check that tenant after auth.
@@ -37,6 +37,15 @@ func (s *Server) agentUpgradeGuard(c *fiber.Ctx) error {
 		c.Locals(localTenantOrigin, strings.Clone(origin))
 	}
 	return c.Next()
+}
+
+// scheme is how browsers reach us: https when we terminate TLS or
+// Config.ExternalTLS says a proxy in front does.
+func (s *Server) scheme() string {
+	if s.tls != nil || s.cfg.ExternalTLS {
+		return "https"
+	}
+	return "http"
 }
 
 func (s *Server) agentWebsocket() fiber.Handler {
@@ -69,8 +78,9 @@ type agentConn struct {
 
 	// Set once by authenticate, before the connection is attached and thus
 	// visible to other goroutines; never changed afterwards.
-	log  *slog.Logger
-	sess *cti.AgentSession
+	log       *slog.Logger
+	sess      *cti.AgentSession
+	principal cti.Principal
 
 	authed bool // read deadline follows pings once set
 	// tenantOrigin is the page's Origin when only a tenant's own
@@ -158,16 +168,21 @@ func (a *agentConn) authenticate() bool {
 		a.refuse(errBadToken, closeUnauthorized)
 		return false
 	}
-	if p, err = s.svc.Authorize(a.ctx, p); err != nil {
-		a.log.Info("websocket auth refused: user disabled or deleted", "err", err)
+	// A valid signature is not enough: the user may have been deleted,
+	// disabled, demoted or signed out everywhere since.
+	authorized, err := s.svc.Authorize(a.ctx, p)
+	if err != nil {
+		a.log.Info("websocket auth refused", "tenant", p.TenantID, "user", p.UserID, "err", err)
 		a.refuse(err, closeUnauthorized)
 		return false
 	}
+	p = authorized
 	if o, _ := a.tenantOrigin.(string); o != "" && !s.svc.TenantAllowsOrigin(p.TenantID, o) {
 		a.log.Warn("websocket origin not allowed for the tenant", "origin", o, "tenant", p.TenantID)
 		a.refuse(cti.Errorf(cti.KindForbidden, "origin not allowed for this tenant"), closeForbidden)
 		return false
 	}
+	a.principal = p
 	a.authed = true
 	a.c.extendRead(2 * s.cfg.WSPingInterval)
 

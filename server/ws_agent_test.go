@@ -23,6 +23,9 @@ func TestWSOriginChecks(t *testing.T) {
 		"missing":   "",
 		"foreign":   "https://evil.example.test",
 		"lookalike": "https://crm.example.test.evil.test",
+		// Same host, but not the same origin: scheme and port count too.
+		"other scheme": "https://" + e.addr,
+		"other port":   "http://127.0.0.1:1",
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, resp, err := e.dialWS(origin)
@@ -106,7 +109,7 @@ func TestWSBadToken(t *testing.T) {
 }
 
 func TestWSWelcomeAndRequests(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, withMetricsToken)
 	e.listen()
 	c, w := e.connectAgent("alice")
 	if w.Version != wsproto.Version || w.SessionID == "" || w.TenantID != testTenant ||
@@ -167,7 +170,7 @@ func TestWSWelcomeAndRequests(t *testing.T) {
 		t.Fatalf("ping reply %+v", m)
 	}
 
-	resp, body := e.do("GET", "/metrics", nil)
+	resp, body := e.do("GET", "/metrics", nil, "Authorization", "Bearer "+testMetricsToken)
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "ringbridge_agent_sessions 1") ||
 		strings.Contains(string(body), `ringbridge_ws_errors_total{code="bad_message"} 0`) {
 		t.Errorf("metrics after the session:\n%s", body)

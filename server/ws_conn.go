@@ -23,6 +23,7 @@ const (
 	closeUnauthorized = 4401                             // no, bad or expired token
 	closeForbidden    = 4403                             // user may not take calls
 	closeReplaced     = 4409                             // signed in elsewhere
+	closeRevoked      = 4401                             // access revoked while open (same code as a bad token: sign in again)
 	closeUnavailable  = 4503                             // media engine down
 )
 

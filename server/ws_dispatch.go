@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -55,14 +54,14 @@ func (a *agentConn) read() (*wsproto.Message, error) {
 	if typ != websocket.TextMessage {
 		return nil, &readError{msg: "binary messages are not supported; send JSON text"}
 	}
-	var m wsproto.Message
-	if err := json.Unmarshal(data, &m); err != nil {
+	m, err := wsproto.Decode(data)
+	switch {
+	case errors.Is(err, wsproto.ErrNoType):
+		return nil, &readError{id: m.ID, msg: err.Error()}
+	case err != nil:
 		return nil, &readError{id: m.ID, msg: describeJSONError(err)}
 	}
-	if m.Type == "" {
-		return nil, &readError{id: m.ID, msg: `missing "type"`}
-	}
-	return &m, nil
+	return m, nil
 }
 
 // readLoop handles requests until the connection ends.

@@ -8,13 +8,20 @@ import (
 )
 
 // forward relays the session's events to the client until the connection
-// closes or the session ends. It runs on its own goroutine.
+// closes or the session ends, and checks every AuthRecheck that the user
+// may still be signed in. It runs on its own goroutine.
 func (a *agentConn) forward() {
 	events := a.sess.Events()
+	recheck := time.NewTicker(a.srv.cfg.AuthRecheck)
+	defer recheck.Stop()
 	for {
 		select {
 		case <-a.c.stop:
 			return
+		case <-recheck.C:
+			if !a.stillAllowed() {
+				return
+			}
 		case ev := <-events:
 			if !a.relay(ev) {
 				return
@@ -63,6 +70,12 @@ func (a *agentConn) relay(ev cti.AgentEvent) bool {
 		return false
 	case cti.EventClosed:
 		a.c.closeWith(closeNormal, "session closed")
+		return false
+	case cti.EventDraining:
+		return a.c.send(&wsproto.Message{Type: wsproto.TypeDraining, Until: rfc3339(ev.Until),
+			Message: "the server is restarting: calls in progress continue, new calls wait for it"})
+	case cti.EventRevoked:
+		a.revoked(ev.Reason)
 		return false
 	}
 	a.log.Warn("unknown agent event kind", "kind", int(ev.Kind))
@@ -118,4 +131,33 @@ func candidateFromWire(c *wsproto.ICECandidate) cti.ICECandidate {
 		SDPMLineIndex:    c.SDPMLineIndex,
 		UsernameFragment: c.UsernameFragment,
 	}
+}
+
+// stillAllowed re-checks the connection's user. A store error is logged
+// and the connection kept: a database hiccup must not sign every agent
+// out; the next tick checks again.
+func (a *agentConn) stillAllowed() bool {
+	err := a.srv.svc.CheckAccess(a.ctx, a.principal)
+	switch {
+	case err == nil:
+		return true
+	case cti.ErrorKind(err) != cti.KindUnauthorized:
+		if a.ctx.Err() == nil {
+			a.log.Warn("websocket access recheck failed; keeping the connection", "err", err)
+		}
+		return true
+	}
+	// Ending the session (not just the socket) keeps it from being
+	// resumed and takes the agent offline; its close event comes back
+	// through relay, but the reason is told here already.
+	a.revoked(cti.ErrorMessage(err))
+	a.sess.Revoke(cti.ErrorMessage(err))
+	return false
+}
+
+// revoked tells the client its access ended, and closes the socket.
+func (a *agentConn) revoked(reason string) {
+	a.log.Info("agent websocket closed: access revoked", "reason", reason)
+	a.c.send(&wsproto.Message{Type: wsproto.TypeError, Code: wsproto.CodeRevoked, Message: reason})
+	a.c.closeWith(closeRevoked, closeReason(cti.Errorf(cti.KindUnauthorized, "%s", reason)))
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 )
@@ -32,15 +33,35 @@ func newOriginPolicy(list []string, allowMissing bool) (originPolicy, error) {
 	return p, nil
 }
 
-// allows reports whether a request with this Origin and Host may upgrade.
-// host must be the raw Host header, never X-Forwarded-Host.
-func (p originPolicy) allows(origin, host string) bool {
+// allows reports whether a request with this Origin may upgrade. host
+// must be the raw Host header, never X-Forwarded-Host; scheme is the
+// scheme the browser used to reach us ("https" when we or a proxy in
+// front terminate TLS). Same-origin means the same scheme, host and port:
+// a page on http://pbx.example.com must not drive the agent's phone on
+// https://pbx.example.com, nor one on another port of the same host.
+func (p originPolicy) allows(origin, host, scheme string) bool {
 	if origin == "" {
 		return p.noOrigin
 	}
-	if p.allowed[origin] {
+	if p.allowed[strings.ToLower(origin)] {
 		return true
 	}
 	u, err := url.Parse(origin)
-	return err == nil && u.Host != "" && strings.EqualFold(u.Host, host)
+	if err != nil || u.Host == "" || u.Path != "" || u.User != nil || !strings.EqualFold(u.Scheme, scheme) {
+		return false
+	}
+	return strings.EqualFold(withPort(u.Host, scheme), withPort(host, scheme))
+}
+
+// withPort spells out the scheme's default port, so that "example.com"
+// and "example.com:443" compare equal for https.
+func withPort(hostport, scheme string) string {
+	if _, port, err := net.SplitHostPort(hostport); err == nil && port != "" {
+		return hostport
+	}
+	h := strings.TrimSuffix(strings.TrimPrefix(hostport, "["), "]")
+	if strings.EqualFold(scheme, "https") {
+		return net.JoinHostPort(h, "443")
+	}
+	return net.JoinHostPort(h, "80")
 }

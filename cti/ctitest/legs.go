@@ -94,9 +94,9 @@ func (l *InboundLeg) Answer(context.Context) error {
 	return nil
 }
 
-func (l *InboundLeg) Reject(_ context.Context, status int, _ string) error {
+func (l *InboundLeg) Reject(_ context.Context, why cti.EndReason) error {
 	l.mu.Lock()
-	l.Status = status
+	l.Status = RejectStatus(why)
 	l.mu.Unlock()
 	l.end(cti.EndRejected)
 	return nil
@@ -136,3 +136,15 @@ func (l *OutboundLeg) Answer() { l.answerOnce.Do(func() { close(l.answered) }) }
 
 // Fail ends the dial unanswered (busy, no answer, …).
 func (l *OutboundLeg) Fail(why cti.EndReason) { l.end(why) }
+
+// RejectStatus is the SIP status the real trunk answers a Reject with
+// (media/trunk's table, repeated here for tests that check it).
+func RejectStatus(why cti.EndReason) int {
+	switch why {
+	case cti.EndRejected, cti.EndBusy:
+		return 486
+	case cti.EndShutdown, cti.EndFailed:
+		return 503
+	}
+	return 480
+}

@@ -115,3 +115,23 @@ func TestCrashAndRestartLosesNothing(t *testing.T) {
 	}
 	t.Logf("%d requests (%d before the crash), %d duplicate deliveries", len(hits), before, dups)
 }
+
+// An outcome is recorded as soon as it is known: while the worker waits
+// for a rate limit before the next request, the delivery that went out is
+// already "delivered" in the API, not "pending".
+func TestDeliveredIsRecordedBeforeWaitingForTheRateLimit(t *testing.T) {
+	e := newEnv(t)
+	ob := e.open()
+	rc := &receiver{}
+	ep := create(t, ob, "a", webhook.Config{URL: serve(t, rc), Events: []string{"*"}, RateLimit: webhook.RateLimit{PerMinute: 1}})
+	publish(t, ob, callEvent("a", "call_1", 1, cti.EventCallEnded), callEvent("a", "call_2", 1, cti.EventCallEnded))
+	start(t, ob)
+	waitFor(t, 10*time.Second, "the first request", func() bool { return rc.count() == 1 })
+	waitFor(t, 5*time.Second, "the first delivery recorded as delivered", func() bool {
+		c := counts(t, ob, "a", ep.ID)
+		return c[webhook.StatusDelivered] == 1 && c[webhook.StatusPending] == 1
+	})
+	if rc.count() != 1 {
+		t.Fatalf("%d requests within a limit of one per minute", rc.count())
+	}
+}

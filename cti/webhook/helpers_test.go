@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -86,7 +87,9 @@ func (e *env) open(opts ...func(*webhook.Options)) *webhook.Outbox {
 
 func openOutbox(t *testing.T, store *sqlite.Store, opts ...func(*webhook.Options)) *webhook.Outbox {
 	t.Helper()
-	o := webhook.Options{Log: testLogger(), Limits: testLimits}
+	// The test receivers listen on loopback, which webhooks may only
+	// reach through the process-level allowlist.
+	o := webhook.Options{Log: testLogger(), Limits: testLimits, AllowPrivate: loopbackOnly, Resolver: fakeDNS{}}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -336,4 +339,18 @@ func servePipe(h http.Handler) (client *http.Client, stop func()) {
 		<-done
 		tr.CloseIdleConnections()
 	}
+}
+
+// loopbackOnly allow-lists the test receivers' addresses.
+var loopbackOnly = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
+// fakeDNS answers from a fixed table instead of the network, so tests
+// neither depend on nor wait for real DNS. Unknown names do not exist.
+type fakeDNS map[string][]netip.Addr
+
+func (d fakeDNS) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	if a, ok := d[host]; ok {
+		return a, nil
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
 }

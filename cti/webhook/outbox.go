@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -17,7 +19,11 @@ import (
 	"github.com/ringbridge/ringbridge/cti"
 )
 
-var _ cti.EventSink = (*Outbox)(nil)
+var _ cti.StateSink = (*Outbox)(nil)
+
+// StoresEventState marks the outbox as a cti.StateSink: Publish stores an
+// event's State in the event's transaction.
+func (*Outbox) StoresEventState() {}
 
 // Defaults for Options fields left zero.
 const (
@@ -31,9 +37,16 @@ const (
 // Options configures an Outbox. Zero values take the documented defaults.
 type Options struct {
 	Log *slog.Logger
-	// Client sends the requests. Default: a client that follows no
-	// redirects and refuses link-local addresses (cloud metadata).
+	// Client sends the requests. Default: NewHTTPClient with
+	// AllowPrivate and Resolver: no redirects, public addresses only.
 	Client *http.Client
+	// AllowPrivate lists non-public ranges webhooks may nevertheless
+	// reach (on-premises CRMs; test receivers on loopback). It is process
+	// configuration, never a tenant's. Default none.
+	AllowPrivate []netip.Prefix
+	// Resolver looks up webhook hosts, at creation and for delivery.
+	// Default net.DefaultResolver.
+	Resolver Resolver
 	// Limits bound endpoint configurations. Default DefaultLimits.
 	Limits Limits
 	// Retention is how long delivered deliveries stay visible. Default 7
@@ -41,8 +54,9 @@ type Options struct {
 	// deleted.
 	Retention time.Duration
 	// Chunk is how many deliveries a worker takes from the queue at once
-	// when the endpoint does not batch; their outcomes are written in one
-	// transaction. A crash re-sends at most one chunk. Default 100.
+	// when the endpoint does not batch. Each outcome is written as soon
+	// as it is known, so a crash re-sends only the request in flight.
+	// Default 100.
 	Chunk int
 	// UserAgent of the requests. Default "ringbridge-webhooks/1".
 	UserAgent string
@@ -75,8 +89,11 @@ func Open(ctx context.Context, store Store, opts Options) (*Outbox, error) {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
+	if opts.Resolver == nil {
+		opts.Resolver = net.DefaultResolver
+	}
 	if opts.Client == nil {
-		opts.Client = NewHTTPClient()
+		opts.Client = NewHTTPClient(AddrPolicy{AllowPrivate: opts.AllowPrivate}, opts.Resolver)
 	}
 	if opts.Limits == (Limits{}) {
 		opts.Limits = DefaultLimits
@@ -204,16 +221,7 @@ func (o *Outbox) Publish(ctx context.Context, ev cti.Event) error {
 	if ev.TenantID == "" {
 		return cti.Errorf(cti.KindInvalid, "webhook: event has no tenant")
 	}
-	o.mu.RLock()
-	wanted := false
-	for _, ep := range o.byTenant[ev.TenantID] {
-		if ep.Config.wants(ev.Type) {
-			wanted = true
-			break
-		}
-	}
-	o.mu.RUnlock()
-	if !wanted {
+	if !o.wanted(ev) && ev.State == nil {
 		return nil
 	}
 	if ev.ID == "" {
@@ -234,9 +242,23 @@ func (o *Outbox) Publish(ctx context.Context, ev cti.Event) error {
 			ID: ev.ID, TenantID: ev.TenantID, Type: ev.Type, CallID: ev.CallID,
 			Time: ev.Time.UTC(), Data: data,
 		},
-		done: make(chan error, 1),
+		state: ev.State,
+		done:  make(chan error, 1),
 	}
 	return o.gc.publish(ctx, req, o.commit)
+}
+
+// wanted reports whether any endpoint of the event's tenant subscribes to
+// its type.
+func (o *Outbox) wanted(ev cti.Event) bool {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	for _, ep := range o.byTenant[ev.TenantID] {
+		if ep.Config.wants(ev.Type) {
+			return true
+		}
+	}
+	return false
 }
 
 // commit stores one group of published events; it runs with the group
@@ -247,13 +269,13 @@ func (o *Outbox) commit(reqs []*pubReq) {
 	batch := make([]NewDeliveries, 0, len(reqs))
 	var touched []string
 	for _, r := range reqs {
-		nd := NewDeliveries{Event: r.ev}
+		nd := NewDeliveries{Event: r.ev, State: r.state}
 		for _, ep := range o.byTenant[r.ev.TenantID] {
 			if ep.Config.wants(r.ev.Type) {
 				nd.EndpointIDs = append(nd.EndpointIDs, ep.ID)
 			}
 		}
-		if len(nd.EndpointIDs) > 0 {
+		if len(nd.EndpointIDs) > 0 || nd.State != nil {
 			batch = append(batch, nd)
 			touched = append(touched, nd.EndpointIDs...)
 		}
@@ -279,8 +301,9 @@ func (o *Outbox) commit(reqs []*pubReq) {
 
 // pubReq is one Publish waiting for its commit.
 type pubReq struct {
-	ev   StoredEvent
-	done chan error // buffered: the committer never blocks on it
+	ev    StoredEvent
+	state *cti.EventState // stored in the same transaction
+	done  chan error      // buffered: the committer never blocks on it
 }
 
 // groupCommit lets concurrent Publish calls share transactions. Whoever
@@ -347,6 +370,9 @@ func (o *Outbox) CreateEndpoint(ctx context.Context, tenantID string, cfg Config
 	if err := cfg.Validate(o.opts.Limits); err != nil {
 		return nil, err
 	}
+	if err := o.checkTarget(ctx, cfg.URL); err != nil {
+		return nil, err
+	}
 	now := time.Now().UTC()
 	ep := &Endpoint{
 		ID: newEndpointID(), TenantID: tenantID, Config: cfg, Secret: NewSecret(),
@@ -374,6 +400,10 @@ func (o *Outbox) CreateEndpoint(ctx context.Context, tenantID string, cfg Config
 // name stay the same, so a client can send back what GET returned. The
 // queue, secret and delivery state are kept.
 func (o *Outbox) UpdateEndpoint(ctx context.Context, tenantID, id string, cfg Config) (*Endpoint, error) {
+	// Outside the lock: a DNS lookup must not stall Publish.
+	if err := o.checkTarget(ctx, strings.TrimSpace(cfg.URL)); err != nil {
+		return nil, err
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	cur := o.endpoints[id]
@@ -519,4 +549,10 @@ func (o *Outbox) resetWorker(endpointID string) {
 	if w := o.workers[endpointID]; w != nil {
 		w.resetHealth()
 	}
+}
+
+// checkTarget refuses an endpoint URL whose host is not public and not
+// allow-listed (client.go).
+func (o *Outbox) checkTarget(ctx context.Context, rawURL string) error {
+	return AddrPolicy{AllowPrivate: o.opts.AllowPrivate}.CheckTarget(ctx, o.opts.Resolver, rawURL)
 }

@@ -38,7 +38,7 @@ func bubbleStore(t *testing.T, path string, seed bool) *sqlite.Store {
 func bubbleOutbox(t *testing.T, s *sqlite.Store, client *http.Client) *webhook.Outbox {
 	t.Helper()
 	ob, err := webhook.Open(context.Background(), s.Webhooks(),
-		webhook.Options{Log: testLogger(), Limits: testLimits, Client: client})
+		webhook.Options{Log: testLogger(), Limits: testLimits, Client: client, Resolver: fakeDNS{}})
 	if err != nil {
 		t.Fatalf("webhook.Open: %v", err)
 	}

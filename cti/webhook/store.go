@@ -108,6 +108,10 @@ type StoredEvent struct {
 type NewDeliveries struct {
 	Event       StoredEvent
 	EndpointIDs []string
+	// State, when set, is stored in the same transaction (see
+	// cti.EventState); an event with no endpoints is then not stored, but
+	// its state is.
+	State *cti.EventState
 }
 
 // QueueItem is an undelivered delivery as the worker scans it.
@@ -155,7 +159,8 @@ type Store interface {
 	ListEndpoints(ctx context.Context, tenantID string) ([]Endpoint, error)
 
 	// Enqueue stores one delivery (status pending, due at now) per event
-	// and endpoint, each carrying its event, in one transaction.
+	// and endpoint, each carrying its event, and every event's State, in
+	// one transaction.
 	Enqueue(ctx context.Context, batch []NewDeliveries, now time.Time) error
 	// Queue returns up to limit pending or failed deliveries of an
 	// endpoint with Seq > after, in Seq order.

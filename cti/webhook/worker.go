@@ -10,10 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 )
 
 const (
@@ -27,8 +25,10 @@ const (
 	// maxResponse is how much of a response body is read (and so how much
 	// a receiver can make us read); the connection is reused below it.
 	maxResponse = 64 << 10
-	// maxErrorText is how much of a failed response is kept in LastError.
-	maxErrorText = 200
+	// reasonNoResponse and reasonRefusedAddr are the only texts a network
+	// failure leaves in LastError (besides "timeout"-free HTTP statuses).
+	reasonNoResponse  = "no response from the receiver (connection failed or timed out)"
+	reasonRefusedAddr = "target address is not public and not allow-listed for webhooks"
 	// downAfter consecutive failures mark the endpoint as down.
 	downAfter = 2
 )
@@ -308,7 +308,10 @@ type sendResult struct {
 }
 
 // deliver sends the picked deliveries, one request each or one batch, and
-// records the outcomes. It reports false after a store error.
+// records each outcome as soon as it is known, before the next request
+// (or any wait for a rate limit): a crash re-sends at most the request in
+// flight, and the API never shows a delivered event as pending for longer
+// than one commit. It reports false after a store error.
 func (w *worker) deliver(ctx context.Context, items []QueueItem) bool {
 	seqs := make([]int64, len(items))
 	for i, it := range items {
@@ -321,12 +324,13 @@ func (w *worker) deliver(ctx context.Context, items []QueueItem) bool {
 		}
 		return false
 	}
-	var results []Result
-	record := func(its []QueueItem, r sendResult, at time.Time) {
+	record := func(its []QueueItem, r sendResult, at time.Time) bool {
+		results := make([]Result, 0, len(its))
 		for _, it := range its {
 			results = append(results, w.result(it, r, at))
 		}
 		w.noteHealth(r, at)
+		return w.recordResults(ctx, results)
 	}
 	if w.ep.Config.BatchSize > 1 {
 		evs := make([]*StoredEvent, 0, len(items))
@@ -340,34 +344,43 @@ func (w *worker) deliver(ctx context.Context, items []QueueItem) bool {
 				missing = append(missing, it)
 			}
 		}
-		now := time.Now()
-		record(missing, sendResult{outcome: outcomeUnsendable, err: "event data missing from the outbox"}, now)
+		if len(missing) > 0 && !record(missing, sendResult{outcome: outcomeUnsendable, err: "event data missing from the outbox"}, time.Now()) {
+			return false
+		}
 		if len(evs) > 0 {
 			r := w.send(ctx, evs, true)
 			if r.outcome != outcomeAborted {
-				record(present, r, time.Now())
+				return record(present, r, time.Now())
 			}
 		}
-	} else {
-		for _, it := range items {
-			ev := events[it.Seq]
-			var r sendResult
-			if ev == nil {
-				r = sendResult{outcome: outcomeUnsendable, err: "event data missing from the outbox"}
-			} else {
-				r = w.send(ctx, []*StoredEvent{ev}, false)
-			}
-			if r.outcome == outcomeAborted {
-				break
-			}
-			record([]QueueItem{it}, r, time.Now())
-			if r.outcome == outcomeFailed || r.outcome == outcomeThrottled {
-				// Later items may be of the same call; pick again.
-				break
-			}
+		return true
+	}
+	for _, it := range items {
+		ev := events[it.Seq]
+		var r sendResult
+		if ev == nil {
+			r = sendResult{outcome: outcomeUnsendable, err: "event data missing from the outbox"}
+		} else {
+			r = w.send(ctx, []*StoredEvent{ev}, false)
+		}
+		if r.outcome == outcomeAborted {
+			break
+		}
+		if !record([]QueueItem{it}, r, time.Now()) {
+			return false
+		}
+		if r.outcome == outcomeFailed || r.outcome == outcomeThrottled {
+			// Later items may be of the same call; pick again.
+			break
 		}
 	}
-	// Written even when cancelled: what was sent should not be sent again.
+	return true
+}
+
+// recordResults writes outcomes (and the endpoint state when it changed),
+// even when the worker is being cancelled: what was sent should not be
+// sent again.
+func (w *worker) recordResults(ctx context.Context, results []Result) bool {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	var state *EndpointState
@@ -481,29 +494,30 @@ func (w *worker) send(ctx context.Context, evs []*StoredEvent, batch bool) sendR
 		if ctx.Err() != nil {
 			return sendResult{outcome: outcomeAborted}
 		}
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(rctx.Err(), context.DeadlineExceeded) {
-			return sendResult{outcome: outcomeFailed, err: fmt.Sprintf("timeout after %s", w.set.timeout)}
+		// The tenant sees one generic reason for every network failure:
+		// refused, reset, timed out or unresolvable look alike, so
+		// deliveries cannot map which ports of a host are open. The
+		// operator's log has the detail.
+		w.log.Info("webhook delivery failed", "err", err)
+		if errors.Is(err, errRefusedAddr) {
+			return sendResult{outcome: outcomeFailed, err: reasonRefusedAddr}
 		}
-		return sendResult{outcome: outcomeFailed, err: "request failed: " + trimError(err)}
+		return sendResult{outcome: outcomeFailed, err: reasonNoResponse}
 	}
-	text, rerr := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	// Read (bounded) so the connection can be reused; the body is never
+	// stored or shown: it may hold whatever the receiver's network has.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponse))
 	_ = resp.Body.Close()
 	code := resp.StatusCode
 	switch {
 	case code >= 200 && code < 300:
-		// The receiver said yes; a body cut short does not change that.
 		return sendResult{outcome: outcomeDelivered, code: code}
 	case ctx.Err() != nil:
 		return sendResult{outcome: outcomeAborted}
 	}
 	r := sendResult{outcome: outcomeFailed, code: code, err: fmt.Sprintf("HTTP %d", code)}
-	if msg := errorText(text); msg != "" {
-		r.err += ": " + msg
-	} else if rerr != nil {
-		r.err += " (body unreadable)"
-	}
 	if code >= 300 && code < 400 {
-		r.err = fmt.Sprintf("HTTP %d redirect to %q not followed; configure the final URL", code, resp.Header.Get("Location"))
+		r.err = fmt.Sprintf("HTTP %d: redirects are not followed; configure the final URL", code)
 	}
 	if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable {
 		ra, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
@@ -618,19 +632,3 @@ func (w *worker) request(evs []*StoredEvent, batch bool) (*preparedRequest, erro
 	}
 	return p, nil
 }
-
-// errorText makes a response body fit for LastError.
-func errorText(b []byte) string {
-	s := strings.ToValidUTF8(string(b), "?")
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > maxErrorText {
-		cut := maxErrorText
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return s
-}
-
-func trimError(err error) string { return errorText([]byte(err.Error())) }

@@ -2,13 +2,18 @@
 // 16-bit): the left channel is one side of a bridge (our agent), the
 // right channel the other (the far end).
 //
-// While the call runs each channel is appended to a raw temporary file
-// next to the final one, so a long call never sits in memory. Frames are
-// placed by arrival time: when a channel has been silent (hold, an
-// unlinked transfer, a muted phone) for longer than a little jitter, it is
-// padded with silence up to the frame's slot, so one side's silence never
-// shifts the other side's speech. Close aligns the two channels, writes
-// the WAV and removes the temporary files.
+// The file is written while the call runs, interleaved, to "<path>.part":
+// frames are placed by arrival time into a two-second stereo ring, and
+// every half second the part of the ring that real time has passed (less a
+// little jitter) is appended to the file. When a channel has been silent
+// (hold, an unlinked transfer, a muted phone) for longer than the jitter
+// slack, its next frame lands at its arrival slot and the gap stays
+// silence, so one side's silence never shifts the other side's speech.
+// Close writes the rest and the header's sizes, and renames the file into
+// place: it costs no more than the last half second of audio, however
+// long the call. A process killed mid-call leaves a ".part" file that is
+// valid audio up to about a second before the crash; Recover turns it
+// into a WAV.
 //
 // # Concurrency
 //
@@ -17,7 +22,7 @@
 package recorder
 
 import (
-	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -47,7 +52,21 @@ const (
 	// maxAhead is how far ahead of real time a channel may run (a burst
 	// after a stall, a clock running fast) before frames are dropped.
 	maxAhead = Rate
+	// settle is how far behind real time frames are final: no frame that
+	// arrives later can land before it.
+	settle = jitterSlack + 160
+	// ringFrames is the stereo ring's length: room for maxAhead, the
+	// settle time and one flush interval.
+	ringFrames = 2 * Rate
+	// flushEvery is how many settled frames are appended at once (half a
+	// second: what a crash may lose on top of the settle time).
+	flushEvery = Rate / 2
+	// frameBytes is one stereo frame: two 16-bit samples.
+	frameBytes = 4
 )
+
+// PartSuffix ends the name of a recording still being written.
+const PartSuffix = ".part"
 
 // Result describes a finished recording.
 type Result struct {
@@ -63,36 +82,33 @@ type Recorder struct {
 
 	mu      sync.Mutex
 	start   time.Time
-	ch      [2]channel
-	closed  bool
-	scratch [2 * rtpio.MTU]byte // decoded samples of one frame
-}
-
-type channel struct {
 	f       *os.File
-	w       *bufio.Writer
-	written int64 // samples written
+	base    int64    // frames appended to the file
+	written [2]int64 // per channel: the next frame position
 	err     error
+	closed  bool
+	ring    [ringFrames * frameBytes]byte // frames [base, base+ringFrames), at position % ringFrames
+	scratch [rtpio.MTU]int16              // decoded samples of one frame
 }
 
-// New starts a recording that Close writes to path (a .wav file; its
+// New starts a recording that Close completes at path (a .wav file; its
 // directory must exist). now is the clock (nil: time.Now); the recording's
 // time starts at New.
 func New(path string, now func() time.Time) (*Recorder, error) {
 	if now == nil {
 		now = time.Now
 	}
-	r := &Recorder{path: path, now: now}
-	for i := range r.ch {
-		f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".ch*.raw")
-		if err != nil {
-			r.removeTemp()
-			return nil, fmt.Errorf("recorder: %w", err)
-		}
-		r.ch[i] = channel{f: f, w: bufio.NewWriterSize(f, 32<<10)}
+	f, err := os.OpenFile(path+PartSuffix, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("recorder: %w", err)
 	}
-	r.start = now()
-	return r, nil
+	// The sizes are written at Close (or by Recover after a crash).
+	if err := wav.WriteHeader(f, 2, Rate, 0); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("recorder: %w", err)
+	}
+	return &Recorder{path: path, now: now, f: f, start: now()}, nil
 }
 
 // TapFrame records one relayed frame heard from side (Left or Right). It
@@ -104,25 +120,27 @@ func (r *Recorder) TapFrame(side int, f *rtpio.Frame) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.closed {
+	if r.closed || r.err != nil {
 		return
 	}
-	n := len(f.Payload)
+	n := min(len(f.Payload), len(r.scratch))
 	switch f.Codec {
 	case rtpio.CodecPCMU:
-		for i, b := range f.Payload {
-			s := uint16(g711.DecodeUlaw(b))
-			r.scratch[2*i], r.scratch[2*i+1] = byte(s), byte(s>>8)
+		for i, b := range f.Payload[:n] {
+			r.scratch[i] = g711.DecodeUlaw(b)
 		}
 	case rtpio.CodecPCMA:
-		for i, b := range f.Payload {
-			s := uint16(g711.DecodeAlaw(b))
-			r.scratch[2*i], r.scratch[2*i+1] = byte(s), byte(s>>8)
+		for i, b := range f.Payload[:n] {
+			r.scratch[i] = g711.DecodeAlaw(b)
 		}
 	default:
 		return
 	}
-	r.place(&r.ch[side], int64(n), r.samplesAt(r.now()))
+	pos := r.samplesAt(r.now())
+	r.place(side, int64(n), pos)
+	if settled := pos - settle; settled-r.base >= flushEvery {
+		r.flushTo(settled)
+	}
 }
 
 // samplesAt converts a time into a sample position of the recording.
@@ -134,140 +152,149 @@ func (r *Recorder) samplesAt(t time.Time) int64 {
 	return int64(d) * Rate / int64(time.Second)
 }
 
-// place writes n decoded samples (in r.scratch) that arrived when the
-// recording was at sample pos: they belong to the slot [pos-n, pos).
-func (r *Recorder) place(c *channel, n, pos int64) {
-	if c.err != nil {
-		return
-	}
-	slot := pos - n
-	switch {
-	case slot-c.written > jitterSlack:
-		c.err = writeSilence(c.w, slot-c.written)
-		c.written = slot
-	case c.written-pos > maxAhead:
+// place puts n decoded samples (in r.scratch) that arrived when the
+// recording was at frame pos into the slot [pos-n, pos) of one channel,
+// or right after the channel's previous frame when that is within the
+// jitter slack.
+func (r *Recorder) place(side int, n, pos int64) {
+	at := r.written[side]
+	switch slot := pos - n; {
+	case slot-at > jitterSlack:
+		at = slot // the gap stays silence
+	case at-pos > maxAhead:
 		return // running ahead of real time: drop rather than drift
 	}
-	if c.err != nil {
+	skip := int64(0)
+	if at < r.base {
+		skip = r.base - at // already in the file: only the rest fits
+	}
+	if skip >= n {
+		r.written[side] = max(r.written[side], r.base)
 		return
 	}
-	if _, err := c.w.Write(r.scratch[:2*n]); err != nil {
-		c.err = err
-		return
-	}
-	c.written += n
-}
-
-var zeros [4096]byte
-
-func writeSilence(w io.Writer, samples int64) error {
-	for b := samples * 2; b > 0; {
-		k := min(b, int64(len(zeros)))
-		if _, err := w.Write(zeros[:k]); err != nil {
-			return err
+	end := at + n
+	if end > r.base+ringFrames {
+		r.flushTo(end - ringFrames)
+		if r.err != nil {
+			return
 		}
-		b -= k
 	}
-	return nil
+	for i := skip; i < n; i++ {
+		o := ((at+i)%ringFrames)*frameBytes + int64(side)*2
+		binary.LittleEndian.PutUint16(r.ring[o:], uint16(r.scratch[i]))
+	}
+	r.written[side] = end
 }
 
-// Close stops recording and writes the WAV: both channels as long as the
-// longer of them and of the time recorded, the shorter padded with
-// silence. The temporary files are removed whatever happens. Calling it
-// again returns an error.
+// flushTo appends frames [base, to) to the file and clears their ring
+// slots; to is clamped to what the ring holds.
+func (r *Recorder) flushTo(to int64) {
+	to = min(to, r.base+ringFrames)
+	for r.base < to && r.err == nil {
+		i := r.base % ringFrames
+		k := min(to-r.base, ringFrames-i)
+		b := r.ring[i*frameBytes : (i+k)*frameBytes]
+		if _, err := r.f.Write(b); err != nil {
+			r.err = err
+			return
+		}
+		clear(b)
+		r.base += k
+	}
+}
+
+// Close stops recording and completes the WAV: both channels as long as
+// the longer of them and of the time recorded, the shorter padded with
+// silence. Calling it again returns an error.
 func (r *Recorder) Close() (Result, error) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.closed {
-		r.mu.Unlock()
 		return Result{}, errors.New("recorder: already closed")
 	}
 	r.closed = true
-	frames := r.samplesAt(r.now())
-	r.mu.Unlock()
-	defer r.removeTemp()
-
-	for i := range r.ch {
-		c := &r.ch[i]
-		if c.err == nil {
-			c.err = c.w.Flush()
-		}
-		if c.err == nil {
-			_, c.err = c.f.Seek(0, io.SeekStart)
-		}
-		if c.err != nil {
-			return Result{}, fmt.Errorf("recorder: channel %d: %w", i, c.err)
-		}
-		frames = max(frames, c.written)
+	frames := min(max(r.samplesAt(r.now()), r.written[Left], r.written[Right]), wav.MaxFrames)
+	for r.base < frames && r.err == nil {
+		r.flushTo(frames)
 	}
-	frames = min(frames, wav.MaxFrames)
-	if err := r.writeWAV(frames); err != nil {
-		return Result{}, err
+	err := r.err
+	if err == nil {
+		err = finish(r.f, frames)
 	}
-	st, err := os.Stat(r.path)
+	if cerr := r.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(r.f.Name(), r.path)
+	}
 	if err != nil {
+		os.Remove(r.f.Name())
 		return Result{}, fmt.Errorf("recorder: %w", err)
 	}
-	return Result{Path: r.path, Duration: time.Duration(frames) * time.Second / Rate, Size: st.Size()}, nil
+	return Result{Path: r.path, Duration: time.Duration(frames) * time.Second / Rate, Size: wav.HeaderSize + frames*frameBytes}, nil
 }
 
-// writeWAV interleaves the two raw channels into a temporary file and
-// renames it into place, so the path only ever holds a complete file.
-func (r *Recorder) writeWAV(frames int64) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(r.path), "."+filepath.Base(r.path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("recorder: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	w := bufio.NewWriterSize(tmp, 64<<10)
-	if err = wav.WriteHeader(w, 2, Rate, frames); err != nil {
+// finish writes the header for frames stereo frames at the start of f.
+func finish(f *os.File, frames int64) error {
+	var h headerBuf
+	if err := wav.WriteHeader(&h, 2, Rate, frames); err != nil {
 		return err
 	}
-	const chunk = 4096 // samples per channel per round
-	var in [2][chunk * 2]byte
-	var out [chunk * 4]byte
-	left := [2]io.Reader{bufio.NewReader(r.ch[0].f), bufio.NewReader(r.ch[1].f)}
-	for done := int64(0); done < frames; {
-		k := int(min(frames-done, chunk))
-		for i := range in {
-			n, rerr := io.ReadFull(left[i], in[i][:2*k])
-			if rerr != nil && !errors.Is(rerr, io.EOF) && !errors.Is(rerr, io.ErrUnexpectedEOF) {
-				return fmt.Errorf("recorder: channel %d: %w", i, rerr)
-			}
-			clear(in[i][n : 2*k]) // a channel shorter than the file ends in silence
-		}
-		for j := range k {
-			copy(out[4*j:4*j+2], in[0][2*j:2*j+2])
-			copy(out[4*j+2:4*j+4], in[1][2*j:2*j+2])
-		}
-		if _, err = w.Write(out[:4*k]); err != nil {
-			return fmt.Errorf("recorder: %w", err)
-		}
-		done += int64(k)
-	}
-	if err = w.Flush(); err != nil {
-		return fmt.Errorf("recorder: %w", err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("recorder: %w", err)
-	}
-	if err = os.Rename(tmp.Name(), r.path); err != nil {
-		return fmt.Errorf("recorder: %w", err)
-	}
-	return nil
+	_, err := f.WriteAt(h.b[:], 0)
+	return err
 }
 
-func (r *Recorder) removeTemp() {
-	for _, c := range r.ch {
-		if c.f != nil {
-			c.f.Close()
-			os.Remove(c.f.Name())
-		}
+// headerBuf collects one WAV header.
+type headerBuf struct {
+	b [wav.HeaderSize]byte
+	n int
+}
+
+func (h *headerBuf) Write(p []byte) (int, error) {
+	n := copy(h.b[h.n:], p)
+	h.n += n
+	if n < len(p) {
+		return n, io.ErrShortWrite
 	}
+	return n, nil
+}
+
+// Recover completes the recording that a process killed mid-call left at
+// path+PartSuffix: the audio written up to the crash (whole frames) with a
+// correct header, renamed to path. A recording already completed at path
+// is returned as it is.
+func Recover(path string) (Result, error) {
+	part := path + PartSuffix
+	st, err := os.Stat(part)
+	if errors.Is(err, os.ErrNotExist) {
+		if st, err = os.Stat(path); err != nil {
+			return Result{}, fmt.Errorf("recorder: recover: %w", err)
+		}
+		frames := max(st.Size()-wav.HeaderSize, 0) / frameBytes
+		return Result{Path: path, Duration: time.Duration(frames) * time.Second / Rate, Size: st.Size()}, nil
+	}
+	if err != nil {
+		return Result{}, fmt.Errorf("recorder: recover: %w", err)
+	}
+	frames := min(max(st.Size()-wav.HeaderSize, 0)/frameBytes, wav.MaxFrames)
+	f, err := os.OpenFile(part, os.O_WRONLY, 0)
+	if err != nil {
+		return Result{}, fmt.Errorf("recorder: recover: %w", err)
+	}
+	err = f.Truncate(wav.HeaderSize + frames*frameBytes)
+	if err == nil {
+		err = finish(f, frames)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(part, path)
+	}
+	if err != nil {
+		return Result{}, fmt.Errorf("recorder: recover %s: %w", filepath.Base(part), err)
+	}
+	return Result{Path: path, Duration: time.Duration(frames) * time.Second / Rate, Size: wav.HeaderSize + frames*frameBytes}, nil
 }
 
 // String names the recorder in printed media chains.

@@ -101,7 +101,7 @@ func TestAlignsChannelsByArrivalTime(t *testing.T) {
 			}
 		}
 	}
-	if m, _ := filepath.Glob(filepath.Join(dir, ".*")); len(m) != 0 {
+	if m, _ := filepath.Glob(filepath.Join(dir, "*"+PartSuffix)); len(m) != 0 {
 		t.Fatalf("temporary files left behind: %v", m)
 	}
 }
@@ -122,10 +122,10 @@ func TestJitterAndBursts(t *testing.T) {
 	for range 100 { // 2 s arriving at once
 		r.TapFrame(Right, frame(rtpio.CodecPCMU, 2000))
 	}
-	if got := r.ch[Left].written; got != 480 {
+	if got := r.written[Left]; got != 480 {
 		t.Fatalf("left wrote %d samples, want 480 (no padding inside the jitter slack)", got)
 	}
-	if got := r.ch[Right].written; got > maxAhead+int64(r.samplesAt(clk.now()))+160 {
+	if got := r.written[Right]; got > maxAhead+int64(r.samplesAt(clk.now()))+160 {
 		t.Fatalf("right ran %d samples ahead", got)
 	}
 	if _, err := r.Close(); err != nil {
@@ -145,5 +145,77 @@ func TestTapFrameAllocatesNothing(t *testing.T) {
 	f := frame(rtpio.CodecPCMU, 100)
 	if n := testing.AllocsPerRun(200, func() { r.TapFrame(Left, f) }); n != 0 {
 		t.Fatalf("TapFrame allocates %.1f times per frame", n)
+	}
+}
+
+// A recorder that is never closed (the process was killed) leaves a part
+// file that Recover turns into a valid WAV holding both channels up to
+// within a second of the crash; nothing else is left behind.
+func TestRecoverAfterCrash(t *testing.T) {
+	dir := t.TempDir()
+	clk := &clock{t: time.Unix(1000, 0)}
+	path := filepath.Join(dir, "crash.wav")
+	r, err := New(path, clk.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 250 { // 5 s, both sides talking
+		clk.advance(20 * time.Millisecond)
+		r.TapFrame(Left, frame(rtpio.CodecPCMU, 8000))
+		r.TapFrame(Right, frame(rtpio.CodecPCMA, -4000))
+	}
+	// No Close: the file descriptor is simply abandoned, as by kill -9.
+	res, err := Recover(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Duration < 4*time.Second || res.Duration > 5*time.Second {
+		t.Fatalf("recovered %v of 5 s", res.Duration)
+	}
+	left, right := readStereo(t, path)
+	if int64(len(left)) != int64(res.Duration)*Rate/int64(time.Second) {
+		t.Fatalf("%d frames for %v", len(left), res.Duration)
+	}
+	for i := range left {
+		if !near(left[i], 8000) || !near(right[i], -4000) {
+			t.Fatalf("frame %d: %d/%d", i, left[i], right[i])
+		}
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "*"+PartSuffix)); len(m) != 0 {
+		t.Fatalf("part files left behind: %v", m)
+	}
+	again, err := Recover(path)
+	if err != nil || again.Duration != res.Duration {
+		t.Fatalf("second recovery: %+v, %v", again, err)
+	}
+	r.f.Close()
+}
+
+// A long silence (both sides on hold) costs no memory and lands in the
+// file as silence once audio comes back, so a crash after it keeps it.
+func TestLongSilenceIsWrittenWhenAudioResumes(t *testing.T) {
+	clk := &clock{t: time.Unix(1000, 0)}
+	path := filepath.Join(t.TempDir(), "hold.wav")
+	r, err := New(path, clk.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(20 * time.Millisecond)
+	r.TapFrame(Left, frame(rtpio.CodecPCMU, 8000))
+	clk.advance(60 * time.Second)
+	for range 50 {
+		clk.advance(20 * time.Millisecond)
+		r.TapFrame(Left, frame(rtpio.CodecPCMU, 8000))
+	}
+	if r.base < 60*Rate {
+		t.Fatalf("only %d frames in the file after a minute of silence", r.base)
+	}
+	res, err := r.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	left, _ := readStereo(t, res.Path)
+	if !near(left[100], 8000) || left[30*Rate] != 0 || !near(left[len(left)-200], 8000) {
+		t.Fatalf("hold not placed: %d %d %d", left[100], left[30*Rate], left[len(left)-200])
 	}
 }

@@ -18,9 +18,10 @@ type Ports struct {
 	ip       netip.Addr
 	min, max int
 
-	mu    sync.Mutex
-	next  int
-	inUse map[int]bool
+	mu     sync.Mutex
+	next   int
+	inUse  map[int]bool
+	allocs uint64
 }
 
 // NewPorts manages [min, max] on ip.
@@ -58,6 +59,7 @@ func (p *Ports) Allocate() (rtpConn, rtcpConn *net.UDPConn, err error) {
 			continue
 		}
 		p.inUse[port] = true
+		p.allocs++
 		return a, b, nil
 	}
 	return nil, nil, ErrNoPorts
@@ -76,4 +78,12 @@ func (p *Ports) InUse() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.inUse)
+}
+
+// Allocations counts pairs handed out since NewPorts, so tests and
+// metrics can tell whether a request took ports at all.
+func (p *Ports) Allocations() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.allocs
 }

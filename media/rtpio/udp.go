@@ -20,8 +20,10 @@ type UDPLeg struct {
 	*Reader
 	*Writer
 
-	conn, rtcpConn *net.UDPConn
-	ports          *Ports
+	// sock is nil until the leg has its ports: an inbound leg is created
+	// before routing decides the call will ring, and takes ports only then.
+	sock  atomic.Pointer[sockets]
+	ports *Ports
 
 	// remote is where we send: first the address from the SDP, then
 	// whatever address the far end's RTP really comes from (symmetric RTP
@@ -33,29 +35,70 @@ type UDPLeg struct {
 	wbuf       []byte
 	rtcpRecv   atomic.Uint64
 	octetsSent atomic.Uint64
+	paused     atomic.Bool // the far end holds: send nothing toward it
 
+	mu        sync.Mutex // orders Attach against Close
+	closed    bool
+	started   bool
 	closeOnce sync.Once
 	done      chan struct{}
 }
 
+type sockets struct{ rtp, rtcp *net.UDPConn }
+
+// ErrLegClosed is returned by Attach on a leg that was closed first.
+var ErrLegClosed = errors.New("rtp leg closed")
+
 // NewUDPLeg wraps an allocated socket pair; Start begins reading.
 func NewUDPLeg(conn, rtcpConn *net.UDPConn, ports *Ports, f Format) *UDPLeg {
+	l := NewPendingUDPLeg(ports, f)
+	l.sock.Store(&sockets{rtp: conn, rtcp: rtcpConn})
+	return l
+}
+
+// NewPendingUDPLeg is a leg without sockets yet: its Reader and Writer
+// exist (so it can be wired up), nothing is sent or received until Attach.
+func NewPendingUDPLeg(ports *Ports, f Format) *UDPLeg {
 	l := &UDPLeg{
-		Reader:   NewReader(f),
-		conn:     conn,
-		rtcpConn: rtcpConn,
-		ports:    ports,
-		wbuf:     make([]byte, MTU),
-		done:     make(chan struct{}),
+		Reader: NewReader(f),
+		ports:  ports,
+		wbuf:   make([]byte, MTU),
+		done:   make(chan struct{}),
 	}
 	l.Writer = NewWriter(rand.Uint32(), f, l.send)
 	l.lastRecv.Store(time.Now().UnixNano())
 	return l
 }
 
-// LocalAddr is the RTP address to put in our SDP.
+// Attach gives a pending leg its allocated socket pair and starts reading.
+// On a leg already closed it closes and releases the pair instead.
+func (l *UDPLeg) Attach(conn, rtcpConn *net.UDPConn) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed || l.sock.Load() != nil {
+		_ = conn.Close()
+		_ = rtcpConn.Close()
+		if l.ports != nil {
+			l.ports.Release(conn)
+		}
+		return ErrLegClosed
+	}
+	l.sock.Store(&sockets{rtp: conn, rtcp: rtcpConn})
+	l.lastRecv.Store(time.Now().UnixNano())
+	l.startLocked()
+	return nil
+}
+
+// Attached reports whether the leg has its sockets.
+func (l *UDPLeg) Attached() bool { return l.sock.Load() != nil }
+
+// LocalAddr is the RTP address to put in our SDP (zero before Attach).
 func (l *UDPLeg) LocalAddr() netip.AddrPort {
-	return l.conn.LocalAddr().(*net.UDPAddr).AddrPort()
+	s := l.sock.Load()
+	if s == nil {
+		return netip.AddrPort{}
+	}
+	return s.rtp.LocalAddr().(*net.UDPAddr).AddrPort()
 }
 
 // SetRemote sets the address from the far end's SDP. A new address (a
@@ -91,16 +134,30 @@ func (l *UDPLeg) Idle(now time.Time) time.Duration {
 // TouchIdle restarts the idle clock (after answer or unhold).
 func (l *UDPLeg) TouchIdle() { l.lastRecv.Store(time.Now().UnixNano()) }
 
-// Start runs the RTP and RTCP read loops until Close.
+// Start runs the RTP and RTCP read loops until Close. A pending leg
+// starts them in Attach instead.
 func (l *UDPLeg) Start() {
-	go l.readLoop()
-	go l.rtcpLoop()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.sock.Load() != nil && !l.closed {
+		l.startLocked()
+	}
 }
 
-func (l *UDPLeg) readLoop() {
+func (l *UDPLeg) startLocked() {
+	if l.started {
+		return
+	}
+	l.started = true
+	s := l.sock.Load()
+	go l.readLoop(s.rtp)
+	go l.rtcpLoop(s.rtcp)
+}
+
+func (l *UDPLeg) readLoop(conn *net.UDPConn) {
 	buf := make([]byte, MTU+1)
 	for {
-		n, src, err := l.conn.ReadFromUDPAddrPort(buf)
+		n, src, err := conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -140,10 +197,10 @@ func (l *UDPLeg) readLoop() {
 	}
 }
 
-func (l *UDPLeg) rtcpLoop() {
+func (l *UDPLeg) rtcpLoop(conn *net.UDPConn) {
 	buf := make([]byte, MTU)
 	for {
-		if _, _, err := l.rtcpConn.ReadFromUDPAddrPort(buf); err != nil {
+		if _, _, err := conn.ReadFromUDPAddrPort(buf); err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
@@ -162,23 +219,43 @@ func (l *UDPLeg) send(h *rtp.Header, payload []byte) error {
 	if r == nil {
 		return errNoRemote
 	}
+	s := l.sock.Load()
+	if s == nil {
+		return errNoSocket
+	}
+	if l.paused.Load() {
+		return errPaused
+	}
 	n, err := h.MarshalTo(l.wbuf)
 	if err != nil {
 		return err
 	}
 	n += copy(l.wbuf[n:], payload)
 	l.octetsSent.Add(uint64(len(payload)))
-	_, err = l.conn.WriteToUDPAddrPort(l.wbuf[:n], *r)
+	_, err = s.rtp.WriteToUDPAddrPort(l.wbuf[:n], *r)
 	return err
 }
 
-var errNoRemote = errors.New("no remote RTP address yet")
+var (
+	errNoRemote = errors.New("no remote RTP address yet")
+	errNoSocket = errors.New("no RTP socket yet")
+	errPaused   = errors.New("sending paused")
+)
+
+// SetSendPaused stops (or resumes) sending RTP and RTCP toward the far
+// end, for while it holds the call (a=sendonly or a=inactive): RFC 3264
+// §5.1 forbids sending media to a peer that will not receive it.
+func (l *UDPLeg) SetSendPaused(on bool) { l.paused.Store(on) }
+
+// SendPaused reports whether sending is paused.
+func (l *UDPLeg) SendPaused() bool { return l.paused.Load() }
 
 // SendReport sends an RTCP sender report to the far end's RTCP port (RTP
 // port + 1), so trunks that watch RTCP see a live stream.
 func (l *UDPLeg) SendReport(now time.Time) {
 	r := l.remote.Load()
-	if r == nil || l.Writer.Sent() == 0 {
+	s := l.sock.Load()
+	if r == nil || s == nil || l.Writer.Sent() == 0 || l.paused.Load() {
 		return
 	}
 	sr := rtcp.SenderReport{
@@ -192,7 +269,7 @@ func (l *UDPLeg) SendReport(now time.Time) {
 	if err != nil {
 		return
 	}
-	_, _ = l.rtcpConn.WriteToUDPAddrPort(b, netip.AddrPortFrom(r.Addr(), r.Port()+1))
+	_, _ = s.rtcp.WriteToUDPAddrPort(b, netip.AddrPortFrom(r.Addr(), r.Port()+1))
 }
 
 // RTCPReceived counts RTCP packets from the far end.
@@ -202,10 +279,16 @@ func (l *UDPLeg) RTCPReceived() uint64 { return l.rtcpRecv.Load() }
 func (l *UDPLeg) Close() {
 	l.closeOnce.Do(func() {
 		l.Reader.Sink.Store(nil)
-		_ = l.conn.Close()
-		_ = l.rtcpConn.Close()
-		if l.ports != nil {
-			l.ports.Release(l.conn)
+		l.mu.Lock()
+		l.closed = true
+		s := l.sock.Load()
+		l.mu.Unlock()
+		if s != nil {
+			_ = s.rtp.Close()
+			_ = s.rtcp.Close()
+			if l.ports != nil {
+				l.ports.Release(s.rtp)
+			}
 		}
 		close(l.done)
 	})

@@ -21,7 +21,9 @@ type clients struct {
 }
 
 func newClients(ua *sipgo.UserAgent, host string, udpAddr string, contact sip.ContactHeader, log *slog.Logger) (*clients, error) {
-	base := []sipgo.ClientOption{sipgo.WithClientHostname(host), sipgo.WithClientLogger(log)}
+	// rport in our Via (RFC 3581): responses come back to the port we sent
+	// from, even through NAT.
+	base := []sipgo.ClientOption{sipgo.WithClientHostname(host), sipgo.WithClientLogger(log), sipgo.WithClientNAT()}
 	stream, err := sipgo.NewClient(ua, base...)
 	if err != nil {
 		return nil, err
@@ -32,9 +34,19 @@ func newClients(ua *sipgo.UserAgent, host string, udpAddr string, contact sip.Co
 			return nil, err
 		}
 	}
+	// A Contact says how to reach us: over TCP, in-dialog requests must
+	// come back over TCP (RFC 3261 §8.1.1.8, §12.1.1).
+	streamContact := *contact.Clone()
+	streamContact.Address.UriParams = sip.NewParams()
+	streamContact.Address.UriParams.Add("transport", "tcp")
 	return &clients{udp: udp, stream: stream,
 		udpUA:    &sipgo.DialogUA{Client: udp, ContactHDR: contact},
-		streamUA: &sipgo.DialogUA{Client: stream, ContactHDR: contact}}, nil
+		streamUA: &sipgo.DialogUA{Client: stream, ContactHDR: streamContact}}, nil
+}
+
+// contact is our Contact for dialogs over transport.
+func (c *clients) contact(transport string) *sip.ContactHeader {
+	return &c.dialogUA(transport).ContactHDR
 }
 
 func isStream(transport string) bool { return !strings.EqualFold(transport, "udp") && transport != "" }

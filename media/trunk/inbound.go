@@ -2,9 +2,12 @@ package trunk
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
+	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/ringbridge/ringbridge/cti"
 	"github.com/ringbridge/ringbridge/media/rtpio"
@@ -14,12 +17,27 @@ import (
 type inboundLeg struct {
 	*leg
 	remote remoteMedia
+	tx     sip.ServerTransaction
+	branch string // top Via branch of the INVITE, to match its CANCEL
+
+	// lateOffer: the INVITE had no SDP, so our 200 OK carries the offer
+	// and the ACK the answer.
+	lateOffer bool
+	// mediaReady is closed once the leg has its RTP ports (after cti took
+	// the call); Answer waits for it.
+	mediaReady chan struct{}
+	finalOnce  sync.Once // one final response per INVITE transaction
 }
 
 var _ cti.InboundLeg = (*inboundLeg)(nil)
 
 // onInvite handles every INVITE: in-dialog ones are re-INVITEs, the rest
 // are new calls that must come from a configured trunk.
+//
+// The order matters for robustness: everything that can refuse the call
+// (source, headers, SDP, cti's routing) runs before RTP ports are taken,
+// so a refused or unacknowledged INVITE holds no port while its
+// transaction waits for the ACK or Timer H.
 func (t *Trunks) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if to := req.To(); to != nil {
 		if tag, ok := to.Params.Get("tag"); ok && tag != "" {
@@ -42,44 +60,44 @@ func (t *Trunks) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, sip.StatusServiceUnavailable, "Service Unavailable")
 		return
 	}
-	if ct := req.ContentType(); ct != nil && !strings.EqualFold(strings.TrimSpace(ct.Value()), "application/sdp") {
-		respond(tx, req, sip.StatusUnsupportedMediaType, "Unsupported Media Type")
+	if ct := req.ContentType(); len(req.Body()) > 0 && ct != nil && !strings.EqualFold(strings.TrimSpace(ct.Value()), "application/sdp") {
+		res := sip.NewResponseFromRequest(req, sip.StatusUnsupportedMediaType, "Unsupported Media Type", nil)
+		res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
+		_ = tx.Respond(res)
 		return
 	}
-	if len(req.Body()) == 0 {
-		// Offerless INVITEs (late offer) are rare on trunks; say so plainly.
-		respond(tx, req, sip.StatusNotAcceptableHere, "Not Acceptable Here: SDP offer required")
-		return
-	}
-	rm, err := parseSDP(req.Body())
-	if err != nil {
-		status, reason := sdpErrorStatus(err)
-		t.log.Warn("INVITE with unusable SDP", "source", src, "err", err)
-		respond(tx, req, status, reason)
-		return
+	lateOffer := len(req.Body()) == 0
+	rm := remoteMedia{format: rtpio.Format{Codec: rtpio.CodecPCMU, AudioPT: 0, EventPT: defaultEventPT}, direction: "sendrecv"}
+	if !lateOffer {
+		var err error
+		if rm, err = parseSDP(req.Body()); err != nil {
+			status, reason := sdpErrorStatus(err)
+			t.log.Warn("INVITE with unusable SDP", "source", src, "err", err)
+			respond(tx, req, status, reason)
+			return
+		}
 	}
 	respond(tx, req, sip.StatusTrying, "Trying")
 
 	dlg, err := t.clients.dialogUA(req.Transport()).ReadInvite(req, tx)
 	if err != nil {
 		t.log.Warn("INVITE rejected", "source", src, "err", err)
-		respond(tx, req, sip.StatusBadRequest, "Bad Request")
+		respond(tx, req, sip.StatusBadRequest, "Bad Request: "+badInviteReason(err))
 		return
 	}
-	rtpConn, rtcpConn, err := t.ports.Allocate()
-	if err != nil {
-		t.log.Error("no RTP port for inbound call", "err", err)
-		_ = dlg.Respond(sip.StatusServiceUnavailable, "Service Unavailable", nil)
-		return
+	// Media is pending: the leg can be handed to cti and wired up, but it
+	// takes ports only once cti has decided the call will ring.
+	media := rtpio.NewPendingUDPLeg(t.ports, rm.format)
+	if !lateOffer {
+		media.SetRemote(rm.addr)
 	}
-	media := rtpio.NewUDPLeg(rtpConn, rtcpConn, t.ports, rm.format)
-	media.SetRemote(rm.addr)
-	media.Start()
-	l := &inboundLeg{leg: newLeg(t, tr, "", callIDOf(req), media), remote: rm}
+	l := &inboundLeg{leg: newLeg(t, tr, "", callIDOf(req), media), remote: rm, tx: tx,
+		branch: viaBranch(req), lateOffer: lateOffer, mediaReady: make(chan struct{})}
 	l.srv = dlg
+	l.inbound = l
 	t.addLeg(l.leg)
 	go l.monitor(dlg.Context())
-	l.log.Info("INVITE accepted", "transport", req.Transport(), "source", src, "codec", rm.format.Codec.String())
+	l.log.Info("INVITE received", "transport", req.Transport(), "source", src, "codec", rm.format.Codec.String(), "late_offer", lateOffer)
 
 	err = t.handler.InboundCall(dlg.Context(), cti.InboundCall{
 		Trunk: tr.Name,
@@ -90,13 +108,40 @@ func (t *Trunks) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if err != nil {
 		status, reason := statusFor(err)
 		l.log.Info("inbound call refused", "status", status, "err", err)
-		_ = dlg.Respond(status, reason, nil)
+		// Release first: the final response's transaction lives on until
+		// ACK or Timer H, and must not keep the leg alive meanwhile.
 		l.finish(cti.EndRejected)
+		l.respondFinal(status, reason)
 		return
+	}
+	rtpConn, rtcpConn, err := t.ports.Allocate()
+	if err != nil {
+		t.log.Error("no RTP port for inbound call", "err", err)
+		l.finish(cti.EndFailed)
+		l.respondFinal(sip.StatusServiceUnavailable, "Service Unavailable")
+		return
+	}
+	if err := media.Attach(rtpConn, rtcpConn); err == nil {
+		close(l.mediaReady)
 	}
 	// The handler owns the call now; keep the transaction alive until the
 	// leg ends (sipgo terminates it when this function returns).
 	<-l.done
+}
+
+// respondFinal sends the one final error response of the INVITE
+// transaction, with the dialog's To-tag, and does not wait for the ACK:
+// the transaction layer absorbs it (and retransmits over UDP).
+func (l *inboundLeg) respondFinal(status int, reason string) {
+	l.finalOnce.Do(func() {
+		res := sip.NewResponseFromRequest(l.srv.InviteRequest, status, reason, nil)
+		if status == sip.StatusServiceUnavailable {
+			res.AppendHeader(sip.NewHeader("Retry-After", "30"))
+		}
+		if err := l.tx.Respond(res); err != nil {
+			l.log.Debug("final response", "status", status, "err", err)
+		}
+	})
 }
 
 // Ringing implements cti.InboundLeg.
@@ -106,13 +151,32 @@ func (l *inboundLeg) Ringing(ctx context.Context) error {
 
 // Answer implements cti.InboundLeg: 200 OK with our SDP, then wait for ACK.
 func (l *inboundLeg) Answer(ctx context.Context) error {
-	body := buildSDP(l.sessID, l.sdpVersion.Load(), l.t.mediaAddr(l.media), l.remote.format, false, answerDirection(l.remote.direction))
+	select {
+	case <-l.mediaReady:
+	case <-l.done:
+		return errors.New("call ended before it was answered")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	var body []byte
+	if l.lateOffer {
+		body = buildSDP(l.sessID, l.sdpVersion.Load(), l.t.mediaAddr(l.media), rtpio.Format{}, true, "sendrecv")
+	} else {
+		body = buildSDP(l.sessID, l.sdpVersion.Load(), l.t.mediaAddr(l.media), l.remote.format, false, answerDirection(l.remote.direction))
+		l.applyRemoteDirection(l.remote.direction)
+	}
 	// The answer must be marked answered before the ACK can race a BYE.
 	l.answered.Store(true)
 	l.media.TouchIdle()
 	res := sip.NewSDPResponseFromRequest(l.srv.InviteRequest, body)
 	res.AppendHeader(sip.NewHeader("Allow", allowedMethods))
 	res.AppendHeader(sip.NewHeader("Server", l.t.cfg.UserAgent))
+	var final bool
+	l.finalOnce.Do(func() { final = true })
+	if !final {
+		l.answered.Store(false)
+		return errors.New("INVITE already answered with a final response")
+	}
 	if err := l.srv.WriteResponse(res); err != nil {
 		l.answered.Store(false)
 		return fmt.Errorf("200 OK: %w", err)
@@ -121,26 +185,59 @@ func (l *inboundLeg) Answer(ctx context.Context) error {
 }
 
 // Reject implements cti.InboundLeg.
-func (l *inboundLeg) Reject(ctx context.Context, status int, reason string) error {
+func (l *inboundLeg) Reject(ctx context.Context, why cti.EndReason) error {
+	status, reason := rejectStatus(why)
 	l.setReason(cti.EndRejected)
-	err := l.srv.Respond(status, reason, nil)
 	l.finish(cti.EndRejected)
-	return err
+	l.respondFinal(status, reason)
+	return nil
+}
+
+// badInviteReason says what ReadInvite disliked, in words of our own: the
+// reason phrase never echoes the request.
+func badInviteReason(err error) string {
+	if errors.Is(err, sipgo.ErrDialogInviteNoContact) {
+		return "Missing Contact"
+	}
+	return "Malformed INVITE"
+}
+
+func viaBranch(req *sip.Request) string {
+	if v := req.Via(); v != nil {
+		b, _ := v.Params.Get("branch")
+		return b
+	}
+	return ""
+}
+
+// rejectStatus maps why cti refuses a ringing call to a SIP final
+// response.
+func rejectStatus(why cti.EndReason) (int, string) {
+	switch why {
+	case cti.EndRejected, cti.EndBusy:
+		return sip.StatusBusyHere, "Busy Here"
+	case cti.EndNoAnswer:
+		return sip.StatusTemporarilyUnavailable, "No Answer"
+	case cti.EndShutdown, cti.EndFailed:
+		return sip.StatusServiceUnavailable, "Service Unavailable"
+	}
+	return sip.StatusTemporarilyUnavailable, "Temporarily Unavailable"
 }
 
 // statusFor maps a cti refusal to a SIP final response.
 func statusFor(err error) (int, string) {
-	switch cti.ErrorKind(err) {
-	case cti.KindNotFound:
-		return sip.StatusNotFound, "Not Found"
-	case cti.KindBusy:
-		return sip.StatusBusyHere, "Busy Here"
-	case cti.KindUnavailable:
-		return sip.StatusTemporarilyUnavailable, "Temporarily Unavailable"
-	case cti.KindForbidden:
-		return sip.StatusForbidden, "Forbidden"
+	switch status := cti.RefusalStatus(err); status {
+	case sip.StatusNotFound:
+		return status, "Not Found"
+	case sip.StatusBusyHere:
+		return status, "Busy Here"
+	case sip.StatusTemporarilyUnavailable:
+		return status, "Temporarily Unavailable"
+	case sip.StatusForbidden:
+		return status, "Forbidden"
+	default:
+		return status, "Server Internal Error"
 	}
-	return sip.StatusInternalServerError, "Server Internal Error"
 }
 
 func respond(tx sip.ServerTransaction, req *sip.Request, status int, reason string) {

@@ -33,6 +33,15 @@ type leg struct {
 	answered   atomic.Bool
 	held       atomic.Bool // we put the far end on hold
 	remoteHeld atomic.Bool // the far end put us on hold
+	ackSeen    atomic.Bool // the ACK to our 200 OK arrived
+	hanging    atomic.Bool // a hangup (BYE, CANCEL, final response) has started
+	timedOut   atomic.Bool // the media watchdog has fired
+
+	inbound *inboundLeg // set on inbound legs
+	kaSeq   uint16      // keep-alive sequence; the watchdog's alone
+
+	holdMu       sync.Mutex
+	onRemoteHold func(held bool)
 
 	// dialCancel aborts an outbound INVITE (WaitAnswer then sends CANCEL).
 	dialCancel context.CancelFunc
@@ -120,8 +129,9 @@ func (l *leg) monitor(dialogCtx context.Context) {
 }
 
 // silent reports whether an answered, unheld leg has had no RTP for d.
+// A leg already hanging up is not silent: its BYE is under way.
 func (l *leg) silent(now time.Time, d time.Duration) bool {
-	return l.answered.Load() && !l.held.Load() && !l.remoteHeld.Load() && l.media.Idle(now) > d
+	return l.answered.Load() && !l.hanging.Load() && !l.held.Load() && !l.remoteHeld.Load() && l.media.Idle(now) > d
 }
 
 // Hangup implements cti.SIPLeg.
@@ -133,11 +143,21 @@ func (l *leg) hangupWith(r cti.EndReason) {
 	_ = l.hangup(ctx, r)
 }
 
+// hangup ends the leg once: only the first caller sends BYE (or CANCEL,
+// or the final response); its retransmissions are the transaction
+// layer's business. Later callers wait for the leg to end.
 func (l *leg) hangup(ctx context.Context, r cti.EndReason) error {
 	select {
 	case <-l.done:
 		return nil
 	default:
+	}
+	if !l.hanging.CompareAndSwap(false, true) {
+		select {
+		case <-l.done:
+		case <-ctx.Done():
+		}
+		return nil
 	}
 	l.setReason(r)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -146,8 +166,10 @@ func (l *leg) hangup(ctx context.Context, r cti.EndReason) error {
 	switch {
 	case l.srv != nil && l.answered.Load():
 		err = l.srv.Bye(ctx)
-	case l.srv != nil:
-		err = l.srv.Respond(sip.StatusTemporarilyUnavailable, "Temporarily Unavailable", nil)
+	case l.inbound != nil:
+		// Ports go back before the final response waits for its ACK.
+		l.finish(r)
+		l.inbound.respondFinal(sip.StatusTemporarilyUnavailable, "Temporarily Unavailable")
 	case l.cli != nil && l.answered.Load():
 		err = l.cli.Bye(ctx)
 	case l.cli != nil:
@@ -214,7 +236,12 @@ func (l *leg) Hold(ctx context.Context, on bool) error {
 		return fmt.Errorf("ACK for re-INVITE: %w", err)
 	}
 	if rm, err := parseSDP(res.Body()); err == nil {
-		l.media.SetRemote(rm.addr)
+		if !rm.addr.Addr().IsUnspecified() {
+			l.media.SetRemote(rm.addr)
+		}
+		// An answer of inactive (or sendonly to our sendrecv) means the
+		// far end takes no media from us: not even keep-alives.
+		l.media.SetSendPaused(rm.direction == "inactive" || rm.direction == "sendonly" || l.remoteHeld.Load())
 	}
 	l.held.Store(on)
 	l.media.TouchIdle()
@@ -238,33 +265,86 @@ func (l *leg) remoteTarget() sip.Uri {
 }
 
 // handleReinvite answers an in-dialog INVITE: hold/unhold from the far
-// end or media moving to a new address.
+// end, media moving to a new address, or a session refresh. One without
+// SDP (RFC 3261 §14.2; session timers, RFC 4028) is answered with our
+// current SDP as the offer, the far end's answer comes in the ACK.
 func (l *leg) handleReinvite(req *sip.Request, tx sip.ServerTransaction) {
+	if len(req.Body()) == 0 {
+		body := buildSDP(l.sessID, l.sdpVersion.Load(), l.t.mediaAddr(l.media), l.media.Writer.Format(), false, l.ourDirection())
+		l.respondReinvite(req, tx, body)
+		l.log.Info("re-INVITE without SDP answered with our current offer")
+		return
+	}
 	rm, err := parseSDP(req.Body())
 	if err != nil {
 		status, reason := sdpErrorStatus(err)
 		_ = tx.Respond(sip.NewResponseFromRequest(req, status, reason, nil))
 		return
 	}
-	if rm.addr.Addr().IsUnspecified() || rm.direction == "sendonly" || rm.direction == "inactive" {
-		l.remoteHeld.Store(true)
+	dir := rm.direction
+	if rm.addr.Addr().IsUnspecified() {
+		// RFC 2543 hold: c=0.0.0.0.
+		dir = "inactive"
 	} else {
-		l.remoteHeld.Store(false)
 		l.media.SetRemote(rm.addr)
-		l.media.TouchIdle()
 	}
 	f := l.media.Writer.Format()
 	if rm.format.Codec != f.Codec || rm.format.EventPT != f.EventPT {
 		l.media.SetFormat(rm.format)
 		f = rm.format
 	}
-	body := buildSDP(l.sessID, l.sdpVersion.Add(1), l.t.mediaAddr(l.media), f, false, answerDirection(rm.direction))
+	ours := answerDirection(dir)
+	if l.held.Load() && (ours == "sendrecv" || ours == "sendonly") {
+		ours = "sendonly"
+	} else if l.held.Load() {
+		ours = "inactive"
+	}
+	body := buildSDP(l.sessID, l.sdpVersion.Add(1), l.t.mediaAddr(l.media), f, false, ours)
+	l.respondReinvite(req, tx, body)
+	l.applyRemoteDirection(dir)
+	l.log.Info("re-INVITE answered", "direction", rm.direction, "answer", ours)
+}
+
+func (l *leg) respondReinvite(req *sip.Request, tx sip.ServerTransaction, body []byte) {
 	res := sip.NewSDPResponseFromRequest(req, body)
-	res.AppendHeader(&l.t.contact)
+	res.AppendHeader(l.t.contactFor(req.Transport()))
+	res.AppendHeader(sip.NewHeader("Allow", allowedMethods))
 	if err := tx.Respond(res); err != nil {
 		l.log.Warn("answering re-INVITE", "err", err)
 	}
-	l.log.Info("re-INVITE answered", "direction", rm.direction)
+}
+
+// ourDirection is the direction our current SDP states.
+func (l *leg) ourDirection() string {
+	if l.held.Load() {
+		return "sendonly"
+	}
+	return "sendrecv"
+}
+
+// onAckBody takes an SDP answer from an ACK: to our offer in the 200 OK
+// of an offerless INVITE or re-INVITE.
+func (l *leg) onAckBody(req *sip.Request) {
+	first := !l.ackSeen.Swap(true)
+	if len(req.Body()) == 0 {
+		if first && l.inbound != nil && l.inbound.lateOffer {
+			l.log.Warn("ACK carries no answer to our offer; hanging up")
+			go l.hangupWith(cti.EndFailed)
+		}
+		return
+	}
+	rm, err := parseSDP(req.Body())
+	if err != nil {
+		l.log.Warn("ACK carries no usable answer to our offer; hanging up", "err", err)
+		go l.hangupWith(cti.EndFailed)
+		return
+	}
+	if !rm.addr.Addr().IsUnspecified() {
+		l.media.SetRemote(rm.addr)
+	}
+	l.media.SetFormat(rm.format)
+	l.applyRemoteDirection(rm.direction)
+	l.media.TouchIdle()
 }
 
 // sdpErrorStatus maps SDP problems to SIP responses.

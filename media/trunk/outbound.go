@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/emiago/sipgo"
@@ -57,9 +58,17 @@ func (t *Trunks) Dial(ctx context.Context, req cti.DialRequest) (cti.OutboundLeg
 	invite := sip.NewRequest(sip.INVITE, recipient)
 	invite.SetTransport(transportName(tr.Transport))
 	fromURI := sip.Uri{Scheme: "sip", User: from, Host: tr.Domain}
-	fh := &sip.FromHeader{Address: fromURI, Params: sip.NewParams()}
+	fh := &sip.FromHeader{DisplayName: displayName(tr.CallerName), Address: fromURI, Params: sip.NewParams()}
 	fh.Params.Add("tag", sip.GenerateTagN(16))
 	invite.AppendHeader(fh)
+	// The identity we assert to the carrier (RFC 3325): trunks that
+	// trust us take the caller id from here, not from From. An agent's
+	// bare extension is no identity a carrier could use, so a number is
+	// asserted only when it is the tenant's or already international.
+	if tr.CallerID != "" || strings.HasPrefix(from, "+") {
+		pai := sip.FromHeader{DisplayName: displayName(tr.CallerName), Address: fromURI}
+		invite.AppendHeader(sip.NewHeader("P-Asserted-Identity", pai.Value()))
+	}
 	invite.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: req.To, Host: tr.Domain}, Params: sip.NewParams()})
 	invite.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	t.identify(invite)
@@ -86,6 +95,18 @@ func (t *Trunks) Dial(ctx context.Context, req cti.DialRequest) (cti.OutboundLeg
 	media.Start()
 	go l.run(dc.ctx)
 	return l, nil
+}
+
+// displayName cleans a display name for the quoted string sipgo writes:
+// no quote, backslash or control character can break out of it.
+func displayName(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == '"' || r == '\\' {
+			return -1
+		}
+		return r
+	}, strings.TrimSpace(s))
+	return truncate(s, 64)
 }
 
 func transportName(s string) string {

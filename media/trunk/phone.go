@@ -82,7 +82,7 @@ func NewPhone(cfg PhoneConfig) (*Phone, error) {
 		conn.Close()
 		return nil, err
 	}
-	if p.ua, err = newUA("ringbridge-phone", p.log); err != nil {
+	if p.ua, err = newUA("ringbridge-phone", p.log, nil); err != nil {
 		conn.Close()
 		return nil, err
 	}

@@ -53,14 +53,26 @@ func testLogger() *slog.Logger {
 
 // startTrunks serves SIP on loopback UDP and TCP, accepting INVITEs from
 // 127.0.0.1 only.
-func startTrunks(t *testing.T, h cti.InboundHandler) (tr *Trunks, udp, tcp netip.AddrPort) {
+func startTrunks(t testing.TB, h cti.InboundHandler) (tr *Trunks, udp, tcp netip.AddrPort) {
+	return startTrunksWith(t, h, nil)
+}
+
+// startTrunksWith is startTrunks with the configuration adjusted by edit.
+func startTrunksWith(t testing.TB, h cti.InboundHandler, edit func(*Config)) (tr *Trunks, udp, tcp netip.AddrPort) {
 	t.Helper()
-	tr, err := New(Config{
+	cfg := Config{
 		Trunks:     []TrunkConfig{{Name: "carrier", Address: "127.0.0.1:5999", AllowFrom: []string{"127.0.0.1/32"}}},
 		MediaIP:    netip.MustParseAddr("127.0.0.1"),
 		RTPPortMin: 13000,
 		RTPPortMax: 13999,
-	}, h, testLogger())
+		// Every test peer sends from 127.0.0.1; the limits have tests of
+		// their own.
+		RateLimits: RateLimits{InvitePerSecond: -1, OptionsPerSecond: -1, RegisterPerSecond: -1},
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	tr, err := New(cfg, h, testLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,12 +93,12 @@ func startTrunks(t *testing.T, h cti.InboundHandler) (tr *Trunks, udp, tcp netip
 
 // sipPeer sends raw SIP over UDP from its own socket.
 type sipPeer struct {
-	t      *testing.T
+	t      testing.TB
 	conn   *net.UDPConn
 	server netip.AddrPort
 }
 
-func newSIPPeer(t *testing.T, server netip.AddrPort, localIP string) *sipPeer {
+func newSIPPeer(t testing.TB, server netip.AddrPort, localIP string) *sipPeer {
 	t.Helper()
 	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(localIP), 0)))
 	if err != nil {
@@ -286,7 +298,7 @@ var (
 
 // quietSIPLogs keeps sipgo's transport layer, which logs every
 // unparseable datagram through slog.Default, out of the test output.
-func quietSIPLogs(t *testing.T) {
+func quietSIPLogs(t testing.TB) {
 	if os.Getenv("RB_TEST_LOG") != "" {
 		return
 	}
@@ -335,11 +347,21 @@ func TestTrunksSurviveHostileInput(t *testing.T) {
 		b := p.build(&sipReq{method: "INVITE", callID: "trunc-" + randToken(), extra: sdpHeader, body: goodOffer})
 		headEnd := bytes.Index(b, []byte("\r\n\r\n"))
 		// Inside the request line, mid-header, headers without their end,
-		// and a body shorter than its Content-Length.
-		for _, cut := range []int{10, headEnd / 2, headEnd + 2, len(b) - 20} {
+		// and a body shorter than its Content-Length. Each is refused with
+		// 400 where its Via, Call-ID and CSeq survived the cut (RFC 4475
+		// §3.1.2.2), and otherwise not answered at all.
+		for i, cut := range []int{10, headEnd / 2, headEnd + 2, len(b) - 20} {
 			p.sendRaw(b[:cut])
+			got := p.readAll(300 * time.Millisecond)
+			for _, r := range got {
+				if r.status != 400 {
+					t.Errorf("cut at %d: answered %d %s", cut, r.status, r.reason)
+				}
+			}
+			if i >= 2 && len(got) == 0 {
+				t.Errorf("cut at %d (all transaction headers present): no 400", cut)
+			}
 		}
-		p.expectSilence(300 * time.Millisecond)
 		p.options()
 		if n := len(h.calls()); n != 0 {
 			t.Fatalf("a truncated INVITE reached cti (%d calls)", n)
@@ -356,7 +378,8 @@ func TestTrunksSurviveHostileInput(t *testing.T) {
 		{"INVITE with a hostname in c=", "127.0.0.1", sipReq{method: "INVITE", extra: sdpHeader, body: hostnameIP}, 400},
 		{"INVITE offering only G.729", "127.0.0.1", sipReq{method: "INVITE", extra: sdpHeader, body: g729Offer}, 488},
 		{"INVITE offering video only", "127.0.0.1", sipReq{method: "INVITE", extra: sdpHeader, body: videoOffer}, 488},
-		{"INVITE without a body", "127.0.0.1", sipReq{method: "INVITE"}, 488},
+		// Late offer: routed like any call (cti refuses it here).
+		{"INVITE without a body", "127.0.0.1", sipReq{method: "INVITE"}, 404},
 		{"INVITE with a body that is not SDP", "127.0.0.1", sipReq{method: "INVITE", extra: []string{"Content-Type: text/plain"}, body: "hello"}, 415},
 		{"INVITE from outside the trunk's allow list", "127.0.0.2", sipReq{method: "INVITE", extra: sdpHeader, body: goodOffer}, 403},
 		{"re-INVITE for an unknown dialog", "127.0.0.1", sipReq{method: "INVITE", toTag: "nosuchdialog", extra: sdpHeader, body: goodOffer}, 481},
@@ -408,10 +431,19 @@ func TestTrunksSurviveHostileInput(t *testing.T) {
 		}
 	})
 
-	// cti saw exactly the one valid call, with the caller and the number.
+	// cti saw exactly the two valid calls (one a late offer), with the
+	// caller and the number.
 	calls := h.calls()
-	if len(calls) != 1 || calls[0].From != "15557654321" || calls[0].To != "15550001001" || calls[0].Trunk != "carrier" {
-		t.Errorf("cti got %+v, want one call from 15557654321 to 15550001001 on carrier", calls)
+	if len(calls) != 2 {
+		t.Errorf("cti got %d calls, want 2", len(calls))
+	}
+	for _, c := range calls {
+		if c.From != "15557654321" || c.To != "15550001001" || c.Trunk != "carrier" {
+			t.Errorf("cti got %+v, want a call from 15557654321 to 15550001001 on carrier", c)
+		}
+	}
+	if n := tr.ports.Allocations(); n != 0 {
+		t.Errorf("refused calls took %d RTP port pairs, want none", n)
 	}
 	// Every refused call gave back its leg and its RTP ports.
 	waitUntil(t, "legs and RTP ports to be released", func() bool { return tr.ActiveLegs() == 0 && tr.ports.InUse() == 0 })

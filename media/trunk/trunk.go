@@ -8,13 +8,19 @@
 // sipgo runs each request's handler on its own goroutine; an inbound
 // INVITE's handler lives as long as its call. Every leg has one monitor
 // goroutine that waits for the dialog to end, plus its RTP read loops.
-// One watchdog goroutine per Trunks checks silence timeouts and sends RTCP
-// reports for all legs.
+// One watchdog goroutine per Trunks checks silence timeouts, sends RTCP
+// reports and hold keep-alives for all legs; one reaper goroutine closes
+// idle accepted TCP connections. The guard's read filter (rate limits,
+// validation, CANCEL) runs on sipgo's UDP read loop, so it never blocks:
+// the limiter is a mutex-guarded map, replies are single datagram writes.
+// An inbound leg's media is created pending and gets its sockets from the
+// INVITE's handler once cti has accepted the call; Answer waits for that.
 //
 // # Lifecycle
 //
 // New, then Serve on listeners; Close hangs up nothing (cti does that while
-// draining) but stops the listeners, the watchdog and registrations.
+// draining) but stops the listeners, the watchdog, the reaper and
+// registrations.
 package trunk
 
 import (
@@ -58,6 +64,9 @@ type TrunkConfig struct {
 	// CallerID replaces the agent's extension as the From user on
 	// outbound calls (the tenant's public number).
 	CallerID string `json:"callerId"`
+	// CallerName is the display name in From and P-Asserted-Identity on
+	// outbound calls (the tenant's name); empty sends none.
+	CallerName string `json:"callerName"`
 }
 
 // Config is the SIP part of the configuration.
@@ -77,6 +86,14 @@ type Config struct {
 	MediaTimeout time.Duration
 	// UserAgent is sent in User-Agent headers.
 	UserAgent string
+	// TCPIdleTimeout closes accepted TCP connections that carried nothing
+	// for this long and serve no live call (default 30 s; negative keeps
+	// them open).
+	TCPIdleTimeout time.Duration
+	// RateLimits bound requests per source IP.
+	RateLimits RateLimits
+
+	testLog *slog.Logger // replaces the logger in tests
 }
 
 // Trunks is the SIP stack.
@@ -97,7 +114,9 @@ type Trunks struct {
 	clients *clients
 
 	udpConn net.PacketConn
-	tcpLn   net.Listener
+	tcpLn   *idleListener
+	limits  *limiter
+	parser  *sip.Parser
 
 	mu      sync.Mutex
 	legs    map[string]*leg // by SIP Call-ID
@@ -129,6 +148,9 @@ func New(cfg Config, handler cti.InboundHandler, log *slog.Logger) (*Trunks, err
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "ringbridge"
 	}
+	if cfg.TCPIdleTimeout == 0 {
+		cfg.TCPIdleTimeout = 30 * time.Second
+	}
 	if !cfg.MediaIP.IsValid() {
 		cfg.MediaIP = netip.IPv4Unspecified()
 	}
@@ -136,7 +158,11 @@ func New(cfg Config, handler cti.InboundHandler, log *slog.Logger) (*Trunks, err
 	if err != nil {
 		return nil, err
 	}
-	t := &Trunks{cfg: cfg, log: log, handler: handler, ports: ports, legs: map[string]*leg{}}
+	if cfg.testLog != nil {
+		log = cfg.testLog
+	}
+	t := &Trunks{cfg: cfg, log: log, handler: handler, ports: ports, legs: map[string]*leg{}, parser: sip.NewParser()}
+	t.limits = newLimiter(cfg.RateLimits, t.onRateLimited)
 	for _, tc := range cfg.Trunks {
 		tr, err := parseTrunk(tc)
 		if err != nil {
@@ -144,18 +170,20 @@ func New(cfg Config, handler cti.InboundHandler, log *slog.Logger) (*Trunks, err
 		}
 		t.trunks = append(t.trunks, tr)
 	}
-	t.ua, err = newUA(cfg.UserAgent, log)
+	t.ua, err = newUA(cfg.UserAgent, log, t.readFilter)
 	if err != nil {
 		return nil, fmt.Errorf("sip user agent: %w", err)
 	}
 	if t.srv, err = sipgo.NewServer(t.ua, sipgo.WithServerLogger(log)); err != nil {
 		return nil, fmt.Errorf("sip server: %w", err)
 	}
-	t.srv.OnInvite(t.onInvite)
-	t.srv.OnAck(t.onAck)
-	t.srv.OnBye(t.onBye)
-	t.srv.OnOptions(t.onOptions)
-	t.srv.OnInfo(t.onInfo)
+	t.srv.OnInvite(t.guarded(t.onInvite))
+	t.srv.OnAck(t.guarded(t.onAck))
+	t.srv.OnBye(t.guarded(t.onBye))
+	t.srv.OnOptions(t.guarded(t.onOptions))
+	t.srv.OnInfo(t.guarded(t.onInfo))
+	t.srv.OnCancel(t.guarded(t.onCancel))
+	t.srv.OnNoRoute(t.guarded(t.onUnknownMethod))
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	return t, nil
 }
@@ -217,7 +245,10 @@ func (t *Trunks) Serve(udp net.PacketConn, tcp net.Listener) error {
 	default:
 		return errors.New("sip: nothing to serve on")
 	}
-	t.udpConn, t.tcpLn = udp, tcp
+	t.udpConn = udp
+	if tcp != nil {
+		t.tcpLn = newIdleListener(tcp)
+	}
 	adv := t.advertisedIP(host)
 	t.contact = sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "ringbridge", Host: adv.String(), Port: t.sipPort}}
 	var udpAddr string
@@ -233,7 +264,11 @@ func (t *Trunks) Serve(udp net.PacketConn, tcp net.Listener) error {
 		waitListening(t.ua, udp)
 	}
 	if tcp != nil {
-		t.goServe(func() error { return t.srv.ServeTCP(tcp) })
+		t.goServe(func() error { return t.srv.ServeTCP(t.tcpLn) })
+		if t.cfg.TCPIdleTimeout > 0 {
+			t.wg.Add(1)
+			go t.reapIdleTCP()
+		}
 	}
 	t.wg.Add(1)
 	go t.watchdog()
@@ -295,6 +330,45 @@ func (t *Trunks) trunkForSource(src string) *trunk {
 		}
 	}
 	return nil
+}
+
+// reapIdleTCP closes idle accepted TCP connections, checking four times
+// per timeout.
+func (t *Trunks) reapIdleTCP() {
+	defer t.wg.Done()
+	tick := time.NewTicker(max(t.cfg.TCPIdleTimeout/4, 10*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.ctx.Done():
+			return
+		case now := <-tick.C:
+			if n := t.tcpLn.reap(now, t.cfg.TCPIdleTimeout, t.dialogOver); n > 0 {
+				t.log.Info("closed idle SIP TCP connections", "count", n, "idle", t.cfg.TCPIdleTimeout)
+			}
+		}
+	}
+}
+
+// dialogOver reports whether a live call's dialog came in over the TCP
+// connection from remote: its in-dialog requests must be able to use it.
+func (t *Trunks) dialogOver(remote string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, l := range t.legs {
+		if l.srv != nil && isStream(l.srv.InviteRequest.Transport()) && l.srv.InviteRequest.Source() == remote {
+			return true
+		}
+	}
+	return false
+}
+
+// OpenTCPConns returns how many accepted SIP TCP connections are open.
+func (t *Trunks) OpenTCPConns() int {
+	if t.tcpLn == nil {
+		return 0
+	}
+	return t.tcpLn.open()
 }
 
 // ActiveLegs returns how many SIP legs are up.
@@ -381,10 +455,13 @@ func (t *Trunks) watchdog() {
 			}
 			t.mu.Unlock()
 			for _, l := range legs {
-				if t.cfg.MediaTimeout > 0 && l.silent(now, t.cfg.MediaTimeout) {
+				// Fired once per leg: the next tick must not start a second
+				// BYE while the first is still being retransmitted.
+				if t.cfg.MediaTimeout > 0 && l.silent(now, t.cfg.MediaTimeout) && l.timedOut.CompareAndSwap(false, true) {
 					l.log.Warn("no RTP from far end; hanging up", "timeout", t.cfg.MediaTimeout)
 					go l.hangupWith(cti.EndMediaTimeout)
 				}
+				l.sendKeepAlive(now)
 				if n%5 == 0 {
 					l.media.SendReport(now)
 				}
@@ -395,6 +472,18 @@ func (t *Trunks) watchdog() {
 
 // allowedMethods are the requests we handle.
 const allowedMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"
+
+// supportedExtensions lists the option tags we implement (none beyond
+// RFC 3261 itself); a Require naming anything else gets 420.
+const supportedExtensions = ""
+
+// contactFor is our Contact header for a dialog over transport.
+func (t *Trunks) contactFor(transport string) *sip.ContactHeader {
+	if t.clients == nil {
+		return &t.contact
+	}
+	return t.clients.contact(transport)
+}
 
 // identify adds User-Agent and Allow to requests we originate.
 func (t *Trunks) identify(req *sip.Request) {
@@ -412,6 +501,9 @@ func (t *Trunks) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 func (t *Trunks) onAck(req *sip.Request, tx sip.ServerTransaction) {
 	if l := t.legFor(req); l != nil && l.srv != nil {
 		_ = l.srv.ReadAck(req, tx)
+		l.onAckBody(req)
+	} else if l != nil {
+		l.onAckBody(req)
 	}
 }
 
@@ -450,9 +542,19 @@ func waitListening(ua *sipgo.UserAgent, conn net.PacketConn) {
 // newUA builds a sipgo user agent whose layers log through our logger:
 // sipgo's default logs whole unparseable datagrams at error level, so junk
 // traffic would flood the log.
-func newUA(name string, log *slog.Logger) (*sipgo.UserAgent, error) {
+func newUA(name string, log *slog.Logger, filter sip.TransportReadFilter) (*sipgo.UserAgent, error) {
 	quiet := log.With("sip_layer", true)
+	tpOpts := []sip.TransportLayerOption{sip.WithTransportLayerLogger(quiet)}
+	if filter != nil {
+		tpOpts = append(tpOpts, sip.WithTransportLayerReadFilter(filter))
+	}
 	return sipgo.NewUA(sipgo.WithUserAgent(name),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(quiet)),
+		sipgo.WithUserAgentTransportLayerOptions(tpOpts...),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(quiet)))
+}
+
+// RTPPorts reports the RTP port allocator's counters: pairs in use now and
+// pairs handed out since start.
+func (t *Trunks) RTPPorts() (inUse int, allocations uint64) {
+	return t.ports.InUse(), t.ports.Allocations()
 }

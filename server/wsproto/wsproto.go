@@ -7,6 +7,11 @@
 // "ack" or "error" carrying the same id. Events from the server carry no id.
 package wsproto
 
+import (
+	"encoding/json"
+	"errors"
+)
+
 // Version is the protocol version announced in "welcome". Additive changes
 // (new optional fields, new message types) keep the number; anything that
 // changes the meaning of an existing field bumps it.
@@ -35,6 +40,9 @@ const (
 	TypeAck     = "ack"     // success reply to a request id
 	TypeError   = "error"   // failure reply to a request id, or a session-level error
 	TypeCall    = "call"    // call state changed
+	// TypeDraining: the server is stopping; calls in progress go on until
+	// Until, new calls are refused. Sign in again once it is back.
+	TypeDraining = "draining"
 )
 
 // Error codes carried in Message.Code of "error" messages.
@@ -50,6 +58,7 @@ const (
 	CodeTooLarge       = "too_large"        // message over the size limit
 	CodeSessionReplace = "session_replaced" // the agent signed in elsewhere
 	CodeSessionInUse   = "session_in_use"   // another tab holds the session; retry with takeover
+	CodeRevoked        = "revoked"          // the account was disabled, deleted, changed or signed out everywhere; sign in again
 )
 
 // Message is the single envelope for every message. Only the fields that a
@@ -157,4 +166,23 @@ type Card struct {
 	Notes   string            `json:"notes,omitempty"`
 	URL     string            `json:"url,omitempty"`
 	Fields  map[string]string `json:"fields,omitempty"`
+}
+
+// ErrNoType is returned by Decode for a JSON object without a "type".
+var ErrNoType = errors.New(`missing "type"`)
+
+// Decode parses one message as the server reads it from a client. On
+// error the returned message still carries whatever "id" could be read,
+// so the error reply can name the request; the error is the JSON
+// decoder's own (a *json.SyntaxError, *json.UnmarshalTypeError, …), whose
+// text the server turns into a hint for the client, or ErrNoType.
+func Decode(data []byte) (*Message, error) {
+	var m Message
+	if err := json.Unmarshal(data, &m); err != nil {
+		return &m, err
+	}
+	if m.Type == "" {
+		return &m, ErrNoType
+	}
+	return &m, nil
 }

@@ -108,10 +108,18 @@ func (s *Store) UpdateUser(ctx context.Context, u *cti.User) error {
 		return err
 	}
 	return s.execOne(ctx, "user", `UPDATE users SET username = ?, display_name = ?, extension = ?, role = ?,
-		password_hash = ?, teams = ?, skills = ?, disabled = ?, super_admin = ?, updated_at = ?
+		password_hash = ?, teams = ?, skills = ?, disabled_at = ?, super_admin = ?, updated_at = ?
 		WHERE tenant_id = ? AND id = ?`,
 		u.Username, u.DisplayName, u.Extension, string(u.Role), u.PasswordHash, teams, skills,
-		u.Disabled, u.SuperAdmin, formatTime(u.UpdatedAt), u.TenantID, u.ID)
+		disabledAt(u), u.SuperAdmin, formatTime(u.UpdatedAt), u.TenantID, u.ID)
+}
+
+// disabledAt is the disabled_at column's value: NULL while enabled.
+func disabledAt(u *cti.User) any {
+	if !u.Disabled() {
+		return nil
+	}
+	return formatTime(u.DisabledAt)
 }
 
 // DeleteUser removes a user; tokens and keys go with it (cascade).
@@ -175,7 +183,11 @@ func (s *Store) ListUsersPage(ctx context.Context, tenantID string, f cti.UserFi
 		args = append(args, q, q, q)
 	}
 	if f.Disabled != nil {
-		where, args = append(where, "disabled = ?"), append(args, *f.Disabled)
+		if *f.Disabled {
+			where = append(where, "disabled_at IS NOT NULL")
+		} else {
+			where = append(where, "disabled_at IS NULL")
+		}
 	}
 	cur, err := decodeCursor(f.Cursor, 2)
 	if err != nil {
@@ -336,6 +348,7 @@ type dialDoc struct {
 	AllowPrefixes  []string `json:"allowPrefixes"`
 	AllowCountries []string `json:"allowCountries"`
 	MaxDigits      int      `json:"maxDigits"`
+	AllowPremium   bool     `json:"allowPremium,omitempty"`
 }
 
 // GetSettings returns the tenant's stored settings.

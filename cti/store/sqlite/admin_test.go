@@ -21,7 +21,10 @@ func TestUsersPageFiltersAndCursor(t *testing.T) {
 			team = "blue"
 		}
 		u := &cti.User{TenantID: "a", Username: fmt.Sprintf("u%02d", i), Extension: fmt.Sprintf("20%02d", i), Role: cti.RoleAgent,
-			Teams: []string{team}, Skills: []cti.Skill{{Name: "French", Level: 10 * (i + 1)}}, Disabled: i == 6}
+			Teams: []string{team}, Skills: []cti.Skill{{Name: "French", Level: 10 * (i + 1)}}}
+		if i == 6 {
+			u.DisabledAt = time.Now().UTC()
+		}
 		if err := s.CreateUser(ctx, u); err != nil {
 			t.Fatal(err)
 		}
@@ -215,7 +218,7 @@ func TestMigrationMakesFirstTenantAdminsSuper(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, q := range []string{`DROP INDEX users_tenant_role`, `DROP TABLE numbers`, `DROP TABLE tenant_settings`, `DROP TABLE audit_log`,
-		`ALTER TABLE users DROP COLUMN teams`, `ALTER TABLE users DROP COLUMN skills`, `ALTER TABLE users DROP COLUMN disabled`,
+		`ALTER TABLE users DROP COLUMN teams`, `ALTER TABLE users DROP COLUMN skills`,
 		`ALTER TABLE users DROP COLUMN super_admin`, `ALTER TABLE users DROP COLUMN updated_at`,
 		`INSERT INTO tenants VALUES ('demo', 'Demo', '2026-01-01T00:00:00.000000000Z'), ('later', 'Later', '2026-02-01T00:00:00.000000000Z')`,
 		`INSERT INTO users (id, tenant_id, username, role, created_at) VALUES

@@ -13,6 +13,10 @@ import (
 
 // SaveCallRecord inserts or replaces a finished call's record.
 func (s *Store) SaveCallRecord(ctx context.Context, r *cti.CallRecord) error {
+	return saveCallRecord(ctx, s.writer, r)
+}
+
+func saveCallRecord(ctx context.Context, db execer, r *cti.CallRecord) error {
 	if r == nil || r.ID == "" || r.TenantID == "" {
 		return cti.Errorf(cti.KindInvalid, "call record id and tenant are required")
 	}
@@ -24,7 +28,7 @@ func (s *Store) SaveCallRecord(ctx context.Context, r *cti.CallRecord) error {
 	if !r.EndedAt.IsZero() {
 		ended = formatTime(r.EndedAt)
 	}
-	_, err = s.writer.ExecContext(ctx, `INSERT INTO calls (id, tenant_id, direction, from_number, to_number,
+	_, err = db.ExecContext(ctx, `INSERT INTO calls (id, tenant_id, direction, from_number, to_number,
 		route, started_at, ended_at, end_reason, disposition, record, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET direction = excluded.direction, from_number = excluded.from_number,

@@ -109,10 +109,10 @@ func (s *Store) CreateUser(ctx context.Context, u *cti.User) error {
 	}
 	_, err = s.writer.ExecContext(ctx, `INSERT INTO users
 		(id, tenant_id, username, display_name, extension, role, password_hash, created_at,
-		 teams, skills, disabled, super_admin, updated_at)
+		 teams, skills, disabled_at, super_admin, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, u.TenantID, u.Username, u.DisplayName, u.Extension, string(u.Role),
-		u.PasswordHash, formatTime(u.CreatedAt), teams, skills, u.Disabled, u.SuperAdmin, formatTime(u.UpdatedAt))
+		u.PasswordHash, formatTime(u.CreatedAt), teams, skills, disabledAt(u), u.SuperAdmin, formatTime(u.UpdatedAt))
 	if err != nil {
 		return classify(err, "user", "tenant")
 	}
@@ -120,13 +120,14 @@ func (s *Store) CreateUser(ctx context.Context, u *cti.User) error {
 }
 
 const userColumns = `id, tenant_id, username, display_name, extension, role, password_hash, created_at,
-	teams, skills, disabled, super_admin, updated_at`
+	teams, skills, super_admin, updated_at, token_epoch, disabled_at`
 
 func scanUser(r rowScanner) (*cti.User, error) {
 	var u cti.User
 	var role, created, teams, skills, updated string
+	var disabled sql.NullString
 	if err := r.Scan(&u.ID, &u.TenantID, &u.Username, &u.DisplayName, &u.Extension,
-		&role, &u.PasswordHash, &created, &teams, &skills, &u.Disabled, &u.SuperAdmin, &updated); err != nil {
+		&role, &u.PasswordHash, &created, &teams, &skills, &u.SuperAdmin, &updated, &u.TokenEpoch, &disabled); err != nil {
 		return nil, err
 	}
 	u.Role = cti.Role(role)
@@ -142,6 +143,11 @@ func scanUser(r rowScanner) (*cti.User, error) {
 	}
 	if err := decodeTeamsSkills(&u, teams, skills); err != nil {
 		return nil, err
+	}
+	if disabled.Valid && disabled.String != "" {
+		if u.DisabledAt, err = parseTime(disabled.String); err != nil {
+			return nil, err
+		}
 	}
 	return &u, nil
 }
@@ -224,21 +230,26 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t *cti.RefreshToken) err
 	if t.ID == "" {
 		t.ID = newID("rtk_")
 	}
+	if t.FamilyID == "" {
+		t.FamilyID = t.ID
+	}
 	if t.CreatedAt.IsZero() {
 		t.CreatedAt = time.Now().UTC()
 	}
 	_, err := s.writer.ExecContext(ctx, `INSERT INTO refresh_tokens
-		(id, tenant_id, user_id, hash, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		t.ID, t.TenantID, t.UserID, t.Hash, formatTime(t.ExpiresAt), formatTime(t.CreatedAt))
+		(id, tenant_id, user_id, family_id, hash, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.TenantID, t.UserID, t.FamilyID, t.Hash, formatTime(t.ExpiresAt), formatTime(t.CreatedAt))
 	if err != nil {
 		return classify(err, "refresh token", "user")
 	}
 	return nil
 }
 
-// ConsumeRefreshToken deletes and returns the token. An expired token is
-// deleted too (it is useless either way) but reported as NotFound, so callers
-// cannot tell "expired" from "never existed" and need no extra branch.
+// ConsumeRefreshToken marks the token used and returns it. The row stays
+// until it expires so that a second presentation is recognised as a
+// replay, which deletes the token's whole family. An expired token is
+// reported as NotFound, so callers cannot tell "expired" from "never
+// existed" and need no extra branch.
 func (s *Store) ConsumeRefreshToken(ctx context.Context, tenantID, hash string) (tok *cti.RefreshToken, err error) {
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
@@ -252,9 +263,10 @@ func (s *Store) ConsumeRefreshToken(ctx context.Context, tenantID, hash string) 
 
 	var t cti.RefreshToken
 	var expires, created string
-	err = tx.QueryRowContext(ctx, `DELETE FROM refresh_tokens WHERE tenant_id = ? AND hash = ?
-		RETURNING id, tenant_id, user_id, hash, expires_at, created_at`, tenantID, hash).
-		Scan(&t.ID, &t.TenantID, &t.UserID, &t.Hash, &expires, &created)
+	var used sql.NullString
+	err = tx.QueryRowContext(ctx, `SELECT id, tenant_id, user_id, family_id, hash, expires_at, created_at, used_at
+		FROM refresh_tokens WHERE tenant_id = ? AND hash = ?`, tenantID, hash).
+		Scan(&t.ID, &t.TenantID, &t.UserID, &t.FamilyID, &t.Hash, &expires, &created, &used)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, cti.Errorf(cti.KindNotFound, "refresh token not found")
 	}
@@ -267,18 +279,78 @@ func (s *Store) ConsumeRefreshToken(ctx context.Context, tenantID, hash string) 
 	if t.CreatedAt, err = parseTime(created); err != nil {
 		return nil, fmt.Errorf("sqlite: consume refresh token: %w", err)
 	}
+	now := time.Now()
+	switch {
+	case used.Valid:
+		// A replay: whoever holds the family's newest token may be the
+		// thief, so nobody keeps it.
+		if _, err = tx.ExecContext(ctx, `DELETE FROM refresh_tokens WHERE tenant_id = ? AND family_id = ?`,
+			t.TenantID, t.FamilyID); err != nil {
+			return nil, fmt.Errorf("sqlite: revoke refresh family: %w", err)
+		}
+	case !now.Before(t.ExpiresAt):
+		if _, err = tx.ExecContext(ctx, `DELETE FROM refresh_tokens WHERE id = ?`, t.ID); err != nil {
+			return nil, fmt.Errorf("sqlite: delete expired refresh token: %w", err)
+		}
+	default:
+		if _, err = tx.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = ? WHERE id = ?`, formatTime(now), t.ID); err != nil {
+			return nil, fmt.Errorf("sqlite: consume refresh token: %w", err)
+		}
+	}
 	if err = tx.Commit(); err != nil {
 		return nil, fmt.Errorf("sqlite: consume refresh token: commit: %w", err)
 	}
-	if !time.Now().Before(t.ExpiresAt) {
+	switch {
+	case used.Valid:
+		return nil, &cti.Error{Kind: cti.KindNotFound, Message: "refresh token not found", Err: cti.ErrRefreshTokenReused}
+	case !now.Before(t.ExpiresAt):
 		return nil, cti.Errorf(cti.KindNotFound, "refresh token not found")
 	}
 	return &t, nil
 }
 
+// RevokeRefreshFamily deletes the family of the token with the given hash.
+func (s *Store) RevokeRefreshFamily(ctx context.Context, tenantID, hash string) error {
+	_, err := s.writer.ExecContext(ctx, `DELETE FROM refresh_tokens WHERE tenant_id = ?1 AND family_id =
+		(SELECT family_id FROM refresh_tokens WHERE tenant_id = ?1 AND hash = ?2)`, tenantID, hash)
+	if err != nil {
+		return fmt.Errorf("sqlite: revoke refresh family: %w", err)
+	}
+	return nil
+}
+
+// RevokeUserTokens bumps the user's token epoch and deletes the user's
+// refresh tokens in one transaction. An unknown user is KindNotFound.
+func (s *Store) RevokeUserTokens(ctx context.Context, tenantID, userID string) (epoch int64, err error) {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: revoke user tokens: begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	err = tx.QueryRowContext(ctx, `UPDATE users SET token_epoch = token_epoch + 1
+		WHERE tenant_id = ? AND id = ? RETURNING token_epoch`, tenantID, userID).Scan(&epoch)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, cti.Errorf(cti.KindNotFound, "user not found")
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: revoke user tokens: %w", err)
+	}
+	if _, err = tx.ExecContext(ctx, `DELETE FROM refresh_tokens WHERE tenant_id = ? AND user_id = ?`, tenantID, userID); err != nil {
+		return 0, fmt.Errorf("sqlite: revoke user tokens: %w", err)
+	}
+	if err = tx.Commit(); err != nil {
+		return 0, fmt.Errorf("sqlite: revoke user tokens: commit: %w", err)
+	}
+	return epoch, nil
+}
+
 // DeleteExpiredRefreshTokens removes tokens that expired before now, for a
-// periodic janitor; tokens that are never presented again would otherwise
-// accumulate forever. It is not part of cti.Store.
+// periodic janitor; tokens that are never presented again (and used ones,
+// kept for replay detection) would otherwise accumulate forever.
 func (s *Store) DeleteExpiredRefreshTokens(ctx context.Context, now time.Time) (int64, error) {
 	res, err := s.writer.ExecContext(ctx, `DELETE FROM refresh_tokens WHERE expires_at <= ?`, formatTime(now))
 	if err != nil {

@@ -59,17 +59,18 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" || path == ":memory:" {
 		return nil, cti.Errorf(cti.KindInvalid, "sqlite: a database file path is required")
 	}
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return nil, fmt.Errorf("sqlite: create directory %q: %w", dir, err)
-		}
+	if err := createPrivate(path); err != nil {
+		return nil, err
 	}
 	uri := "file:" + escapePath(path)
 
 	// IMMEDIATE transactions take the write lock at BEGIN, so a transaction
 	// that reads then writes can never fail half-way with SQLITE_BUSY.
+	// synchronous(FULL) syncs the WAL at every commit: an acknowledged
+	// event survives a power cut too, and group commit keeps the cost to
+	// one sync per group of concurrent writers.
 	writer, err := sql.Open("sqlite", uri+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)"+
-		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+		"&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open writer: %w", err)
 	}
@@ -105,6 +106,33 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: connect reader %q: %w", path, err)
 	}
 	return &Store{writer: writer, reader: reader}, nil
+}
+
+// createPrivate makes sure the database's directory exists (0700 when we
+// create it) and that the database file and its WAL companions are
+// readable by the owner only (0600), whatever the umask and whether or not
+// they existed: the file holds password hashes and refresh tokens. SQLite
+// creates -wal and -shm with the main file's mode, so fixing that file
+// before the first connection covers them too.
+func createPrivate(path string) error {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("sqlite: create directory %q: %w", dir, err)
+		}
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("sqlite: create %q: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("sqlite: create %q: %w", path, err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("sqlite: restrict %q to its owner: %w", p, err)
+		}
+	}
+	return nil
 }
 
 // escapePath keeps characters that are special in a SQLite URI from being

@@ -2,11 +2,14 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -333,5 +336,99 @@ func TestCanceledContext(t *testing.T) {
 	cancel()
 	if err := s.CreateTenant(ctx, &cti.Tenant{ID: "x"}); err == nil {
 		t.Fatal("CreateTenant with canceled context succeeded")
+	}
+}
+
+func TestRefreshFamilyReplayAndUserRevocation(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "rb.db"))
+	ctx := t.Context()
+	a, _ := seed(t, s)
+	exp := time.Now().Add(time.Hour)
+
+	first := &cti.RefreshToken{TenantID: "a", UserID: a.ID, Hash: "f1", ExpiresAt: exp}
+	if err := s.CreateRefreshToken(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if first.FamilyID != first.ID {
+		t.Fatalf("a new family is named after its first token: %+v", first)
+	}
+	if _, err := s.ConsumeRefreshToken(ctx, "a", "f1"); err != nil {
+		t.Fatal(err)
+	}
+	second := &cti.RefreshToken{TenantID: "a", UserID: a.ID, FamilyID: first.FamilyID, Hash: "f2", ExpiresAt: exp}
+	other := &cti.RefreshToken{TenantID: "a", UserID: a.ID, Hash: "o1", ExpiresAt: exp}
+	for _, tk := range []*cti.RefreshToken{second, other} {
+		if err := s.CreateRefreshToken(ctx, tk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Replaying the used first token revokes its successor too.
+	_, err := s.ConsumeRefreshToken(ctx, "a", "f1")
+	wantKind(t, err, cti.KindNotFound)
+	if !errors.Is(err, cti.ErrRefreshTokenReused) {
+		t.Fatalf("replay: %v, want ErrRefreshTokenReused", err)
+	}
+	_, err = s.ConsumeRefreshToken(ctx, "a", "f2")
+	wantKind(t, err, cti.KindNotFound)
+
+	// Logout revokes one family only.
+	if err := s.RevokeRefreshFamily(ctx, "a", "o1"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.ConsumeRefreshToken(ctx, "a", "o1")
+	wantKind(t, err, cti.KindNotFound)
+
+	live := &cti.RefreshToken{TenantID: "a", UserID: a.ID, Hash: "l1", ExpiresAt: exp}
+	if err := s.CreateRefreshToken(ctx, live); err != nil {
+		t.Fatal(err)
+	}
+	epoch, err := s.RevokeUserTokens(ctx, "a", a.ID)
+	if err != nil || epoch != 1 {
+		t.Fatalf("RevokeUserTokens = %d, %v; want epoch 1", epoch, err)
+	}
+	_, err = s.ConsumeRefreshToken(ctx, "a", "l1")
+	wantKind(t, err, cti.KindNotFound)
+	u, err := s.GetUser(ctx, "a", a.ID)
+	if err != nil || u.TokenEpoch != 1 || u.Disabled() {
+		t.Fatalf("user after revocation: %+v, %v", u, err)
+	}
+	_, err = s.RevokeUserTokens(ctx, "b", a.ID) // another tenant's user
+	wantKind(t, err, cti.KindNotFound)
+}
+
+// The database holds password hashes and refresh tokens: owner-only, even
+// in a directory that already existed and under a permissive umask.
+func TestDatabaseFileIsPrivate(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	dir := t.TempDir() // exists already
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "rb.db")
+	s := openTest(t, path)
+	seed(t, s) // writes, so the WAL exists
+	for _, p := range []string{path, path + "-wal"} {
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := st.Mode().Perm(); perm != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", filepath.Base(p), perm)
+		}
+	}
+	// A file left readable by an older version is tightened on open.
+	s.Close()
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	openTest(t, path)
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
+		t.Errorf("reopened file has mode %v, want 0600", st.Mode().Perm())
+	}
+	nested := filepath.Join(t.TempDir(), "new", "data", "rb.db")
+	openTest(t, nested)
+	if st, _ := os.Stat(filepath.Dir(nested)); st.Mode().Perm() != 0o700 {
+		t.Errorf("created data dir has mode %v, want 0700", st.Mode().Perm())
 	}
 }

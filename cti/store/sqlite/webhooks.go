@@ -219,6 +219,9 @@ func (w *WebhookStore) Enqueue(ctx context.Context, batch []webhook.NewDeliverie
 	}()
 	at := nanos(now)
 	for _, nd := range batch {
+		if err := applyEventState(ctx, tx, nd.State); err != nil {
+			return err
+		}
 		ev := &nd.Event
 		for _, epID := range nd.EndpointIDs {
 			if _, err := stmts[0].ExecContext(ctx, epID, ev.TenantID, ev.ID, string(ev.Type), ev.CallID,

@@ -1,11 +1,11 @@
 -- Administration at runtime (docs/admin.md): users gain teams, skills and a
--- disabled flag; numbers, tenant settings and the audit log move into the
--- database so administrators change them without a restart.
+-- super-admin flag (disabling a user sets users.disabled_at, from 0020);
+-- numbers, tenant settings and the audit log move into the database so
+-- administrators change them without a restart.
 
 -- teams: JSON array of strings; skills: JSON array of {"name","level"}.
 ALTER TABLE users ADD COLUMN teams TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE users ADD COLUMN skills TEXT NOT NULL DEFAULT '[]';
-ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN super_admin INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN updated_at TEXT NOT NULL DEFAULT '';
 

@@ -1,0 +1,237 @@
+package cti
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+)
+
+// The life of a call is one state machine. Its owner goroutine (started
+// by Service.start) runs Call.run: it waits for the next input — an
+// agent's command, the progress, answer or end of a SIP leg, the ring
+// timer, shutdown — and dispatches (state, input) through the transitions
+// table. A pair missing from the table is an input that makes no sense in
+// that state: a command gets a precise error and the call goes on. A
+// transition returns EndNone to go on, or the reason the call ends; every
+// ending, a panic included, then goes through closeWith, exactly once.
+//
+// A call has two sides (side.go): a, the party that stays (the caller's
+// leg, or the agent who dialled), and b, the party being reached or
+// talked to (the agent who rings, the number being dialled). A blind
+// transfer replaces the transferring agent's side; click-to-call starts
+// with only b, the agent, and dials once the agent answers.
+
+// callInput is what can happen to a call.
+type callInput int
+
+const (
+	// Commands from agents (callCmd.kind).
+	inAnswer callInput = iota
+	inReject
+	inHangup
+	inHold
+	inUnhold
+	inDTMF
+	inAgentGone // the agent's session closed (no reply expected)
+	inMove      // the agent's media moved to a new session's endpoint
+	inTransfer  // blind transfer to callCmd.to
+	// From the voice path and the clock.
+	inProgress // the leg being dialled sent 180/183
+	inAnswered // the leg being dialled answered
+	inLegEnded // a SIP leg ended, whichever side ended it
+	inTimeout  // the agent did not answer in time
+	inShutdown // the service is stopping
+	numInputs
+)
+
+var inputNames = [numInputs]string{
+	"answer", "reject", "hang up", "hold", "resume", "send digits", "agent gone", "move",
+	"transfer", "progress", "answered", "leg ended", "ring timeout", "shutdown",
+}
+
+func (in callInput) String() string {
+	if in >= 0 && in < numInputs {
+		return inputNames[in]
+	}
+	return fmt.Sprintf("input(%d)", int(in))
+}
+
+// isCommand tells the inputs that agents send (and may wait a reply for).
+func (in callInput) isCommand() bool { return in <= inTransfer }
+
+// callEvent is one input and what came with it.
+type callEvent struct {
+	in  callInput
+	cmd callCmd // for commands
+	leg SIPLeg  // for inProgress, inAnswered and inLegEnded
+}
+
+// transition handles one input in one state.
+type transition func(c *Call, ev *callEvent) EndReason
+
+// transitions is the call's whole lifecycle as a table: which input each
+// state accepts, and what it does. Filled in init (call_transitions.go
+// holds the handlers) so that handlers may refer to the table's users.
+var transitions [numCallStates][numInputs]transition
+
+// end returns a transition that ends the call for why.
+func end(why EndReason) transition {
+	return func(*Call, *callEvent) EndReason { return why }
+}
+
+func init() {
+	live := []CallState{CallRinging, CallDialing, CallEarly, CallActive, CallHeld}
+	for _, st := range live {
+		t := &transitions[st]
+		t[inAgentGone] = end(EndAgentGone)
+		t[inMove] = (*Call).move
+		t[inLegEnded] = (*Call).legEnded
+		t[inShutdown] = end(EndShutdown)
+	}
+	ring := &transitions[CallRinging]
+	ring[inAnswer] = (*Call).answerRinging
+	ring[inReject] = (*Call).refuseRinging
+	ring[inHangup] = (*Call).refuseRinging
+	ring[inTimeout] = end(EndNoAnswer)
+
+	for _, st := range []CallState{CallDialing, CallEarly} {
+		t := &transitions[st]
+		t[inProgress] = (*Call).progress
+		t[inAnswered] = (*Call).remoteAnswered
+		t[inHangup] = (*Call).hangup
+		t[inDTMF] = (*Call).dtmf
+	}
+	for _, st := range []CallState{CallActive, CallHeld} {
+		t := &transitions[st]
+		t[inHangup] = (*Call).hangup
+		t[inDTMF] = (*Call).dtmf
+		t[inTransfer] = (*Call).transfer
+	}
+	transitions[CallActive][inHold] = (*Call).hold
+	transitions[CallHeld][inUnhold] = (*Call).hold
+}
+
+// run is the call's owner loop: begin sets the call up (and may end it at
+// once), then inputs are dispatched until a transition ends the call. A
+// panic ends the call as failed; it never reaches the process.
+func (c *Call) run(ctx context.Context, log *slog.Logger, begin func() EndReason) (reason EndReason) {
+	c.ctx, c.log = ctx, log
+	var ev callEvent
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("call failed with a panic; ending it", "panic", r, "input", ev.in.String(), "stack", string(debug.Stack()))
+			reply(ev.cmd, Errorf(KindInternal, "the call failed; it has been ended"))
+			reason = EndFailed
+		}
+	}()
+	if reason = begin(); reason != EndNone {
+		return reason
+	}
+	for {
+		ev = c.next()
+		if reason = c.dispatch(&ev); reason != EndNone {
+			return reason
+		}
+	}
+}
+
+// next waits for the call's next input.
+func (c *Call) next() callEvent {
+	var ring <-chan time.Time
+	if c.ring != nil {
+		ring = c.ring.C
+	}
+	var aDone, bDone, progress, answer <-chan struct{}
+	if c.a != nil && c.a.leg != nil {
+		aDone = c.a.leg.Done()
+	}
+	if c.b != nil {
+		if c.b.leg != nil {
+			bDone = c.b.leg.Done()
+		}
+		progress, answer = c.b.progress, c.b.answer
+	}
+	select {
+	case cmd := <-c.cmds:
+		return callEvent{in: cmd.kind, cmd: cmd}
+	case <-answer:
+		c.b.answer, c.b.progress = nil, nil
+		return callEvent{in: inAnswered, leg: c.b.leg}
+	case <-progress:
+		c.b.progress = nil
+		return callEvent{in: inProgress, leg: c.b.leg}
+	case <-aDone:
+		return callEvent{in: inLegEnded, leg: c.a.leg}
+	case <-bDone:
+		return callEvent{in: inLegEnded, leg: c.b.leg}
+	case <-ring:
+		c.ring = nil
+		return callEvent{in: inTimeout}
+	case <-c.ctx.Done():
+		return callEvent{in: inShutdown}
+	}
+}
+
+// dispatch runs the transition for the event in the current state.
+func (c *Call) dispatch(ev *callEvent) EndReason {
+	st := c.state()
+	var h transition
+	if st >= 0 && st < numCallStates {
+		h = transitions[st][ev.in]
+	}
+	if h == nil {
+		if ev.in.isCommand() {
+			reply(ev.cmd, Errorf(KindConflict, "cannot %s: the call is %s", ev.in, st))
+		} else {
+			c.log.Debug("input ignored", "input", ev.in.String(), "state", st.String())
+		}
+		return EndNone
+	}
+	return h(c, ev)
+}
+
+// closeWith ends whatever of the call is still going: the ring timer, and
+// every SIP leg not ended yet — an unanswered inbound leg is refused with
+// why (the trunk maps it to a SIP status), any other leg hung up. It runs
+// once, whatever ended the call.
+func (c *Call) closeWith(why EndReason) {
+	if !c.closed.CompareAndSwap(false, true) {
+		return
+	}
+	c.stopRing()
+	ctx := context.WithoutCancel(c.ctx)
+	for _, s := range []*side{c.a, c.b} {
+		if s == nil || s.leg == nil {
+			continue
+		}
+		select {
+		case <-s.leg.Done():
+			continue
+		default:
+		}
+		if in, ok := s.leg.(InboundLeg); ok && !s.answered {
+			_ = in.Reject(ctx, why)
+			continue
+		}
+		_ = s.leg.Hangup(ctx)
+	}
+	if c.conn != nil {
+		c.conn.Close()
+		c.conn = nil
+	}
+}
+
+// armRing starts the ring timer; stopRing stops it.
+func (c *Call) armRing() {
+	c.stopRing()
+	c.ring = time.NewTimer(c.svc.cfg.RingTimeout)
+}
+
+func (c *Call) stopRing() {
+	if c.ring != nil {
+		c.ring.Stop()
+		c.ring = nil
+	}
+}
