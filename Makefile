@@ -68,7 +68,12 @@ FUZZ_TARGETS := \
 	./server:FuzzLoginBody \
 	./server:FuzzWebhookBody \
 	./cti/webhook:FuzzConfig \
-	./cti:FuzzNormalizeE164
+	./cti:FuzzNormalizeE164 \
+	./media/trunk:FuzzParseSDP \
+	./media/trunk:FuzzSIPRequest \
+	./media/rtpio:FuzzReaderDeliver \
+	./media/rtpio:FuzzUDPLegReadPath \
+	./media/dtmf:FuzzTelephoneEvent
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \

@@ -296,11 +296,17 @@ func statusProducer(ctx context.Context, e *e2e, p *proc, ack *acked, stop *atom
 		for !stop.Load() {
 			n++
 			reason := fmt.Sprintf("s-%06d", n)
-			if !wsRequest(conn, wsproto.Message{ID: reason, Type: wsproto.TypeStatus, Status: "away", Reason: reason}) {
+			acked, alive := wsRequest(conn, wsproto.Message{ID: reason, Type: wsproto.TypeStatus, Status: "away", Reason: reason})
+			if !alive {
 				break
 			}
+			if !acked {
+				// Refused (status changes are rate limited per agent).
+				time.Sleep(time.Second)
+				continue
+			}
 			ack.add(reason)
-			if !wsRequest(conn, wsproto.Message{ID: reason + "a", Type: wsproto.TypeStatus, Status: "available"}) {
+			if _, alive := wsRequest(conn, wsproto.Message{ID: reason + "a", Type: wsproto.TypeStatus, Status: "available"}); !alive {
 				break
 			}
 		}
@@ -308,20 +314,21 @@ func statusProducer(ctx context.Context, e *e2e, p *proc, ack *acked, stop *atom
 	}
 }
 
-// wsRequest sends m and reports whether its ack came back.
-func wsRequest(conn *websocket.Conn, m wsproto.Message) bool {
+// wsRequest sends m and reports whether its ack came back, and whether
+// the connection is still usable.
+func wsRequest(conn *websocket.Conn, m wsproto.Message) (acked, alive bool) {
 	_ = conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
 	if err := conn.WriteJSON(m); err != nil {
-		return false
+		return false, false
 	}
 	_ = conn.SetReadDeadline(time.Now().Add(3 * time.Second))
 	for {
 		var r wsproto.Message
 		if err := conn.ReadJSON(&r); err != nil {
-			return false
+			return false, false
 		}
 		if r.ID == m.ID {
-			return r.Type == wsproto.TypeAck
+			return r.Type == wsproto.TypeAck, true
 		}
 	}
 }

@@ -81,6 +81,12 @@ func (f fieldErrors) err() error {
 	return &Error{Kind: KindInvalid, Message: msg, Fields: f}
 }
 
+// InvalidField is a KindInvalid error about one request field (as the
+// JSON spells it).
+func InvalidField(field, message string) *Error {
+	return &Error{Kind: KindInvalid, Message: message, Fields: []FieldError{{Field: field, Message: message}}}
+}
+
 // ErrorFields returns the field errors of err, if any.
 func ErrorFields(err error) []FieldError {
 	var e *Error

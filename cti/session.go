@@ -208,6 +208,10 @@ func (ss *AgentSession) SetStatus(st AgentStatus, reason string) error {
 		}
 	}
 	ss.svc.mu.Lock()
+	if !ss.agent.flapLimiterLocked().allowLocked(ss.svc.now()) {
+		ss.svc.mu.Unlock()
+		return errFlapping()
+	}
 	ch := ss.svc.setStatusLocked(ss.agent, st, reason, time.Time{})
 	ss.svc.mu.Unlock()
 	// The agent sees the change either way; the error tells the client

@@ -205,6 +205,9 @@ export class AgentSocket extends EventTarget {
       return this.#setState(state, { message: err?.message || '' });
     }
     if (e.code === 4403) return this.#setState('forbidden', { message: err?.message || 'This user may not take calls.' });
+    // Deleted, disabled, changed or signed out everywhere: a refresh cannot
+    // help, and the server's reason is the useful message.
+    if (err?.code === 'revoked') return this.#auth.expire(`Signed out: ${err.message}`);
     if (e.code === 4401) this.#forceRefresh = true;
     this.#scheduleRetry(reached);
   }

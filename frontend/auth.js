@@ -180,6 +180,9 @@ export class AuthSession extends EventTarget {
     });
   }
 
+  /** Ends the session because the server revoked it; "expired" tells the UI why. */
+  expire(message) { this.#expire(message); }
+
   #expire(message) {
     this.signOut();
     this.dispatchEvent(new CustomEvent('expired', { detail: { message } }));

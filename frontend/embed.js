@@ -16,7 +16,7 @@ const BUFFER_MAX = 50;
 
 export const EVENTS = ['ready', 'agent.signedIn', 'agent.signedOut', 'agent.statusChanged', 'agent.connection',
   'agent.tokenRequired', 'call.incoming', 'call.dialing', 'call.restored', 'call.updated', 'call.answered',
-  'call.held', 'call.resumed', 'call.muted', 'call.transferred', 'call.ended', 'server.draining'];
+  'call.held', 'call.resumed', 'call.muted', 'call.transferred', 'call.remoteHold', 'call.ended', 'server.draining'];
 
 /** Reads the allowlist the server rendered into the page, plus our own origin. */
 export function allowedOrigins(doc = document) {

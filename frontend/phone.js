@@ -267,6 +267,7 @@ export class Phone extends EventTarget {
     if (call.state === 'active' && prev && ['ringing', 'dialing', 'early'].includes(prev.state)) this.#emit('call.answered', pub());
     if (call.state === 'held' && prev?.state === 'active') this.#emit('call.held', pub());
     if (call.state === 'active' && prev?.state === 'held') this.#emit('call.resumed', pub());
+    if (prev && Boolean(call.remoteHeld) !== Boolean(prev.remoteHeld)) this.#emit('call.remoteHold', { ...pub(), held: Boolean(call.remoteHeld) });
     this.#known.set(call.id, call);
 
     if (call.state === 'ended') {
@@ -318,7 +319,7 @@ export class Phone extends EventTarget {
     return {
       callId: c.id, direction: c.direction, origin: c.origin || null, state: c.state, number: c.remote || '', from: c.from || '', to: c.to || '',
       startedAt: c.startedAt || null, answeredAt: c.answeredAt || null, endedAt: c.endedAt || null, endReason: c.endReason || null,
-      card: c.card || null, callData: this.#callData.get(c.id) || {},
+      card: c.card || null, callData: this.#callData.get(c.id) || {}, remoteHeld: Boolean(c.remoteHeld),
     };
   }
 

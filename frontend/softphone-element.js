@@ -289,7 +289,8 @@ export class RbSoftphoneElement extends HTMLElement {
       renderCard(ui.callCard, c.card, noCard);
       ui.callRemote.textContent = number;
       ui.callName.textContent = c.card?.name ? ` · ${c.card.name}` : '';
-      ui.callState.textContent = { dialing: 'Calling…', early: 'Ringing…', ringing: 'Ringing…', active: 'Connected', held: 'On hold' }[c.state] || c.state;
+      ui.callState.textContent = c.remoteHeld && c.state === 'active' ? 'The caller put you on hold'
+        : { dialing: 'Calling…', early: 'Ringing…', ringing: 'Ringing…', active: 'Connected', held: 'On hold' }[c.state] || c.state;
       const answered = c.state === 'active' || c.state === 'held';
       ui.holdButton.disabled = !answered;
       ui.holdButton.textContent = c.state === 'held' ? 'Resume' : 'Hold';

@@ -163,7 +163,7 @@ func (s *Server) authenticate(ctx context.Context, tenant, login, password strin
 		return nil, errBadCredentials
 	}
 	ok, err := pool.Verify(ctx, u.PasswordHash, password)
-	if errors.Is(err, cti.ErrHashBusy) || cti.ErrorKind(err) == cti.KindUnavailable {
+	if cti.ErrorKind(err) == cti.KindUnavailable { // the pool is full
 		return nil, err
 	}
 	if err != nil {

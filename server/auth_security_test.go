@@ -318,6 +318,11 @@ func TestSecurityHeaders(t *testing.T) {
 	if h := resp.Header.Get("Strict-Transport-Security"); !strings.HasPrefix(h, "max-age=") {
 		t.Errorf("HSTS with TLS: %q", h)
 	}
+	e = newEnv(t, func(c *Config) { c.ExternalTLS = true })
+	resp, _ = e.do("GET", "/", nil)
+	if h := resp.Header.Get("Strict-Transport-Security"); !strings.HasPrefix(h, "max-age=") {
+		t.Errorf("HSTS behind a TLS proxy: %q", h)
+	}
 }
 
 // execSQL changes rows the way another process (or the administration

@@ -55,6 +55,8 @@ func httpStatus(k cti.Kind) int {
 		return fiber.StatusConflict
 	case cti.KindUnavailable:
 		return fiber.StatusServiceUnavailable
+	case cti.KindRateLimited:
+		return fiber.StatusTooManyRequests
 	default:
 		return fiber.StatusInternalServerError
 	}

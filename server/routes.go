@@ -41,6 +41,13 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	api.Get("/calls/:id", s.requireAuth, s.getCall)
 	api.Patch("/calls/:id", s.requireAuth, s.patchCall)
 	api.Get("/recordings/:code", s.requireAuth, s.getRecording)
+	// Operators' statuses and time in status.
+	api.Get("/agents", s.requireAuth, s.listAgents)
+	api.Get("/agents/time-in-status", s.requireAuth, s.getTimeInStatus)
+	api.Get("/agents/status-history", s.requireAuth, s.getStatusHistory)
+	api.Get("/agents/:ext", s.requireAuth, s.getAgent)
+	api.Put("/agents/:ext/status", s.requireAuth, s.putAgentStatus)
+	api.Get("/agents/:ext/call", s.requireAuth, s.getAgentCall)
 	s.webhookRoutes(api) // webhook endpoints and deliveries (docs/webhooks.md)
 
 	// Administration (docs/admin.md). Fixed paths before /users/:id.
@@ -81,12 +88,13 @@ func (s *Server) routes(reg *prometheus.Registry) {
 }
 
 // baseHeaders are safe on every response, API and page alike. HSTS is
-// sent only when we terminate TLS ourselves: behind a TLS-terminating
-// proxy the proxy should send it (docs/deploy.md).
+// sent when browsers reach us over HTTPS: we terminate TLS, or
+// Config.ExternalTLS says a proxy in front does (plain HTTP otherwise,
+// where the header would be ignored anyway).
 func (s *Server) baseHeaders(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
-	if s.tls != nil {
+	if s.scheme() == "https" {
 		c.Set(fiber.HeaderStrictTransportSecurity, hstsValue)
 	}
 	return c.Next()

@@ -251,6 +251,8 @@ func wsCode(k cti.Kind) string {
 		return wsproto.CodeUnavailable
 	case cti.KindBusy:
 		return wsproto.CodeBusy
+	case cti.KindRateLimited:
+		return wsproto.CodeRateLimited
 	default:
 		return wsproto.CodeInternal
 	}

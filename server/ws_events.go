@@ -98,6 +98,7 @@ func callToWire(ci cti.CallInfo) wsproto.Call {
 		EndReason:  string(ci.EndReason),
 		Origin:     ci.Origin,
 		Card:       cardToWire(ci.Card),
+		RemoteHeld: ci.RemoteHeld,
 	}
 }
 

@@ -54,6 +54,7 @@ const (
 	CodeConflict       = "conflict"         // wrong state (answering an ended call)
 	CodeUnavailable    = "unavailable"      // trunk down, agent offline, shutting down
 	CodeBusy           = "busy"             // destination busy
+	CodeRateLimited    = "rate_limited"     // too many requests of this kind (status changes); retry later
 	CodeInternal       = "internal"         // server fault; details are in the server log
 	CodeTooLarge       = "too_large"        // message over the size limit
 	CodeSessionReplace = "session_replaced" // the agent signed in elsewhere
@@ -156,6 +157,8 @@ type Call struct {
 	// number is dialled once the agent answers.
 	Origin string `json:"origin,omitempty"`
 	Card   *Card  `json:"card,omitempty"` // screen pop, when known; may arrive in a later event
+	// RemoteHeld is set while the other party (a trunk) holds the call.
+	RemoteHeld bool `json:"remoteHeld,omitempty"`
 }
 
 // Card is the screen-pop data about the other party.

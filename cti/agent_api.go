@@ -1,0 +1,230 @@
+package cti
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Operators' statuses as integrations, supervisors and admins read and set
+// them (the REST edge serves these).
+
+// AgentPresence is an operator's status right now.
+type AgentPresence struct {
+	Extension string      `json:"extension"`
+	UserID    string      `json:"userId,omitempty"`
+	Username  string      `json:"username,omitempty"`
+	Status    AgentStatus `json:"status"`
+	Reason    string      `json:"reason,omitempty"`
+	// Since is when the status (as shown) began; absent for an operator
+	// not seen since the start.
+	Since time.Time `json:"since,omitzero"`
+	// Until ends wrap-up.
+	Until time.Time `json:"until,omitzero"`
+	// Chosen is the status the operator chose, under a call's activity.
+	Chosen AgentStatus `json:"chosenStatus"`
+	// CallID is the call ringing or in progress, if any.
+	CallID string `json:"callId,omitempty"`
+}
+
+// CurrentCall is the call an extension is on, as the API shows it.
+type CurrentCall struct {
+	ID        string    `json:"id"`
+	Direction Direction `json:"direction"`
+	State     string    `json:"state"`
+	From      string    `json:"from"`
+	To        string    `json:"to"`
+	Remote    string    `json:"remote"`
+	Since     time.Time `json:"startedAt"`
+	Answered  time.Time `json:"answeredAt,omitzero"`
+	Origin    string    `json:"origin,omitempty"`
+	Route     string    `json:"route,omitempty"`
+	// Queue is reserved for queued calls.
+	Queue string `json:"queue,omitempty"`
+}
+
+// presenceOfLocked is an agent's presence. Callers hold s.mu.
+func (ag *agent) presenceOfLocked() AgentPresence {
+	st, reason := ag.effectiveLocked()
+	p := AgentPresence{Extension: ag.ext, UserID: ag.userID, Username: ag.username, Status: st, Reason: reason,
+		Since: ag.shown.since, Chosen: ag.status}
+	if ag.status == StatusWrapUp {
+		p.Until = ag.until
+	}
+	if ag.call != nil {
+		p.CallID = ag.call.ID()
+	}
+	return p
+}
+
+// AgentStatuses returns every operator of the tenant with an extension,
+// signed in or not, ordered by extension.
+func (s *Service) AgentStatuses(ctx context.Context, p Principal) ([]AgentPresence, error) {
+	if err := p.require(rolesReadAll, "read operators' statuses"); err != nil {
+		return nil, err
+	}
+	users, err := s.store.ListUsers(ctx, p.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	out := make([]AgentPresence, 0, len(users))
+	seen := map[string]bool{}
+	for _, u := range users {
+		if u.Extension == "" || seen[u.Extension] {
+			continue
+		}
+		seen[u.Extension] = true
+		if ag := s.agents[agentKey{p.TenantID, u.Extension}]; ag != nil {
+			out = append(out, ag.presenceOfLocked())
+			continue
+		}
+		out = append(out, AgentPresence{Extension: u.Extension, UserID: u.ID, Username: u.Username, Status: StatusOffline, Chosen: StatusOffline})
+	}
+	s.mu.Unlock()
+	slices.SortFunc(out, func(a, b AgentPresence) int { return strings.Compare(a.Extension, b.Extension) })
+	return out, nil
+}
+
+// AgentStatusOf returns one operator's status. Agents may read their own.
+func (s *Service) AgentStatusOf(ctx context.Context, p Principal, ext string) (AgentPresence, error) {
+	if !(p.Is(rolesReadAll...) || (p.Role == RoleAgent && p.Extension == ext)) {
+		return AgentPresence{}, p.require(rolesReadAll, "read other operators' statuses")
+	}
+	u, err := s.store.GetUserByExtension(ctx, p.TenantID, ext)
+	if err != nil {
+		return AgentPresence{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ag := s.agents[agentKey{p.TenantID, ext}]; ag != nil {
+		return ag.presenceOfLocked(), nil
+	}
+	return AgentPresence{Extension: ext, UserID: u.ID, Username: u.Username, Status: StatusOffline, Chosen: StatusOffline}, nil
+}
+
+// SetAgentStatus sets a signed-in operator's chosen status on their
+// behalf (a CRM marking them busy in another system, a supervisor sending
+// them on a break): available, away with a reason, or busy elsewhere.
+func (s *Service) SetAgentStatus(ctx context.Context, p Principal, ext string, st AgentStatus, reason string) (AgentPresence, error) {
+	if err := p.require(rolesReadAll, "set operators' statuses"); err != nil {
+		return AgentPresence{}, err
+	}
+	switch st {
+	case StatusAvailable, StatusBusyElsewhere:
+		reason = ""
+	case StatusAway:
+		if err := s.checkAwayReason(p.TenantID, reason); err != nil {
+			return AgentPresence{}, err
+		}
+	default:
+		return AgentPresence{}, InvalidField("status", "status must be available, away or busy_elsewhere, not "+string(st))
+	}
+	if _, err := s.store.GetUserByExtension(ctx, p.TenantID, ext); err != nil {
+		return AgentPresence{}, err
+	}
+	s.mu.Lock()
+	ag := s.agents[agentKey{p.TenantID, ext}]
+	if ag == nil || ag.session == nil || ag.status == StatusOffline {
+		s.mu.Unlock()
+		return AgentPresence{}, Errorf(KindConflict, "extension %s is signed out: only a signed-in operator has a status to set", ext)
+	}
+	if !ag.flapLimiterLocked().allowLocked(s.now()) {
+		s.mu.Unlock()
+		return AgentPresence{}, errFlapping()
+	}
+	ch := s.setStatusLocked(ag, st, reason, time.Time{})
+	ss, pres := ag.session, ag.presenceOfLocked()
+	s.mu.Unlock()
+	if err := s.publishStatus(ch); err != nil {
+		return AgentPresence{}, err
+	}
+	ss.push(AgentEvent{Kind: EventStatus, Status: st, Reason: reason})
+	s.log.Info("operator status set", "tenant", p.TenantID, "ext", ext, "status", st, "reason", reason, "by", p.UserID, "role", p.Role)
+	return pres, nil
+}
+
+// AgentCall returns the call an extension is on (ringing or in progress).
+func (s *Service) AgentCall(ctx context.Context, p Principal, ext string) (*CurrentCall, error) {
+	if !(p.Is(rolesReadAll...) || (p.Role == RoleAgent && p.Extension == ext)) {
+		return nil, p.require(rolesReadAll, "read other operators' calls")
+	}
+	if _, err := s.store.GetUserByExtension(ctx, p.TenantID, ext); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	ag := s.agents[agentKey{p.TenantID, ext}]
+	var c *Call
+	if ag != nil {
+		c = ag.call
+	}
+	s.mu.Unlock()
+	if c == nil {
+		return nil, Errorf(KindNotFound, "extension %s is not on a call", ext)
+	}
+	ci := c.infoFor(ag)
+	return &CurrentCall{ID: ci.ID, Direction: ci.Direction, State: ci.State.String(), From: ci.From, To: ci.To,
+		Remote: ci.Remote, Since: ci.StartedAt, Answered: ci.AnsweredAt, Origin: ci.Origin, Route: ci.Route}, nil
+}
+
+// maxStatusPeriod bounds a time-in-status query.
+const maxStatusPeriod = 366 * 24 * time.Hour
+
+// checkStatusQuery validates a period and filter.
+func checkStatusQuery(q StatusQuery) error {
+	if !q.From.IsZero() && !q.To.IsZero() {
+		if !q.From.Before(q.To) {
+			return InvalidField("from", "from must be before to")
+		}
+		if q.To.Sub(q.From) > maxStatusPeriod {
+			return InvalidField("to", "a period is at most 366 days")
+		}
+	}
+	switch q.Status {
+	case "", StatusAvailable, StatusAway, StatusWrapUp, StatusBusyElsewhere, StatusRinging, StatusOnCall:
+	default:
+		return InvalidField("status", "unknown status "+string(q.Status))
+	}
+	return nil
+}
+
+// TimeInStatus returns how long each operator spent in each status (and
+// away reason) within the period; an agent may read their own.
+func (s *Service) TimeInStatus(ctx context.Context, p Principal, q StatusQuery) ([]StatusTime, error) {
+	if err := s.requireStatusReader(p, &q); err != nil {
+		return nil, err
+	}
+	if q.From.IsZero() || q.To.IsZero() {
+		return nil, InvalidField("from", "from and to are required")
+	}
+	if err := checkStatusQuery(q); err != nil {
+		return nil, err
+	}
+	return s.store.TimeInStatus(ctx, p.TenantID, q, s.now())
+}
+
+// StatusHistory returns the intervals of operators' statuses within the
+// period, newest first.
+func (s *Service) StatusHistory(ctx context.Context, p Principal, q StatusQuery, page Page) ([]StatusInterval, string, error) {
+	if err := s.requireStatusReader(p, &q); err != nil {
+		return nil, "", err
+	}
+	if err := checkStatusQuery(q); err != nil {
+		return nil, "", err
+	}
+	return s.store.StatusHistory(ctx, p.TenantID, q, page)
+}
+
+// requireStatusReader lets supervisors, admins and integrations read every
+// operator, and an agent only themselves (the query is narrowed to them).
+func (s *Service) requireStatusReader(p Principal, q *StatusQuery) error {
+	if p.Role == RoleAgent && p.Extension != "" {
+		if q.Extension != "" && q.Extension != p.Extension {
+			return Errorf(KindForbidden, "agents read only their own statuses")
+		}
+		q.Extension = p.Extension
+		return nil
+	}
+	return p.require(rolesReadAll, "read operators' statuses")
+}

@@ -1,0 +1,162 @@
+package server
+
+import (
+	"encoding/csv"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/ringbridge/ringbridge/cti"
+)
+
+// Operators' statuses (docs/crm.md §10): who is available, away, on a
+// call, and how long each spent in each status.
+
+// agentStatusRequest is PUT /api/v1/agents/{ext}/status.
+type agentStatusRequest struct {
+	Status string `json:"status"`
+	Reason string `json:"reason"`
+}
+
+// listAgents: GET /api/v1/agents, every operator's status now.
+func (s *Server) listAgents(c *fiber.Ctx) error {
+	p, err := principalOf(c)
+	if err != nil {
+		return err
+	}
+	list, err := s.svc.AgentStatuses(c.UserContext(), p)
+	if err != nil {
+		return err
+	}
+	return c.JSON(listJSON[cti.AgentPresence]{Items: list})
+}
+
+// getAgent: GET /api/v1/agents/{ext}.
+func (s *Server) getAgent(c *fiber.Ctx) error {
+	p, err := principalOf(c)
+	if err != nil {
+		return err
+	}
+	a, err := s.svc.AgentStatusOf(c.UserContext(), p, c.Params("ext"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(a)
+}
+
+// putAgentStatus: PUT /api/v1/agents/{ext}/status.
+func (s *Server) putAgentStatus(c *fiber.Ctx) error {
+	p, err := principalOf(c)
+	if err != nil {
+		return err
+	}
+	var req agentStatusRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	a, err := s.svc.SetAgentStatus(c.UserContext(), p, c.Params("ext"), cti.AgentStatus(req.Status), req.Reason)
+	if err != nil {
+		return err
+	}
+	return c.JSON(a)
+}
+
+// getAgentCall: GET /api/v1/agents/{ext}/call, the call ringing or in
+// progress for an extension (404 when there is none).
+func (s *Server) getAgentCall(c *fiber.Ctx) error {
+	p, err := principalOf(c)
+	if err != nil {
+		return err
+	}
+	call, err := s.svc.AgentCall(c.UserContext(), p, c.Params("ext"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(call)
+}
+
+// statusQuery reads from, to, extension and status from the query string.
+func statusQuery(c *fiber.Ctx) (cti.StatusQuery, error) {
+	q := cti.StatusQuery{Extension: c.Query("extension"), Status: cti.AgentStatus(c.Query("status"))}
+	for name, dst := range map[string]*time.Time{"from": &q.From, "to": &q.To} {
+		if v := c.Query(name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return q, cti.InvalidField(name, name+" must be an RFC 3339 time such as 2026-03-02T09:00:00Z")
+			}
+			*dst = t
+		}
+	}
+	return q, nil
+}
+
+// getTimeInStatus: GET /api/v1/agents/time-in-status?from=&to=
+// [&extension=][&status=][&format=csv], seconds per operator, status and
+// away reason within [from, to).
+func (s *Server) getTimeInStatus(c *fiber.Ctx) error {
+	p, err := principalOf(c)
+	if err != nil {
+		return err
+	}
+	q, err := statusQuery(c)
+	if err != nil {
+		return err
+	}
+	rows, err := s.svc.TimeInStatus(c.UserContext(), p, q)
+	if err != nil {
+		return err
+	}
+	if wantsCSV(c) {
+		var b strings.Builder
+		w := csv.NewWriter(&b)
+		_ = w.Write([]string{"extension", "username", "status", "reason", "seconds"})
+		for _, r := range rows {
+			_ = w.Write([]string{r.Extension, csvSafe(r.Username), string(r.Status), csvSafe(r.Reason), strconv.FormatFloat(r.Seconds, 'f', 3, 64)})
+		}
+		w.Flush()
+		c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+		c.Set(fiber.HeaderContentDisposition, `attachment; filename="time-in-status.csv"`)
+		return c.SendString(b.String())
+	}
+	return c.JSON(listJSON[cti.StatusTime]{Items: rows})
+}
+
+// getStatusHistory: GET /api/v1/agents/status-history?from=&to=
+// [&extension=][&status=][&limit=][&cursor=], intervals newest first.
+func (s *Server) getStatusHistory(c *fiber.Ctx) error {
+	p, err := principalOf(c)
+	if err != nil {
+		return err
+	}
+	q, err := statusQuery(c)
+	if err != nil {
+		return err
+	}
+	page, err := pageOf(c)
+	if err != nil {
+		return err
+	}
+	list, next, err := s.svc.StatusHistory(c.UserContext(), p, q, page)
+	if err != nil {
+		return err
+	}
+	return c.JSON(listJSON[cti.StatusInterval]{Items: list, NextCursor: next})
+}
+
+// wantsCSV: ?format=csv, or an Accept that prefers text/csv.
+func wantsCSV(c *fiber.Ctx) bool {
+	if f := c.Query("format"); f != "" {
+		return f == "csv"
+	}
+	return c.Accepts(fiber.MIMEApplicationJSON, "text/csv") == "text/csv"
+}
+
+// csvSafe keeps a spreadsheet from reading a cell as a formula.
+func csvSafe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
