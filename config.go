@@ -90,20 +90,26 @@ type Config struct {
 	// JWTSecret signs access tokens; generated into DataDir when empty.
 	// RINGBRIDGE_JWT_SECRET.
 	JWTSecret string `json:"jwtSecret"`
-	// Trunks we exchange calls with. Default: one trunk named "local"
-	// accepting calls from 127.0.0.0/8 (ringbridge dial) and sending
-	// outbound calls to 127.0.0.1:5080 (ringbridge answer).
+	// Trunks we exchange calls with, seeded into the database on the
+	// first start (afterwards /api/v1/trunks manages them; docs/admin.md).
+	// Default: one trunk named "local" accepting calls from 127.0.0.0/8
+	// (ringbridge dial) and sending outbound calls to 127.0.0.1:5080
+	// (ringbridge answer).
 	Trunks []trunk.TrunkConfig `json:"trunks"`
-	// Numbers route called numbers to extensions of a tenant. Default:
-	// 1001, 1002, +15550001001 and +15550001002 to the demo agents.
+	// Numbers route called numbers to extensions of a tenant; they seed a
+	// tenant that has no numbers in the database yet. Default: 1001, 1002,
+	// +15550001001 and +15550001002 to the demo agents.
 	Numbers []NumberConfig `json:"numbers"`
 	// DialRules limit outbound destinations per tenant (agents dialling,
-	// click-to-call, transfers, CRM routing to numbers).
+	// click-to-call, transfers, CRM routing to numbers); seed only, like
+	// Tenants.
 	DialRules map[string]DialRuleConfig `json:"dialRules"`
 	// Tenants holds per-tenant CRM integration settings: number region,
 	// when screen pop happens, and the tenant's CRM (lookup and routing
 	// URLs, credentials, timeouts). Default none: phonebook-only screen
-	// pop on ringing, numbers read as US. See docs/crm.md.
+	// pop on ringing, numbers read as US. Seed only: copied into the
+	// database for a tenant without stored settings, which then win
+	// (docs/admin.md). See docs/crm.md.
 	Tenants map[string]TenantConfig `json:"tenants"`
 	// RingTimeout gives up an unanswered call. Default 30s.
 	RingTimeout Duration `json:"ringTimeout"`
@@ -119,6 +125,9 @@ type Config struct {
 	// LogLevel is debug, info, warn or error. Default info;
 	// RINGBRIDGE_LOG_LEVEL.
 	LogLevel string `json:"logLevel"`
+	// NoDemo skips the demo tenant on a fresh database (create the first
+	// tenant with ringbridge admin init instead). RINGBRIDGE_NO_DEMO.
+	NoDemo bool `json:"noDemo"`
 }
 
 // NumberConfig routes one called number: to Extension, with Route
@@ -256,6 +265,13 @@ func (c *Config) applyEnv() error {
 		c.ExternalTLS = b
 	}
 	str("RINGBRIDGE_LOG_LEVEL", &c.LogLevel)
+	if v, ok := os.LookupEnv("RINGBRIDGE_NO_DEMO"); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("RINGBRIDGE_NO_DEMO: %w", err)
+		}
+		c.NoDemo = b
+	}
 	if v, ok := os.LookupEnv("RINGBRIDGE_TLS"); ok {
 		b, err := strconv.ParseBool(v)
 		if err != nil {

@@ -194,7 +194,13 @@ func waitMsg(t *testing.T, msgs <-chan wsproto.Message, match func(wsproto.Messa
 
 func (e *e2e) signIn(user string, toneHz float64) *wsAgent {
 	e.t.Helper()
-	a := &wsAgent{t: e.t, e: e, token: e.login(user), heard: mediatest.NewToneDetector(mediatest.ToneDetectorConfig{})}
+	return e.signInToken(e.login(user), toneHz)
+}
+
+// signInToken is signIn with an access token from any login.
+func (e *e2e) signInToken(token string, toneHz float64) *wsAgent {
+	e.t.Helper()
+	a := &wsAgent{t: e.t, e: e, token: token, heard: mediatest.NewToneDetector(mediatest.ToneDetectorConfig{})}
 	var welcome wsproto.Message
 	a.conn, a.msgs, welcome = e.connect(a.token, "")
 	a.sessID = welcome.Welcome.SessionID

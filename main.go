@@ -4,6 +4,7 @@
 //	ringbridge serve   [-config file]           run the server (default)
 //	ringbridge dial    [flags] NUMBER            call a number on a ringbridge server
 //	ringbridge answer  [flags]                   a stand-in carrier that answers calls
+//	ringbridge admin   COMMAND [flags]           tenants, users and numbers in the database
 //
 // main.go only wires the layers together: config → slog → store →
 // media → cti → server, and signals.
@@ -34,11 +35,13 @@ func main() {
 		err = runDial(ctx, args)
 	case "answer":
 		err = runAnswer(ctx, args)
+	case "admin":
+		err = runAdmin(ctx, args, os.Stdout)
 	case "help", "-h", "--help":
-		fmt.Println("usage: ringbridge [serve|dial|answer] [flags]; ringbridge CMD -h for flags")
+		fmt.Println("usage: ringbridge [serve|dial|answer|admin] [flags]; ringbridge CMD -h for flags")
 		return
 	default:
-		err = fmt.Errorf("unknown command %q (want serve, dial or answer)", cmd)
+		err = fmt.Errorf("unknown command %q (want serve, dial, answer or admin)", cmd)
 	}
 	if err != nil {
 		slog.Error(cmd+" failed", "err", err)

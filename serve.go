@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -100,10 +103,22 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (
 	if err = privateDir(cfg.DataDir, log); err != nil {
 		return nil, err
 	}
-	if a.store, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, "ringbridge.db")); err != nil {
+	if a.store, err = openStore(ctx, cfg.DataDir); err != nil {
 		return nil, err
 	}
-	if err = seedDemo(ctx, a.store, cfg.DataDir, out); err != nil {
+	if !cfg.NoDemo {
+		if err = seedDemo(ctx, a.store, cfg.DataDir, out); err != nil {
+			return nil, err
+		}
+	}
+	if err = seedConfig(ctx, a.store, cfg, log); err != nil {
+		return nil, err
+	}
+	if err = seedTrunks(ctx, a.store, cfg.Trunks); err != nil {
+		return nil, err
+	}
+	trunks, err := a.store.ListTrunks(ctx)
+	if err != nil {
 		return nil, err
 	}
 	secret, err := jwtSecret(cfg)
@@ -128,14 +143,18 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (
 	engine.SetRecordingDir(filepath.Join(cfg.DataDir, "recordings"))
 	ctiCfg := cfg.ctiConfig()
 	ctiCfg.MusicDir = filepath.Join(cfg.DataDir, "music")
+	// Numbers, tenant settings and dialing rules were seeded into the
+	// database above; from here on only the database counts, so that a
+	// number an admin deletes is gone rather than falling back to the file.
+	ctiCfg.Numbers, ctiCfg.Tenants, ctiCfg.DialRules = nil, nil, nil
 	ctiCfg.RecordingSecret = recordingSecret(secret)
-	if tenants := cfg.crmTenants(); len(tenants) > 0 {
-		if a.crm, err = crm.New(tenants, log.With("component", "crm")); err != nil {
-			return nil, err
-		}
-		ctiCfg.CRM = a.crm
+	// Always a CRM client: any tenant may be given a CRM at runtime.
+	if a.crm, err = crm.New(nil, log.With("component", "crm")); err != nil {
+		return nil, err
 	}
+	ctiCfg.CRM = a.crm
 	a.svc = cti.New(ctiCfg, a.store, engine, log.With("component", "cti"))
+	a.crm.SetResolver(crmResolver(a.svc))
 	// Events are stored from now on; they are delivered once start runs.
 	allowPrivate, err := webhook.ParsePrefixes(cfg.WebhookAllowPrivate) // validated
 	if err != nil {
@@ -152,7 +171,7 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (
 	}
 
 	rtpMin, rtpMax, _ := cfg.rtpRange()
-	a.trunks, err = trunk.New(trunk.Config{Trunks: cfg.Trunks, MediaIP: mediaIP, PublicIP: publicIP,
+	a.trunks, err = trunk.New(trunk.Config{Trunks: trunkConfigs(trunks), MediaIP: mediaIP, PublicIP: publicIP,
 		RTPPortMin: rtpMin, RTPPortMax: rtpMax, MediaTimeout: time.Duration(cfg.MediaTimeout),
 		TCPIdleTimeout: time.Duration(cfg.SIPTCPIdleTimeout), RateLimits: cfg.SIPRateLimits}, a.svc, log.With("component", "sip"))
 	if err != nil {
@@ -171,6 +190,7 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (
 		return nil, err
 	}
 	engine.SetDialer(a.trunks)
+	a.svc.SetTrunkApplier(trunkApplier{a.trunks})
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -286,6 +306,60 @@ func (a *app) close() {
 	if a.store != nil {
 		_ = a.store.Close()
 	}
+}
+
+// openStore opens the database in dataDir with the key that encrypts its
+// recoverable secrets (CRM credentials in tenant settings) at rest:
+// dataDir/secrets.key, 32 random bytes written (mode 0600) on first use.
+// Keep the key with the database; a backup of the database without it
+// does not reveal those secrets, and the database without it cannot use
+// them.
+func openStore(ctx context.Context, dataDir string) (*sqlite.Store, error) {
+	st, err := sqlite.Open(ctx, filepath.Join(dataDir, "ringbridge.db"))
+	if err != nil {
+		return nil, err
+	}
+	key, err := secretsKey(dataDir)
+	if err == nil {
+		err = st.SetSecretKey(key)
+	}
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+func secretsKey(dataDir string) ([]byte, error) {
+	path := filepath.Join(dataDir, "secrets.key")
+	if b, err := os.ReadFile(path); err == nil {
+		key, derr := hex.DecodeString(strings.TrimSpace(string(b)))
+		if derr != nil || len(key) != 32 {
+			return nil, fmt.Errorf("%s: want 64 hex digits", path)
+		}
+		return key, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	// O_EXCL: of two processes starting at once, one writes the key and
+	// the other reads it.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return secretsKey(dataDir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("writing %s: %w", path, err)
+	}
+	_, werr := f.WriteString(hex.EncodeToString(key) + "\n")
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return nil, fmt.Errorf("writing %s: %w", path, werr)
+	}
+	return key, nil
 }
 
 // privateDir creates the data directory 0700, and tightens a pre-existing

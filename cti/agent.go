@@ -28,19 +28,20 @@ const (
 
 // checkAwayReason accepts a reason from the configured codes (any short
 // text when none are configured).
-func (s *Service) checkAwayReason(reason string) error {
-	if len(s.cfg.AwayReasons) == 0 {
+func (s *Service) checkAwayReason(tenantID, reason string) error {
+	reasons := s.tenant(tenantID).AwayReasons
+	if len(reasons) == 0 {
 		if len(reason) > 64 {
 			return Errorf(KindInvalid, "away reason is longer than 64 characters")
 		}
 		return nil
 	}
-	for _, r := range s.cfg.AwayReasons {
+	for _, r := range reasons {
 		if r == reason {
 			return nil
 		}
 	}
-	return Errorf(KindInvalid, "away reason %q is not one of %v", reason, s.cfg.AwayReasons)
+	return Errorf(KindInvalid, "away reason %q is not one of %v", reason, reasons)
 }
 
 // ParseAgentStatus validates a status an agent asked for.

@@ -115,12 +115,11 @@ func (s *Service) SetAgentStatus(ctx context.Context, p Principal, ext string, s
 	case StatusAvailable, StatusBusyElsewhere:
 		reason = ""
 	case StatusAway:
-		if err := s.checkAwayReason(reason); err != nil {
+		if err := s.checkAwayReason(p.TenantID, reason); err != nil {
 			return AgentPresence{}, err
 		}
 	default:
-		return AgentPresence{}, &Error{Kind: KindInvalid, Field: "status",
-			Message: "status must be available, away or busy_elsewhere, not " + string(st)}
+		return AgentPresence{}, InvalidField("status", "status must be available, away or busy_elsewhere, not "+string(st))
 	}
 	if _, err := s.store.GetUserByExtension(ctx, p.TenantID, ext); err != nil {
 		return AgentPresence{}, err
@@ -177,16 +176,16 @@ const maxStatusPeriod = 366 * 24 * time.Hour
 func checkStatusQuery(q StatusQuery) error {
 	if !q.From.IsZero() && !q.To.IsZero() {
 		if !q.From.Before(q.To) {
-			return &Error{Kind: KindInvalid, Field: "from", Message: "from must be before to"}
+			return InvalidField("from", "from must be before to")
 		}
 		if q.To.Sub(q.From) > maxStatusPeriod {
-			return &Error{Kind: KindInvalid, Field: "to", Message: "a period is at most 366 days"}
+			return InvalidField("to", "a period is at most 366 days")
 		}
 	}
 	switch q.Status {
 	case "", StatusAvailable, StatusAway, StatusWrapUp, StatusBusyElsewhere, StatusRinging, StatusOnCall:
 	default:
-		return &Error{Kind: KindInvalid, Field: "status", Message: "unknown status " + string(q.Status)}
+		return InvalidField("status", "unknown status "+string(q.Status))
 	}
 	return nil
 }
@@ -198,7 +197,7 @@ func (s *Service) TimeInStatus(ctx context.Context, p Principal, q StatusQuery) 
 		return nil, err
 	}
 	if q.From.IsZero() || q.To.IsZero() {
-		return nil, &Error{Kind: KindInvalid, Field: "from", Message: "from and to are required"}
+		return nil, InvalidField("from", "from and to are required")
 	}
 	if err := checkStatusQuery(q); err != nil {
 		return nil, err

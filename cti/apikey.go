@@ -106,6 +106,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, p Principal, req NewAPIKeyRe
 		return nil, err
 	}
 	s.log.Info("API key created", "tenant", p.TenantID, "key", id, "user", out.User.ID, "by", p.UserID)
+	s.audit(ctx, p, p.TenantID, "api_key.create", id, map[string]any{"name": req.Name, "user": out.User.ID, "userCreated": out.Password != ""})
 	return out, nil
 }
 
@@ -122,7 +123,11 @@ func (s *Service) DeleteAPIKey(ctx context.Context, p Principal, id string) erro
 	if err := p.require(rolesAdmin, "revoke API keys"); err != nil {
 		return err
 	}
-	return s.store.DeleteAPIKey(ctx, p.TenantID, id)
+	if err := s.store.DeleteAPIKey(ctx, p.TenantID, id); err != nil {
+		return err
+	}
+	s.audit(ctx, p, p.TenantID, "api_key.delete", id, nil)
+	return nil
 }
 
 // AuthenticateAPIKey returns the principal a key acts as. Every failure

@@ -50,10 +50,50 @@ func (k Kind) String() string {
 type Error struct {
 	Kind    Kind
 	Message string
-	// Field names the request field at fault (as the JSON spells it,
-	// "url"), when one is; the REST edge lists it in the problem.
-	Field string
-	Err   error
+	// Fields says which input fields were wrong and why (KindInvalid).
+	Fields []FieldError
+	Err    error
+}
+
+// FieldError is one invalid input field: its JSON name and what is wrong.
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+// fieldErrors collects invalid fields of one request.
+type fieldErrors []FieldError
+
+func (f *fieldErrors) add(field, format string, args ...any) {
+	*f = append(*f, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// err returns nil when no field was wrong, else one KindInvalid error
+// naming them all, so a form can show every problem at once.
+func (f fieldErrors) err() error {
+	if len(f) == 0 {
+		return nil
+	}
+	msg := f[0].Field + ": " + f[0].Message
+	if len(f) > 1 {
+		msg += fmt.Sprintf(" (and %d more)", len(f)-1)
+	}
+	return &Error{Kind: KindInvalid, Message: msg, Fields: f}
+}
+
+// InvalidField is a KindInvalid error about one request field (as the
+// JSON spells it).
+func InvalidField(field, message string) *Error {
+	return &Error{Kind: KindInvalid, Message: message, Fields: []FieldError{{Field: field, Message: message}}}
+}
+
+// ErrorFields returns the field errors of err, if any.
+func ErrorFields(err error) []FieldError {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Fields
+	}
+	return nil
 }
 
 func (e *Error) Error() string {

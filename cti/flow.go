@@ -13,9 +13,9 @@ import (
 func (s *Service) InboundCall(ctx context.Context, in InboundCall) error {
 	started := time.Now().UTC()
 	to := normalizeNumber(in.To)
-	route, ok := s.cfg.Numbers[to]
-	if !ok {
-		route, ok = s.cfg.Numbers[strings.TrimPrefix(to, "+")]
+	route, ok, err := s.numberRoute(ctx, to)
+	if err != nil {
+		return err
 	}
 	if !ok {
 		// No tenant owns the number, so there is nobody to tell.
@@ -235,7 +235,8 @@ func (s *Service) internalTargetLocked(tenantID, num string) (*agent, bool) {
 }
 
 func (s *Service) checkDialRule(tenantID, num string) error {
-	rule := s.cfg.DialRules[tenantID]
+	ts := s.tenant(tenantID)
+	rule := ts.DialRule
 	digits := strings.TrimPrefix(num, "+")
 	maxDigits := 15
 	if rule.MaxDigits > 0 {
@@ -256,7 +257,7 @@ func (s *Service) checkDialRule(tenantID, num string) error {
 	countries := rule.AllowCountries
 	if len(countries) == 0 && len(rule.AllowPrefixes) == 0 {
 		// The safe default: domestic calls only.
-		countries = []string{s.tenant(tenantID).DefaultRegion}
+		countries = []string{ts.DefaultRegion}
 	}
 	if e164 != "" {
 		region := NumberRegion(e164)

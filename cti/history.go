@@ -96,7 +96,7 @@ func (c *Call) agentLeft(ag *agent, why EndReason) {
 	if p := c.openPartLocked(ag); p != nil {
 		p.rec.EndedAt, p.rec.EndReason = time.Now().UTC(), why
 		if !p.rec.AnsweredAt.IsZero() {
-			p.rec.WrapUpSeconds = seconds(c.svc.cfg.WrapUp)
+			p.rec.WrapUpSeconds = seconds(c.svc.tenant(c.info.TenantID).WrapUp)
 			answered, talk = true, p.rec.EndedAt.Sub(p.rec.AnsweredAt)
 		}
 	}

@@ -2,6 +2,7 @@ package cti
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"strings"
 	"time"
@@ -82,23 +83,23 @@ var queueNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,39}$`)
 func (q *QueueConfig) normalize() error {
 	q.Name = strings.TrimSpace(strings.ToLower(q.Name))
 	if !queueNameRE.MatchString(q.Name) {
-		return &Error{Kind: KindInvalid, Field: "name", Message: "name must be 1-40 of a-z, 0-9, - and _, starting with a letter or digit"}
+		return InvalidField("name", "name must be 1-40 of a-z, 0-9, - and _, starting with a letter or digit")
 	}
 	if q.Strategy == "" {
 		q.Strategy = queue.LongestIdle
 	}
 	if !q.Strategy.Valid() {
-		return &Error{Kind: KindInvalid, Field: "strategy", Message: "strategy must be one of " + strings.Trim(strings.Join(strategyNames(), ", "), " ")}
+		return InvalidField("strategy", "strategy must be one of " + strings.Trim(strings.Join(strategyNames(), ", "), " "))
 	}
 	if len(q.Members) > maxQueueMembers {
-		return &Error{Kind: KindInvalid, Field: "members", Message: "at most 500 members"}
+		return InvalidField("members", "at most 500 members")
 	}
 	seen := map[string]bool{}
 	members := q.Members[:0]
 	for _, m := range q.Members {
 		m = normalizeNumber(m)
 		if m == "" || len(m) > 16 {
-			return &Error{Kind: KindInvalid, Field: "members", Message: "members are extensions"}
+			return InvalidField("members", "members are extensions")
 		}
 		if !seen[m] {
 			seen[m] = true
@@ -108,11 +109,11 @@ func (q *QueueConfig) normalize() error {
 	q.Members = members
 	for skill, level := range q.Skills {
 		if skill == "" || len(skill) > 40 || level < 1 || level > 100 {
-			return &Error{Kind: KindInvalid, Field: "skills", Message: "skills map names (1-40 characters) to levels 1-100"}
+			return InvalidField("skills", "skills map names (1-40 characters) to levels 1-100")
 		}
 	}
 	if q.Strategy == queue.Skills && len(q.Skills) == 0 {
-		return &Error{Kind: KindInvalid, Field: "skills", Message: "the skills strategy needs the skills a call requires"}
+		return InvalidField("skills", "the skills strategy needs the skills a call requires")
 	}
 	if q.RingSeconds == 0 {
 		q.RingSeconds = DefaultQueueRingSeconds
@@ -130,31 +131,31 @@ func (q *QueueConfig) normalize() error {
 		{"widenStep", q.WidenStep, 0, 100},
 	} {
 		if f.v < f.lo || f.v > f.hi {
-			return &Error{Kind: KindInvalid, Field: f.name, Message: f.name + " is out of range"}
+			return InvalidField(f.name, fmt.Sprintf("%s must be between %d and %d", f.name, f.lo, f.hi))
 		}
 	}
 	if q.AnnounceSeconds > 0 && q.AnnounceSeconds < 5 {
-		return &Error{Kind: KindInvalid, Field: "announceSeconds", Message: "announceSeconds is 0 (off) or at least 5"}
+		return InvalidField("announceSeconds", "announceSeconds is 0 (off) or at least 5")
 	}
 	if q.CallbackDigit != "" && (len(q.CallbackDigit) != 1 || !isDTMFDigit(rune(q.CallbackDigit[0]))) {
-		return &Error{Kind: KindInvalid, Field: "callbackDigit", Message: "callbackDigit is one DTMF digit"}
+		return InvalidField("callbackDigit", "callbackDigit is one DTMF digit")
 	}
 	switch q.Overflow.Kind {
 	case DestNone:
 		q.Overflow.Target = ""
 	case DestExtension, DestQueue:
 		if q.Overflow.Target == "" {
-			return &Error{Kind: KindInvalid, Field: "overflow", Message: "overflow needs a target"}
+			return InvalidField("overflow", "overflow needs a target")
 		}
 		if q.Overflow.Kind == DestQueue && q.Overflow.Target == q.Name {
-			return &Error{Kind: KindInvalid, Field: "overflow", Message: "a queue cannot overflow into itself"}
+			return InvalidField("overflow", "a queue cannot overflow into itself")
 		}
 	case DestNumber:
 		if normalizeNumber(q.Overflow.Target) == "" {
-			return &Error{Kind: KindInvalid, Field: "overflow", Message: "overflow target is not a phone number"}
+			return InvalidField("overflow", "overflow target is not a phone number")
 		}
 	default:
-		return &Error{Kind: KindInvalid, Field: "overflow", Message: "overflow kind is extension, number or queue"}
+		return InvalidField("overflow", "overflow kind is extension, number or queue")
 	}
 	return nil
 }

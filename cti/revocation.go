@@ -90,21 +90,42 @@ func (c *accessCache) forget(k agentKey) {
 // token (or at websocket sign-in) may still act: nil, or one of ErrUserGone,
 // ErrUserDisabled, ErrSessionStale, ErrRevoked, or a store error.
 func (s *Service) CheckAccess(ctx context.Context, p Principal) error {
+	_, err := s.checkAccess(ctx, p)
+	return err
+}
+
+// Authorize is the edge's check of every credential (access token, API
+// key, password): CheckAccess, and then the principal completed from the
+// stored user with what no credential carries — the super-admin flag and
+// the teams — and the current username, so that administrators' changes
+// to those apply to the very next request.
+func (s *Service) Authorize(ctx context.Context, p Principal) (Principal, error) {
+	u, err := s.checkAccess(ctx, p)
+	if err != nil {
+		return Principal{}, err
+	}
+	p.Username = u.Username
+	p.SuperAdmin = u.SuperAdmin && u.Role == RoleAdmin
+	p.Teams = u.Teams
+	return p, nil
+}
+
+func (s *Service) checkAccess(ctx context.Context, p Principal) (*User, error) {
 	u, err := s.currentUser(ctx, p.TenantID, p.UserID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	switch {
 	case u == nil:
-		return ErrUserGone
+		return nil, ErrUserGone
 	case u.Disabled():
-		return ErrUserDisabled
+		return nil, ErrUserDisabled
 	case u.TokenEpoch != p.TokenEpoch:
-		return ErrRevoked
+		return nil, ErrRevoked
 	case u.Role != p.Role || u.Extension != p.Extension:
-		return ErrSessionStale
+		return nil, ErrSessionStale
 	}
-	return nil
+	return u, nil
 }
 
 // currentUser returns the user row, from the cache when fresh; nil when
@@ -133,17 +154,33 @@ func (s *Service) currentUser(ctx context.Context, tenantID, userID string) (*Us
 // changing their role or extension, or resetting their password. The
 // caller is responsible for authorising the action (and auditing it).
 func (s *Service) RevokeUserSessions(ctx context.Context, tenantID, userID string) error {
-	if _, err := s.store.RevokeUserTokens(ctx, tenantID, userID); err != nil {
-		return err
-	}
-	s.access.forget(agentKey{tenantID, userID})
-	s.closeUserSessions(tenantID, userID, ErrRevoked.Message)
-	s.log.Info("user sessions revoked", "tenant", tenantID, "user", userID)
-	return nil
+	_, err := s.revokeUser(ctx, tenantID, userID, ErrRevoked.Message)
+	return err
 }
 
-// closeUserSessions ends the user's agent sessions, telling the client why.
-func (s *Service) closeUserSessions(tenantID, userID, reason string) {
+// revokeUser is RevokeUserSessions with the reason the client is told;
+// it reports how many open sessions it ended (for the audit log).
+func (s *Service) revokeUser(ctx context.Context, tenantID, userID, reason string) (int, error) {
+	if _, err := s.store.RevokeUserTokens(ctx, tenantID, userID); err != nil {
+		return 0, err
+	}
+	n := s.endUserAccess(tenantID, userID, reason)
+	s.log.Info("user sessions revoked", "tenant", tenantID, "user", userID, "sessions", n)
+	return n, nil
+}
+
+// endUserAccess drops the cached user, so the next access check reads
+// the row, and closes the user's open sessions. Alone it is enough for a
+// deleted user (nothing left to check against, tokens deleted with the
+// row); otherwise revokeUser comes first.
+func (s *Service) endUserAccess(tenantID, userID, reason string) int {
+	s.access.forget(agentKey{tenantID, userID})
+	return s.closeUserSessions(tenantID, userID, reason)
+}
+
+// closeUserSessions ends the user's agent sessions, telling the client
+// why, and reports how many there were.
+func (s *Service) closeUserSessions(tenantID, userID, reason string) int {
 	s.mu.Lock()
 	var victims []*AgentSession
 	for _, ss := range s.sessions {
@@ -155,6 +192,7 @@ func (s *Service) closeUserSessions(tenantID, userID, reason string) {
 	for _, ss := range victims {
 		ss.Revoke(reason)
 	}
+	return len(victims)
 }
 
 // Passwords is the bounded pool all password hashing goes through.

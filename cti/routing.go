@@ -24,15 +24,18 @@ type routeTarget struct {
 // error, an empty or unusable answer, or a queue (queues do not exist
 // yet).
 func (s *Service) routeInbound(ctx context.Context, route NumberRoute, in InboundCall, callID string) routeTarget {
+	fallback := routeTarget{ext: route.Extension, label: "fallback:" + route.Extension}
+	log := s.log.With("call", callID, "tenant", route.TenantID)
 	switch route.Route {
+	case RouteCRM:
 	case RouteQueue:
 		return routeTarget{queue: route.Queue, label: "queue:" + route.Queue, fallback: route.Extension}
-	case RouteCRM:
+	case RouteIVR:
+		log.Warn("number routes to an IVR flow, which does not exist yet; taking the fallback", "route", route.Route)
+		return fallback
 	default:
 		return routeTarget{ext: route.Extension, label: "static:" + route.Extension}
 	}
-	fallback := routeTarget{ext: route.Extension, label: "fallback:" + route.Extension}
-	log := s.log.With("call", callID, "tenant", route.TenantID)
 	if s.cfg.CRM == nil {
 		log.Warn("number is routed by CRM but no CRM is configured; taking the fallback", "to", in.To)
 		return fallback

@@ -35,9 +35,13 @@ type NumberRoute struct {
 type RouteKind string
 
 const (
-	RouteStatic RouteKind = ""      // always to NumberRoute.Extension
-	RouteCRM    RouteKind = "crm"   // ask the CRM (data query), NumberRoute.Extension as fallback
-	RouteQueue  RouteKind = "queue" // into NumberRoute.Queue
+	RouteStatic    RouteKind = ""          // always to NumberRoute.Extension
+	RouteExtension RouteKind = "extension" // the same, as stored and shown by the API
+	RouteCRM       RouteKind = "crm"       // ask the CRM (data query), NumberRoute.Extension as fallback
+	// RouteQueue names a queue (NumberRoute.Queue); RouteIVR an IVR flow,
+	// which does not exist yet, so its calls take the fallback extension.
+	RouteQueue RouteKind = "queue"
+	RouteIVR   RouteKind = "ivr"
 )
 
 // DialRule limits where a tenant's calls may go (agents dialling,
@@ -142,6 +146,13 @@ type Service struct {
 	// player is media's Player, when it is one; nil: queued callers hear
 	// silence.
 	player Player
+	// trunkApplier applies trunk changes to the voice path (set once,
+	// before serving; nil: changes apply at the next start).
+	trunkApplier TrunkApplier
+
+	// settings caches what administrators change (admin_cache.go); users
+	// are cached by access.
+	settings settingsCache
 
 	mu       sync.Mutex
 	agents   map[agentKey]*agent
@@ -259,7 +270,8 @@ func (s *Service) agentLocked(tenantID, ext string) *agent {
 // afterCall puts an agent who just finished an answered call into
 // wrap-up, if the tenant uses it and the agent was available.
 func (s *Service) afterCall(ag *agent, answered bool) {
-	if s.cfg.WrapUp <= 0 || !answered {
+	wrapUp := s.tenant(ag.key.tenant).WrapUp
+	if wrapUp <= 0 || !answered {
 		return
 	}
 	s.mu.Lock()
@@ -267,13 +279,13 @@ func (s *Service) afterCall(ag *agent, answered bool) {
 		s.mu.Unlock()
 		return
 	}
-	until := time.Now().Add(s.cfg.WrapUp)
+	until := time.Now().Add(wrapUp)
 	ch := s.setStatusLocked(ag, StatusWrapUp, "", until)
 	ss := ag.session
 	s.mu.Unlock()
 	s.publishStatus(ch)
 	ss.push(AgentEvent{Kind: EventStatus, Status: StatusWrapUp, Until: until})
-	time.AfterFunc(s.cfg.WrapUp, func() {
+	time.AfterFunc(wrapUp, func() {
 		s.mu.Lock()
 		if ag.status != StatusWrapUp || !ag.until.Equal(until) {
 			s.mu.Unlock()

@@ -205,7 +205,7 @@ func (ss *AgentSession) SetStatus(st AgentStatus, reason string) error {
 		reason = ""
 	}
 	if st == StatusAway {
-		if err := ss.svc.checkAwayReason(reason); err != nil {
+		if err := ss.svc.checkAwayReason(ss.principal.TenantID, reason); err != nil {
 			return err
 		}
 	}

@@ -33,9 +33,12 @@ func (m ScreenPopMode) onRinging() bool {
 }
 func (m ScreenPopMode) onAnswer() bool { return m == ScreenPopAnswered || m == ScreenPopBoth }
 
-// TenantSettings are the per-tenant choices of the call-center core. The
-// CRM's addresses and credentials belong to the CRM adapter (cti/crm);
-// only what the core decides with lives here.
+// TenantSettings are the per-tenant choices administrators make at
+// runtime. They live in the store (AdminStore.GetSettings); a tenant that
+// never saved any gets the ones in Config (seeded from the config file),
+// then the defaults. The CRM's addresses and credentials are kept here as
+// plain strings for the CRM adapter (cti/crm), which reads them through
+// Service.TenantSettings on every request.
 type TenantSettings struct {
 	// DefaultRegion reads numbers written without a country code
 	// (ISO 3166-1 alpha-2, e.g. "US", "HU"). Default DefaultRegion.
@@ -53,7 +56,35 @@ type TenantSettings struct {
 	// RecordingDelivery is how call.ended carries the recording. Default
 	// RecordingByCode.
 	RecordingDelivery RecordingDelivery
+	// CRM is the tenant's CRM connection; zero: phonebook only.
+	CRM CRMSettings
+	// AllowedOrigins are the CRM pages (scheme://host[:port]) that may
+	// embed the widget and open the agent websocket for this tenant.
+	AllowedOrigins []string
+	// WrapUp is the after-call time in which an agent gets no calls.
+	WrapUp time.Duration
+	// AwayReasons are the codes agents pick from when away; empty allows
+	// any short text.
+	AwayReasons []string
+	// DialRule limits where the tenant's calls may go; zero: anywhere.
+	DialRule DialRule
 }
+
+// CRMSettings is a tenant's CRM connection (see cti/crm.TenantConfig for
+// what each field does). The secrets are needed in the clear to call the
+// CRM, so the API never returns them, only whether they are set.
+type CRMSettings struct {
+	LookupURL    string
+	LookupMethod string
+	RoutingURL   string
+	APIKey       string
+	AuthHeader   string
+	Username     string
+	Password     string
+}
+
+// IsZero reports whether no CRM is configured.
+func (c CRMSettings) IsZero() bool { return c == CRMSettings{} }
 
 // RecordingDelivery says how a call record carries its recording.
 type RecordingDelivery string
@@ -83,7 +114,33 @@ func ParseRecordingDelivery(s string) (RecordingDelivery, error) {
 
 // tenant returns a tenant's settings with defaults filled in.
 func (s *Service) tenant(id string) TenantSettings {
+	t, ok := s.settings.get(s.store, id)
+	if !ok {
+		t = s.configSettings(id)
+	}
+	return withDefaults(t)
+}
+
+// configSettings are a tenant's settings as Config gives them, for a
+// tenant whose administrators never saved any.
+func (s *Service) configSettings(id string) TenantSettings {
 	t := s.cfg.Tenants[id]
+	if t.WrapUp == 0 {
+		t.WrapUp = s.cfg.WrapUp
+	}
+	if t.AwayReasons == nil {
+		t.AwayReasons = s.cfg.AwayReasons
+	}
+	if r, ok := s.cfg.DialRules[id]; ok {
+		t.DialRule = r
+	}
+	return t
+}
+
+// TenantSettings returns the settings a tenant's calls run with now.
+func (s *Service) TenantSettings(tenantID string) TenantSettings { return s.tenant(tenantID) }
+
+func withDefaults(t TenantSettings) TenantSettings {
 	if t.DefaultRegion == "" {
 		t.DefaultRegion = DefaultRegion
 	}

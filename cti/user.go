@@ -31,7 +31,15 @@ type User struct {
 	Extension    string // empty for users who take no calls
 	Role         Role
 	PasswordHash string // PHC-formatted argon2id; never leaves the store layer unhashed
-	CreatedAt    time.Time
+	// Teams group users for supervisors: a supervisor sees the users
+	// who share a team with them.
+	Teams []string
+	// Skills with levels (1–100), for queue routing.
+	Skills []Skill
+	// SuperAdmin may manage tenants (only meaningful with RoleAdmin).
+	SuperAdmin bool
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 	// TokenEpoch is copied into every access token issued to the user;
 	// RevokeUserSessions increments it, which makes every older token
 	// fail the access check (revocation.go).
@@ -43,6 +51,12 @@ type User struct {
 
 // Disabled reports whether the account is disabled.
 func (u *User) Disabled() bool { return !u.DisabledAt.IsZero() }
+
+// Skill is something a user is good at, and how good (1–100).
+type Skill struct {
+	Name  string
+	Level int
+}
 
 // RefreshToken is a single-use credential exchanged for a new access
 // token. Only its hash is stored. Each exchange issues a successor in the
@@ -66,6 +80,10 @@ type Principal struct {
 	Username  string
 	Extension string
 	Role      Role
+	// SuperAdmin and Teams are filled from the stored user on every
+	// request (Service.Authorize), never from a token.
+	SuperAdmin bool
+	Teams      []string
 	// TokenEpoch is the user's TokenEpoch when the credential was issued;
 	// the access check refuses it once the user's epoch moved on.
 	TokenEpoch int64
@@ -104,6 +122,7 @@ type Store interface {
 
 	PhonebookStore
 	APIKeyStore
+	AdminStore
 	CallRecordStore
 	RecordingStore
 	DurableStore

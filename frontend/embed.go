@@ -3,7 +3,7 @@
 // modules with no build step, its style sheet, the two pages that host it
 // (index.html, the full-page softphone at /, and widget.html, the
 // embeddable one at /widget) and an example CRM page that embeds the
-// widget (examples/).
+// widget (examples/), and the admin console (admin.html at /admin).
 //
 // The files are embedded in the binary, so the server serves them with no
 // files on disk and `go build` needs no npm step. The element speaks the

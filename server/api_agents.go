@@ -84,8 +84,7 @@ func statusQuery(c *fiber.Ctx) (cti.StatusQuery, error) {
 		if v := c.Query(name); v != "" {
 			t, err := time.Parse(time.RFC3339Nano, v)
 			if err != nil {
-				return q, &cti.Error{Kind: cti.KindInvalid, Field: name,
-					Message: name + " must be an RFC 3339 time such as 2026-03-02T09:00:00Z"}
+				return q, cti.InvalidField(name, name+" must be an RFC 3339 time such as 2026-03-02T09:00:00Z")
 			}
 			*dst = t
 		}

@@ -42,11 +42,13 @@ type tokenResponse struct {
 }
 
 type principalJSON struct {
-	TenantID  string   `json:"tenantId"`
-	UserID    string   `json:"userId"`
-	Username  string   `json:"username"`
-	Extension string   `json:"extension"`
-	Role      cti.Role `json:"role"`
+	TenantID   string   `json:"tenantId"`
+	UserID     string   `json:"userId"`
+	Username   string   `json:"username"`
+	Extension  string   `json:"extension"`
+	Role       cti.Role `json:"role"`
+	SuperAdmin bool     `json:"superAdmin"`
+	Teams      []string `json:"teams"`
 }
 
 // errBadCredentials is the single answer to every failed login, so the
@@ -330,5 +332,8 @@ func (s *Server) getMe(c *fiber.Ctx) error {
 		Username:  p.Username,
 		Extension: p.Extension,
 		Role:      p.Role,
+		// From the stored user (requireAuth refreshed them).
+		SuperAdmin: p.SuperAdmin,
+		Teams:      nonNil(p.Teams),
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -194,8 +195,8 @@ func TestMe(t *testing.T) {
 	if err := json.Unmarshal(body, &me); err != nil {
 		t.Fatal(err)
 	}
-	want := principalJSON{TenantID: testTenant, UserID: e.users["bob"].ID, Username: "bob", Extension: "1002", Role: cti.RoleAgent}
-	if me != want {
+	want := principalJSON{TenantID: testTenant, UserID: e.users["bob"].ID, Username: "bob", Extension: "1002", Role: cti.RoleAgent, Teams: []string{}}
+	if !reflect.DeepEqual(me, want) {
 		t.Errorf("me %+v, want %+v", me, want)
 	}
 

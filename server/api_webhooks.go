@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/base64"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -150,6 +151,7 @@ func (s *Server) createWebhook(c *fiber.Ctx) error {
 		return err
 	}
 	s.log.Info("webhook endpoint created", "tenant", p.TenantID, "webhook", ep.ID, "by", p.UserID)
+	s.svc.Audit(c.UserContext(), p, "webhook.create", ep.ID, map[string]any{"url": redactURL(ep.Config.URL)})
 	j := webhookToJSON(ep)
 	j.Secret = ep.Secret
 	c.Location("/api/v1/webhooks/" + ep.ID)
@@ -199,6 +201,7 @@ func (s *Server) putWebhook(c *fiber.Ctx) error {
 		return err
 	}
 	s.log.Info("webhook endpoint updated", "tenant", p.TenantID, "webhook", ep.ID, "by", p.UserID)
+	s.svc.Audit(c.UserContext(), p, "webhook.update", ep.ID, map[string]any{"url": redactURL(ep.Config.URL)})
 	return c.JSON(webhookToJSON(ep))
 }
 
@@ -213,6 +216,7 @@ func (s *Server) deleteWebhook(c *fiber.Ctx) error {
 		return err
 	}
 	s.log.Info("webhook endpoint deleted", "tenant", p.TenantID, "webhook", id, "by", p.UserID)
+	s.svc.Audit(c.UserContext(), p, "webhook.delete", id, nil)
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
@@ -303,4 +307,15 @@ func (s *Server) redeliverWebhook(c *fiber.Ctx) error {
 	}
 	s.log.Info("webhook deliveries redelivered", "tenant", p.TenantID, "webhook", id, "status", status, "count", n, "by", p.UserID)
 	return c.Status(fiber.StatusAccepted).JSON(redeliverResult{Redelivered: n})
+}
+
+// redactURL keeps a webhook URL's scheme, host and path for the audit
+// log; query strings and user info may carry credentials.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	u.User, u.RawQuery, u.Fragment = nil, "", ""
+	return u.String()
 }

@@ -148,16 +148,24 @@ func (s *Server) requireAuth(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="ringbridge", error="invalid_token"`)
 		return errBadToken
 	}
-	// A valid signature is not enough: the user may have been deleted,
-	// disabled, demoted or signed out everywhere since.
-	if err := s.svc.CheckAccess(c.UserContext(), p); err != nil {
+	return s.authorize(c, p)
+}
+
+// authorize completes authentication by any credential (token, key,
+// password): a valid signature or secret is not enough, the user may have
+// been deleted, disabled, demoted or signed out everywhere since
+// (cti.Service.Authorize, revocation.go). The request then runs with the
+// user's current super-admin flag and teams, which no credential carries.
+func (s *Server) authorize(c *fiber.Ctx, p cti.Principal) error {
+	authorized, err := s.svc.Authorize(c.UserContext(), p)
+	if err != nil {
 		if cti.ErrorKind(err) == cti.KindUnauthorized {
-			s.log.Info("access token revoked", "tenant", p.TenantID, "user", p.UserID, "ip", c.IP(), "err", err)
+			s.log.Info("access revoked", "tenant", p.TenantID, "user", p.UserID, "path", c.Path(), "ip", c.IP(), "err", err)
 			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="ringbridge", error="invalid_token"`)
 		}
 		return err
 	}
-	c.Locals(localPrincipal, p)
+	c.Locals(localPrincipal, authorized)
 	return c.Next()
 }
 

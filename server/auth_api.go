@@ -29,8 +29,7 @@ func (s *Server) apiKeyAuth(c *fiber.Ctx, key string) error {
 		}
 		return err
 	}
-	c.Locals(localPrincipal, p)
-	return c.Next()
+	return s.authorize(c, p)
 }
 
 // errBasicRole refuses Basic logins of people: agents and supervisors
@@ -62,8 +61,7 @@ func (s *Server) basicAuth(c *fiber.Ctx, h string) error {
 	if u.Role != cti.RoleAPI && u.Role != cti.RoleAdmin {
 		return errBasicRole
 	}
-	c.Locals(localPrincipal, principalFor(u))
-	return c.Next()
+	return s.authorize(c, principalFor(u))
 }
 
 func isBasic(h string) bool {

@@ -24,12 +24,11 @@ type problem struct {
 	Title  string `json:"title"`
 	Status int    `json:"status"`
 	Detail string `json:"detail,omitempty"`
-	// Errors points at the request fields at fault, when the domain
-	// error names one.
+	// Errors lists invalid request fields (an RFC 9457 extension member),
+	// so a form can mark each one.
 	Errors []fieldProblem `json:"errors,omitempty"`
 }
 
-// fieldProblem is one entry of problem.Errors.
 type fieldProblem struct {
 	Field  string `json:"field"`
 	Detail string `json:"detail"`
@@ -78,8 +77,8 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		p.Status, p.Detail = fe.Code, fe.Message
 	case errors.As(err, &de) && de.Kind != cti.KindInternal:
 		p.Status, p.Detail = httpStatus(de.Kind), de.Message
-		if de.Field != "" {
-			p.Errors = []fieldProblem{{Field: de.Field, Detail: de.Message}}
+		for _, f := range de.Fields {
+			p.Errors = append(p.Errors, fieldProblem{Field: f.Field, Detail: f.Message})
 		}
 	default:
 		p.Status, p.Detail = fiber.StatusInternalServerError, genericDetail

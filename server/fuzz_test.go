@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/base64"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -42,7 +43,7 @@ func FuzzVerifyJWT(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if got != p {
+		if !reflect.DeepEqual(got, p) {
 			t.Fatalf("token %q verified as %+v", token, got)
 		}
 	})

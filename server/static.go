@@ -72,8 +72,11 @@ func (s *Server) staticRoutes() {
 		}
 		f := newStaticFile(body, ct, csp)
 		s.app.Get("/"+name, f.serve)
-		if name == "index.html" {
+		switch name {
+		case "index.html":
 			s.app.Get("/", f.serve)
+		case "admin.html":
+			s.app.Get("/admin", f.serve) // the admin console (docs/admin.md)
 		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"path"
 	"strings"
 
+	"github.com/gofiber/fiber/v2"
+
 	"github.com/ringbridge/ringbridge/frontend"
 )
 
@@ -18,10 +20,10 @@ import (
 // meta tag) because the widget's postMessage bridge must know which parent
 // origins it may talk to, and a page cannot read its own response headers.
 //
-// The allowlist is Config.AllowedOrigins, the list that also admits those
-// origins to /ws/agent. It applies to every tenant until tenants carry
-// their own list in the store; then /widget?tenant=… will pick the
-// tenant's.
+// The allowlist is Config.AllowedOrigins (every tenant's), plus, for
+// /widget?tenant=…, that tenant's own allowedOrigins from its settings
+// (docs/admin.md), read on every request so a change applies to the next
+// page load. The same lists admit those origins to /ws/agent.
 const (
 	widgetFile       = "widget.html"
 	embedOriginsMeta = `<meta name="rb-embed-origins" content="">`
@@ -38,10 +40,18 @@ func (s *Server) widgetRoutes() {
 		if !bytes.Contains(page, []byte(embedOriginsMeta)) {
 			s.log.Error("widget page lacks the embed origins placeholder; the bridge will accept same-origin hosts only")
 		}
-		meta := `<meta name="rb-embed-origins" content="` + html.EscapeString(strings.Join(origins, " ")) + `">`
-		page = bytes.Replace(page, []byte(embedOriginsMeta), []byte(meta), 1)
-		f := newStaticFile(page, staticTypes[".html"], func(host string) string { return widgetCSP(host, origins) })
-		s.app.Get("/widget", f.serve)
+		f := widgetPage(page, origins)
+		s.app.Get("/widget", func(c *fiber.Ctx) error {
+			tenant := c.Query("tenant")
+			if tenant == "" || !validTenantID(tenant) {
+				return f.serve(c)
+			}
+			own := s.svc.TenantSettings(tenant).AllowedOrigins
+			if len(own) == 0 {
+				return f.serve(c)
+			}
+			return widgetPage(page, frameOrigins(append(append([]string{}, s.cfg.AllowedOrigins...), own...))).serve(c)
+		})
 	}
 
 	entries, err := fs.ReadDir(frontend.FS, examplesDir)
@@ -66,6 +76,27 @@ func (s *Server) widgetRoutes() {
 		}
 		s.app.Get("/"+examplesDir+"/"+name, newStaticFile(body, ct, csp).serve)
 	}
+}
+
+// widgetPage is the widget with origins in its meta tag and policy.
+func widgetPage(page []byte, origins []string) *staticFile {
+	meta := `<meta name="rb-embed-origins" content="` + html.EscapeString(strings.Join(origins, " ")) + `">`
+	body := bytes.Replace(page, []byte(embedOriginsMeta), []byte(meta), 1)
+	return newStaticFile(body, staticTypes[".html"], func(host string) string { return widgetCSP(host, origins) })
+}
+
+// validTenantID keeps a query parameter that cannot name a tenant from
+// reaching the store.
+func validTenantID(s string) bool {
+	if len(s) == 0 || len(s) > 40 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // widgetCSP is pageCSP plus the frame-ancestors allowlist. Without the

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ringbridge/ringbridge/cti"
 )
 
 func TestWidgetFrameAncestors(t *testing.T) {
@@ -82,6 +84,31 @@ func TestExampleCRMPage(t *testing.T) {
 	} {
 		if resp, _ := e.do("GET", path, nil); resp.StatusCode != 200 || resp.Header.Get("Content-Type") != ct {
 			t.Errorf("GET %s: %d %q", path, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+}
+
+// /widget?tenant=… adds that tenant's own origins, as saved at runtime,
+// and only that tenant's.
+func TestWidgetTenantOrigins(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.AllowedOrigins = []string{"https://all.example"} })
+	admin := cti.SystemPrincipal(testTenant, "test")
+	if _, err := e.svc.UpdateSettings(t.Context(), admin, func(s *cti.TenantSettings) {
+		s.AllowedOrigins = []string{"https://mine.example"}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := e.do("GET", "/widget?tenant="+testTenant, nil)
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'self' https://all.example https://mine.example") {
+		t.Errorf("tenant widget CSP %q", csp)
+	}
+	if !strings.Contains(string(body), `content="https://all.example https://mine.example"`) {
+		t.Error("tenant widget page lacks the tenant's origin")
+	}
+	for _, q := range []string{"", "?tenant=other", "?tenant=../x"} {
+		resp, _ := e.do("GET", "/widget"+q, nil)
+		if csp := resp.Header.Get("Content-Security-Policy"); strings.Contains(csp, "mine.example") || !strings.Contains(csp, "https://all.example") {
+			t.Errorf("/widget%s CSP %q", q, csp)
 		}
 	}
 }

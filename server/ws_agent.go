@@ -27,8 +27,14 @@ func (s *Server) agentUpgradeGuard(c *fiber.Ctx) error {
 	}
 	origin := c.Get(fiber.HeaderOrigin)
 	if !s.origins.allows(origin, string(c.Request().Header.Host()), s.scheme()) {
-		s.log.Warn("websocket origin refused", "origin", origin, "ip", c.IP())
-		return cti.Errorf(cti.KindForbidden, "origin not allowed")
+		// Not allowed for every tenant; perhaps for the one the client
+		// will sign in to, which only the auth message says. Admit it if
+		// some tenant allows it, and check that tenant after auth.
+		if origin == "" || !s.svc.SomeTenantAllowsOrigin(c.UserContext(), origin) {
+			s.log.Warn("websocket origin refused", "origin", origin, "ip", c.IP())
+			return cti.Errorf(cti.KindForbidden, "origin not allowed")
+		}
+		c.Locals(localTenantOrigin, strings.Clone(origin))
 	}
 	return c.Next()
 }
@@ -77,7 +83,13 @@ type agentConn struct {
 	principal cti.Principal
 
 	authed bool // read deadline follows pings once set
+	// tenantOrigin is the page's Origin when only a tenant's own
+	// allowlist admitted it (checked against the tenant after auth).
+	tenantOrigin any
 }
+
+// localTenantOrigin carries that Origin from the upgrade guard.
+const localTenantOrigin = "ringbridge.tenantOrigin"
 
 // serveAgent is the websocket handler and the connection's read loop.
 func (s *Server) serveAgent(ws *websocket.Conn) {
@@ -85,7 +97,7 @@ func (s *Server) serveAgent(ws *websocket.Conn) {
 	c := newWSConn(ws, log, s.metrics, s.cfg.WSPingInterval)
 	go c.pump()
 	ctx, cancel := context.WithCancel(s.ctx)
-	a := &agentConn{srv: s, c: c, ctx: ctx, log: log, fwdDone: make(chan struct{})}
+	a := &agentConn{srv: s, c: c, ctx: ctx, log: log, fwdDone: make(chan struct{}), tenantOrigin: ws.Locals(localTenantOrigin)}
 	defer func() {
 		// Order matters: the reader has stopped; stop the producers, let the
 		// pump write its close frame, then wait for both goroutines so none
@@ -156,9 +168,18 @@ func (a *agentConn) authenticate() bool {
 		a.refuse(errBadToken, closeUnauthorized)
 		return false
 	}
-	if err := s.svc.CheckAccess(a.ctx, p); err != nil {
+	// A valid signature is not enough: the user may have been deleted,
+	// disabled, demoted or signed out everywhere since.
+	authorized, err := s.svc.Authorize(a.ctx, p)
+	if err != nil {
 		a.log.Info("websocket auth refused", "tenant", p.TenantID, "user", p.UserID, "err", err)
 		a.refuse(err, closeUnauthorized)
+		return false
+	}
+	p = authorized
+	if o, _ := a.tenantOrigin.(string); o != "" && !s.svc.TenantAllowsOrigin(p.TenantID, o) {
+		a.log.Warn("websocket origin not allowed for the tenant", "origin", o, "tenant", p.TenantID)
+		a.refuse(cti.Errorf(cti.KindForbidden, "origin not allowed for this tenant"), closeForbidden)
 		return false
 	}
 	a.principal = p
@@ -197,7 +218,7 @@ func (a *agentConn) authenticate() bool {
 		displayName = u.DisplayName
 	}
 	st, reason, until := sess.Status()
-	svcCfg := s.svc.Config()
+	svcCfg := s.svc.TenantSettings(p.TenantID)
 	calls := []wsproto.Call{}
 	for _, ci := range sess.Calls() {
 		calls = append(calls, callToWire(ci))

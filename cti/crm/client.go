@@ -33,6 +33,31 @@ type Client struct {
 	http    *http.Client
 	tenants map[string]TenantConfig
 	log     *slog.Logger
+	// resolve, when set, is asked first for a tenant's connection on
+	// every request, so settings changed at runtime apply to the next
+	// call. Set before the first request; never changed after.
+	resolve func(tenantID string) (TenantConfig, bool)
+}
+
+// SetResolver makes the client read each tenant's connection from r on
+// every request (the tenant settings administrators change at runtime),
+// falling back to the tenants given to New when r has none. Call it
+// before the client is used.
+func (c *Client) SetResolver(r func(tenantID string) (TenantConfig, bool)) { c.resolve = r }
+
+// tenant returns the tenant's connection, validated.
+func (c *Client) tenant(id string) (TenantConfig, bool) {
+	if c.resolve != nil {
+		if tc, ok := c.resolve(id); ok {
+			if err := tc.validate(); err != nil {
+				c.log.Warn("tenant CRM settings unusable", "tenant", id, "err", err)
+				return TenantConfig{}, false
+			}
+			return tc, true
+		}
+	}
+	tc, ok := c.tenants[id]
+	return tc, ok
 }
 
 // New validates the tenants' configurations and builds the client.
@@ -86,7 +111,7 @@ type lookupParams struct {
 
 // Lookup implements cti.CRM.
 func (c *Client) Lookup(ctx context.Context, r cti.LookupRequest) (*cti.Card, error) {
-	tc, ok := c.tenants[r.TenantID]
+	tc, ok := c.tenant(r.TenantID)
 	if !ok || tc.LookupURL == "" {
 		return nil, nil
 	}
@@ -127,7 +152,7 @@ type routeParams struct {
 
 // Route implements cti.CRM.
 func (c *Client) Route(ctx context.Context, p cti.CallParams) (cti.RouteDecision, error) {
-	tc, ok := c.tenants[p.TenantID]
+	tc, ok := c.tenant(p.TenantID)
 	if !ok || tc.RoutingURL == "" {
 		return cti.RouteDecision{}, ErrNotConfigured
 	}

@@ -133,8 +133,7 @@ func (p AddrPolicy) CheckTarget(ctx context.Context, r Resolver, rawURL string) 
 		return nil // Validate reports the URL itself
 	}
 	refuse := func() error {
-		return &cti.Error{Kind: cti.KindInvalid, Field: "url",
-			Message: "url: the host must resolve to public addresses (private ranges need the process-level webhook allowlist)"}
+		return cti.InvalidField("url", "url: the host must resolve to public addresses (private ranges need the process-level webhook allowlist)")
 	}
 	if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
 		if !p.Allowed(a) {

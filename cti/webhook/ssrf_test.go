@@ -61,7 +61,7 @@ func TestWebhookTargetRefusedAtCreation(t *testing.T) {
 	} {
 		_, err := ob.CreateEndpoint(context.Background(), "a", webhook.Config{URL: u, Events: []string{"*"}})
 		var ce *cti.Error
-		if !errors.As(err, &ce) || ce.Kind != cti.KindInvalid || ce.Field != "url" || !strings.Contains(ce.Message, "public") {
+		if !errors.As(err, &ce) || ce.Kind != cti.KindInvalid || len(ce.Fields) != 1 || ce.Fields[0].Field != "url" || !strings.Contains(ce.Message, "public") {
 			t.Errorf("create %s: %v, want an invalid url field error", u, err)
 		}
 	}

@@ -33,13 +33,14 @@ func (l *outboundLeg) Answered() <-chan struct{} { return l.answeredCh }
 // Dial sends an INVITE through the default trunk and returns at once; the
 // leg reports progress, answer or failure on its channels.
 func (t *Trunks) Dial(ctx context.Context, req cti.DialRequest) (cti.OutboundLeg, error) {
-	if len(t.trunks) == 0 {
+	trunks := t.trunkList()
+	if len(trunks) == 0 {
 		return nil, errors.New("no trunk configured for outbound calls")
 	}
 	if t.clients == nil {
 		return nil, errors.New("sip stack not serving")
 	}
-	tr := t.trunks[0]
+	tr := trunks[0]
 	rtpConn, rtcpConn, err := t.ports.Allocate()
 	if err != nil {
 		return nil, err

@@ -12,12 +12,12 @@ import (
 
 // registerLoop keeps a registration alive with the trunk's registrar,
 // refreshing at half the granted expiry and retrying with backoff.
-func (t *Trunks) registerLoop(tr *trunk) {
+func (t *Trunks) registerLoop(ctx context.Context, tr *trunk) {
 	defer t.wg.Done()
 	log := t.log.With("trunk", tr.Name)
 	backoff := time.Second
 	for {
-		expiry, err := t.register(t.ctx, tr, tr.RegisterExpiry)
+		expiry, err := t.register(ctx, tr, tr.RegisterExpiry)
 		wait := expiry / 2
 		if err != nil {
 			log.Warn("REGISTER failed", "err", err, "retry_in", backoff)
@@ -28,7 +28,7 @@ func (t *Trunks) registerLoop(tr *trunk) {
 			backoff = time.Second
 		}
 		select {
-		case <-t.ctx.Done():
+		case <-ctx.Done():
 			// Best effort: tell the registrar we are gone.
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			_, _ = t.register(ctx, tr, 0)

@@ -102,7 +102,12 @@ type Trunks struct {
 	log     *slog.Logger
 	handler cti.InboundHandler
 	ports   *rtpio.Ports
+
+	// trunkMu guards trunks and serving: SetTrunks (runtime.go) replaces
+	// the list while calls read it.
+	trunkMu sync.RWMutex
 	trunks  []*trunk
+	serving bool
 
 	ua      *sipgo.UserAgent
 	srv     *sipgo.Server
@@ -128,6 +133,8 @@ type trunk struct {
 	host  string
 	port  int
 	allow []netip.Prefix
+	// stopRegister ends this trunk's registration loop (nil: none).
+	stopRegister context.CancelFunc
 }
 
 // New builds the SIP stack; handler receives accepted inbound calls.
@@ -265,12 +272,10 @@ func (t *Trunks) Serve(udp net.PacketConn, tcp net.Listener) error {
 	}
 	t.wg.Add(1)
 	go t.watchdog()
-	for _, tr := range t.trunks {
-		if tr.Register {
-			t.wg.Add(1)
-			go t.registerLoop(tr)
-		}
-	}
+	t.trunkMu.Lock()
+	t.serving = true
+	t.startRegistrationsLocked(t.trunks)
+	t.trunkMu.Unlock()
 	return nil
 }
 
@@ -296,8 +301,8 @@ func (t *Trunks) advertisedIP(bound netip.Addr) netip.Addr {
 	}
 	// Ask the routing table which local address reaches the first trunk;
 	// connecting a UDP socket sends nothing.
-	if len(t.trunks) > 0 {
-		if c, err := net.Dial("udp", net.JoinHostPort(t.trunks[0].host, strconv.Itoa(t.trunks[0].port))); err == nil {
+	if trunks := t.trunkList(); len(trunks) > 0 {
+		if c, err := net.Dial("udp", net.JoinHostPort(trunks[0].host, strconv.Itoa(trunks[0].port))); err == nil {
 			defer c.Close()
 			return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
 		}
@@ -317,7 +322,7 @@ func (t *Trunks) trunkForSource(src string) *trunk {
 		return nil
 	}
 	ip := ap.Addr().Unmap()
-	for _, tr := range t.trunks {
+	for _, tr := range t.trunkList() {
 		for _, p := range tr.allow {
 			if p.Contains(ip) {
 				return tr
@@ -375,7 +380,11 @@ func (t *Trunks) ActiveLegs() int {
 
 // Close stops the stack.
 func (t *Trunks) Close() error {
+	// Under trunkMu so that SetTrunks starts no registration after this.
+	t.trunkMu.Lock()
 	t.cancel()
+	t.serving = false
+	t.trunkMu.Unlock()
 	t.mu.Lock()
 	legs := make([]*leg, 0, len(t.legs))
 	for _, l := range t.legs {

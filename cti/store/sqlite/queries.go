@@ -102,11 +102,17 @@ func (s *Store) CreateUser(ctx context.Context, u *cti.User) error {
 	if u.CreatedAt.IsZero() {
 		u.CreatedAt = time.Now().UTC()
 	}
-	_, err := s.writer.ExecContext(ctx, `INSERT INTO users
-		(id, tenant_id, username, display_name, extension, role, password_hash, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	u.UpdatedAt = u.CreatedAt
+	teams, skills, err := encodeTeamsSkills(u)
+	if err != nil {
+		return err
+	}
+	_, err = s.writer.ExecContext(ctx, `INSERT INTO users
+		(id, tenant_id, username, display_name, extension, role, password_hash, created_at,
+		 teams, skills, disabled_at, super_admin, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, u.TenantID, u.Username, u.DisplayName, u.Extension, string(u.Role),
-		u.PasswordHash, formatTime(u.CreatedAt))
+		u.PasswordHash, formatTime(u.CreatedAt), teams, skills, disabledAt(u), u.SuperAdmin, formatTime(u.UpdatedAt))
 	if err != nil {
 		return classify(err, "user", "tenant")
 	}
@@ -114,19 +120,28 @@ func (s *Store) CreateUser(ctx context.Context, u *cti.User) error {
 }
 
 const userColumns = `id, tenant_id, username, display_name, extension, role, password_hash, created_at,
-	token_epoch, disabled_at`
+	teams, skills, super_admin, updated_at, token_epoch, disabled_at`
 
 func scanUser(r rowScanner) (*cti.User, error) {
 	var u cti.User
-	var role, created string
+	var role, created, teams, skills, updated string
 	var disabled sql.NullString
 	if err := r.Scan(&u.ID, &u.TenantID, &u.Username, &u.DisplayName, &u.Extension,
-		&role, &u.PasswordHash, &created, &u.TokenEpoch, &disabled); err != nil {
+		&role, &u.PasswordHash, &created, &teams, &skills, &u.SuperAdmin, &updated, &u.TokenEpoch, &disabled); err != nil {
 		return nil, err
 	}
 	u.Role = cti.Role(role)
 	var err error
 	if u.CreatedAt, err = parseTime(created); err != nil {
+		return nil, err
+	}
+	u.UpdatedAt = u.CreatedAt
+	if updated != "" {
+		if u.UpdatedAt, err = parseTime(updated); err != nil {
+			return nil, err
+		}
+	}
+	if err := decodeTeamsSkills(&u, teams, skills); err != nil {
 		return nil, err
 	}
 	if disabled.Valid && disabled.String != "" {

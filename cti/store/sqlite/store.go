@@ -4,6 +4,7 @@ package sqlite
 
 import (
 	"context"
+	"crypto/cipher"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -31,6 +32,9 @@ var _ cti.Store = (*Store)(nil)
 type Store struct {
 	writer *sql.DB
 	reader *sql.DB
+	// aead encrypts recoverable secrets (secretbox.go); nil: stored as is.
+	// Set once by SetSecretKey before the store is shared.
+	aead cipher.AEAD
 }
 
 // timeLayout is RFC 3339 with a fixed nine-digit fraction. time.RFC3339Nano

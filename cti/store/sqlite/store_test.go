@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"syscall"
@@ -99,7 +100,7 @@ func TestUsers(t *testing.T) {
 	if err != nil {
 		t.Fatalf("GetUser: %v", err)
 	}
-	if *got != *a {
+	if !reflect.DeepEqual(got, a) {
 		t.Fatalf("GetUser = %+v, want %+v", got, a)
 	}
 
