@@ -295,6 +295,7 @@ func (s *Service) UpdateUser(ctx context.Context, p Principal, id string, ch Use
 	// Teams and the super-admin flag are read from the cached user on
 	// every request (Authorize): dropping the entry applies them at once.
 	s.access.forget(agentKey{u.TenantID, u.ID})
+	s.setSkills(u) // the next queued call sees them
 	details := map[string]any{"changed": changed}
 	if u.Disabled() != before.Disabled() || u.Role != before.Role || u.Extension != before.Extension {
 		reason := ErrSessionStale.Message

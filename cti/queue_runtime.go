@@ -226,3 +226,25 @@ func (ag *agent) countCallLocked(now time.Time, talk time.Duration) {
 	ag.day.calls++
 	ag.day.talk += talk
 }
+
+// skillLevels maps a user's skills for the strategies.
+func skillLevels(skills []Skill) map[string]int {
+	out := make(map[string]int, len(skills))
+	for _, sk := range skills {
+		out[sk.Name] = sk.Level
+	}
+	return out
+}
+
+// setSkills refreshes a signed-in agent's skills after an edit.
+func (s *Service) setSkills(u *User) {
+	if u.Extension == "" {
+		return
+	}
+	s.mu.Lock()
+	if ag := s.agents[agentKey{u.TenantID, u.Extension}]; ag != nil {
+		ag.skills = skillLevels(u.Skills)
+	}
+	s.mu.Unlock()
+	s.dispatch()
+}

@@ -296,3 +296,29 @@ func TestQueueCallback(t *testing.T) {
 		t.Fatalf("record of the callback: %+v, %v", rec.Queue, err)
 	}
 }
+
+// A skills queue offers the call to the agent with the skill it needs,
+// not to the one free the longest.
+func TestQueueRoutesBySkill(t *testing.T) {
+	h := queueHarness(t, cti.QueueConfig{Name: "german", Strategy: queue.Skills, Members: []string{"1001", "1002"},
+		Skills: map[string]int{"de": 50}})
+	for ext, level := range map[string]int{"1001": 30, "1002": 80} {
+		u := h.users[ext]
+		u.Skills = []cti.Skill{{Name: "de", Level: level}}
+		if err := h.store.UpdateUser(h.ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	novice := h.signIn("1001", agentTone) // free the longest
+	expert := h.signIn("1002", 700)
+	far := h.queuedCaller(callerNum)
+	ring := expert.rings()
+	if err := expert.sess.Answer(ring.ID); err != nil {
+		t.Fatal(err)
+	}
+	far.hears(t, h.ctx, 700)
+	expert.hears(carrierTone)
+	if !novice.quiet(100 * time.Millisecond) {
+		t.Fatal("the agent without the skill was rung")
+	}
+}
