@@ -177,13 +177,9 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (
 	if err != nil {
 		return nil, err
 	}
-	if a.udp, err = net.ListenPacket("udp", cfg.SIPAddr); err != nil {
-		return nil, fmt.Errorf("sip udp: %w", err)
-	}
-	// TCP shares the UDP port number (":0" in tests picks it from UDP).
-	tcp, err := net.Listen("tcp", a.udp.LocalAddr().String())
-	if err != nil {
-		return nil, fmt.Errorf("sip tcp: %w", err)
+	var tcp net.Listener
+	if a.udp, tcp, err = listenSIP(cfg.SIPAddr); err != nil {
+		return nil, err
 	}
 	if err = a.trunks.Serve(a.udp, tcp); err != nil {
 		tcp.Close()
@@ -380,4 +376,25 @@ func privateDir(dir string, log *slog.Logger) error {
 		log.Warn("data dir was accessible to other users; restricted to its owner", "dir", dir, "was", st.Mode().Perm().String())
 	}
 	return nil
+}
+
+// listenSIP binds SIP's UDP socket and a TCP listener on the same port.
+// With port 0 the UDP port is picked first; when its TCP twin is taken
+// by someone else, another pair is tried.
+func listenSIP(addr string) (net.PacketConn, net.Listener, error) {
+	_, port, _ := net.SplitHostPort(addr)
+	for attempt := 0; ; attempt++ {
+		udp, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("sip udp: %w", err)
+		}
+		tcp, err := net.Listen("tcp", udp.LocalAddr().String())
+		if err == nil {
+			return udp, tcp, nil
+		}
+		udp.Close()
+		if port != "0" || attempt == 20 {
+			return nil, nil, fmt.Errorf("sip tcp: %w", err)
+		}
+	}
 }

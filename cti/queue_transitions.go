@@ -158,11 +158,14 @@ func (c *Call) offer(ev *callEvent) EndReason {
 			r.Offers = append(r.Offers, QueueOffer{Extension: ag.ext, OfferedAt: now})
 		}
 		c.mu.Unlock()
-		c.agentRinging(ag)
 	}
-	// The caller keeps hearing music while the agents ring.
+	// The caller keeps hearing music while the agents ring. The phones
+	// ring first; the bookkeeping that needs the disk follows.
 	c.setState(CallRinging)
 	c.ring = time.NewTimer(time.Duration(c.q.cfg.RingSeconds) * time.Second)
+	for _, ag := range o.agents {
+		c.agentRinging(ag)
+	}
 	c.publishCall(EventCallRinging)
 	return EndNone
 }
