@@ -60,7 +60,7 @@ func TestDisableEndsSessionsAndRefuses(t *testing.T) {
 	if _, err := svc.Authorize(ctx, p); !errors.Is(err, cti.ErrRevoked) {
 		t.Fatalf("a credential from before the disable: %v, want revoked", err)
 	}
-	stored, err := svc.Store().GetUser(ctx, "demo", u.ID)
+	stored, err := svc.UserByID(ctx, "demo", u.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -166,7 +166,7 @@ func (s *Service) AgentCall(ctx context.Context, p Principal, ext string) (*Curr
 	}
 	ci := c.infoFor(ag)
 	return &CurrentCall{ID: ci.ID, Direction: ci.Direction, State: ci.State.String(), From: ci.From, To: ci.To,
-		Remote: ci.Remote, Since: ci.StartedAt, Answered: ci.AnsweredAt, Origin: ci.Origin, Route: ci.Route}, nil
+		Remote: ci.Remote, Since: ci.StartedAt, Answered: ci.AnsweredAt, Origin: ci.Origin, Route: ci.Route, Queue: ci.Queue}, nil
 }
 
 // maxStatusPeriod bounds a time-in-status query.

@@ -104,6 +104,8 @@ type CallInfo struct {
 	Card *Card
 	// RemoteHeld says the far end (a trunk) has put the call on hold.
 	RemoteHeld bool
+	// Queue names the queue the call came through, if any.
+	Queue string
 }
 
 // OriginClickToCall marks calls started through POST /api/v1/calls: the

@@ -45,6 +45,7 @@ func (c *Call) enqueue(leg InboundLeg, cfg *QueueConfig, priority int) EndReason
 func (c *Call) joinQueue(cfg *QueueConfig, priority int) EndReason {
 	now := time.Now().UTC()
 	c.mu.Lock()
+	c.info.Queue = cfg.Name
 	if c.hist.queue == nil || c.hist.queue.Name != cfg.Name {
 		c.hist.queue = &QueueRecord{Name: cfg.Name, Priority: priority, JoinedAt: now, Offers: []QueueOffer{}}
 	}

@@ -193,8 +193,6 @@ func New(cfg Config, store Store, media MediaEngine, log *slog.Logger) *Service 
 	}
 }
 
-// Store returns the persistence port, for the edges that manage users.
-func (s *Service) Store() Store { return s.store }
 
 // ActiveCalls returns how many calls are in progress.
 func (s *Service) ActiveCalls() int {

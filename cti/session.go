@@ -156,6 +156,13 @@ func (ss *AgentSession) Status() (AgentStatus, string, time.Time) {
 	return ss.agent.status, ss.agent.reason, ss.agent.until
 }
 
+// StatusSince is when the agent's chosen status began.
+func (ss *AgentSession) StatusSince() time.Time {
+	ss.svc.mu.Lock()
+	defer ss.svc.mu.Unlock()
+	return ss.agent.statusSince
+}
+
 // Calls returns the agent's calls in progress (for a resuming client).
 func (ss *AgentSession) Calls() []CallInfo {
 	ss.svc.mu.Lock()

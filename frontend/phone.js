@@ -45,6 +45,7 @@ export class Phone extends EventTarget {
     dtmfLog: /** @type {string[]} */ ([]),
     recent: /** @type {any[]} */ ([]),
     muted: false,
+    statusSince: 0, // ms since the epoch; when the status began
     draining: /** @type {{until: string} | null} */ (null),
     error: '',
     protocolWarning: '',
@@ -184,7 +185,7 @@ export class Phone extends EventTarget {
       this.#announced = true;
       this.#emit('agent.signedIn', { ...agent });
     }
-    this.#setStatus(w.status, w.reason ?? w.statusReason ?? '', w.statusUntil ?? w.until ?? '');
+    this.#setStatus(w.status, w.reason ?? w.statusReason ?? '', w.statusUntil ?? w.until ?? '', w.statusSince || '');
 
     // A call we showed that the server no longer lists ended while we were away.
     const live = new Set((w.calls || []).map((c) => c.id));
@@ -215,7 +216,7 @@ export class Phone extends EventTarget {
       case 'ice': if (m.candidate) this.media.addRemoteCandidate(m.candidate); return;
       case 'call': if (m.call) this.#onCall(m.call); return;
       case 'dtmf': this.#logDigit(`← ${m.digits}`); return this.#changed();
-      case 'status': this.#setStatus(m.status, m.reason || '', m.until || ''); return this.#changed();
+      case 'status': this.#setStatus(m.status, m.reason || '', m.until || '', m.since || ''); return this.#changed();
       case 'error': if (m.code !== 'session_in_use' && m.code !== 'session_replaced') this.#error(m); return;
       case 'draining':
         this.state.draining = { until: m.until || '' };
@@ -227,12 +228,14 @@ export class Phone extends EventTarget {
 
   // ---- status ----
 
-  #setStatus(status, reason, until) {
+  #setStatus(status, reason, until, since = '') {
     const s = this.state;
     const untilMs = until ? Date.parse(until) || 0 : 0;
     if (s.status === status && s.reason === reason && s.until === untilMs) return;
-    Object.assign(s, { status: status || 'offline', reason: status === 'away' ? reason : '', until: untilMs });
-    this.#emit('agent.statusChanged', { status: s.status, reason: s.reason, until: untilMs ? new Date(untilMs).toISOString() : null });
+    const sinceMs = (since && Date.parse(since)) || Date.now();
+    Object.assign(s, { status: status || 'offline', reason: status === 'away' ? reason : '', until: untilMs, statusSince: sinceMs });
+    this.#emit('agent.statusChanged', { status: s.status, reason: s.reason, until: untilMs ? new Date(untilMs).toISOString() : null,
+      since: new Date(sinceMs).toISOString() });
   }
 
   /** @param {string} status available | away @param {string} [reason] */
@@ -319,7 +322,7 @@ export class Phone extends EventTarget {
     return {
       callId: c.id, direction: c.direction, origin: c.origin || null, state: c.state, number: c.remote || '', from: c.from || '', to: c.to || '',
       startedAt: c.startedAt || null, answeredAt: c.answeredAt || null, endedAt: c.endedAt || null, endReason: c.endReason || null,
-      card: c.card || null, callData: this.#callData.get(c.id) || {}, remoteHeld: Boolean(c.remoteHeld),
+      card: c.card || null, callData: this.#callData.get(c.id) || {}, remoteHeld: Boolean(c.remoteHeld), queue: c.queue || null,
     };
   }
 

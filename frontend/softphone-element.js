@@ -283,6 +283,8 @@ export class RbSoftphoneElement extends HTMLElement {
       const number = c.remote || c.from || '';
       ui.callerNumber.textContent = number;
       ui.incomingTitle.textContent = c.origin === 'click_to_call' ? 'Call requested from the CRM' : c.direction === 'internal' ? 'Internal call' : 'Incoming call';
+      ui.incomingQueue.hidden = !c.queue;
+      ui.incomingQueue.textContent = c.queue ? `Queue: ${c.queue}` : '';
       ui.answerButton.textContent = c.origin === 'click_to_call' ? 'Call' : 'Answer';
       const noCard = c.direction === 'outbound' ? '' : undefined; // we called them: nothing to pop
       renderCard(ui.incomingCard, c.card, noCard);
@@ -303,7 +305,7 @@ export class RbSoftphoneElement extends HTMLElement {
     }
     this.#renderTimer();
     clearInterval(this.#tick);
-    if ((c && c.state !== 'ringing') || s.status === 'wrapup' || s.conn === 'retrying') this.#tick = setInterval(() => this.#renderTimer(), 1000);
+    if (s.signedIn) this.#tick = setInterval(() => this.#renderTimer(), 1000);
 
     ui.recentEmpty.hidden = s.recent.length > 0;
     renderRecent(ui.recentList, s.recent, Boolean(c) || !open, endReasonText);
@@ -317,6 +319,7 @@ export class RbSoftphoneElement extends HTMLElement {
     const c = s.call;
     const ui = this.#ui;
     if (c) ui.callTimer.textContent = clock(secondsBetween(c.answeredAt || c.startedAt));
+    ui.statusSince.textContent = s.statusSince && s.status !== 'offline' ? clock(secondsBetween(new Date(s.statusSince).toISOString())) : '';
     if (s.status === 'wrapup') {
       const left = s.until ? Math.max(0, Math.ceil((s.until - Date.now()) / 1000)) : 0;
       ui.wrapupText.textContent = s.until ? `${clock(left)} left` : '';

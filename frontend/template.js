@@ -55,6 +55,7 @@ export const template = (cssHref) => `
     <section class="status-row" aria-label="Your status">
       <label for="status-select" class="sr-only">Status</label>
       <select id="status-select" data-testid="status-select"></select>
+      <span id="status-since" class="muted" data-testid="status-since" role="timer" aria-live="off" title="Time in this status"></span>
       <span id="wrapup" class="wrapup" data-testid="wrapup" hidden>
         <span id="wrapup-text" data-testid="wrapup-text" role="timer" aria-live="off"></span>
         <button type="button" id="wrapup-done" data-testid="wrapup-done" class="small">Ready</button>
@@ -73,6 +74,7 @@ export const template = (cssHref) => `
 
       <section id="incoming" data-testid="incoming" class="panel incoming" aria-labelledby="incoming-title">
         <h2 id="incoming-title" class="eyebrow">Incoming call</h2>
+        <p id="incoming-queue" class="muted" data-testid="incoming-queue" hidden></p>
         <p class="number" id="caller-number" data-testid="caller-number"></p>
         <div class="card-pop" id="incoming-card" data-testid="incoming-card"></div>
         <p class="actions">

@@ -150,7 +150,7 @@ func (s *Server) postLogin(c *fiber.Ctx) error {
 // pool; when it is saturated the answer is cti.ErrHashBusy (503).
 func (s *Server) authenticate(ctx context.Context, tenant, login, password string) (*cti.User, error) {
 	pool := s.svc.Passwords()
-	u, err := s.svc.Store().FindUserByLogin(ctx, tenant, login)
+	u, err := s.svc.FindUserByLogin(ctx, tenant, login)
 	if err != nil {
 		if cti.ErrorKind(err) != cti.KindNotFound {
 			return nil, fmt.Errorf("find user: %w", err)
@@ -196,7 +196,7 @@ func (s *Server) postRefresh(c *fiber.Ctx) error {
 		return badRequest("refreshToken is required")
 	}
 	ctx := c.UserContext()
-	rt, err := s.svc.Store().ConsumeRefreshToken(ctx, req.Tenant, cti.HashToken(req.RefreshToken))
+	rt, err := s.svc.ConsumeRefreshToken(ctx, req.Tenant, cti.HashToken(req.RefreshToken))
 	if err != nil {
 		if cti.ErrorKind(err) == cti.KindNotFound {
 			if errors.Is(err, cti.ErrRefreshTokenReused) {
@@ -208,7 +208,7 @@ func (s *Server) postRefresh(c *fiber.Ctx) error {
 		}
 		return fmt.Errorf("consume refresh token: %w", err)
 	}
-	u, err := s.svc.Store().GetUser(ctx, rt.TenantID, rt.UserID)
+	u, err := s.svc.UserByID(ctx, rt.TenantID, rt.UserID)
 	if err != nil {
 		if cti.ErrorKind(err) == cti.KindNotFound {
 			// The user was deleted after the token was issued.
@@ -251,7 +251,7 @@ func (s *Server) postLogout(c *fiber.Ctx) error {
 	}
 	ctx := c.UserContext()
 	if req.RefreshToken != "" {
-		if err := s.svc.Store().RevokeRefreshFamily(ctx, req.Tenant, cti.HashToken(req.RefreshToken)); err != nil {
+		if err := s.svc.RevokeRefreshFamily(ctx, req.Tenant, cti.HashToken(req.RefreshToken)); err != nil {
 			return err
 		}
 	}
@@ -283,7 +283,7 @@ func (s *Server) issueTokens(ctx context.Context, u *cti.User, family string) (*
 		return nil, err
 	}
 	refresh, hash := cti.NewOpaqueToken()
-	err = s.svc.Store().CreateRefreshToken(ctx, &cti.RefreshToken{
+	err = s.svc.CreateRefreshToken(ctx, &cti.RefreshToken{
 		TenantID:  u.TenantID,
 		UserID:    u.ID,
 		FamilyID:  family,

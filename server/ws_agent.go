@@ -214,7 +214,7 @@ func (a *agentConn) authenticate() bool {
 	s.attached.attach(sess.ID(), a)
 
 	var displayName string
-	if u, err := s.svc.Store().GetUser(a.ctx, p.TenantID, p.UserID); err == nil {
+	if u, err := s.svc.UserByID(a.ctx, p.TenantID, p.UserID); err == nil {
 		displayName = u.DisplayName
 	}
 	st, reason, until := sess.Status()
@@ -234,6 +234,7 @@ func (a *agentConn) authenticate() bool {
 		Status:        string(st),
 		Reason:        reason,
 		Until:         rfc3339(until),
+		StatusSince:   rfc3339(sess.StatusSince()),
 		ICEServers:    s.cfg.ICEServers,
 		Calls:         calls,
 		AwayReasons:   append([]string{}, svcCfg.AwayReasons...),

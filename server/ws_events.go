@@ -61,7 +61,8 @@ func (a *agentConn) relay(ev cti.AgentEvent) bool {
 	case cti.EventDTMF:
 		return a.c.send(&wsproto.Message{Type: wsproto.TypeDTMF, CallID: ev.CallID, Digits: string(ev.Digit)})
 	case cti.EventStatus:
-		return a.c.send(&wsproto.Message{Type: wsproto.TypeStatus, Status: string(ev.Status), Reason: ev.Reason, Until: rfc3339(ev.Until)})
+		return a.c.send(&wsproto.Message{Type: wsproto.TypeStatus, Status: string(ev.Status), Reason: ev.Reason, Until: rfc3339(ev.Until),
+			Since: rfc3339(time.Now())})
 	case cti.EventReplaced:
 		a.log.Info("agent session replaced by a newer sign-in")
 		a.c.send(&wsproto.Message{Type: wsproto.TypeError, Code: wsproto.CodeSessionReplace,
@@ -99,6 +100,7 @@ func callToWire(ci cti.CallInfo) wsproto.Call {
 		Origin:     ci.Origin,
 		Card:       cardToWire(ci.Card),
 		RemoteHeld: ci.RemoteHeld,
+		Queue:      ci.Queue,
 	}
 }
 

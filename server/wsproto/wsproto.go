@@ -92,6 +92,7 @@ type Message struct {
 	Status string `json:"status,omitempty"` // available | away
 	Reason string `json:"reason,omitempty"` // away reason
 	Until  string `json:"until,omitempty"`  // end of wrap-up (RFC 3339)
+	Since  string `json:"since,omitempty"`  // when the status began (RFC 3339), on status messages
 
 	// welcome
 	Welcome *Welcome `json:"welcome,omitempty"`
@@ -127,11 +128,13 @@ type Welcome struct {
 	UserID    string `json:"userId"`
 	Username  string `json:"username"`
 	// DisplayName is the user's name for the widget header (may be empty).
-	DisplayName string      `json:"displayName,omitempty"`
-	Extension   string      `json:"extension"`
-	Status      string      `json:"status"`
-	Reason      string      `json:"reason,omitempty"`
-	Until       string      `json:"until,omitempty"`
+	DisplayName string `json:"displayName,omitempty"`
+	Extension   string `json:"extension"`
+	Status      string `json:"status"`
+	Reason      string `json:"reason,omitempty"`
+	Until       string `json:"until,omitempty"`
+	// StatusSince is when the status began (RFC 3339).
+	StatusSince string      `json:"statusSince,omitempty"`
 	ICEServers  []ICEServer `json:"iceServers"`
 	Calls       []Call      `json:"calls"` // calls in progress (resume, reload, takeover)
 	// AwayReasons are the codes offered when going away (empty: free text).
@@ -159,6 +162,8 @@ type Call struct {
 	Card   *Card  `json:"card,omitempty"` // screen pop, when known; may arrive in a later event
 	// RemoteHeld is set while the other party (a trunk) holds the call.
 	RemoteHeld bool `json:"remoteHeld,omitempty"`
+	// Queue names the queue the call came through.
+	Queue string `json:"queue,omitempty"`
 }
 
 // Card is the screen-pop data about the other party.
