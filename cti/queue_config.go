@@ -89,7 +89,7 @@ func (q *QueueConfig) normalize() error {
 		q.Strategy = queue.LongestIdle
 	}
 	if !q.Strategy.Valid() {
-		return InvalidField("strategy", "strategy must be one of " + strings.Trim(strings.Join(strategyNames(), ", "), " "))
+		return InvalidField("strategy", "strategy must be one of "+strings.Trim(strings.Join(strategyNames(), ", "), " "))
 	}
 	if len(q.Members) > maxQueueMembers {
 		return InvalidField("members", "at most 500 members")

@@ -193,7 +193,6 @@ func New(cfg Config, store Store, media MediaEngine, log *slog.Logger) *Service 
 	}
 }
 
-
 // ActiveCalls returns how many calls are in progress.
 func (s *Service) ActiveCalls() int {
 	s.mu.Lock()
