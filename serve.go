@@ -305,7 +305,8 @@ func (a *app) close() {
 }
 
 // openStore opens the database in dataDir with the key that encrypts its
-// recoverable secrets (CRM credentials in tenant settings) at rest:
+// recoverable secrets (CRM credentials in tenant settings, trunk
+// passwords, webhook signing secrets and receiver credentials) at rest:
 // dataDir/secrets.key, 32 random bytes written (mode 0600) on first use.
 // Keep the key with the database; a backup of the database without it
 // does not reveal those secrets, and the database without it cannot use
@@ -318,6 +319,10 @@ func openStore(ctx context.Context, dataDir string) (*sqlite.Store, error) {
 	key, err := secretsKey(dataDir)
 	if err == nil {
 		err = st.SetSecretKey(key)
+	}
+	if err == nil {
+		// Webhook secrets stored in the clear by an older version.
+		_, err = st.Webhooks().SealSecrets(ctx)
 	}
 	if err != nil {
 		_ = st.Close()

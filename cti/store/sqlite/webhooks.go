@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"math"
 	"slices"
 	"strconv"
@@ -102,7 +103,12 @@ func fromNanos(n int64) time.Time {
 
 const endpointColumns = `id, tenant_id, config, secret, paused_until, failures, created_at, updated_at`
 
-func scanEndpoint(r rowScanner) (*webhook.Endpoint, error) {
+// The signing secret and the receiver's credentials must be recoverable
+// (every request is signed and authenticated with them), so they are
+// stored encrypted with the store's secret key (secretbox.go), bound to
+// the tenant.
+
+func (w *WebhookStore) scanEndpoint(r rowScanner) (*webhook.Endpoint, error) {
 	var ep webhook.Endpoint
 	var cfg string
 	var paused, created, updated int64
@@ -112,20 +118,43 @@ func scanEndpoint(r rowScanner) (*webhook.Endpoint, error) {
 	if err := json.Unmarshal([]byte(cfg), &ep.Config); err != nil {
 		return nil, fmt.Errorf("decode webhook config of %s: %w", ep.ID, err)
 	}
+	var err error
+	a := &ep.Config.Auth
+	if ep.Secret, err = w.s.openSecret(ep.TenantID, ep.Secret); err == nil {
+		if a.Password, err = w.s.openSecret(ep.TenantID, a.Password); err == nil {
+			a.Value, err = w.s.openSecret(ep.TenantID, a.Value)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("webhook endpoint %s: %w", ep.ID, err)
+	}
 	ep.State.PausedUntil = fromNanos(paused)
 	ep.CreatedAt, ep.UpdatedAt = fromNanos(created), fromNanos(updated)
 	return &ep, nil
 }
 
+// sealedConfig is an endpoint's configuration as stored: credentials
+// encrypted.
+func (w *WebhookStore) sealedConfig(ep *webhook.Endpoint) (string, error) {
+	cfg := ep.Config
+	cfg.Auth.Password = w.s.sealSecret(ep.TenantID, cfg.Auth.Password)
+	cfg.Auth.Value = w.s.sealSecret(ep.TenantID, cfg.Auth.Value)
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return "", fmt.Errorf("sqlite: encode webhook config: %w", err)
+	}
+	return string(b), nil
+}
+
 // CreateEndpoint inserts ep; its tenant must exist.
 func (w *WebhookStore) CreateEndpoint(ctx context.Context, ep *webhook.Endpoint) error {
-	cfg, err := json.Marshal(ep.Config)
+	cfg, err := w.sealedConfig(ep)
 	if err != nil {
-		return fmt.Errorf("sqlite: encode webhook config: %w", err)
+		return err
 	}
 	_, err = w.s.writer.ExecContext(ctx, `INSERT INTO webhook_endpoints (`+endpointColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		ep.ID, ep.TenantID, string(cfg), ep.Secret, nanos(ep.State.PausedUntil), ep.State.Failures,
+		ep.ID, ep.TenantID, cfg, w.s.sealSecret(ep.TenantID, ep.Secret), nanos(ep.State.PausedUntil), ep.State.Failures,
 		nanos(ep.CreatedAt), nanos(ep.UpdatedAt))
 	if err != nil {
 		return classify(err, "webhook endpoint", "tenant")
@@ -135,12 +164,12 @@ func (w *WebhookStore) CreateEndpoint(ctx context.Context, ep *webhook.Endpoint)
 
 // UpdateEndpoint replaces the configuration of ep (not its secret or state).
 func (w *WebhookStore) UpdateEndpoint(ctx context.Context, ep *webhook.Endpoint) error {
-	cfg, err := json.Marshal(ep.Config)
+	cfg, err := w.sealedConfig(ep)
 	if err != nil {
-		return fmt.Errorf("sqlite: encode webhook config: %w", err)
+		return err
 	}
 	res, err := w.s.writer.ExecContext(ctx, `UPDATE webhook_endpoints SET config = ?, updated_at = ?
-		WHERE tenant_id = ? AND id = ?`, string(cfg), nanos(ep.UpdatedAt), ep.TenantID, ep.ID)
+		WHERE tenant_id = ? AND id = ?`, cfg, nanos(ep.UpdatedAt), ep.TenantID, ep.ID)
 	if err != nil {
 		return fmt.Errorf("sqlite: update webhook endpoint: %w", err)
 	}
@@ -169,7 +198,7 @@ func (w *WebhookStore) DeleteEndpoint(ctx context.Context, tenantID, id string) 
 
 // GetEndpoint returns one endpoint of the tenant.
 func (w *WebhookStore) GetEndpoint(ctx context.Context, tenantID, id string) (*webhook.Endpoint, error) {
-	ep, err := scanEndpoint(w.s.reader.QueryRowContext(ctx,
+	ep, err := w.scanEndpoint(w.s.reader.QueryRowContext(ctx,
 		`SELECT `+endpointColumns+` FROM webhook_endpoints WHERE tenant_id = ? AND id = ?`, tenantID, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, cti.Errorf(cti.KindNotFound, "webhook endpoint %q not found", id)
@@ -194,7 +223,7 @@ func (w *WebhookStore) ListEndpoints(ctx context.Context, tenantID string) ([]we
 	defer rows.Close()
 	out := []webhook.Endpoint{}
 	for rows.Next() {
-		ep, err := scanEndpoint(rows)
+		ep, err := w.scanEndpoint(rows)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: list webhook endpoints: %w", err)
 		}
@@ -583,4 +612,37 @@ func (w *WebhookStore) prunable(ctx context.Context, after, cutoff int64) ([]int
 		return nil, fmt.Errorf("sqlite: prune webhook deliveries: %w", err)
 	}
 	return seqs, nil
+}
+
+// SealSecrets encrypts the secrets of endpoints stored before a secret
+// key was set (or by an older version); it runs once at start.
+func (w *WebhookStore) SealSecrets(ctx context.Context) (int, error) {
+	if w.s.aead == nil {
+		return 0, nil
+	}
+	eps, err := w.ListEndpoints(ctx, "")
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for i := range eps {
+		ep := &eps[i]
+		var raw string
+		if err := w.s.reader.QueryRowContext(ctx, `SELECT secret FROM webhook_endpoints WHERE id = ?`, ep.ID).Scan(&raw); err != nil {
+			return n, fmt.Errorf("sqlite: seal webhook secrets: %w", err)
+		}
+		if strings.HasPrefix(raw, secretPrefix) {
+			continue
+		}
+		cfg, err := w.sealedConfig(ep)
+		if err != nil {
+			return n, err
+		}
+		if _, err := w.s.writer.ExecContext(ctx, `UPDATE webhook_endpoints SET secret = ?, config = ? WHERE id = ?`,
+			w.s.sealSecret(ep.TenantID, ep.Secret), cfg, ep.ID); err != nil {
+			return n, fmt.Errorf("sqlite: seal webhook secrets: %w", err)
+		}
+		n++
+	}
+	return n, nil
 }

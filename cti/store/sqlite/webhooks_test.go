@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -250,5 +251,52 @@ func TestWebhookPrune(t *testing.T) {
 	reqs, err := w.Requests(ctx, a.ID, time.Now().Add(-48*time.Hour), 10)
 	if err != nil || len(reqs) != 1 || !reqs[0].Equal(recent.UTC()) {
 		t.Fatalf("requests after prune: %v %v", reqs, err)
+	}
+}
+
+// Webhook signing secrets and receiver credentials are encrypted at rest:
+// the rows hold ciphertext, the store hands back the plain values, secrets
+// an older version stored in the clear are sealed at start, and another
+// tenant's row cannot be decrypted with the ciphertext moved into it.
+func TestWebhookSecretsEncryptedAtRest(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "rb.db"))
+	seed(t, s)
+	w := s.Webhooks()
+	now := time.Now().UTC()
+	cfg := webhook.Config{URL: "https://crm/x", Events: []string{"*"}, Auth: webhook.Auth{Type: webhook.AuthBasic, Username: "crm", Password: "hunter2-password"}}
+	cfg.Normalize()
+	old := &webhook.Endpoint{ID: "whk_old", TenantID: "a", Config: cfg, Secret: webhook.NewSecret(), CreatedAt: now, UpdatedAt: now}
+	if err := w.CreateEndpoint(t.Context(), old); err != nil { // no key yet: stored as is
+		t.Fatal(err)
+	}
+	if err := s.SetSecretKey(make([]byte, 32)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := w.SealSecrets(t.Context()); err != nil || n != 1 {
+		t.Fatalf("SealSecrets: %d, %v", n, err)
+	}
+	ep := &webhook.Endpoint{ID: "whk_new", TenantID: "a", Config: cfg, Secret: webhook.NewSecret(), CreatedAt: now, UpdatedAt: now}
+	if err := w.CreateEndpoint(t.Context(), ep); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []*webhook.Endpoint{old, ep} {
+		var secret, config string
+		if err := s.reader.QueryRowContext(t.Context(), `SELECT secret, config FROM webhook_endpoints WHERE id = ?`, e.ID).Scan(&secret, &config); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(secret, secretPrefix) || strings.Contains(config, "hunter2") || strings.Contains(secret, e.Secret[6:]) {
+			t.Fatalf("%s stored in the clear: %s %s", e.ID, secret, config)
+		}
+		got, err := w.GetEndpoint(t.Context(), "a", e.ID)
+		if err != nil || got.Secret != e.Secret || got.Config.Auth.Password != "hunter2-password" {
+			t.Fatalf("%s read back: %+v, %v", e.ID, got, err)
+		}
+	}
+	// Ciphertext moved to another tenant's endpoint does not open.
+	if _, err := s.writer.ExecContext(t.Context(), `UPDATE webhook_endpoints SET tenant_id = 'b' WHERE id = 'whk_new'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.GetEndpoint(t.Context(), "b", "whk_new"); err == nil {
+		t.Fatal("a secret decrypted under another tenant")
 	}
 }
