@@ -69,6 +69,7 @@ FUZZ_TARGETS := \
 	./server:FuzzWebhookBody \
 	./cti/webhook:FuzzConfig \
 	./cti:FuzzNormalizeE164 \
+	./cti:FuzzParseUsersCSV \
 	./media/trunk:FuzzParseSDP \
 	./media/trunk:FuzzSIPRequest \
 	./media/rtpio:FuzzReaderDeliver \
