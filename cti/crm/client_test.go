@@ -129,6 +129,7 @@ func TestRoute(t *testing.T) {
 		`{"number":"+15551112222"}`:      {Number: "+15551112222"},
 		`{"queue":"sales"}`:              {Queue: "sales"},
 		`{"extension":null,"queue":"x"}`: {Queue: "x"},
+		`{"queue":"vip","priority":10}`:  {Queue: "vip", Priority: 10},
 	} {
 		answer = ans
 		d, err := c.Route(t.Context(), p)
@@ -139,7 +140,8 @@ func TestRoute(t *testing.T) {
 	if got.CallID != "call_9" || got.From != "+15557654321" || got.Trunk != "carrier" {
 		t.Fatalf("routing query sent %+v", got)
 	}
-	for _, ans := range []string{`{}`, `{"extension":""}`, `{"extension":"1","number":"2"}`, `[1]`, `{"extension":{}}`, `nope`} {
+	for _, ans := range []string{`{}`, `{"extension":""}`, `{"extension":"1","number":"2"}`, `[1]`, `{"extension":{}}`, `nope`,
+		`{"extension":"1","priority":5}`, `{"queue":"q","priority":5000}`} {
 		answer = ans
 		if d, err := c.Route(t.Context(), p); err == nil {
 			t.Errorf("%s: want an error, got %+v", ans, d)

@@ -52,6 +52,8 @@ type routeJSON struct {
 	Extension json.RawMessage `json:"extension"`
 	Number    json.RawMessage `json:"number"`
 	Queue     json.RawMessage `json:"queue"`
+	// Priority places a queued call (higher goes first).
+	Priority *int `json:"priority"`
 }
 
 func parseRoute(body []byte) (cti.RouteDecision, error) {
@@ -79,6 +81,12 @@ func parseRoute(body []byte) (cti.RouteDecision, error) {
 	case 0:
 		return cti.RouteDecision{}, errors.New("crm route: the answer names no extension, number or queue")
 	case 1:
+		if rj.Priority != nil {
+			if d.Queue == "" || *rj.Priority < -1000 || *rj.Priority > 1000 {
+				return cti.RouteDecision{}, errors.New("crm route: priority is a number from -1000 to 1000, with a queue")
+			}
+			d.Priority = *rj.Priority
+		}
 		return d, nil
 	}
 	return cti.RouteDecision{}, errors.New("crm route: the answer names more than one target")
