@@ -19,7 +19,8 @@ const (
 	CallActive                   // both parties talking
 	CallHeld                     // on hold
 	CallEnded
-	CallQueued // answered and waiting in a queue for an agent
+	CallQueued    // answered and waiting in a queue for an agent
+	CallVoicemail // the caller is leaving a message
 	numCallStates
 )
 
@@ -39,6 +40,8 @@ func (s CallState) String() string {
 		return "ended"
 	case CallQueued:
 		return "queued"
+	case CallVoicemail:
+		return "voicemail"
 	}
 	return "unknown"
 }
@@ -163,6 +166,8 @@ type Call struct {
 	maxWait  *time.Timer
 	announce *time.Ticker
 	offered  []*side
+	// voicemail is set while (and after) the caller leaves a message.
+	voicemail bool
 	conn     Connection
 	held     bool
 	rec      Recording // the call's recording in progress, if any

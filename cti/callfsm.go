@@ -115,6 +115,12 @@ func init() {
 	wait[inLegEnded] = (*Call).callerLeft
 	wait[inShutdown] = end(EndShutdown)
 
+	vm := &transitions[CallVoicemail]
+	vm[inLegEnded] = end(EndRemoteHangup) // the message is left
+	vm[inMaxWait] = end(EndLocalHangup)   // the message is as long as allowed
+	vm[inCallerDigit] = (*Call).voicemailDigit
+	vm[inShutdown] = end(EndShutdown)
+
 	for _, st := range []CallState{CallDialing, CallEarly} {
 		t := &transitions[st]
 		t[inProgress] = (*Call).progress
@@ -183,6 +189,9 @@ func (c *Call) next() callEvent {
 	var digits <-chan rune
 	if c.q != nil {
 		offers, digits = c.offers, c.digits
+	}
+	if c.voicemail {
+		digits = c.digits
 	}
 	var aDone, bDone, progress, answer <-chan struct{}
 	if c.a != nil && c.a.leg != nil {

@@ -166,6 +166,9 @@ type Recorder interface {
 	// (the audio up to about a second before it); a recording already
 	// complete is returned as it is.
 	RecoverRecording(ctx context.Context, req RecordingRequest) (RecordingFile, error)
+	// RecordEndpoint records what one endpoint sends (a caller leaving a
+	// voicemail), on the recording's right channel, until Stop.
+	RecordEndpoint(ctx context.Context, req RecordingRequest, ep Endpoint) (Recording, error)
 	// SweepRecordings removes what interrupted recordings left that no
 	// call claims, and returns the files removed; it runs after every
 	// claimed one was recovered.

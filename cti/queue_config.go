@@ -48,6 +48,8 @@ type QueueConfig struct {
 	CallbackDigit string `json:"callbackDigit,omitempty"`
 	// ServiceLevelSeconds is the answer time service level counts against.
 	ServiceLevelSeconds int `json:"serviceLevelSeconds"`
+	// VoicemailSeconds caps a voicemail overflow's message (default 120).
+	VoicemailSeconds int `json:"voicemailSeconds,omitempty"`
 	// Music is the uploaded hold music's file name (empty: the default).
 	Music     string    `json:"music,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
@@ -62,6 +64,9 @@ const (
 	DestExtension DestinationKind = "extension"
 	DestNumber    DestinationKind = "number"
 	DestQueue     DestinationKind = "queue"
+	// DestVoicemail records the caller's message (after a beep) and hands
+	// it to the CRM as a recording.
+	DestVoicemail DestinationKind = "voicemail"
 )
 
 // Destination is an extension, an outside number or a queue.
@@ -140,8 +145,14 @@ func (q *QueueConfig) normalize() error {
 	if q.CallbackDigit != "" && (len(q.CallbackDigit) != 1 || !isDTMFDigit(rune(q.CallbackDigit[0]))) {
 		return InvalidField("callbackDigit", "callbackDigit is one DTMF digit")
 	}
+	if q.Overflow.Kind == DestVoicemail && q.VoicemailSeconds == 0 {
+		q.VoicemailSeconds = 120
+	}
+	if q.VoicemailSeconds < 0 || q.VoicemailSeconds > 600 {
+		return InvalidField("voicemailSeconds", "voicemailSeconds must be between 0 and 600")
+	}
 	switch q.Overflow.Kind {
-	case DestNone:
+	case DestNone, DestVoicemail:
 		q.Overflow.Target = ""
 	case DestExtension, DestQueue:
 		if q.Overflow.Target == "" {
@@ -155,7 +166,7 @@ func (q *QueueConfig) normalize() error {
 			return InvalidField("overflow", "overflow target is not a phone number")
 		}
 	default:
-		return InvalidField("overflow", "overflow kind is extension, number or queue")
+		return InvalidField("overflow", "overflow kind is extension, number, queue or voicemail")
 	}
 	return nil
 }

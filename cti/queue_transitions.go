@@ -408,6 +408,8 @@ func (c *Call) overflow(cfg *QueueConfig) EndReason {
 			return EndUnavailable
 		}
 		return c.ringTransferTarget(ag)
+	case DestVoicemail:
+		return c.startVoicemail(cfg)
 	case DestNumber:
 		num := normalizeNumber(cfg.Overflow.Target)
 		out, err := c.svc.media.Dial(c.ctx, DialRequest{TenantID: c.info.TenantID, CallID: c.ID(), From: c.info.From, To: num})
@@ -421,6 +423,50 @@ func (c *Call) overflow(cfg *QueueConfig) EndReason {
 		return EndNone
 	}
 	return EndNoAnswer
+}
+
+// voicemailBeepHz starts the caller's message.
+const voicemailBeepHz = 880
+
+// startVoicemail: the caller hears a beep and what they say is recorded,
+// until they hang up, press #, or the queue's longest message. The
+// recording reaches the CRM like any other (recording.ready, marked as a
+// voicemail) with the call's record.
+func (c *Call) startVoicemail(cfg *QueueConfig) EndReason {
+	s := c.svc
+	if s.recorder == nil || c.a == nil || c.a.leg == nil {
+		return EndUnavailable
+	}
+	if p := s.player; p != nil {
+		if pb, err := p.Play(c.a.leg, []Sound{{ToneHz: voicemailBeepHz, Length: 500 * time.Millisecond}}, false); err == nil {
+			t := time.NewTimer(600 * time.Millisecond)
+			select {
+			case <-t.C:
+			case <-c.ctx.Done():
+			}
+			t.Stop()
+			pb.Stop()
+		}
+	}
+	id := newID("rec")
+	r, err := s.recorder.RecordEndpoint(c.ctx, RecordingRequest{ID: id, CallID: c.ID(), TenantID: c.info.TenantID}, c.a.leg)
+	if err != nil {
+		c.log.Error("recording a voicemail", "err", err)
+		return EndFailed
+	}
+	c.rec, c.recID, c.voicemail = r, id, true
+	c.setState(CallVoicemail)
+	c.maxWait = time.NewTimer(time.Duration(cfg.VoicemailSeconds) * time.Second)
+	c.log.Info("voicemail", "recording", id)
+	return EndNone
+}
+
+// voicemailDigit: # ends the message.
+func (c *Call) voicemailDigit(ev *callEvent) EndReason {
+	if ev.cmd.digits == "#" {
+		return EndLocalHangup
+	}
+	return EndNone
 }
 
 // resetMissed clears an agent's missed offers in a row (they answered).

@@ -36,6 +36,8 @@ type RecordingMeta struct {
 // RecordingReady is the data of a recording.ready event.
 type RecordingReady struct {
 	RecordingMeta
+	// Voicemail marks a caller's message (a queue's voicemail overflow).
+	Voicemail bool `json:"voicemail,omitempty"`
 	Code        string `json:"code"`
 	URL         string `json:"url"`
 	ContentType string `json:"contentType"`
@@ -128,6 +130,7 @@ func (s *Service) finishRecording(log *slog.Logger, c *Call) *RecordingReady {
 	if ref == nil {
 		return nil
 	}
+	ready.Voicemail = c.voicemail
 	c.mu.Lock()
 	c.hist.recording = ref
 	c.mu.Unlock()

@@ -15,6 +15,7 @@ import (
 	"github.com/ringbridge/ringbridge/media/bridge"
 	"github.com/ringbridge/ringbridge/media/peer"
 	"github.com/ringbridge/ringbridge/media/recorder"
+	"github.com/ringbridge/ringbridge/media/rtpio"
 )
 
 var (
@@ -62,6 +63,31 @@ func (e *Engine) StartRecording(_ context.Context, req cti.RecordingRequest) (ct
 	}
 	return &recording{rec: r}, nil
 }
+
+// RecordEndpoint implements cti.Recorder: the endpoint's reader feeds the
+// recorder's right channel (the far end's, as in a call), and nothing
+// else, until Stop.
+func (e *Engine) RecordEndpoint(ctx context.Context, req cti.RecordingRequest, ep cti.Endpoint) (cti.Recording, error) {
+	leg, ok := ep.(bridge.Leg)
+	if !ok {
+		return nil, fmt.Errorf("endpoint %s carries no media", ep.EndpointID())
+	}
+	r, err := e.StartRecording(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	rec := r.(*recording)
+	rec.only = &listenSink{rec: rec.rec}
+	rec.leg = leg
+	leg.Reader().Sink.Store(rec.only)
+	return rec, nil
+}
+
+// listenSink hands a leg's frames to a recorder alone.
+type listenSink struct{ rec *recorder.Recorder }
+
+// WriteFrame implements rtpio.Sink.
+func (s *listenSink) WriteFrame(f *rtpio.Frame) { s.rec.TapFrame(recorder.Right, f) }
 
 // recordingPath is where a tenant's recording lives.
 func (e *Engine) recordingPath(req cti.RecordingRequest) (string, error) {
@@ -121,6 +147,9 @@ func safeName(s string) bool {
 // current bridge connection.
 type recording struct {
 	rec *recorder.Recorder
+	// only and leg are set for a recording of one endpoint.
+	only *listenSink
+	leg  bridge.Leg
 }
 
 // Attach implements cti.Recording: the connection's first endpoint is the
@@ -136,6 +165,9 @@ func (r *recording) Attach(conn cti.Connection) error {
 
 // Stop implements cti.Recording.
 func (r *recording) Stop() (cti.RecordingFile, error) {
+	if r.only != nil {
+		r.leg.Reader().Sink.CompareAndClear(r.only)
+	}
 	res, err := r.rec.Close()
 	if err != nil {
 		return cti.RecordingFile{}, err

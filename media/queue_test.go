@@ -1,17 +1,21 @@
 package media_test
 
 import (
+	"bytes"
 	"context"
+	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ringbridge/ringbridge/cti"
+	"github.com/ringbridge/ringbridge/cti/ctitest"
 	"github.com/ringbridge/ringbridge/cti/queue"
 	"github.com/ringbridge/ringbridge/media/dtmf"
 	"github.com/ringbridge/ringbridge/media/g711"
 	"github.com/ringbridge/ringbridge/media/rtpio"
+	"github.com/ringbridge/ringbridge/media/wav"
 )
 
 // Queues with real SIP callers and WebRTC agents: who rings, in what
@@ -320,5 +324,41 @@ func TestQueueRoutesBySkill(t *testing.T) {
 	expert.hears(carrierTone)
 	if !novice.quiet(100 * time.Millisecond) {
 		t.Fatal("the agent without the skill was rung")
+	}
+}
+
+// With voicemail as the overflow, a caller nobody answers hears a beep and
+// leaves a message; it reaches the CRM as a recording marked voicemail,
+// holding what the caller said.
+func TestQueueVoicemailOverflow(t *testing.T) {
+	h := queueHarness(t, cti.QueueConfig{Name: "after-hours", Members: []string{"1001"}, MaxWaitSeconds: 1,
+		Overflow: cti.Destination{Kind: cti.DestVoicemail}})
+	events := &ctitest.Events{}
+	h.svc.SetEventSink(events)
+	far := h.queuedCaller(callerNum)
+	ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
+	defer cancel()
+	if err := far.heard.WaitFor(ctx, 880); err != nil {
+		t.Fatalf("no voicemail beep: %v", err)
+	}
+	time.Sleep(1500 * time.Millisecond) // the caller speaks (its tone) for a while
+	if err := far.call.Hangup(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	ready := waitEvent(t, events, cti.EventRecordingReady)
+	data, ok := ready.Data.(*cti.RecordingReady)
+	if !ok || !data.Voicemail || data.DurationSeconds < 1 {
+		t.Fatalf("recording.ready %#v", ready.Data)
+	}
+	raw, err := os.ReadFile(data.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcm, channels, _, err := wav.ReadInterleaved(bytes.NewReader(raw))
+	if err != nil || channels != 2 {
+		t.Fatalf("voicemail file: %d channels, %v", channels, err)
+	}
+	if !channelDetector(pcm, 1).Detected(carrierTone) {
+		t.Fatal("the caller's message is not in the voicemail")
 	}
 }
