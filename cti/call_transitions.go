@@ -32,6 +32,12 @@ func (c *Call) answerRinging(ev *callEvent) EndReason {
 		c.a.answered = true
 		c.legAnswered(in)
 	}
+	return c.talkToAgent(cmd)
+}
+
+// talkToAgent connects side a with the agent on side b, who has just
+// answered cmd: the call is active.
+func (c *Call) talkToAgent(cmd callCmd) EndReason {
 	if err := c.linkSides(); err != nil {
 		reply(cmd, &Error{Kind: KindInternal, Message: "media failed", Err: err})
 		return EndFailed

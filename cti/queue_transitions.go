@@ -234,18 +234,7 @@ func (c *Call) answerOffer(ev *callEvent) EndReason {
 	c.stopMusic()
 	c.leaveQueue("answered")
 	c.b = s
-	if err := c.linkSides(); err != nil {
-		reply(cmd, &Error{Kind: KindInternal, Message: "media failed", Err: err})
-		return EndFailed
-	}
-	c.b.answered = true
-	c.startRecording(c.ctx, c.log)
-	c.agentAnswered(c.b.ag)
-	c.setState(CallActive)
-	c.publishCall(EventCallAnswered)
-	reply(cmd, nil)
-	c.screenPopOnAnswer(c.ctx, c.log, c.b.ag)
-	return EndNone
+	return c.talkToAgent(cmd)
 }
 
 // refuseOffer: an offered agent declines; when nobody rings any more the
