@@ -79,6 +79,8 @@ type agent struct {
 	day       agentDay
 	skills    map[string]int
 	missed    int
+	// teams are the agent's teams, for supervisors' views.
+	teams []string
 	session   *AgentSession
 	call      *Call // the call ringing or in progress; nil when free
 }

@@ -38,6 +38,7 @@ func (s *Service) setStatusLocked(ag *agent, st AgentStatus, reason string, unti
 		ag.statusSince = since
 		return statusChange{}
 	}
+	defer s.emitAgentLocked(ag)
 	return statusChange{
 		event: &AgentStatusChange{
 			TenantID: ag.key.tenant, Extension: ag.ext, UserID: ag.userID, Username: ag.username,

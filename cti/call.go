@@ -286,6 +286,7 @@ func (c *Call) notify() {
 }
 
 func (c *Call) notifyLocked() {
+	c.svc.emitCall(c)
 	for _, ag := range c.partiesNow() {
 		c.svc.pushToAgent(ag, AgentEvent{Kind: EventCall, Call: ptr(c.infoFor(ag))})
 	}

@@ -60,6 +60,9 @@ func (s *Service) setActivity(ag *agent, act AgentStatus) {
 	s.mu.Lock()
 	ag.activity = act
 	ch := s.presenceLocked(ag, s.now())
+	if ch != nil {
+		s.emitAgentLocked(ag)
+	}
 	s.mu.Unlock()
 	if ch != nil {
 		_ = s.storePresence(ch)

@@ -76,6 +76,7 @@ func (s *Service) joinLocked(c *Call, q *queued) {
 	}
 	l.waiting = slices.Insert(l.waiting, i, c)
 	c.q = q
+	s.emitLineLocked(l)
 }
 
 // leaveLocked takes a call out of its line. Callers hold s.mu.
@@ -86,6 +87,7 @@ func (s *Service) leaveLocked(c *Call) {
 	l := c.q.line
 	if i := slices.Index(l.waiting, c); i >= 0 {
 		l.waiting = slices.Delete(l.waiting, i, i+1)
+		s.emitLineLocked(l)
 	}
 }
 

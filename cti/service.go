@@ -161,6 +161,8 @@ type Service struct {
 	draining bool
 	// lines are the queues' waiting calls (queue_runtime.go).
 	lines map[queueKey]*queueLine
+	// watchers are the supervisors' live feeds (supervisor.go).
+	watchers watchers
 }
 
 // New builds the service. media may be nil in tests that make no calls.

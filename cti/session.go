@@ -75,12 +75,13 @@ func (s *Service) Connect(ctx context.Context, p Principal, takeover bool) (*Age
 	ss.endpoint = ep
 
 	var skills map[string]int
+	var teams []string
 	if u, err := s.store.GetUser(ctx, p.TenantID, p.UserID); err == nil {
-		skills = skillLevels(u.Skills)
+		skills, teams = skillLevels(u.Skills), u.Teams
 	}
 	s.mu.Lock()
 	ag := s.agentLocked(p.TenantID, p.Extension)
-	ag.skills = skills
+	ag.skills, ag.teams = skills, teams
 	old := ag.session
 	ag.session = ss
 	ag.userID, ag.username = p.UserID, p.Username

@@ -90,6 +90,7 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	api.Get("/audit", s.requireAuth, s.listAudit)
 
 	app.Get("/ws/agent", s.agentUpgradeGuard, s.agentWebsocket())
+	app.Get("/ws/supervisor", s.agentUpgradeGuard, s.supervisorWebsocket())
 
 	s.staticRoutes()
 }

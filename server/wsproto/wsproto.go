@@ -43,18 +43,23 @@ const (
 	// TypeDraining: the server is stopping; calls in progress go on until
 	// Until, new calls are refused. Sign in again once it is back.
 	TypeDraining = "draining"
+	// TypeSnapshot and TypeDelta are the supervisor feed (/ws/supervisor):
+	// the tenant's live picture, then its numbered changes.
+	TypeSnapshot = "snapshot"
+	TypeDelta    = "delta"
 )
 
 // Error codes carried in Message.Code of "error" messages.
 const (
-	CodeBadMessage     = "bad_message"      // not JSON, unknown type, missing field
-	CodeUnauthorized   = "unauthorized"     // missing, bad or expired token
-	CodeForbidden      = "forbidden"        // not allowed (e.g. dialing rules)
-	CodeNotFound       = "not_found"        // unknown call or destination
-	CodeConflict       = "conflict"         // wrong state (answering an ended call)
-	CodeUnavailable    = "unavailable"      // trunk down, agent offline, shutting down
-	CodeBusy           = "busy"             // destination busy
-	CodeRateLimited    = "rate_limited"     // too many requests of this kind (status changes); retry later
+	CodeBadMessage     = "bad_message"  // not JSON, unknown type, missing field
+	CodeUnauthorized   = "unauthorized" // missing, bad or expired token
+	CodeForbidden      = "forbidden"    // not allowed (e.g. dialing rules)
+	CodeNotFound       = "not_found"    // unknown call or destination
+	CodeConflict       = "conflict"     // wrong state (answering an ended call)
+	CodeUnavailable    = "unavailable"  // trunk down, agent offline, shutting down
+	CodeBusy           = "busy"         // destination busy
+	CodeRateLimited    = "rate_limited"
+	CodeTooSlow        = "too_slow"         // a supervisor feed fell behind; reconnect for a snapshot     // too many requests of this kind (status changes); retry later
 	CodeInternal       = "internal"         // server fault; details are in the server log
 	CodeTooLarge       = "too_large"        // message over the size limit
 	CodeSessionReplace = "session_replaced" // the agent signed in elsewhere
@@ -67,6 +72,10 @@ const (
 type Message struct {
 	Type string `json:"type"`
 	ID   string `json:"id,omitempty"`
+
+	// supervisor feed: the snapshot or one delta (cti.Snapshot, cti.Delta)
+	Snapshot json.RawMessage `json:"snapshot,omitempty"`
+	Delta    json.RawMessage `json:"delta,omitempty"`
 
 	// auth
 	Token  string `json:"token,omitempty"`
