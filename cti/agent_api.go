@@ -111,15 +111,18 @@ func (s *Service) SetAgentStatus(ctx context.Context, p Principal, ext string, s
 	if err := p.require(rolesReadAll, "set operators' statuses"); err != nil {
 		return AgentPresence{}, err
 	}
+	note := reason // kept in the audit log whatever the status
 	switch st {
 	case StatusAvailable, StatusBusyElsewhere:
 		reason = ""
+	case StatusOffline:
+		return s.signOutAgent(ctx, p, ext, note)
 	case StatusAway:
 		if err := s.checkAwayReason(p.TenantID, reason); err != nil {
 			return AgentPresence{}, err
 		}
 	default:
-		return AgentPresence{}, InvalidField("status", "status must be available, away or busy_elsewhere, not "+string(st))
+		return AgentPresence{}, InvalidField("status", "status must be available, away, busy_elsewhere or offline, not "+string(st))
 	}
 	if _, err := s.store.GetUserByExtension(ctx, p.TenantID, ext); err != nil {
 		return AgentPresence{}, err
@@ -142,6 +145,7 @@ func (s *Service) SetAgentStatus(ctx context.Context, p Principal, ext string, s
 	}
 	ss.push(AgentEvent{Kind: EventStatus, Status: st, Reason: reason})
 	s.dispatch()
+	s.audit(ctx, p, p.TenantID, "agent.status", ext, map[string]any{"status": st, "reason": note})
 	s.log.Info("operator status set", "tenant", p.TenantID, "ext", ext, "status", st, "reason", reason, "by", p.UserID, "role", p.Role)
 	return pres, nil
 }
@@ -228,4 +232,23 @@ func (s *Service) requireStatusReader(p Principal, q *StatusQuery) error {
 		return nil
 	}
 	return p.require(rolesReadAll, "read operators' statuses")
+}
+
+// signOutAgent ends a signed-in operator's session (a supervisor signing
+// out a forgotten agent): their calls end with it, and they are offline.
+func (s *Service) signOutAgent(ctx context.Context, p Principal, ext, note string) (AgentPresence, error) {
+	s.mu.Lock()
+	ag := s.agents[agentKey{p.TenantID, ext}]
+	if ag == nil || ag.session == nil {
+		s.mu.Unlock()
+		return AgentPresence{}, Errorf(KindConflict, "extension %s is signed out already", ext)
+	}
+	ss := ag.session
+	s.mu.Unlock()
+	ss.Close()
+	s.audit(ctx, p, p.TenantID, "agent.signout", ext, map[string]any{"reason": note})
+	s.log.Info("operator signed out by a supervisor", "tenant", p.TenantID, "ext", ext, "by", p.UserID)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return ag.presenceOfLocked(), nil
 }

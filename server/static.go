@@ -77,6 +77,8 @@ func (s *Server) staticRoutes() {
 			s.app.Get("/", f.serve)
 		case "admin.html":
 			s.app.Get("/admin", f.serve) // the admin console (docs/admin.md)
+		case "wallboard.html":
+			s.app.Get("/wallboard", f.serve) // the supervisors' wallboard
 		}
 	}
 }
