@@ -183,6 +183,17 @@ func TestQueueNoAnswerMovesOn(t *testing.T) {
 		q.Offers[0].Extension != "1001" || q.Offers[0].Outcome != "no_answer" || q.Offers[1].Outcome != "answered" {
 		t.Fatalf("queue story: %+v", q)
 	}
+	// The day's figures come from the same records and status intervals.
+	day := cti.MetricsQuery{From: time.Now().Add(-time.Hour), To: time.Now().Add(time.Hour), Interval: 24 * time.Hour}
+	qm, err := h.svc.QueueMetricsOf(h.ctx, queueAdmin, day)
+	if err != nil || len(qm) != 1 || qm[0].Offered != 1 || qm[0].Answered != 1 || qm[0].AvgSpeedOfAnswerSeconds < 3 {
+		t.Fatalf("queue metrics: %+v, %v", qm, err)
+	}
+	am, err := h.svc.AgentMetricsOf(h.ctx, queueAdmin, day)
+	if err != nil || len(am) != 2 || am[0].Offered != 1 || am[0].Answered != 0 || am[1].Answered != 1 ||
+		am[0].StatusSeconds["away/missed_calls"] <= 0 || am[1].StatusSeconds["on_call"] <= 0 {
+		t.Fatalf("agent metrics: %+v, %v", am, err)
+	}
 }
 
 // When nobody takes the call within the longest wait, the caller goes to

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/csv"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -159,4 +160,100 @@ func csvSafe(s string) string {
 		return "'" + s
 	}
 	return s
+}
+
+// metricsQuery reads from, to and interval (15m, 1h, 1d).
+func metricsQuery(c *fiber.Ctx) (cti.MetricsQuery, error) {
+	sq, err := statusQuery(c)
+	if err != nil {
+		return cti.MetricsQuery{}, err
+	}
+	q := cti.MetricsQuery{From: sq.From, To: sq.To}
+	switch c.Query("interval", "1h") {
+	case "15m":
+		q.Interval = 15 * time.Minute
+	case "1h":
+		q.Interval = time.Hour
+	case "1d":
+		q.Interval = 24 * time.Hour
+	default:
+		return q, cti.InvalidField("interval", "interval is 15m, 1h or 1d")
+	}
+	return q, nil
+}
+
+// getQueueMetrics: GET /api/v1/metrics/queues?from=&to=&interval=[&format=csv].
+func (s *Server) getQueueMetrics(c *fiber.Ctx) error {
+	p, err := principalOf(c)
+	if err != nil {
+		return err
+	}
+	q, err := metricsQuery(c)
+	if err != nil {
+		return err
+	}
+	rows, err := s.svc.QueueMetricsOf(c.UserContext(), p, q)
+	if err != nil {
+		return err
+	}
+	if wantsCSV(c) {
+		out := [][]string{{"queue", "start", "offered", "answered", "abandoned", "overflow", "avg_speed_of_answer_seconds", "avg_handle_seconds", "service_level"}}
+		for _, r := range rows {
+			out = append(out, []string{csvSafe(r.Queue), r.Start.Format(time.RFC3339), strconv.Itoa(r.Offered), strconv.Itoa(r.Answered),
+				strconv.Itoa(r.Abandoned), strconv.Itoa(r.Overflow), ftoa(r.AvgSpeedOfAnswerSeconds), ftoa(r.AvgHandleSeconds), ftoa(r.ServiceLevel)})
+		}
+		return sendCSV(c, "queue-metrics.csv", out)
+	}
+	return c.JSON(listJSON[cti.QueueMetrics]{Items: rows})
+}
+
+// getAgentMetrics: GET /api/v1/metrics/agents?from=&to=&interval=[&format=csv].
+func (s *Server) getAgentMetrics(c *fiber.Ctx) error {
+	p, err := principalOf(c)
+	if err != nil {
+		return err
+	}
+	q, err := metricsQuery(c)
+	if err != nil {
+		return err
+	}
+	rows, err := s.svc.AgentMetricsOf(c.UserContext(), p, q)
+	if err != nil {
+		return err
+	}
+	if wantsCSV(c) {
+		out := [][]string{{"extension", "start", "offered", "answered", "avg_handle_seconds", "status", "seconds"}}
+		for _, r := range rows {
+			base := []string{r.Extension, r.Start.Format(time.RFC3339), strconv.Itoa(r.Offered), strconv.Itoa(r.Answered), ftoa(r.AvgHandleSeconds)}
+			if len(r.StatusSeconds) == 0 {
+				out = append(out, append(base, "", ""))
+			}
+			for _, st := range sortedKeys(r.StatusSeconds) {
+				out = append(out, append(slices.Clone(base), csvSafe(st), ftoa(r.StatusSeconds[st])))
+			}
+		}
+		return sendCSV(c, "agent-metrics.csv", out)
+	}
+	return c.JSON(listJSON[cti.AgentMetrics]{Items: rows})
+}
+
+func ftoa(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }
+
+func sortedKeys(m map[string]float64) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// sendCSV answers with rows as a CSV download.
+func sendCSV(c *fiber.Ctx, name string, rows [][]string) error {
+	var b strings.Builder
+	w := csv.NewWriter(&b)
+	_ = w.WriteAll(rows)
+	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+name+`"`)
+	return c.SendString(b.String())
 }

@@ -48,6 +48,9 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	api.Get("/agents/:ext", s.requireAuth, s.getAgent)
 	api.Put("/agents/:ext/status", s.requireAuth, s.putAgentStatus)
 	api.Get("/agents/:ext/call", s.requireAuth, s.getAgentCall)
+	// Historical metrics.
+	api.Get("/metrics/queues", s.requireAuth, s.getQueueMetrics)
+	api.Get("/metrics/agents", s.requireAuth, s.getAgentMetrics)
 	// Queues.
 	api.Get("/queues", s.requireAuth, s.listQueues)
 	api.Post("/queues", s.requireAuth, s.createQueue)
