@@ -168,6 +168,10 @@ type Call struct {
 	offered  []*side
 	// voicemail is set while (and after) the caller leaves a message.
 	voicemail bool
+	// fwdNoAnswer is where the call goes if the ringing agent does not
+	// answer within their no-answer time (forwarding.go).
+	fwdNoAnswer *Destination
+	fwdAfter    time.Duration
 	conn     Connection
 	held     bool
 	rec      Recording // the call's recording in progress, if any

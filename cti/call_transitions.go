@@ -321,6 +321,9 @@ func (c *Call) ringInbound(leg InboundLeg, ag *agent, ep AgentEndpoint) EndReaso
 		c.log.Warn("sending 180 Ringing", "err", err)
 	}
 	c.armRing()
+	if c.fwdNoAnswer != nil && c.fwdAfter < c.svc.cfg.RingTimeout {
+		c.ring.Reset(c.fwdAfter)
+	}
 	return EndNone
 }
 

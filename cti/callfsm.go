@@ -101,7 +101,12 @@ func init() {
 	ring[inAnswer] = byQueue((*Call).answerRinging, (*Call).answerOffer)
 	ring[inReject] = byQueue((*Call).refuseRinging, (*Call).refuseOffer)
 	ring[inHangup] = byQueue((*Call).refuseRinging, (*Call).refuseOffer)
-	ring[inTimeout] = byQueue(end(EndNoAnswer), (*Call).offerTimeout)
+	ring[inTimeout] = byQueue(func(c *Call, ev *callEvent) EndReason {
+		if c.fwdNoAnswer != nil {
+			return c.forwardNoAnswer(ev)
+		}
+		return EndNoAnswer
+	}, (*Call).offerTimeout)
 	ring[inAgentGone] = byQueue(end(EndAgentGone), (*Call).offerGone)
 	ring[inLegEnded] = byQueue((*Call).legEnded, (*Call).callerLeft)
 	ring[inCallerDigit] = (*Call).callerDigit

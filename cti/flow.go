@@ -47,6 +47,19 @@ func (s *Service) InboundCall(ctx context.Context, in InboundCall) error {
 			return s.refuse(attempt, Errorf(KindNotFound, "number %s is not in service", in.To))
 		}
 	}
+	// The extension's forwarding may send the call elsewhere.
+	plan := s.forwardFor(ctx, route.TenantID, target.ext)
+	if plan.label != "" {
+		attempt.route = target.label + " " + plan.label
+		if plan.number != "" {
+			fwd := routeTarget{number: plan.number, label: attempt.route}
+			if err := s.forwardInbound(in, route.TenantID, id, from, to, fwd); err != nil {
+				return s.refuse(attempt, err)
+			}
+			return nil
+		}
+		target = routeTarget{ext: plan.ext, label: attempt.route}
+	}
 	// The phonebook is read before the call exists so the ringing event
 	// already carries the card; it is a local indexed lookup.
 	var card *Card
@@ -76,6 +89,7 @@ func (s *Service) InboundCall(ctx context.Context, in InboundCall) error {
 	c.info.SIPCallID = in.Leg.CallID()
 	c.info.Route, c.hist.route = target.label, target.label
 	c.info.Card = card
+	c.fwdNoAnswer, c.fwdAfter = plan.noAnswer, plan.after
 	ep := ag.session.endpoint
 	s.mu.Unlock()
 

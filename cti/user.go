@@ -127,6 +127,7 @@ type Store interface {
 	RecordingStore
 	DurableStore
 	QueueStore
+	ForwardingStore
 
 	Close() error
 }

@@ -257,3 +257,46 @@ func sendCSV(c *fiber.Ctx, name string, rows [][]string) error {
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+name+`"`)
 	return c.SendString(b.String())
 }
+
+// getForwarding: GET /api/v1/agents/{ext}/forwarding.
+func (s *Server) getForwarding(c *fiber.Ctx) error {
+	p, err := principalOf(c)
+	if err != nil {
+		return err
+	}
+	f, err := s.svc.GetForwarding(c.UserContext(), p, c.Params("ext"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(f)
+}
+
+// putForwarding: PUT /api/v1/agents/{ext}/forwarding replaces the rules.
+func (s *Server) putForwarding(c *fiber.Ctx) error {
+	p, err := principalOf(c)
+	if err != nil {
+		return err
+	}
+	var f cti.Forwarding
+	if err := decodeJSON(c, &f); err != nil {
+		return err
+	}
+	f.Extension = c.Params("ext")
+	out, err := s.svc.SetForwarding(c.UserContext(), p, f)
+	if err != nil {
+		return err
+	}
+	return c.JSON(out)
+}
+
+// deleteForwarding: DELETE /api/v1/agents/{ext}/forwarding.
+func (s *Server) deleteForwarding(c *fiber.Ctx) error {
+	p, err := principalOf(c)
+	if err != nil {
+		return err
+	}
+	if err := s.svc.DeleteForwarding(c.UserContext(), p, c.Params("ext")); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}

@@ -48,6 +48,9 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	api.Get("/agents/:ext", s.requireAuth, s.getAgent)
 	api.Put("/agents/:ext/status", s.requireAuth, s.putAgentStatus)
 	api.Get("/agents/:ext/call", s.requireAuth, s.getAgentCall)
+	api.Get("/agents/:ext/forwarding", s.requireAuth, s.getForwarding)
+	api.Put("/agents/:ext/forwarding", s.requireAuth, s.putForwarding)
+	api.Delete("/agents/:ext/forwarding", s.requireAuth, s.deleteForwarding)
 	// Historical metrics.
 	api.Get("/metrics/queues", s.requireAuth, s.getQueueMetrics)
 	api.Get("/metrics/agents", s.requireAuth, s.getAgentMetrics)

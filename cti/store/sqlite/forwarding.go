@@ -1,0 +1,72 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/ringbridge/ringbridge/cti"
+)
+
+// GetForwarding returns an extension's forwarding rules.
+func (s *Store) GetForwarding(ctx context.Context, tenantID, ext string) (*cti.Forwarding, error) {
+	var body string
+	err := s.reader.QueryRowContext(ctx, `SELECT rules FROM forwarding WHERE tenant_id = ? AND extension = ?`, tenantID, ext).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, cti.Errorf(cti.KindNotFound, "no forwarding for %s", ext)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: forwarding: %w", err)
+	}
+	var f cti.Forwarding
+	if err := json.Unmarshal([]byte(body), &f); err != nil {
+		return nil, fmt.Errorf("sqlite: decode forwarding: %w", err)
+	}
+	return &f, nil
+}
+
+// ListForwarding returns every forwarding of a tenant.
+func (s *Store) ListForwarding(ctx context.Context, tenantID string) ([]cti.Forwarding, error) {
+	rows, err := s.reader.QueryContext(ctx, `SELECT rules FROM forwarding WHERE tenant_id = ? ORDER BY extension`, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: forwarding: %w", err)
+	}
+	defer rows.Close()
+	var out []cti.Forwarding
+	for rows.Next() {
+		var body string
+		if err := rows.Scan(&body); err != nil {
+			return nil, fmt.Errorf("sqlite: forwarding: %w", err)
+		}
+		var f cti.Forwarding
+		if err := json.Unmarshal([]byte(body), &f); err != nil {
+			return nil, fmt.Errorf("sqlite: decode forwarding: %w", err)
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// SetForwarding replaces an extension's forwarding rules.
+func (s *Store) SetForwarding(ctx context.Context, tenantID string, f *cti.Forwarding) error {
+	body, err := json.Marshal(f)
+	if err != nil {
+		return fmt.Errorf("sqlite: forwarding: %w", err)
+	}
+	if _, err := s.writer.ExecContext(ctx, `INSERT INTO forwarding (tenant_id, extension, rules, updated_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (tenant_id, extension) DO UPDATE SET rules = excluded.rules, updated_at = excluded.updated_at`,
+		tenantID, f.Extension, string(body), formatTime(f.UpdatedAt)); err != nil {
+		return classify(err, "forwarding", "tenant")
+	}
+	return nil
+}
+
+// DeleteForwarding removes an extension's forwarding (no error when none).
+func (s *Store) DeleteForwarding(ctx context.Context, tenantID, ext string) error {
+	if _, err := s.writer.ExecContext(ctx, `DELETE FROM forwarding WHERE tenant_id = ? AND extension = ?`, tenantID, ext); err != nil {
+		return fmt.Errorf("sqlite: delete forwarding: %w", err)
+	}
+	return nil
+}
