@@ -2,9 +2,7 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/ringbridge/ringbridge/cti"
@@ -12,41 +10,13 @@ import (
 
 // GetForwarding returns an extension's forwarding rules.
 func (s *Store) GetForwarding(ctx context.Context, tenantID, ext string) (*cti.Forwarding, error) {
-	var body string
-	err := s.reader.QueryRowContext(ctx, `SELECT rules FROM forwarding WHERE tenant_id = ? AND extension = ?`, tenantID, ext).Scan(&body)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, cti.Errorf(cti.KindNotFound, "no forwarding for %s", ext)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: forwarding: %w", err)
-	}
-	var f cti.Forwarding
-	if err := json.Unmarshal([]byte(body), &f); err != nil {
-		return nil, fmt.Errorf("sqlite: decode forwarding: %w", err)
-	}
-	return &f, nil
+	return jsonRow[cti.Forwarding](ctx, s.reader, "forwarding", cti.Errorf(cti.KindNotFound, "no forwarding for %s", ext),
+		`SELECT rules FROM forwarding WHERE tenant_id = ? AND extension = ?`, tenantID, ext)
 }
 
 // ListForwarding returns every forwarding of a tenant.
 func (s *Store) ListForwarding(ctx context.Context, tenantID string) ([]cti.Forwarding, error) {
-	rows, err := s.reader.QueryContext(ctx, `SELECT rules FROM forwarding WHERE tenant_id = ? ORDER BY extension`, tenantID)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: forwarding: %w", err)
-	}
-	defer rows.Close()
-	var out []cti.Forwarding
-	for rows.Next() {
-		var body string
-		if err := rows.Scan(&body); err != nil {
-			return nil, fmt.Errorf("sqlite: forwarding: %w", err)
-		}
-		var f cti.Forwarding
-		if err := json.Unmarshal([]byte(body), &f); err != nil {
-			return nil, fmt.Errorf("sqlite: decode forwarding: %w", err)
-		}
-		out = append(out, f)
-	}
-	return out, rows.Err()
+	return jsonRows[cti.Forwarding](ctx, s.reader, "forwarding", `SELECT rules FROM forwarding WHERE tenant_id = ? ORDER BY extension`, tenantID)
 }
 
 // SetForwarding replaces an extension's forwarding rules.

@@ -2,9 +2,7 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/ringbridge/ringbridge/cti"
@@ -63,39 +61,11 @@ func (s *Store) QueueByName(ctx context.Context, tenantID, name string) (*cti.Qu
 }
 
 func (s *Store) queueWhere(ctx context.Context, where, tenantID, key string) (*cti.QueueConfig, error) {
-	var body string
-	err := s.reader.QueryRowContext(ctx, `SELECT config FROM queues WHERE `+where, tenantID, key).Scan(&body)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, cti.Errorf(cti.KindNotFound, "no queue %s", key)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: queue: %w", err)
-	}
-	var q cti.QueueConfig
-	if err := json.Unmarshal([]byte(body), &q); err != nil {
-		return nil, fmt.Errorf("sqlite: decode queue: %w", err)
-	}
-	return &q, nil
+	return jsonRow[cti.QueueConfig](ctx, s.reader, "queue", cti.Errorf(cti.KindNotFound, "no queue %s", key),
+		`SELECT config FROM queues WHERE `+where, tenantID, key)
 }
 
 // ListQueues returns a tenant's queues by name.
 func (s *Store) ListQueues(ctx context.Context, tenantID string) ([]cti.QueueConfig, error) {
-	rows, err := s.reader.QueryContext(ctx, `SELECT config FROM queues WHERE tenant_id = ? ORDER BY name`, tenantID)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: queues: %w", err)
-	}
-	defer rows.Close()
-	var out []cti.QueueConfig
-	for rows.Next() {
-		var body string
-		if err := rows.Scan(&body); err != nil {
-			return nil, fmt.Errorf("sqlite: queues: %w", err)
-		}
-		var q cti.QueueConfig
-		if err := json.Unmarshal([]byte(body), &q); err != nil {
-			return nil, fmt.Errorf("sqlite: decode queue: %w", err)
-		}
-		out = append(out, q)
-	}
-	return out, rows.Err()
+	return jsonRows[cti.QueueConfig](ctx, s.reader, "queues", `SELECT config FROM queues WHERE tenant_id = ? ORDER BY name`, tenantID)
 }
