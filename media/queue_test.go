@@ -14,6 +14,7 @@ import (
 	"github.com/ringbridge/ringbridge/cti/queue"
 	"github.com/ringbridge/ringbridge/media/dtmf"
 	"github.com/ringbridge/ringbridge/media/g711"
+	"github.com/ringbridge/ringbridge/media/mediatest"
 	"github.com/ringbridge/ringbridge/media/rtpio"
 	"github.com/ringbridge/ringbridge/media/wav"
 )
@@ -32,8 +33,10 @@ var queueAdmin = cti.Principal{TenantID: tenant, UserID: "admin", Role: cti.Role
 
 // queueHarness is a harness whose number didQueue goes into a queue.
 func queueHarness(t *testing.T, q cti.QueueConfig) *harness {
+	music := t.TempDir()
 	h := newHarness(t, harnessOpts{ctiConfig: func(c *cti.Config) {
 		c.Numbers[didQueue] = cti.NumberRoute{TenantID: tenant, Route: cti.RouteQueue, Queue: q.Name}
+		c.MusicDir = music
 	}})
 	if _, err := h.svc.CreateQueue(h.ctx, queueAdmin, q); err != nil {
 		t.Fatal(err)
@@ -371,5 +374,34 @@ func TestQueueVoicemailOverflow(t *testing.T) {
 	}
 	if !channelDetector(pcm, 1).Detected(carrierTone) {
 		t.Fatal("the caller's message is not in the voicemail")
+	}
+}
+
+// An administrator uploads hold music; the next caller hears it instead
+// of the built-in music, and a file that is not a mono 16-bit WAV is
+// refused with a field error.
+func TestQueueUploadedMusic(t *testing.T) {
+	h := queueHarness(t, cti.QueueConfig{Name: "music", Members: []string{"1001"}})
+	qs, err := h.svc.ListQueues(h.ctx, queueAdmin)
+	if err != nil || len(qs) != 1 {
+		t.Fatalf("queues: %v %v", qs, err)
+	}
+	gen := mediatest.NewToneGenerator(500, 0.3, 16000)
+	pcm := make([]int16, 2*16000)
+	gen.NextFrame(pcm)
+	var buf bytes.Buffer
+	if err := wav.Write(&buf, pcm, 16000); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.SetQueueMusic(h.ctx, queueAdmin, qs[0].ID, []byte("RIFF....WAVEnot audio")); cti.ErrorKind(err) != cti.KindInvalid {
+		t.Fatalf("a broken file: %v", err)
+	}
+	if _, err := h.svc.SetQueueMusic(h.ctx, queueAdmin, qs[0].ID, buf.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	far := h.queuedCaller(callerNum)
+	far.hears(t, h.ctx, 500)
+	if far.heard.Detected(holdMusicHz) {
+		t.Fatal("the built-in music played instead of the uploaded one")
 	}
 }

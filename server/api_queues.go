@@ -90,3 +90,16 @@ func (s *Server) getQueueState(c *fiber.Ctx) error {
 	}
 	return c.JSON(st)
 }
+
+// putQueueMusic: PUT /api/v1/queues/{id}/music with an audio/wav body.
+func (s *Server) putQueueMusic(c *fiber.Ctx) error {
+	p, err := principalOf(c)
+	if err != nil {
+		return err
+	}
+	q, err := s.svc.SetQueueMusic(c.UserContext(), p, c.Params("id"), c.Body())
+	if err != nil {
+		return err
+	}
+	return c.JSON(q)
+}

@@ -61,6 +61,7 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	api.Put("/queues/:id", s.requireAuth, s.putQueue)
 	api.Delete("/queues/:id", s.requireAuth, s.deleteQueue)
 	api.Get("/queues/:id/state", s.requireAuth, s.getQueueState)
+	api.Put("/queues/:id/music", s.requireAuth, s.putQueueMusic)
 	s.webhookRoutes(api) // webhook endpoints and deliveries (docs/webhooks.md)
 
 	// Administration (docs/admin.md). Fixed paths before /users/:id.
