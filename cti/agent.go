@@ -80,9 +80,9 @@ type agent struct {
 	skills    map[string]int
 	missed    int
 	// teams are the agent's teams, for supervisors' views.
-	teams []string
-	session   *AgentSession
-	call      *Call // the call ringing or in progress; nil when free
+	teams   []string
+	session *AgentSession
+	call    *Call // the call ringing or in progress; nil when free
 }
 
 // AgentEventKind tells which field of an AgentEvent is set.

@@ -172,10 +172,10 @@ type Call struct {
 	// answer within their no-answer time (forwarding.go).
 	fwdNoAnswer *Destination
 	fwdAfter    time.Duration
-	conn     Connection
-	held     bool
-	rec      Recording // the call's recording in progress, if any
-	recID    string
+	conn        Connection
+	held        bool
+	rec         Recording // the call's recording in progress, if any
+	recID       string
 	// closed guards closeWith, the one way every call ends.
 	closed atomic.Bool
 

@@ -37,7 +37,7 @@ type RecordingMeta struct {
 type RecordingReady struct {
 	RecordingMeta
 	// Voicemail marks a caller's message (a queue's voicemail overflow).
-	Voicemail bool `json:"voicemail,omitempty"`
+	Voicemail   bool   `json:"voicemail,omitempty"`
 	Code        string `json:"code"`
 	URL         string `json:"url"`
 	ContentType string `json:"contentType"`
