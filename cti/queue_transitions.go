@@ -125,18 +125,23 @@ func (c *Call) leaveQueue(outcome string) {
 	c.q = nil
 	c.svc.mu.Unlock()
 	now := time.Now().UTC()
+	var waited time.Duration
+	answered := false
 	c.mu.Lock()
 	if r := c.hist.queue; r != nil && r.LeftAt.IsZero() {
 		r.LeftAt, r.Outcome = now, outcome
 		r.WaitSeconds = seconds(now.Sub(r.JoinedAt))
-		if q != nil && (outcome == "answered" || outcome == "callback_answered") {
-			c.svc.mu.Lock()
-			q.line.answered++
-			q.line.waitTotal += now.Sub(r.JoinedAt)
-			c.svc.mu.Unlock()
-		}
+		waited, answered = now.Sub(r.JoinedAt), outcome == "answered" || outcome == "callback_answered"
 	}
 	c.mu.Unlock()
+	// Service.mu is never taken under Call.mu (the dispatcher takes them
+	// the other way round).
+	if q != nil && answered {
+		c.svc.mu.Lock()
+		q.line.answered++
+		q.line.waitTotal += waited
+		c.svc.mu.Unlock()
+	}
 }
 
 // offer: the dispatcher reserved agents for the call; ring them.
