@@ -131,6 +131,7 @@ func New(cfg Config, log *slog.Logger) (*API, error) {
 		if cfg.IncludeLoopback {
 			opts = append(opts, ice.UDPMuxFromPortWithLoopback())
 		}
+		opts = append(opts, ice.UDPMuxFromPortWithIPFilter(func(ip net.IP) bool { return bindable(ip, log) }))
 		mux, err := ice.NewMultiUDPMuxFromPort(cfg.UDPPort, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("ice udp port %d: %w", cfg.UDPPort, err)
@@ -178,4 +179,18 @@ func (a *API) Close() error {
 		_ = a.tcpMux.Close()
 	}
 	return err
+}
+
+// bindable reports whether a UDP socket can be bound on ip right now. An
+// address that cannot (an IPv6 address still tentative after an interface
+// came up, one being removed) is skipped with a log line instead of
+// failing the start: the mux would otherwise refuse to open at all.
+func bindable(ip net.IP, log *slog.Logger) bool {
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip})
+	if err != nil {
+		log.Warn("skipping a local address that cannot be bound for ICE", "ip", ip.String(), "err", err)
+		return false
+	}
+	_ = c.Close()
+	return true
 }
