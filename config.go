@@ -67,6 +67,13 @@ type Config struct {
 	// ICEServers are handed to browsers (STUN/TURN). Default none;
 	// RINGBRIDGE_ICE_SERVERS as comma-separated URLs.
 	ICEServers []wsproto.ICEServer `json:"iceServers"`
+	// TURNURLs and TURNSecret hand browsers a TURN server (coturn with
+	// use-auth-secret and this static-auth-secret) with credentials made
+	// for each session, valid for TURNCredentialTTL (default 12h); see
+	// docs/deploy.md. RINGBRIDGE_TURN_URLS, RINGBRIDGE_TURN_SECRET.
+	TURNURLs          []string `json:"turnUrls"`
+	TURNSecret        string   `json:"turnSecret"`
+	TURNCredentialTTL Duration `json:"turnCredentialTtl"`
 	// AllowedOrigins may open the agent websocket besides our own origin
 	// (CRM pages embedding the widget). RINGBRIDGE_ALLOWED_ORIGINS.
 	AllowedOrigins []string `json:"allowedOrigins"`
@@ -306,6 +313,12 @@ func (c *Config) applyEnv() error {
 	if v, ok := os.LookupEnv("RINGBRIDGE_ICE_SERVERS"); ok && v != "" {
 		c.ICEServers = []wsproto.ICEServer{{URLs: splitList(v)}}
 	}
+	if v := os.Getenv("RINGBRIDGE_TURN_URLS"); v != "" {
+		c.TURNURLs = splitList(v)
+	}
+	if v := os.Getenv("RINGBRIDGE_TURN_SECRET"); v != "" {
+		c.TURNSecret = v
+	}
 	if v, ok := os.LookupEnv("RINGBRIDGE_ALLOWED_ORIGINS"); ok {
 		c.AllowedOrigins = splitList(v)
 	}
@@ -385,6 +398,9 @@ func (c *Config) validate() error {
 	}
 	if _, err := webhook.ParsePrefixes(c.WebhookAllowPrivate); err != nil {
 		return fmt.Errorf("webhookAllowPrivate: %w", err)
+	}
+	if (c.TURNSecret == "") != (len(c.TURNURLs) == 0) {
+		return fmt.Errorf("turnUrls and turnSecret go together: the TURN server and its static-auth-secret")
 	}
 	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
 		return fmt.Errorf("metricsToken: at least 16 characters")

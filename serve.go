@@ -193,6 +193,7 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (
 	registerMediaMetrics(reg, a.trunks)
 	srvCfg := server.Config{Addr: cfg.HTTPAddr, JWTSecret: secret, AllowedOrigins: cfg.AllowedOrigins,
 		ICEServers: cfg.ICEServers, DefaultTenant: defaultTenant, Webhooks: a.outbox,
+		TURN:        server.TURNConfig{URLs: cfg.TURNURLs, Secret: cfg.TURNSecret, TTL: time.Duration(cfg.TURNCredentialTTL)},
 		ExternalTLS: cfg.ExternalTLS, MetricsToken: cfg.MetricsToken}
 	if *cfg.TLS {
 		if srvCfg.TLSCertFile, srvCfg.TLSKeyFile, err = tlsFiles(cfg); err != nil {

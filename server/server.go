@@ -86,6 +86,9 @@ type Config struct {
 	AllowNoOrigin bool
 	// ICEServers are handed to browsers in the welcome message. Default none.
 	ICEServers []wsproto.ICEServer
+	// TURN, with a secret, adds a TURN server with per-session, expiring
+	// credentials (turn.go) to ICEServers.
+	TURN TURNConfig
 	// DefaultTenant is used by logins that name no tenant. Default "demo".
 	DefaultTenant string
 	// WSMaxMessage is the largest websocket message accepted, in bytes.

@@ -235,7 +235,7 @@ func (a *agentConn) authenticate() bool {
 		Reason:        reason,
 		Until:         rfc3339(until),
 		StatusSince:   rfc3339(sess.StatusSince()),
-		ICEServers:    s.cfg.ICEServers,
+		ICEServers:    s.iceServersFor(p.UserID, time.Now()),
 		Calls:         calls,
 		AwayReasons:   append([]string{}, svcCfg.AwayReasons...),
 		WrapUpSeconds: int(svcCfg.WrapUp.Seconds()),
