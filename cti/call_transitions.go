@@ -136,11 +136,37 @@ func (c *Call) move(ev *callEvent) EndReason {
 }
 
 // progress: the far end rings or sends early media; an agent (or an
-// answered caller) hears it at once.
+// answered caller) hears it at once — or, while a ringing far end sends
+// nothing (a 180 without SDP), hears ringback played here until it does
+// or answers.
 func (c *Call) progress(*callEvent) EndReason {
 	if c.a == nil || !c.a.answered || c.conn != nil {
 		return EndNone
 	}
+	if c.b.early != nil && c.a.ag != nil && c.svc.player != nil {
+		select {
+		case <-c.b.early: // it came with this progress; earlyMedia links
+		default:
+			if pb, err := c.svc.player.Play(c.a.endpoint(), []Sound{{Ringback: true}}, true); err == nil {
+				c.stopMusic()
+				c.moh = pb
+			} else {
+				c.log.Warn("ringback", "err", err)
+			}
+			c.setState(CallEarly)
+			return EndNone
+		}
+	}
+	return c.earlyMedia(nil)
+}
+
+// earlyMedia: the far end sends audio before answering (ringback of its
+// own, announcements): link it, ending our ringback.
+func (c *Call) earlyMedia(*callEvent) EndReason {
+	if c.a == nil || !c.a.answered || c.conn != nil {
+		return EndNone
+	}
+	c.stopMusic()
 	if err := c.linkSides(); err != nil {
 		c.log.Error("connecting early media", "err", err)
 		return EndFailed
@@ -160,6 +186,7 @@ func (c *Call) remoteAnswered(*callEvent) EndReason {
 		c.a.answered = true
 		c.legAnswered(in)
 	}
+	c.stopMusic() // our ringback
 	if c.conn == nil {
 		if err := c.linkSides(); err != nil {
 			c.log.Error("connecting media", "err", err)

@@ -48,13 +48,14 @@ const (
 	inCallerDigit // a digit from the waiting caller
 	inMaxWait     // the caller waited the queue's longest wait
 	inAnnounce    // time to tell the caller their position
+	inEarlyMedia  // the leg being dialled started early media
 	numInputs
 )
 
 var inputNames = [numInputs]string{
 	"answer", "reject", "hang up", "hold", "resume", "send digits", "agent gone", "move",
 	"transfer", "progress", "answered", "leg ended", "ring timeout", "shutdown",
-	"offer", "caller digit", "longest wait", "announce",
+	"offer", "caller digit", "longest wait", "announce", "early media",
 }
 
 func (in callInput) String() string {
@@ -129,6 +130,7 @@ func init() {
 	for _, st := range []CallState{CallDialing, CallEarly} {
 		t := &transitions[st]
 		t[inProgress] = (*Call).progress
+		t[inEarlyMedia] = (*Call).earlyMedia
 		t[inAnswered] = (*Call).remoteAnswered
 		t[inHangup] = (*Call).hangup
 		t[inDTMF] = (*Call).dtmf
@@ -198,7 +200,7 @@ func (c *Call) next() callEvent {
 	if c.voicemail {
 		digits = c.digits
 	}
-	var aDone, bDone, progress, answer <-chan struct{}
+	var aDone, bDone, progress, answer, early <-chan struct{}
 	if c.a != nil && c.a.leg != nil {
 		aDone = c.a.leg.Done()
 	}
@@ -206,14 +208,17 @@ func (c *Call) next() callEvent {
 		if c.b.leg != nil {
 			bDone = c.b.leg.Done()
 		}
-		progress, answer = c.b.progress, c.b.answer
+		progress, answer, early = c.b.progress, c.b.answer, c.b.early
 	}
 	select {
 	case cmd := <-c.cmds:
 		return callEvent{in: cmd.kind, cmd: cmd}
 	case <-answer:
-		c.b.answer, c.b.progress = nil, nil
+		c.b.answer, c.b.progress, c.b.early = nil, nil, nil
 		return callEvent{in: inAnswered, leg: c.b.leg}
+	case <-early:
+		c.b.early = nil
+		return callEvent{in: inEarlyMedia, leg: c.b.leg}
 	case <-progress:
 		c.b.progress = nil
 		return callEvent{in: inProgress, leg: c.b.leg}

@@ -173,13 +173,14 @@ func (ss *AgentSession) Dial(ctx context.Context, to string) (CallInfo, error) {
 		c.agentAnswered(me)
 		c.agentRinging(callee)
 		s.log.Info("internal call", "call", c.ID(), "from", me.ext, "to", num)
+		placed := c.infoFor(me)
 		s.start(c, func(ctx context.Context, log *slog.Logger) EndReason {
 			c.publishCall(EventCallRinging)
 			c.a, c.b = agentSide(me, epA, true), agentSide(callee, epB, false)
 			c.armRing()
 			return EndNone
 		})
-		return c.infoFor(me), nil
+		return placed, nil
 	}
 	if err := s.checkDialRule(ss.principal.TenantID, num); err != nil {
 		s.mu.Unlock()
@@ -219,6 +220,8 @@ func (ss *AgentSession) Dial(ctx context.Context, to string) (CallInfo, error) {
 	c.agentRinging(me)
 	c.agentAnswered(me)
 	s.log.Info("outbound call", "call", c.ID(), "sip_call_id", leg.CallID(), "from", me.ext, "to", num)
+	// As placed: the call's goroutine may move it on before we return.
+	placed := c.infoFor(me)
 	s.start(c, func(ctx context.Context, log *slog.Logger) EndReason {
 		c.publishCall(EventCallRinging)
 		if s.tenant(c.info.TenantID).ScreenPop.onRinging() {
@@ -228,7 +231,7 @@ func (ss *AgentSession) Dial(ctx context.Context, to string) (CallInfo, error) {
 		c.watchDTMF(leg)
 		return EndNone
 	})
-	return c.infoFor(me), nil
+	return placed, nil
 }
 
 // internalTargetLocked tells whether num is one of the tenant's extensions.

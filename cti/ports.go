@@ -186,6 +186,15 @@ type Sound struct {
 	Length time.Duration
 	// Digits plays DTMF digits in-band (100 ms each, 100 ms apart).
 	Digits string
+	// Ringback plays the ringing tone (425 Hz, 1 s on, 4 s off) for ever.
+	Ringback bool
+}
+
+// EarlyMediaNotifier is implemented by outbound legs that can tell when
+// the far end starts sending early media (a 180 or 183 with SDP): until
+// then a ringing far end sends nothing, so the caller is played ringback.
+type EarlyMediaNotifier interface {
+	EarlyMedia() <-chan struct{}
 }
 
 // Player plays sounds into an endpoint while it is linked to no one.

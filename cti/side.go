@@ -11,6 +11,8 @@ type side struct {
 	// owner has seen them (then nil, so a closed channel is read once).
 	progress <-chan struct{}
 	answer   <-chan struct{}
+	// early is an outbound leg's start of early media, until seen.
+	early <-chan struct{}
 }
 
 // agentSide is an agent's browser; answered is false while it rings.
@@ -24,6 +26,9 @@ func legSide(leg SIPLeg, answered bool) *side {
 	s := &side{leg: leg, answered: answered}
 	if out, ok := leg.(OutboundLeg); ok && !answered {
 		s.progress, s.answer = out.Progress(), out.Answered()
+		if em, ok := leg.(EarlyMediaNotifier); ok {
+			s.early = em.EarlyMedia()
+		}
 	}
 	return s
 }

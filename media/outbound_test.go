@@ -320,3 +320,28 @@ func TestOutboundOverTCPTrunk(t *testing.T) {
 		t.Fatalf("carrier call ended with %q", in.EndReason())
 	}
 }
+
+// A far end that rings without early media (180 without SDP) sends
+// nothing: the agent hears our ringback (425 Hz) instead of silence, and
+// the far end's own audio once it answers.
+func TestOutboundRingbackWithoutEarlyMedia(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	a := h.signIn("1001", agentTone)
+	if _, err := a.sess.Dial(h.ctx, "+1 (555) 999-0000"); err != nil {
+		t.Fatal(err)
+	}
+	in := waitIncoming(t, h.carrier) // the carrier has sent 180 Ringing, no SDP
+	a.waitCall(cti.CallEarly)
+	a.hears(425)
+	far := newFarEnd(in, carrierTone)
+	if err := in.Answer(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	a.waitCall(cti.CallActive)
+	a.heard.Reset()
+	a.hears(carrierTone)
+	far.hears(t, h.ctx, agentTone)
+	if a.heard.Detected(425) {
+		t.Fatal("ringback went on after the answer")
+	}
+}

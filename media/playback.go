@@ -48,6 +48,8 @@ func frames(d time.Duration) int { return max(1, int(d/(20*time.Millisecond))) }
 // soundParts turns one sound into sequence parts.
 func soundParts(s cti.Sound) ([]player.Part, error) {
 	switch {
+	case s.Ringback:
+		return []player.Part{{Source: player.NewRingback()}}, nil
 	case s.Digits != "":
 		var parts []player.Part
 		for _, d := range s.Digits {

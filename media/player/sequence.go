@@ -103,3 +103,23 @@ func (m *HoldMusic) Next(codec rtpio.Codec, dst []byte) {
 	m.notes[(m.frame/20)%len(m.notes)].Next(codec, dst)
 	m.frame++
 }
+
+// Ringback is the ringing tone a caller hears while the far end rings:
+// 425 Hz (the ITU-T recommendation), one second on, four off.
+type Ringback struct {
+	tone  *Tone
+	frame int
+}
+
+// NewRingback returns the ringing tone.
+func NewRingback() *Ringback { return &Ringback{tone: NewTone(425, 0.2)} }
+
+// Next implements Source.
+func (r *Ringback) Next(codec rtpio.Codec, dst []byte) {
+	if r.frame%250 < 50 { // 5 s cadence of 20 ms frames: 1 s on
+		r.tone.Next(codec, dst)
+	} else {
+		Silence{}.Next(codec, dst)
+	}
+	r.frame++
+}

@@ -19,10 +19,15 @@ type outboundLeg struct {
 	dial         *dialContext
 	progress     chan struct{}
 	progressOnce sync.Once
+	early        chan struct{} // closed once a 18x brought usable SDP
+	earlyOnce    sync.Once
 	answeredCh   chan struct{}
 }
 
 var _ cti.OutboundLeg = (*outboundLeg)(nil)
+
+// EarlyMedia implements cti.EarlyMediaNotifier.
+func (l *outboundLeg) EarlyMedia() <-chan struct{} { return l.early }
 
 // Progress implements cti.OutboundLeg.
 func (l *outboundLeg) Progress() <-chan struct{} { return l.progress }
@@ -73,7 +78,7 @@ func (t *Trunks) Dial(ctx context.Context, req cti.DialRequest) (cti.OutboundLeg
 	invite.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	t.identify(invite)
 
-	l := &outboundLeg{progress: make(chan struct{}), answeredCh: make(chan struct{})}
+	l := &outboundLeg{progress: make(chan struct{}), early: make(chan struct{}), answeredCh: make(chan struct{})}
 	l.leg = newLeg(t, tr, req.CallID, "", media)
 	invite.SetBody(buildSDP(l.sessID, 1, t.mediaAddr(media), rtpio.Format{}, true, "sendrecv"))
 
@@ -129,8 +134,8 @@ func (l *outboundLeg) run(dialCtx context.Context) {
 		OnResponse: func(res *sip.Response) error {
 			l.dial.gotResponse()
 			if res.StatusCode == sip.StatusRinging || res.StatusCode == sip.StatusSessionInProgress {
-				if len(res.Body()) > 0 {
-					l.applyRemoteSDP(res.Body())
+				if len(res.Body()) > 0 && l.applyRemoteSDP(res.Body()) {
+					l.earlyOnce.Do(func() { close(l.early) })
 				}
 				l.progressOnce.Do(func() { close(l.progress) })
 			}
