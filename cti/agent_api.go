@@ -59,7 +59,8 @@ func (ag *agent) presenceOfLocked() AgentPresence {
 }
 
 // AgentStatuses returns every operator of the tenant with an extension,
-// signed in or not, ordered by extension.
+// signed in or not, ordered by extension; a supervisor sees the operators
+// of their teams.
 func (s *Service) AgentStatuses(ctx context.Context, p Principal) ([]AgentPresence, error) {
 	if err := p.require(rolesReadAll, "read operators' statuses"); err != nil {
 		return nil, err
@@ -72,7 +73,7 @@ func (s *Service) AgentStatuses(ctx context.Context, p Principal) ([]AgentPresen
 	out := make([]AgentPresence, 0, len(users))
 	seen := map[string]bool{}
 	for _, u := range users {
-		if u.Extension == "" || seen[u.Extension] {
+		if u.Extension == "" || seen[u.Extension] || !seesUser(p, &u) {
 			continue
 		}
 		seen[u.Extension] = true
@@ -95,6 +96,9 @@ func (s *Service) AgentStatusOf(ctx context.Context, p Principal, ext string) (A
 	u, err := s.store.GetUserByExtension(ctx, p.TenantID, ext)
 	if err != nil {
 		return AgentPresence{}, err
+	}
+	if !seesUser(p, u) {
+		return AgentPresence{}, Errorf(KindNotFound, "no extension %s", ext)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -251,4 +255,11 @@ func (s *Service) signOutAgent(ctx context.Context, p Principal, ext, note strin
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return ag.presenceOfLocked(), nil
+}
+
+// seesUser: supervisors see the users of their teams; everyone else who
+// may read statuses sees the whole tenant (agents only themselves, which
+// the callers check).
+func seesUser(p Principal, u *User) bool {
+	return p.Role != RoleSupervisor || sharesTeam(p.Teams, u.Teams)
 }

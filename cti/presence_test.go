@@ -143,3 +143,34 @@ func TestStatusFlappingIsLimited(t *testing.T) {
 		t.Fatalf("setting a signed-out agent: %v", err)
 	}
 }
+
+// A supervisor reads the statuses of their teams' operators only.
+func TestSupervisorSeesTheirTeams(t *testing.T) {
+	svc, _ := newService(t, cti.Config{})
+	admin := cti.Principal{TenantID: "demo", Role: cti.RoleAdmin, UserID: "admin"}
+	sup := cti.Principal{TenantID: "demo", Role: cti.RoleSupervisor, UserID: "sup", Teams: []string{"red"}}
+	all, err := svc.AgentStatuses(t.Context(), admin)
+	if err != nil || len(all) != 2 {
+		t.Fatalf("admin sees %+v, %v", all, err)
+	}
+	mine, err := svc.AgentStatuses(t.Context(), sup)
+	if err != nil || len(mine) != 0 {
+		t.Fatalf("a supervisor of another team sees %+v, %v", mine, err)
+	}
+	if _, err := svc.AgentStatusOf(t.Context(), sup, "1001"); cti.ErrorKind(err) != cti.KindNotFound {
+		t.Fatalf("a supervisor read an operator outside their teams: %v", err)
+	}
+	// 1002 joins team red: the supervisor sees them, and only them.
+	u, err := svc.FindUserByLogin(t.Context(), "demo", "a1002")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.UpdateUser(t.Context(), cti.Principal{TenantID: "demo", Role: cti.RoleAdmin, UserID: "admin"}, u.ID,
+		cti.UserPatch{Teams: &[]string{"red"}}); err != nil {
+		t.Fatal(err)
+	}
+	mine, err = svc.AgentStatuses(t.Context(), sup)
+	if err != nil || len(mine) != 1 || mine[0].Extension != "1002" {
+		t.Fatalf("the supervisor of red sees %+v, %v", mine, err)
+	}
+}
