@@ -110,16 +110,11 @@ func (s *Server) getTimeInStatus(c *fiber.Ctx) error {
 		return err
 	}
 	if wantsCSV(c) {
-		var b strings.Builder
-		w := csv.NewWriter(&b)
-		_ = w.Write([]string{"extension", "username", "status", "reason", "seconds"})
+		out := [][]string{{"extension", "username", "status", "reason", "seconds"}}
 		for _, r := range rows {
-			_ = w.Write([]string{r.Extension, csvSafe(r.Username), string(r.Status), csvSafe(r.Reason), strconv.FormatFloat(r.Seconds, 'f', 3, 64)})
+			out = append(out, []string{r.Extension, csvSafe(r.Username), string(r.Status), csvSafe(r.Reason), ftoa(r.Seconds)})
 		}
-		w.Flush()
-		c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
-		c.Set(fiber.HeaderContentDisposition, `attachment; filename="time-in-status.csv"`)
-		return c.SendString(b.String())
+		return sendCSV(c, "time-in-status.csv", out)
 	}
 	return c.JSON(listJSON[cti.StatusTime]{Items: rows})
 }
