@@ -210,3 +210,23 @@ type Playback interface {
 	// Idempotent.
 	Stop()
 }
+
+// MixMember is one endpoint in a mix and the members it hears, as indexes
+// into the mix's member list (never itself).
+type MixMember struct {
+	Endpoint Endpoint
+	Hears    []int
+	// Beep plays the member a short tone as the mix starts (a supervisor
+	// joining is announced to the agent).
+	Beep bool
+}
+
+// Mixer mixes more than two endpoints: a conference, or a supervisor
+// listening, whispering or barging in. The MediaEngine implements it;
+// Service finds it by type assertion. The returned Connection's Hold does
+// nothing (hold is who hears whom); a Recording attached to it records
+// the first member on the left channel and what that member hears on the
+// right.
+type Mixer interface {
+	Mix(members []MixMember) (Connection, error)
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ringbridge/ringbridge/cti"
 	"github.com/ringbridge/ringbridge/media/bridge"
+	"github.com/ringbridge/ringbridge/media/mix"
 	"github.com/ringbridge/ringbridge/media/peer"
 	"github.com/ringbridge/ringbridge/media/recorder"
 	"github.com/ringbridge/ringbridge/media/rtpio"
@@ -155,11 +156,14 @@ type recording struct {
 // Attach implements cti.Recording: the connection's first endpoint is the
 // left channel, the second the right.
 func (r *recording) Attach(conn cti.Connection) error {
-	bc, ok := conn.(*bridge.Connection)
-	if !ok {
+	switch c := conn.(type) {
+	case *bridge.Connection:
+		c.SetTap(r.rec)
+	case *mix.Mix:
+		c.SetTap(r.rec)
+	default:
 		return fmt.Errorf("cannot record a %T", conn)
 	}
-	bc.SetTap(r.rec)
 	return nil
 }
 
