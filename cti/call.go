@@ -109,6 +109,9 @@ type CallInfo struct {
 	RemoteHeld bool
 	// Queue names the queue the call came through, if any.
 	Queue string
+	// Monitor is set in the view of a supervisor listening in: how they
+	// take part.
+	Monitor MonitorMode
 }
 
 // OriginClickToCall marks calls started through POST /api/v1/calls: the
@@ -174,8 +177,12 @@ type Call struct {
 	fwdAfter    time.Duration
 	conn        Connection
 	held        bool
-	rec         Recording // the call's recording in progress, if any
-	recID       string
+	// monitors are the supervisors listening in (monitor.go); beepAgents
+	// asks the next link to beep to the agents.
+	monitors   []*monitor
+	beepAgents bool
+	rec        Recording // the call's recording in progress, if any
+	recID      string
 	// closed guards closeWith, the one way every call ends.
 	closed atomic.Bool
 

@@ -211,7 +211,11 @@ func (c *Call) hold(ev *callEvent) EndReason {
 		}
 	}
 	c.held = on
-	if c.conn != nil {
+	if len(c.monitors) > 0 {
+		if err := c.relinkIfLinked(); err != nil {
+			c.log.Error("relinking the mix for hold", "err", err)
+		}
+	} else if c.conn != nil {
 		c.conn.Hold(on)
 	}
 	c.holdChanged(on)

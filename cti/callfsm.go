@@ -37,6 +37,8 @@ const (
 	inAgentGone // the agent's session closed (no reply expected)
 	inMove      // the agent's media moved to a new session's endpoint
 	inTransfer  // blind transfer to callCmd.to
+	inMonitor   // a supervisor joins (or changes mode to callCmd.to)
+	inUnmonitor // a supervisor leaves
 	// From the voice path and the clock.
 	inProgress // the leg being dialled sent 180/183
 	inAnswered // the leg being dialled answered
@@ -54,7 +56,7 @@ const (
 
 var inputNames = [numInputs]string{
 	"answer", "reject", "hang up", "hold", "resume", "send digits", "agent gone", "move",
-	"transfer", "progress", "answered", "leg ended", "ring timeout", "shutdown",
+	"transfer", "listen in", "stop listening", "progress", "answered", "leg ended", "ring timeout", "shutdown",
 	"offer", "caller digit", "longest wait", "announce", "early media",
 }
 
@@ -66,7 +68,7 @@ func (in callInput) String() string {
 }
 
 // isCommand tells the inputs that agents send (and may wait a reply for).
-func (in callInput) isCommand() bool { return in <= inTransfer }
+func (in callInput) isCommand() bool { return in <= inUnmonitor }
 
 // callEvent is one input and what came with it.
 type callEvent struct {
@@ -140,6 +142,7 @@ func init() {
 		t[inHangup] = (*Call).hangup
 		t[inDTMF] = (*Call).dtmf
 		t[inTransfer] = (*Call).transfer
+		t[inMonitor] = (*Call).startMonitor
 	}
 	transitions[CallActive][inHold] = (*Call).hold
 	transitions[CallHeld][inUnhold] = (*Call).hold
@@ -245,6 +248,11 @@ func (c *Call) next() callEvent {
 
 // dispatch runs the transition for the event in the current state.
 func (c *Call) dispatch(ev *callEvent) EndReason {
+	if ev.in.isCommand() {
+		if m := c.monitorOf(ev.cmd.from); m != nil {
+			return c.monitorCommand(m, ev)
+		}
+	}
 	st := c.state()
 	var h transition
 	if st >= 0 && st < numCallStates {

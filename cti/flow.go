@@ -371,6 +371,7 @@ func (s *Service) finish(log *slog.Logger, c *Call, reason EndReason) {
 		}
 	}()
 	c.closeWith(reason)
+	c.releaseMonitors(reason)
 	c.bg.Wait()
 	ready := s.finishRecording(log, c)
 	c.mu.Lock()

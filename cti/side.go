@@ -88,12 +88,18 @@ func (c *Call) linkSides() error {
 	if first.ag == nil && second.ag != nil {
 		first, second = second, first
 	}
-	conn, err := c.svc.media.Connect(first.endpoint(), second.endpoint())
+	var conn Connection
+	var err error
+	if mixer, ok := c.svc.media.(Mixer); ok && len(c.monitors) > 0 {
+		conn, err = mixer.Mix(c.mixMembers(first, second))
+	} else {
+		conn, err = c.svc.media.Connect(first.endpoint(), second.endpoint())
+		if err == nil && c.held {
+			conn.Hold(true)
+		}
+	}
 	if err != nil {
 		return err
-	}
-	if c.held {
-		conn.Hold(true)
 	}
 	c.conn = conn
 	if c.rec != nil {

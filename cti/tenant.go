@@ -68,6 +68,9 @@ type TenantSettings struct {
 	AwayReasons []string
 	// DialRule limits where the tenant's calls may go; zero: anywhere.
 	DialRule DialRule
+	// AnnounceMonitoring plays the agents of a call a short beep when a
+	// supervisor starts listening in or changes mode. Default off.
+	AnnounceMonitoring bool
 }
 
 // CRMSettings is a tenant's CRM connection (see cti/crm.TenantConfig for

@@ -126,6 +126,8 @@ type settingsJSON struct {
 	WrapUpSeconds     int      `json:"wrapUpSeconds"`
 	AwayReasons       []string `json:"awayReasons"`
 	DialRules         dialJSON `json:"dialRules"`
+	// AnnounceMonitoring beeps to the agents when a supervisor listens in.
+	AnnounceMonitoring bool `json:"announceMonitoring"`
 }
 
 type crmJSON struct {
@@ -163,7 +165,7 @@ func settingsToJSON(t cti.TenantSettings) settingsJSON {
 			AuthHeader: t.CRM.AuthHeader, Username: t.CRM.Username, LookupTimeout: t.LookupTimeout.Milliseconds(),
 			RouteTimeout: t.RouteTimeout.Milliseconds(), APIKeySet: t.CRM.APIKey != "", PasswordSet: t.CRM.Password != ""},
 		AllowedOrigins: nonNil(t.AllowedOrigins), WrapUpSeconds: int(t.WrapUp / time.Second),
-		AwayReasons: nonNil(t.AwayReasons), DialRules: dialToJSON(t.DialRule)}
+		AwayReasons: nonNil(t.AwayReasons), DialRules: dialToJSON(t.DialRule), AnnounceMonitoring: t.AnnounceMonitoring}
 }
 
 func dialToJSON(r cti.DialRule) dialJSON {
@@ -188,6 +190,7 @@ func (j settingsJSON) apply(t *cti.TenantSettings) {
 	t.AllowedOrigins, t.AwayReasons = j.AllowedOrigins, j.AwayReasons
 	t.WrapUp = time.Duration(j.WrapUpSeconds) * time.Second
 	t.DialRule = cti.DialRule(j.DialRules)
+	t.AnnounceMonitoring = j.AnnounceMonitoring
 }
 
 // getSettings: GET /api/v1/settings (admins).

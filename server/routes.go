@@ -40,6 +40,8 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	api.Get("/calls", s.requireAuth, s.listCalls)
 	api.Get("/calls/:id", s.requireAuth, s.getCall)
 	api.Patch("/calls/:id", s.requireAuth, s.patchCall)
+	api.Put("/calls/:id/monitor", s.requireAuth, s.putMonitor)
+	api.Delete("/calls/:id/monitor", s.requireAuth, s.deleteMonitor)
 	api.Get("/recordings/:code", s.requireAuth, s.getRecording)
 	// Operators' statuses and time in status.
 	api.Get("/agents", s.requireAuth, s.listAgents)

@@ -173,6 +173,9 @@ type Call struct {
 	RemoteHeld bool `json:"remoteHeld,omitempty"`
 	// Queue names the queue the call came through.
 	Queue string `json:"queue,omitempty"`
+	// Monitor is set in a supervisor's view of a call they listen in
+	// on: listen | whisper | barge.
+	Monitor string `json:"monitor,omitempty"`
 }
 
 // Card is the screen-pop data about the other party.

@@ -332,6 +332,7 @@ type settingsDoc struct {
 	WrapUpMs          int64    `json:"wrapUpMs"`
 	AwayReasons       []string `json:"awayReasons"`
 	DialRule          dialDoc  `json:"dialRule"`
+	AnnounceMonitor   bool     `json:"announceMonitoring,omitempty"`
 }
 
 type crmDoc struct {
@@ -379,7 +380,7 @@ func (s *Store) GetSettings(ctx context.Context, tenantID string) (*cti.TenantSe
 		CRM:            cti.CRMSettings(d.CRM),
 		AllowedOrigins: d.AllowedOrigins, WrapUp: time.Duration(d.WrapUpMs) * time.Millisecond,
 		AwayReasons: d.AwayReasons,
-		DialRule:    cti.DialRule(d.DialRule),
+		DialRule:    cti.DialRule(d.DialRule), AnnounceMonitoring: d.AnnounceMonitor,
 	}, nil
 }
 
@@ -390,7 +391,7 @@ func (s *Store) PutSettings(ctx context.Context, tenantID string, t cti.TenantSe
 		LookupTimeoutMs: t.LookupTimeout.Milliseconds(), RouteTimeoutMs: t.RouteTimeout.Milliseconds(),
 		Record: t.Record, RecordingDelivery: string(t.RecordingDelivery), CRM: crmDoc(t.CRM),
 		AllowedOrigins: t.AllowedOrigins, WrapUpMs: t.WrapUp.Milliseconds(), AwayReasons: t.AwayReasons,
-		DialRule: dialDoc(t.DialRule),
+		DialRule: dialDoc(t.DialRule), AnnounceMonitor: t.AnnounceMonitoring,
 	}
 	d.CRM.APIKey, d.CRM.Password = s.sealSecret(tenantID, d.CRM.APIKey), s.sealSecret(tenantID, d.CRM.Password)
 	b, err := json.Marshal(d)

@@ -1,0 +1,174 @@
+package media_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/ringbridge/ringbridge/cti"
+	"github.com/ringbridge/ringbridge/media/mediatest"
+	"github.com/ringbridge/ringbridge/media/mix"
+	"github.com/ringbridge/ringbridge/media/rtpio"
+)
+
+// supervisorTone is what the supervisor's microphone plays.
+const supervisorTone = 700.0
+
+// mixedEar is a detector for a party who hears two voices at once: each
+// tone is then about half of what it hears.
+func mixedEar() *mediatest.ToneDetector {
+	return mediatest.NewToneDetector(mediatest.ToneDetectorConfig{Dominance: 0.2})
+}
+
+// silentFor checks that det has not heard freq in the last window, after
+// waiting for a tone the same ear must hear (so the path is live).
+func silentFor(t *testing.T, ctx context.Context, who string, det *mediatest.ToneDetector, live, absent float64) {
+	t.Helper()
+	det.Reset()
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := det.WaitFor(wctx, live); err != nil {
+		t.Fatalf("%s does not hear %.0f Hz: %v", who, live, err)
+	}
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		if det.Detected(absent) {
+			t.Fatalf("%s hears %.0f Hz, which it must not", who, absent)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func hearsMixed(t *testing.T, ctx context.Context, who string, det *mediatest.ToneDetector, freqs ...float64) {
+	t.Helper()
+	det.Reset()
+	for _, f := range freqs {
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := det.WaitFor(wctx, f)
+		cancel()
+		if err != nil {
+			t.Fatalf("%s does not hear %.0f Hz: %v", who, f, err)
+		}
+	}
+}
+
+// A supervisor listens to, whispers into and barges into a live call
+// through their own softphone session, switching modes on the same
+// PeerConnection; each party hears exactly what the mode says, and the
+// agent hears the announcement beep each time.
+func TestSupervisorListenWhisperBarge(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	if _, err := h.svc.UpdateSettings(h.ctx, cti.SystemPrincipal(tenant, "test"), func(t *cti.TenantSettings) { t.AnnounceMonitoring = true }); err != nil {
+		t.Fatal(err)
+	}
+	ag := h.signIn("1001", agentTone)
+	sup := h.signIn("1003", supervisorTone)
+	agentEar, supEar := mixedEar(), mixedEar()
+	ag.client.OnAudio(agentEar.WriteUlaw)
+	sup.client.OnAudio(supEar.WriteUlaw)
+
+	ring, far := h.answerInbound(ag, didAgent1)
+	ag.waitCall(cti.CallActive)
+	callerEar := mixedEar()
+	far.call.OnAudio(func(codec rtpio.Codec, p []byte) {
+		if codec == rtpio.CodecPCMA {
+			callerEar.WriteAlaw(p)
+		} else {
+			callerEar.WriteUlaw(p)
+		}
+	})
+	hearsMixed(t, h.ctx, "caller", callerEar, agentTone)
+
+	boss := cti.Principal{TenantID: tenant, UserID: h.users["1003"].ID, Username: "agent1003", Extension: "1003", Role: cti.RoleAdmin}
+	info, err := h.svc.Monitor(h.ctx, boss, ring.ID, cti.MonitorListen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Monitor != cti.MonitorListen {
+		t.Fatalf("monitor view says %q", info.Monitor)
+	}
+	if got := sup.waitCall(cti.CallActive); got.ID != ring.ID {
+		t.Fatalf("supervisor was told about call %s, want %s", got.ID, ring.ID)
+	}
+	hearsMixed(t, h.ctx, "agent (announcement)", agentEar, mix.BeepHz)
+	hearsMixed(t, h.ctx, "listening supervisor", supEar, agentTone, carrierTone)
+	silentFor(t, h.ctx, "agent while listened to", agentEar, carrierTone, supervisorTone)
+	silentFor(t, h.ctx, "caller while listened to", callerEar, agentTone, supervisorTone)
+
+	if _, err := h.svc.Monitor(h.ctx, boss, ring.ID, cti.MonitorWhisper); err != nil {
+		t.Fatal(err)
+	}
+	hearsMixed(t, h.ctx, "agent coached", agentEar, supervisorTone, carrierTone)
+	silentFor(t, h.ctx, "caller while the agent is coached", callerEar, agentTone, supervisorTone)
+	hearsMixed(t, h.ctx, "whispering supervisor", supEar, agentTone, carrierTone)
+
+	if _, err := h.svc.Monitor(h.ctx, boss, ring.ID, cti.MonitorBarge); err != nil {
+		t.Fatal(err)
+	}
+	hearsMixed(t, h.ctx, "caller after barge", callerEar, agentTone, supervisorTone)
+	hearsMixed(t, h.ctx, "agent after barge", agentEar, supervisorTone, carrierTone)
+	hearsMixed(t, h.ctx, "barging supervisor", supEar, agentTone, carrierTone)
+
+	// The supervisor hanging up leaves; the call goes on, two-way again.
+	if err := sup.sess.Hangup(ring.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := sup.waitCall(cti.CallEnded); got.EndReason != cti.EndMonitorStopped {
+		t.Errorf("supervisor's part ended with %q", got.EndReason)
+	}
+	silentFor(t, h.ctx, "caller after the supervisor left", callerEar, agentTone, supervisorTone)
+	silentFor(t, h.ctx, "agent after the supervisor left", agentEar, carrierTone, supervisorTone)
+	if err := ag.sess.Hangup(ring.ID); err != nil {
+		t.Fatalf("the agent's call did not go on after the supervisor left: %v", err)
+	}
+	if got := ag.waitCall(cti.CallEnded); got.EndReason != cti.EndLocalHangup {
+		t.Errorf("the agent's call ended with %q", got.EndReason)
+	}
+
+	// Every use is audited.
+	entries, _, err := h.svc.ListAudit(h.ctx, cti.SystemPrincipal(tenant, "test"), cti.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var modes []string
+	for _, e := range entries {
+		if e.Action == "call.monitor" && e.Target == ring.ID {
+			modes = append(modes, e.Details["mode"].(string))
+		}
+	}
+	if len(modes) != 3 {
+		t.Errorf("audit has %d call.monitor entries for the call (%v), want 3", len(modes), modes)
+	}
+}
+
+// A supervisor with no softphone open, or on another call, is told so; a
+// supervisor of another team or tenant does not find the call.
+func TestMonitorRefusals(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	ag := h.signIn("1001", agentTone)
+	ring, _ := h.answerInbound(ag, didAgent1)
+	ag.waitCall(cti.CallActive)
+
+	noPhone := cti.Principal{TenantID: tenant, UserID: h.users["1002"].ID, Extension: "1002", Role: cti.RoleAdmin}
+	if _, err := h.svc.Monitor(h.ctx, noPhone, ring.ID, cti.MonitorListen); cti.ErrorKind(err) != cti.KindConflict {
+		t.Errorf("monitor without a softphone: %v, want a conflict", err)
+	}
+	other := cti.Principal{TenantID: "other", UserID: "u", Extension: "1003", Role: cti.RoleAdmin}
+	if _, err := h.svc.Monitor(h.ctx, other, ring.ID, cti.MonitorListen); cti.ErrorKind(err) != cti.KindNotFound {
+		t.Errorf("another tenant's admin: %v, want not found", err)
+	}
+	h.signIn("1003", supervisorTone)
+	otherTeam := cti.Principal{TenantID: tenant, UserID: h.users["1003"].ID, Extension: "1003", Role: cti.RoleSupervisor, Teams: []string{"blue"}}
+	if _, err := h.svc.Monitor(h.ctx, otherTeam, ring.ID, cti.MonitorListen); cti.ErrorKind(err) != cti.KindNotFound {
+		t.Errorf("a supervisor of another team: %v, want not found", err)
+	}
+	agentRole := cti.Principal{TenantID: tenant, UserID: h.users["1003"].ID, Extension: "1003", Role: cti.RoleAgent}
+	if _, err := h.svc.Monitor(h.ctx, agentRole, ring.ID, cti.MonitorListen); cti.ErrorKind(err) != cti.KindForbidden {
+		t.Errorf("an agent: %v, want forbidden", err)
+	}
+	// The agent cannot listen in on their own call.
+	self := cti.Principal{TenantID: tenant, UserID: h.users["1001"].ID, Extension: "1001", Role: cti.RoleAdmin}
+	if _, err := h.svc.Monitor(h.ctx, self, ring.ID, cti.MonitorListen); cti.ErrorKind(err) != cti.KindBusy && cti.ErrorKind(err) != cti.KindConflict {
+		t.Errorf("a party of the call: %v, want a refusal", err)
+	}
+}
