@@ -323,6 +323,7 @@ export class Phone extends EventTarget {
       callId: c.id, direction: c.direction, origin: c.origin || null, state: c.state, number: c.remote || '', from: c.from || '', to: c.to || '',
       startedAt: c.startedAt || null, answeredAt: c.answeredAt || null, endedAt: c.endedAt || null, endReason: c.endReason || null,
       card: c.card || null, callData: this.#callData.get(c.id) || {}, remoteHeld: Boolean(c.remoteHeld), queue: c.queue || null,
+      monitor: c.monitor || null,
     };
   }
 

@@ -291,10 +291,11 @@ export class RbSoftphoneElement extends HTMLElement {
       renderCard(ui.callCard, c.card, noCard);
       ui.callRemote.textContent = number;
       ui.callName.textContent = c.card?.name ? ` · ${c.card.name}` : '';
-      ui.callState.textContent = c.remoteHeld && c.state === 'active' ? 'The caller put you on hold'
+      ui.callState.textContent = c.monitor ? { listen: 'Listening in', whisper: 'Coaching the agent (the caller does not hear you)', barge: 'In the call (everyone hears you)' }[c.monitor] || c.monitor
+        : c.remoteHeld && c.state === 'active' ? 'The caller put you on hold'
         : { dialing: 'Calling…', early: 'Ringing…', ringing: 'Ringing…', active: 'Connected', held: 'On hold' }[c.state] || c.state;
       const answered = c.state === 'active' || c.state === 'held';
-      ui.holdButton.disabled = !answered;
+      ui.holdButton.disabled = !answered || Boolean(c.monitor);
       ui.holdButton.textContent = c.state === 'held' ? 'Resume' : 'Hold';
       ui.holdButton.setAttribute('aria-pressed', String(c.state === 'held'));
       ui.muteButton.textContent = s.muted ? 'Unmute' : 'Mute';

@@ -28,6 +28,30 @@ function el(tag, attrs = {}, ...children) {
   return e;
 }
 
+/**
+ * Renders a list into container keeping the nodes whose content did not
+ * change: the board re-renders every second for its timers, and replacing
+ * every node would detach the button a supervisor is about to click.
+ * items are [key, signature, make] triples.
+ */
+const kept = new WeakMap();
+function renderList(container, items) {
+  const old = kept.get(container) || new Map();
+  const next = new Map();
+  const nodes = items.map(([key, sig, make, timer]) => {
+    const prev = old.get(key);
+    const node = prev && prev.sig === sig ? prev.node : make();
+    next.set(key, { sig, node });
+    const t = node.querySelector('.timer');
+    if (t && t.textContent !== timer) t.textContent = timer;
+    return node;
+  });
+  kept.set(container, next);
+  const same = nodes.length === container.children.length && nodes.every((n, i) => container.children[i] === n);
+  if (!same) container.replaceChildren(...nodes);
+  return nodes.length;
+}
+
 const STATUS_TEXT = { available: 'Available', ringing: 'Ringing', on_call: 'On a call', away: 'Away', wrapup: 'Wrap-up',
   busy_elsewhere: 'Busy elsewhere', offline: 'Offline' };
 const GROUP = { available: 'available', ringing: 'busy', on_call: 'busy', away: 'away', wrapup: 'away', busy_elsewhere: 'away', offline: 'offline' };
@@ -76,7 +100,10 @@ function applyDelta(d) {
   if (d.agent) view.agents.set(d.agent.extension, d.agent);
   if (d.queue) view.queues.set(d.queue.name, d.queue);
   if (d.call) {
-    if (d.call.state === 'ended') view.calls.delete(d.call.id);
+    if (d.call.state === 'ended') {
+      view.calls.delete(d.call.id);
+      monitoring.delete(d.call.id);
+    }
     else view.calls.set(d.call.id, d.call);
   }
   render();
@@ -108,21 +135,69 @@ function render() {
     .filter((a) => !want || GROUP[a.status] === want)
     .filter((a) => !text || a.extension.includes(text) || (a.username || '').toLowerCase().includes(text))
     .sort((a, b) => a.extension.localeCompare(b.extension))
-    .map((a) => el('button', {
-      type: 'button', class: 'agent', dataset: { status: a.status }, 'data-testid': `agent-${a.extension}`,
-      title: 'Set this agent\u2019s status', on: { click: () => askStatus(a) },
-    },
-    el('div', { class: 'name' }, `${a.username || ''} · ${a.extension}`),
-    el('div', {}, STATUS_TEXT[a.status] || a.status, a.reason ? ` — ${reasonLabel(a.reason)}` : ''),
-    el('div', { class: 'timer' }, a.since && a.status !== 'offline' ? clock(secondsBetween(a.since, now)) : '')));
-  $('#agents').replaceChildren(...cards);
-  $('#agents-empty').hidden = cards.length > 0;
+    .map((a) => {
+      const timer = a.since && a.status !== 'offline' ? clock(secondsBetween(a.since, now)) : '';
+      return [a.extension, JSON.stringify(a), () => el('button', {
+        type: 'button', class: 'agent', dataset: { status: a.status }, 'data-testid': `agent-${a.extension}`,
+        title: 'Set this agent\u2019s status', on: { click: () => askStatus(a) },
+      },
+      el('div', { class: 'name' }, `${a.username || ''} · ${a.extension}`),
+      el('div', {}, STATUS_TEXT[a.status] || a.status, a.reason ? ` — ${reasonLabel(a.reason)}` : ''),
+      el('div', { class: 'timer' })), timer];
+    });
+  $('#agents-empty').hidden = renderList($('#agents'), cards) > 0;
 
-  const rows = [...view.calls.values()].sort((a, b) => a.startedAt.localeCompare(b.startedAt)).map((c) => el('tr', {},
-    el('td', {}, c.from), el('td', {}, c.to), el('td', {}, c.queue || ''), el('td', {}, (c.agents || []).join(', ')),
-    el('td', {}, c.state), el('td', {}, clock(secondsBetween(c.answeredAt || c.startedAt, now)))));
-  $('#calls-body').replaceChildren(...rows);
-  $('#calls-count').textContent = String(rows.length);
+  const rows = [...view.calls.values()].sort((a, b) => a.startedAt.localeCompare(b.startedAt)).map((c) => {
+    const timer = clock(secondsBetween(c.answeredAt || c.startedAt, now));
+    return [c.id, JSON.stringify([c, monitoring.get(c.id) || '']), () => el('tr', { 'data-testid': `call-${c.id}` },
+      el('td', {}, c.from), el('td', {}, c.to), el('td', {}, c.queue || ''), el('td', {}, (c.agents || []).join(', ')),
+      el('td', {}, c.state), el('td', { class: 'timer' }),
+      el('td', { class: 'monitor' }, ...monitorButtons(c))), timer];
+  });
+  $('#calls-count').textContent = String(renderList($('#calls-body'), rows));
+}
+
+// ---- listen, whisper, barge (through the supervisor's own softphone) ----
+
+/** The supervisor's part in each call they monitor, by call id. */
+const monitoring = new Map();
+
+const MODES = [['listen', 'Listen'], ['whisper', 'Whisper'], ['barge', 'Barge']];
+
+function monitorButtons(c) {
+  if (c.state !== 'active' && c.state !== 'held') return [];
+  const mine = monitoring.get(c.id);
+  const buttons = MODES.map(([mode, label]) => el('button', {
+    type: 'button', class: mine === mode ? 'primary' : '', 'aria-pressed': String(mine === mode),
+    'data-testid': `monitor-${mode}`, title: `${label} (your softphone carries the audio)`,
+    on: { click: () => monitor(c.id, mode) },
+  }, label));
+  if (mine) buttons.push(el('button', { type: 'button', 'data-testid': 'monitor-leave', on: { click: () => monitor(c.id, null) } }, 'Leave'));
+  return buttons;
+}
+
+async function monitor(callId, mode) {
+  const token = await auth.accessToken();
+  const res = await fetch(`/api/v1/calls/${encodeURIComponent(callId)}/monitor`, {
+    method: mode ? 'PUT' : 'DELETE',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+    body: mode ? JSON.stringify({ mode }) : undefined,
+  });
+  if (!res.ok) {
+    const p = await res.json().catch(() => null);
+    showNotice(p?.detail || `HTTP ${res.status}`);
+    return;
+  }
+  if (mode) monitoring.set(callId, mode);
+  else monitoring.delete(callId);
+  showNotice('');
+  render();
+}
+
+function showNotice(text) {
+  const n = $('#notice');
+  n.hidden = !text;
+  n.textContent = text;
 }
 
 // ---- setting an agent's status (audited by the server) ----
@@ -167,6 +242,7 @@ async function enter() {
   who = await res.json();
   if (who.role !== 'admin' && who.role !== 'supervisor') throw new Error('The wallboard is for supervisors and administrators.');
   $('#who').textContent = who.username || '';
+  $('#softphone-link').hidden = !who.extension;
   $('#signin').hidden = true;
   $('#board').hidden = false;
   $('#sign-out').hidden = false;

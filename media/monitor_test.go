@@ -1,14 +1,19 @@
 package media_test
 
 import (
+	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/ringbridge/ringbridge/cti"
+	"github.com/ringbridge/ringbridge/cti/ctitest"
 	"github.com/ringbridge/ringbridge/media/mediatest"
 	"github.com/ringbridge/ringbridge/media/mix"
 	"github.com/ringbridge/ringbridge/media/rtpio"
+	"github.com/ringbridge/ringbridge/media/wav"
 )
 
 // supervisorTone is what the supervisor's microphone plays.
@@ -171,4 +176,64 @@ func TestMonitorRefusals(t *testing.T) {
 	if _, err := h.svc.Monitor(h.ctx, self, ring.ID, cti.MonitorListen); cti.ErrorKind(err) != cti.KindBusy && cti.ErrorKind(err) != cti.KindConflict {
 		t.Errorf("a party of the call: %v, want a refusal", err)
 	}
+}
+
+// A recorded call goes on recording while a supervisor whispers: the
+// agent stays on the left channel, and the right channel has what the
+// agent heard — the caller and the coaching.
+func TestRecordingWhileWhispered(t *testing.T) {
+	events := &ctitest.Events{}
+	h := newHarness(t, harnessOpts{ctiConfig: func(c *cti.Config) {
+		c.Tenants = map[string]cti.TenantSettings{tenant: {Record: true}}
+	}})
+	h.svc.SetEventSink(events)
+	ag := h.signIn("1001", agentTone)
+	sup := h.signIn("1003", supervisorTone)
+	ring, far := h.answerInbound(ag, didAgent1)
+	far.hears(t, h.ctx, agentTone)
+	boss := cti.Principal{TenantID: tenant, UserID: h.users["1003"].ID, Extension: "1003", Role: cti.RoleAdmin}
+	if _, err := h.svc.Monitor(h.ctx, boss, ring.ID, cti.MonitorWhisper); err != nil {
+		t.Fatal(err)
+	}
+	sup.waitCall(cti.CallActive)
+	agentEar := mixedEar()
+	ag.client.OnAudio(agentEar.WriteUlaw)
+	hearsMixed(t, h.ctx, "coached agent", agentEar, supervisorTone, carrierTone)
+	if err := far.call.Hangup(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	ag.waitCall(cti.CallEnded)
+	if got := sup.waitCall(cti.CallEnded); got.ID != ring.ID {
+		t.Errorf("the supervisor was told call %s ended, want %s", got.ID, ring.ID)
+	}
+	ready := waitEvent(t, events, cti.EventRecordingReady)
+	data := ready.Data.(*cti.RecordingReady)
+	raw, err := os.ReadFile(filepath.Join(h.recDir, tenant, data.ID+".wav"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcm, channels, _, err := wav.ReadInterleaved(bytes.NewReader(raw))
+	if err != nil || channels != 2 {
+		t.Fatalf("recording: %d channels, %v", channels, err)
+	}
+	left, right := mixedChannel(pcm, 0), mixedChannel(pcm, 1)
+	if !left.Detected(agentTone) || left.Detected(supervisorTone) || left.Detected(carrierTone) {
+		t.Errorf("left channel: agent %v, supervisor %v, caller %v; want the agent alone",
+			left.Detected(agentTone), left.Detected(supervisorTone), left.Detected(carrierTone))
+	}
+	if !right.Detected(carrierTone) || !right.Detected(supervisorTone) || right.Detected(agentTone) {
+		t.Errorf("right channel: caller %v, supervisor %v, agent %v; want the caller and the supervisor",
+			right.Detected(carrierTone), right.Detected(supervisorTone), right.Detected(agentTone))
+	}
+}
+
+// mixedChannel is channelDetector for a channel that may carry two voices.
+func mixedChannel(pcm []int16, ch int) *mediatest.ToneDetector {
+	d := mediatest.NewToneDetector(mediatest.ToneDetectorConfig{Dominance: 0.2, MaxHistory: time.Hour})
+	mono := make([]int16, 0, len(pcm)/2)
+	for i := ch; i < len(pcm); i += 2 {
+		mono = append(mono, pcm[i])
+	}
+	d.WritePCM(mono)
+	return d
 }
