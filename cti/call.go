@@ -112,6 +112,8 @@ type CallInfo struct {
 	// Monitor is set in the view of a supervisor listening in: how they
 	// take part.
 	Monitor MonitorMode
+	// Consult is the agent's consultation in progress (consult.go).
+	Consult *ConsultInfo
 }
 
 // OriginClickToCall marks calls started through POST /api/v1/calls: the
@@ -180,6 +182,7 @@ type Call struct {
 	// monitors are the supervisors listening in (monitor.go); beepAgents
 	// asks the next link to beep to the agents.
 	monitors   []*monitor
+	consult    *consultation // an attended transfer or conference in the making
 	beepAgents bool
 	rec        Recording // the call's recording in progress, if any
 	recID      string
@@ -215,6 +218,11 @@ func (c *Call) infoFor(ag *agent) CallInfo {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ci := c.info
+	if k := ci.Consult; k != nil && ag != nil && k.Internal && ag.ext == k.Target {
+		// The consulted colleague sees a call from the consulting agent.
+		ci.Direction, ci.Remote, ci.State = DirectionInternal, k.By, k.State
+		return ci
+	}
 	if ci.Direction == DirectionInternal || ag == nil {
 		switch {
 		case ag != nil && ag.ext == ci.From:

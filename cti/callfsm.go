@@ -39,6 +39,12 @@ const (
 	inTransfer  // blind transfer to callCmd.to
 	inMonitor   // a supervisor joins (or changes mode to callCmd.to)
 	inUnmonitor // a supervisor leaves
+	// Attended transfer and conference (consult.go).
+	inConsult         // consult callCmd.to before transferring
+	inConsultSwap     // talk to the other of customer and consulted party
+	inConsultComplete // hand the customer to the consulted party
+	inConsultCancel   // end the consultation, back to the customer
+	inConference      // all three talk
 	// From the voice path and the clock.
 	inProgress // the leg being dialled sent 180/183
 	inAnswered // the leg being dialled answered
@@ -46,18 +52,20 @@ const (
 	inTimeout  // the agent did not answer in time
 	inShutdown // the service is stopping
 	// Queued calls.
-	inOffer       // the dispatcher reserved agents for the call
-	inCallerDigit // a digit from the waiting caller
-	inMaxWait     // the caller waited the queue's longest wait
-	inAnnounce    // time to tell the caller their position
-	inEarlyMedia  // the leg being dialled started early media
+	inOffer          // the dispatcher reserved agents for the call
+	inCallerDigit    // a digit from the waiting caller
+	inMaxWait        // the caller waited the queue's longest wait
+	inAnnounce       // time to tell the caller their position
+	inEarlyMedia     // the leg being dialled started early media
+	inConsultTimeout // the consulted agent did not answer in time
 	numInputs
 )
 
 var inputNames = [numInputs]string{
 	"answer", "reject", "hang up", "hold", "resume", "send digits", "agent gone", "move",
-	"transfer", "listen in", "stop listening", "progress", "answered", "leg ended", "ring timeout", "shutdown",
-	"offer", "caller digit", "longest wait", "announce", "early media",
+	"transfer", "listen in", "stop listening", "consult", "swap", "complete the transfer", "cancel the consultation",
+	"conference", "progress", "answered", "leg ended", "ring timeout", "shutdown",
+	"offer", "caller digit", "longest wait", "announce", "early media", "consult timeout",
 }
 
 func (in callInput) String() string {
@@ -68,7 +76,7 @@ func (in callInput) String() string {
 }
 
 // isCommand tells the inputs that agents send (and may wait a reply for).
-func (in callInput) isCommand() bool { return in <= inUnmonitor }
+func (in callInput) isCommand() bool { return in < inProgress }
 
 // callEvent is one input and what came with it.
 type callEvent struct {
@@ -143,6 +151,7 @@ func init() {
 		t[inDTMF] = (*Call).dtmf
 		t[inTransfer] = (*Call).transfer
 		t[inMonitor] = (*Call).startMonitor
+		t[inConsult] = (*Call).consultStart
 	}
 	transitions[CallActive][inHold] = (*Call).hold
 	transitions[CallHeld][inUnhold] = (*Call).hold
@@ -203,7 +212,16 @@ func (c *Call) next() callEvent {
 	if c.voicemail {
 		digits = c.digits
 	}
-	var aDone, bDone, progress, answer, early <-chan struct{}
+	var aDone, bDone, progress, answer, early, kDone, kProgress, kAnswer <-chan struct{}
+	var kRing <-chan time.Time
+	if k := c.consult; k != nil {
+		if k.s.leg != nil {
+			kDone, kProgress, kAnswer = k.s.leg.Done(), k.s.progress, k.s.answer
+		}
+		if k.ring != nil {
+			kRing = k.ring.C
+		}
+	}
 	if c.a != nil && c.a.leg != nil {
 		aDone = c.a.leg.Done()
 	}
@@ -241,6 +259,17 @@ func (c *Call) next() callEvent {
 		return callEvent{in: inMaxWait}
 	case <-announce:
 		return callEvent{in: inAnnounce}
+	case <-kAnswer:
+		c.consult.s.answer, c.consult.s.progress, c.consult.s.early = nil, nil, nil
+		return callEvent{in: inAnswered, leg: c.consult.s.leg}
+	case <-kProgress:
+		c.consult.s.progress = nil
+		return callEvent{in: inProgress, leg: c.consult.s.leg}
+	case <-kDone:
+		return callEvent{in: inLegEnded, leg: c.consult.s.leg}
+	case <-kRing:
+		c.consult.ring = nil
+		return callEvent{in: inConsultTimeout}
 	case <-c.ctx.Done():
 		return callEvent{in: inShutdown}
 	}
@@ -252,6 +281,14 @@ func (c *Call) dispatch(ev *callEvent) EndReason {
 		if m := c.monitorOf(ev.cmd.from); m != nil {
 			return c.monitorCommand(m, ev)
 		}
+	}
+	if c.consult != nil {
+		if r, handled := c.consultDispatch(ev); handled {
+			return r
+		}
+	} else if isConsultCmd(ev.in) {
+		reply(ev.cmd, Errorf(KindConflict, "cannot %s: no consultation in progress", ev.in))
+		return EndNone
 	}
 	st := c.state()
 	var h transition
@@ -279,6 +316,7 @@ func (c *Call) closeWith(why EndReason) {
 	}
 	c.stopRing()
 	c.stopMusic()
+	c.closeConsult()
 	if c.q != nil {
 		c.leaveQueue(string(why))
 	}

@@ -67,6 +67,17 @@ func (c *Call) legAnswered(leg SIPLeg) {
 	}
 }
 
+// legClosed marks a leg that ended before the call did (a consultation).
+func (c *Call) legClosed(leg SIPLeg, why EndReason) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range c.hist.legs {
+		if l := &c.hist.legs[i]; l.leg == leg && l.rec.EndedAt.IsZero() {
+			l.rec.EndedAt, l.rec.EndReason = time.Now().UTC(), why
+		}
+	}
+}
+
 // agentRinging starts an agent's part of the call.
 func (c *Call) agentRinging(ag *agent) {
 	c.svc.mu.Lock()

@@ -152,6 +152,10 @@ func (c *Call) startMonitor(ev *callEvent) EndReason {
 		reply(cmd, Errorf(KindConflict, "cannot listen in: the call is %s", st))
 		return EndNone
 	}
+	if c.consult != nil {
+		reply(cmd, Errorf(KindConflict, "cannot listen in while the agent consults"))
+		return EndNone
+	}
 	if slices.Contains(c.partiesNow(), cmd.from) {
 		reply(cmd, Errorf(KindConflict, "you are a party to this call"))
 		return EndNone

@@ -263,6 +263,38 @@ func (ss *AgentSession) Transfer(callID, to string) error {
 	return c.sendCmd(callCmd{kind: inTransfer, from: ss.agent, to: to})
 }
 
+// Consult starts an attended transfer or a conference: the other party
+// waits with hold music while the agent calls to (an extension or number).
+func (ss *AgentSession) Consult(callID, to string) error {
+	c, err := ss.svc.callFor(ss.agent, callID)
+	if err != nil {
+		return err
+	}
+	return c.sendCmd(callCmd{kind: inConsult, from: ss.agent, to: to})
+}
+
+// ConsultSwap talks to whichever of the customer and the consulted party
+// waits; the other hears hold music.
+func (ss *AgentSession) ConsultSwap(callID string) error {
+	return ss.callCmd(callID, inConsultSwap, "")
+}
+
+// ConsultComplete hands the customer to the consulted party; the agent
+// leaves the call.
+func (ss *AgentSession) ConsultComplete(callID string) error {
+	return ss.callCmd(callID, inConsultComplete, "")
+}
+
+// ConsultCancel ends the consultation; the agent is back with the customer.
+func (ss *AgentSession) ConsultCancel(callID string) error {
+	return ss.callCmd(callID, inConsultCancel, "")
+}
+
+// Conference joins the agent, the customer and the consulted party.
+func (ss *AgentSession) Conference(callID string) error {
+	return ss.callCmd(callID, inConference, "")
+}
+
 // SendDTMF plays digits to the other party.
 func (ss *AgentSession) SendDTMF(callID, digits string) error {
 	if digits == "" || len(digits) > 32 {

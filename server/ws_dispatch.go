@@ -154,6 +154,16 @@ func (a *agentConn) dispatch(m *wsproto.Message) *wsproto.Message {
 		err = ss.SendDTMF(m.CallID, m.Digits)
 	case wsproto.TypeTransfer:
 		err = ss.Transfer(m.CallID, m.To)
+	case wsproto.TypeConsult:
+		err = ss.Consult(m.CallID, m.To)
+	case wsproto.TypeConsultSwap:
+		err = ss.ConsultSwap(m.CallID)
+	case wsproto.TypeConsultComplete:
+		err = ss.ConsultComplete(m.CallID)
+	case wsproto.TypeConsultCancel:
+		err = ss.ConsultCancel(m.CallID)
+	case wsproto.TypeConference:
+		err = ss.Conference(m.CallID)
 	case wsproto.TypeStatus:
 		var st cti.AgentStatus
 		if st, err = cti.ParseAgentStatus(m.Status); err == nil {
@@ -185,7 +195,8 @@ func missingField(m *wsproto.Message) string {
 		if m.To == "" {
 			return "to"
 		}
-	case wsproto.TypeAnswer, wsproto.TypeReject, wsproto.TypeHangup, wsproto.TypeHold, wsproto.TypeUnhold:
+	case wsproto.TypeAnswer, wsproto.TypeReject, wsproto.TypeHangup, wsproto.TypeHold, wsproto.TypeUnhold,
+		wsproto.TypeConsultSwap, wsproto.TypeConsultComplete, wsproto.TypeConsultCancel, wsproto.TypeConference:
 		if m.CallID == "" {
 			return "callId"
 		}
@@ -200,7 +211,7 @@ func missingField(m *wsproto.Message) string {
 		if m.Status == "" {
 			return "status"
 		}
-	case wsproto.TypeTransfer:
+	case wsproto.TypeTransfer, wsproto.TypeConsult:
 		if m.CallID == "" {
 			return "callId"
 		}

@@ -102,7 +102,16 @@ func callToWire(ci cti.CallInfo) wsproto.Call {
 		RemoteHeld: ci.RemoteHeld,
 		Queue:      ci.Queue,
 		Monitor:    string(ci.Monitor),
+		Consult:    consultToWire(ci.Consult),
 	}
+}
+
+func consultToWire(k *cti.ConsultInfo) *wsproto.Consult {
+	if k == nil {
+		return nil
+	}
+	return &wsproto.Consult{By: k.By, Target: k.Target, State: k.State.String(), Talking: k.Talking,
+		Conference: k.Conference, Internal: k.Internal}
 }
 
 func cardToWire(c *cti.Card) *wsproto.Card {

@@ -32,6 +32,14 @@ const (
 	TypeStatus   = "status"   // set agent status (server → client: status changed)
 	TypeTransfer = "transfer" // blind-transfer an answered call to an extension or number
 	TypePing     = "ping"     // keep-alive; answered with ack
+	// Attended transfer and conference: consult an extension or number
+	// (to) while the caller waits with music, then complete, swap,
+	// cancel or join all three.
+	TypeConsult         = "consult"
+	TypeConsultSwap     = "consultSwap"
+	TypeConsultComplete = "consultComplete"
+	TypeConsultCancel   = "consultCancel"
+	TypeConference      = "conference"
 )
 
 // Server → client message types.
@@ -176,6 +184,19 @@ type Call struct {
 	// Monitor is set in a supervisor's view of a call they listen in
 	// on: listen | whisper | barge.
 	Monitor string `json:"monitor,omitempty"`
+	// Consult is the consultation in progress (attended transfer or
+	// conference), for the consulting agent and the consulted one.
+	Consult *Consult `json:"consult,omitempty"`
+}
+
+// Consult is an attended transfer or conference in the making.
+type Consult struct {
+	By         string `json:"by"`     // the consulting agent's extension
+	Target     string `json:"target"` // the extension or number consulted
+	State      string `json:"state"`  // ringing | dialing | early | active
+	Talking    bool   `json:"talking"`
+	Conference bool   `json:"conference"`
+	Internal   bool   `json:"internal"`
 }
 
 // Card is the screen-pop data about the other party.
