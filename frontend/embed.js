@@ -16,7 +16,7 @@ const BUFFER_MAX = 50;
 
 export const EVENTS = ['ready', 'agent.signedIn', 'agent.signedOut', 'agent.statusChanged', 'agent.connection',
   'agent.tokenRequired', 'call.incoming', 'call.dialing', 'call.restored', 'call.updated', 'call.answered',
-  'call.held', 'call.resumed', 'call.muted', 'call.transferred', 'call.remoteHold', 'call.ended', 'server.draining'];
+  'call.held', 'call.resumed', 'call.muted', 'call.transferred', 'call.consult', 'call.remoteHold', 'call.ended', 'server.draining'];
 
 /** Reads the allowlist the server rendered into the page, plus our own origin. */
 export function allowedOrigins(doc = document) {
@@ -102,6 +102,11 @@ export class EmbedBridge {
       mute: (q) => p.mute(q.on !== false),
       dtmf: (q) => p.dtmf(q.digits, q.callId),
       transfer: (q) => p.transfer(q.to, q.callId),
+      consult: (q) => p.consult(q.to, q.callId),
+      consultSwap: (q) => p.consultSwap(q.callId),
+      consultComplete: (q) => p.consultComplete(q.callId),
+      consultCancel: (q) => p.consultCancel(q.callId),
+      conference: (q) => p.conference(q.callId),
       attachCallData: (q) => p.attachCallData(q.data, q.callId),
     };
   }

@@ -271,6 +271,7 @@ export class Phone extends EventTarget {
     if (call.state === 'held' && prev?.state === 'active') this.#emit('call.held', pub());
     if (call.state === 'active' && prev?.state === 'held') this.#emit('call.resumed', pub());
     if (prev && Boolean(call.remoteHeld) !== Boolean(prev.remoteHeld)) this.#emit('call.remoteHold', { ...pub(), held: Boolean(call.remoteHeld) });
+    if (prev && JSON.stringify(call.consult || null) !== JSON.stringify(prev.consult || null) && call.state !== 'ended') this.#emit('call.consult', pub());
     this.#known.set(call.id, call);
 
     if (call.state === 'ended') {
@@ -324,6 +325,7 @@ export class Phone extends EventTarget {
       startedAt: c.startedAt || null, answeredAt: c.answeredAt || null, endedAt: c.endedAt || null, endReason: c.endReason || null,
       card: c.card || null, callData: this.#callData.get(c.id) || {}, remoteHeld: Boolean(c.remoteHeld), queue: c.queue || null,
       monitor: c.monitor || null,
+      consult: c.consult ? { by: c.consult.by, target: c.consult.target, state: c.consult.state, talking: c.consult.talking, conference: c.consult.conference, internal: c.consult.internal } : null,
     };
   }
 
@@ -370,6 +372,20 @@ export class Phone extends EventTarget {
       throw err;
     }
   }
+
+  /** Attended transfer and conference: consult an extension or number first. */
+  async consult(to, callId) {
+    const dest = cleanNumber(to);
+    if (!isDialable(dest)) throw fail('bad_params', 'Enter an extension or number to consult.');
+    const id = callId || this.state.call?.id;
+    await this.#callRequest('consult', id, { to: dest });
+    this.#transfers.set(id, dest);
+  }
+
+  consultSwap(callId) { return this.#callRequest('consultSwap', callId); }
+  consultComplete(callId) { return this.#callRequest('consultComplete', callId); }
+  consultCancel(callId) { return this.#callRequest('consultCancel', callId); }
+  conference(callId) { return this.#callRequest('conference', callId); }
 
   mute(on) {
     if (!this.state.call) throw fail('no_call', 'There is no call to mute.');

@@ -137,6 +137,15 @@ export class RbSoftphoneElement extends HTMLElement {
       await p.transfer(ui.transferInput.value);
       ui.transferInput.value = '';
     }));
+    ui.consultButton.addEventListener('click', this.#act(async () => {
+      await p.consult(ui.transferInput.value);
+      ui.transferInput.value = '';
+      ui.transferForm.hidden = true;
+    }));
+    ui.consultComplete.addEventListener('click', this.#act(() => p.consultComplete()));
+    ui.consultSwap.addEventListener('click', this.#act(() => p.consultSwap()));
+    ui.consultConference.addEventListener('click', this.#act(() => p.conference()));
+    ui.consultCancel.addEventListener('click', this.#act(() => p.consultCancel()));
     ui.recentList.addEventListener('click', this.#act((e) => {
       const n = e.target.closest('button[data-number]')?.dataset.number;
       return n ? p.dial(n) : undefined;
@@ -282,7 +291,8 @@ export class RbSoftphoneElement extends HTMLElement {
     if (c) {
       const number = c.remote || c.from || '';
       ui.callerNumber.textContent = number;
-      ui.incomingTitle.textContent = c.origin === 'click_to_call' ? 'Call requested from the CRM' : c.direction === 'internal' ? 'Internal call' : 'Incoming call';
+      ui.incomingTitle.textContent = c.origin === 'click_to_call' ? 'Call requested from the CRM'
+        : c.consult && c.consult.by !== s.agent.extension ? `Consultation from ${c.consult.by}` : c.direction === 'internal' ? 'Internal call' : 'Incoming call';
       ui.incomingQueue.hidden = !c.queue;
       ui.incomingQueue.textContent = c.queue ? `Queue: ${c.queue}` : '';
       ui.answerButton.textContent = c.origin === 'click_to_call' ? 'Call' : 'Answer';
@@ -300,7 +310,22 @@ export class RbSoftphoneElement extends HTMLElement {
       ui.holdButton.setAttribute('aria-pressed', String(c.state === 'held'));
       ui.muteButton.textContent = s.muted ? 'Unmute' : 'Mute';
       ui.muteButton.setAttribute('aria-pressed', String(s.muted));
-      ui.xferButton.disabled = !answered;
+      const k = c.consult && c.consult.by === s.agent.extension ? c.consult : null;
+      ui.xferButton.disabled = !answered || Boolean(k) || Boolean(c.monitor);
+      ui.padButton.disabled = Boolean(c.monitor);
+      ui.consultBar.hidden = !k;
+      if (k) {
+        const who = k.target;
+        ui.consultText.textContent = k.conference ? `Conference with ${who} and the caller`
+          : k.state !== 'active' ? `Calling ${who}… the caller hears music`
+            : k.talking ? `Talking to ${who}; the caller hears music` : `Back with the caller; ${who} hears music`;
+        const up = k.state === 'active';
+        ui.consultComplete.disabled = !up;
+        ui.consultSwap.disabled = !up || k.conference;
+        ui.consultConference.disabled = !up || k.conference;
+        ui.consultCancel.hidden = k.conference;
+        ui.holdButton.disabled = true;
+      }
       ui.hangupButton.textContent = answered ? 'Hang up' : 'Cancel';
       ui.dtmfLog.textContent = s.dtmfLog.join(' ');
     }

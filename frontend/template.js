@@ -96,8 +96,18 @@ export const template = (cssHref) => `
           <form id="transfer-form" data-testid="transfer-form" class="dial-row" hidden>
             <label for="transfer-input" class="sr-only">Transfer to extension or number</label>
             <input id="transfer-input" data-testid="transfer-input" inputmode="tel" autocomplete="off" placeholder="Transfer to ext. or number">
-            <button type="submit" id="transfer-button" data-testid="transfer-button" class="go">Transfer</button>
+            <button type="submit" id="transfer-button" data-testid="transfer-button" class="go" title="Blind transfer: the call leaves you now">Transfer</button>
+            <button type="button" id="consult-button" data-testid="consult-button" title="Talk to them first; the caller hears music">Consult</button>
           </form>
+          <div id="consult-bar" data-testid="consult-bar" class="consult" hidden>
+            <p id="consult-text" data-testid="consult-text" aria-live="polite"></p>
+            <p class="actions">
+              <button type="button" id="consult-complete" data-testid="consult-complete" class="go">Complete transfer</button>
+              <button type="button" id="consult-swap" data-testid="consult-swap">Swap</button>
+              <button type="button" id="consult-conference" data-testid="consult-conference">Conference</button>
+              <button type="button" id="consult-cancel" data-testid="consult-cancel" class="stop">Cancel</button>
+            </p>
+          </div>
         </div>
         <p class="actions controls">
           <button type="button" id="mute-button" data-testid="mute-button" aria-pressed="false">Mute</button>
