@@ -155,6 +155,42 @@ describe('embedded in a CRM', { timeout: 180_000 }, () => {
     await waitEvent('call.ended', answered.i);
   });
 
+  it('consults a colleague and completes the transfer over postMessage', async () => {
+    await page.evaluate(() => window.crm.widget.request('setStatus', { status: 'available' }));
+    await widget.locator('[data-testid=status-select][data-status=available]').waitFor();
+    const bobBrowser = await h.launchBrowser({ wav: h.writeToneWav(path.join(dir, 'mic-600.wav'), 600) });
+    let caller;
+    try {
+      const bob = await bobBrowser.newPage();
+      await bob.goto(`${server.url}/?test=1`);
+      await h.signIn(bob, server.creds.bob);
+      await bob.getByTestId('status-select').selectOption('available');
+      await bob.locator('[data-testid=status-select][data-status=available]').waitFor();
+      const before = await last();
+      caller = h.dial(server, '1001', ['-tone', '1000', '-duration', '60s']);
+      const incoming = await waitEvent('call.incoming', before);
+      await page.evaluate(() => window.crm.widget.request('answer'));
+      await waitEvent('call.answered', incoming.i);
+      await page.evaluate(() => window.crm.widget.request('consult', { to: '1002' }));
+      const started = await waitEvent('call.consult', incoming.i);
+      assert.equal(started.data.consult.target, '1002');
+      await bob.getByTestId('answer-button').click({ timeout: 20_000 });
+      await h.waitFor(async () => (await events()).find((e) => e.event === 'call.consult' && e.i > started.i && e.data.consult?.state === 'active'),
+        { what: 'call.consult with the colleague answered' });
+      await h.waitForTone(widget, 600);
+      await page.evaluate(() => window.crm.widget.request('consultComplete'));
+      const moved = await waitEvent('call.transferred', incoming.i);
+      assert.equal(moved.data.to, '1002');
+      const ended = await waitEvent('call.ended', incoming.i);
+      assert.equal(ended.data.endReason, 'transferred');
+      await h.waitForTone(bob, 1000);
+      await bob.getByTestId('hangup-button').click();
+    } finally {
+      caller?.kill();
+      await bobBrowser.close();
+    }
+  });
+
   it('re-attaches to the call in progress when the CRM re-creates the iframe', async () => {
     await page.evaluate(() => window.crm.widget.request('setStatus', { status: 'available' }));
     const caller = h.dial(server, '1001', ['-tone', '1000', '-duration', '60s']);
