@@ -30,7 +30,8 @@ func runDial(ctx context.Context, args []string) error {
 	duration := fs.Duration("duration", 30*time.Second, "hang up after this long (0 = wait for the far end)")
 	digits := fs.String("dtmf", "", "RFC 4733 digits to send once answered")
 	codec := fs.String("codec", "pcmu", "pcmu or pcma")
-	expect := fs.Float64("expect", 0, "audio check: fail unless this tone (Hz) is heard from the far end")
+	expect := fs.Float64("expect", 0, "audio check: fail unless this tone (Hz) is heard from the far end; "+
+		"prints \"tone frames N\" each second while the call lasts")
 	fs.Usage = func() { fmt.Fprintln(fs.Output(), "usage: ringbridge dial [flags] NUMBER"); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -60,6 +61,22 @@ func runDial(ctx context.Context, args []string) error {
 	if *expect > 0 {
 		meter = tone.NewMeter(*expect, 10)
 		call.OnAudio(meter.Write)
+		// A running count lets a test tell that the tone is heard again
+		// after an interruption, not merely that it was heard once.
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-t.C:
+					fmt.Printf("tone frames %d\n", meter.Frames())
+				}
+			}
+		}()
 	}
 	if err := talk(ctx, log, call, src, *digits, *duration); err != nil {
 		return err
