@@ -27,8 +27,11 @@ type Trunk struct {
 	Domain    string
 	Register  bool
 	CallerID  string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// InDialogTarget is where BYE and re-INVITEs go: "auto" (default),
+	// "contact" or "source" (a trunk behind NAT; docs/sip.md, "NAT").
+	InDialogTarget string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // TrunkApplier is the voice path's side of trunk changes: it takes the
@@ -81,6 +84,13 @@ func checkTrunk(t *Trunk) error {
 	}
 	if t.CallerID != "" && normalizeNumber(t.CallerID) == "" {
 		f.add("callerId", "want a phone number")
+	}
+	switch t.InDialogTarget = strings.ToLower(strings.TrimSpace(t.InDialogTarget)); t.InDialogTarget {
+	case "":
+		t.InDialogTarget = "auto"
+	case "auto", "contact", "source":
+	default:
+		f.add("inDialogTarget", "want auto, contact or source")
 	}
 	if t.Register && t.Username == "" {
 		f.add("username", "registration needs a username")

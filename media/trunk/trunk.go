@@ -67,6 +67,11 @@ type TrunkConfig struct {
 	// CallerName is the display name in From and P-Asserted-Identity on
 	// outbound calls (the tenant's name); empty sends none.
 	CallerName string `json:"callerName"`
+	// InDialogTarget says where BYE and re-INVITEs go: "contact" (RFC
+	// 3261), "source" (where the far end's packets come from: a trunk
+	// behind NAT) or "auto" (default: source when the Contact is a
+	// private address other than the source's). See docs/sip.md, "NAT".
+	InDialogTarget string `json:"inDialogTarget"`
 }
 
 // Config is the SIP part of the configuration.
@@ -196,6 +201,9 @@ func parseTrunk(tc TrunkConfig) (*trunk, error) {
 	port, err := strconv.Atoi(portStr)
 	if err != nil || host == "" {
 		return nil, fmt.Errorf("trunk %s: bad address %q", tc.Name, tc.Address)
+	}
+	if !validInDialogTarget(tc.InDialogTarget) {
+		return nil, fmt.Errorf("trunk %s: inDialogTarget %q: want contact, source or auto", tc.Name, tc.InDialogTarget)
 	}
 	tr := &trunk{TrunkConfig: tc, host: host, port: port}
 	if tr.Transport == "" {
