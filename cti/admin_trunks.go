@@ -30,8 +30,11 @@ type Trunk struct {
 	// InDialogTarget is where BYE and re-INVITEs go: "auto" (default),
 	// "contact" or "source" (a trunk behind NAT; docs/sip.md, "NAT").
 	InDialogTarget string
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// EarlyMedia is "oneway" (default: the agent is not heard before the
+	// answer) or "twoway" (carriers that need our RTP during early media).
+	EarlyMedia string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // TrunkApplier is the voice path's side of trunk changes: it takes the
@@ -91,6 +94,13 @@ func checkTrunk(t *Trunk) error {
 	case "auto", "contact", "source":
 	default:
 		f.add("inDialogTarget", "want auto, contact or source")
+	}
+	switch t.EarlyMedia = strings.ToLower(strings.TrimSpace(t.EarlyMedia)); t.EarlyMedia {
+	case "":
+		t.EarlyMedia = "oneway"
+	case "oneway", "twoway":
+	default:
+		f.add("earlyMedia", "want oneway or twoway")
 	}
 	if t.Register && t.Username == "" {
 		f.add("username", "registration needs a username")

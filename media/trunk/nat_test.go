@@ -176,3 +176,22 @@ func TestUnroutableContact(t *testing.T) {
 		}
 	}
 }
+
+func TestTrunkConfigRefusesUnknownNATSettings(t *testing.T) {
+	for _, tc := range []TrunkConfig{
+		{Name: "a", Address: "127.0.0.1:5060", AllowFrom: []string{"127.0.0.1"}, InDialogTarget: "via"},
+		{Name: "b", Address: "127.0.0.1:5060", AllowFrom: []string{"127.0.0.1"}, EarlyMedia: "both"},
+	} {
+		if _, err := parseTrunk(tc); err == nil {
+			t.Errorf("%+v accepted", tc)
+		}
+	}
+	for _, tc := range []TrunkConfig{
+		{Name: "c", Address: "127.0.0.1:5060", AllowFrom: []string{"127.0.0.1"}, InDialogTarget: InDialogSource, EarlyMedia: EarlyMediaTwoWay},
+		{Name: "d", Address: "127.0.0.1:5060", AllowFrom: []string{"127.0.0.1"}},
+	} {
+		if _, err := parseTrunk(tc); err != nil {
+			t.Errorf("%+v refused: %v", tc, err)
+		}
+	}
+}
