@@ -31,7 +31,8 @@ func runDial(ctx context.Context, args []string) error {
 	digits := fs.String("dtmf", "", "RFC 4733 digits to send once answered")
 	codec := fs.String("codec", "pcmu", "pcmu or pcma")
 	expect := fs.Float64("expect", 0, "audio check: fail unless this tone (Hz) is heard from the far end; "+
-		"prints \"tone frames N\" each second while the call lasts")
+		"prints \"tone frames N\" every -report while the call lasts")
+	report := fs.Duration("report", time.Second, "how often -expect prints its running count")
 	fs.Usage = func() { fmt.Fprintln(fs.Output(), "usage: ringbridge dial [flags] NUMBER"); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -66,7 +67,7 @@ func runDial(ctx context.Context, args []string) error {
 		stop := make(chan struct{})
 		defer close(stop)
 		go func() {
-			t := time.NewTicker(time.Second)
+			t := time.NewTicker(max(*report, 10*time.Millisecond))
 			defer t.Stop()
 			for {
 				select {
@@ -102,6 +103,7 @@ func runAnswer(ctx context.Context, args []string) error {
 	codec := fs.String("codec", "pcmu", "pcmu or pcma")
 	user := fs.String("username", "", "challenge INVITEs for this digest username")
 	pass := fs.String("password", "", "digest password")
+	delay := fs.Duration("delay", 0, "let each call ring this long (180 without SDP) before answering")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -123,15 +125,26 @@ func runAnswer(ctx context.Context, args []string) error {
 			return nil
 		case call := <-ph.Incoming():
 			log.Info("incoming call", "from", call.From, "to", call.To, "sip_call_id", call.CallID())
-			if err := call.Answer(ctx); err != nil {
-				log.Warn("answer failed", "err", err)
-				continue
-			}
 			var s player.Source = src
 			if *echo {
 				s = newEcho(call)
 			}
-			go func() { _ = talk(ctx, log, call, s, "", 0) }()
+			go func() {
+				if *delay > 0 {
+					select {
+					case <-time.After(*delay):
+					case <-call.Done():
+						return
+					case <-ctx.Done():
+						return
+					}
+				}
+				if err := call.Answer(ctx); err != nil {
+					log.Warn("answer failed", "err", err)
+					return
+				}
+				_ = talk(ctx, log, call, s, "", 0)
+			}()
 		}
 	}
 }
