@@ -7,7 +7,7 @@ PKGS      := ./...
 APT_DEPS  := sip-tester chromium
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run test test-go test-browser deps deps-apt deps-npm lint fuzz bench clean
+.PHONY: all build run test test-go test-browser test-net deps deps-apt deps-npm lint fuzz bench clean
 
 all: build
 
@@ -49,6 +49,17 @@ test-browser: build
 	@[ -d node_modules/playwright-core ] || $(MAKE) deps-npm
 	@command -v $(CHROMIUM) >/dev/null || { echo "test-browser needs $(CHROMIUM) (Debian package chromium)"; exit 1; }
 	RB_BIN=$(BIN) RB_CHROMIUM=$(CHROMIUM) node --test --test-concurrency=1 frontend/test/*.test.js
+
+# The network suite (nettest/, build tag nettest): real networks built
+# from namespaces — a NAT router (MASQUERADE, SNAT), a UDP firewall, coturn
+# as a TURN relay — with the real binary as the server and pion agents and
+# SIP carriers in their own namespaces. Needs root; skips, saying why,
+# where namespaces cannot be created. About a minute.
+NET_APT_DEPS := iproute2 iptables conntrack coturn
+test-net: build
+	@$(MAKE) --no-print-directory deps-apt APT_DEPS="$(NET_APT_DEPS)"
+	$(GO) vet -tags nettest ./nettest/
+	RB_BIN=$(CURDIR)/$(BIN) $(GO) test -tags nettest -race -count=1 -timeout 5m -v ./nettest/
 
 lint:
 	$(GO) vet $(PKGS)

@@ -233,14 +233,23 @@ func TestE2ETrunksChangeAtRuntime(t *testing.T) {
 	if status != 400 || !strings.Contains(string(body), `"field":"allowFrom"`) {
 		t.Fatalf("bad trunk: %d %s", status, body)
 	}
+	status, body = e.api("POST", "/api/v1/trunks", super, map[string]any{"name": "second", "address": "127.0.0.1:1", "inDialogTarget": "via", "earlyMedia": "both"})
+	if status != 400 || !strings.Contains(string(body), `"field":"inDialogTarget"`) || !strings.Contains(string(body), `"field":"earlyMedia"`) {
+		t.Fatalf("bad inDialogTarget: %d %s", status, body)
+	}
 	status, body = e.api("POST", "/api/v1/trunks", super, map[string]any{"name": "second", "address": second.Addr().String(),
 		"allowFrom": []string{"127.0.0.1/32"}, "password": "digest-secret"})
 	var created struct {
-		ID          string
-		PasswordSet bool
+		ID             string
+		PasswordSet    bool
+		InDialogTarget string
+		EarlyMedia     string
 	}
 	if err := json.Unmarshal(body, &created); err != nil || status != 201 || !created.PasswordSet || strings.Contains(string(body), "digest-secret") {
 		t.Fatalf("create trunk: %d %s", status, body)
+	}
+	if created.InDialogTarget != "auto" || created.EarlyMedia != "oneway" {
+		t.Fatalf("inDialogTarget %q earlyMedia %q, want the defaults auto and oneway", created.InDialogTarget, created.EarlyMedia)
 	}
 	if status, body = e.api("DELETE", "/api/v1/trunks/"+list.Items[0].ID, super, nil); status != 204 {
 		t.Fatalf("delete carrier: %d %s", status, body)
@@ -267,8 +276,13 @@ func TestE2ETrunksChangeAtRuntime(t *testing.T) {
 	// Inbound: 127.0.0.1 is allowed, then no longer.
 	e.callRings(a, "1001")
 	if status, body = e.api("PUT", "/api/v1/trunks/"+created.ID, super, map[string]any{"name": "second",
-		"address": second.Addr().String(), "allowFrom": []string{"127.0.0.2/32"}}); status != 200 || !strings.Contains(string(body), `"passwordSet":true`) {
+		"address": second.Addr().String(), "allowFrom": []string{"127.0.0.2/32"}, "inDialogTarget": "source", "earlyMedia": "twoway"}); status != 200 ||
+		!strings.Contains(string(body), `"passwordSet":true`) || !strings.Contains(string(body), `"inDialogTarget":"source"`) {
 		t.Fatalf("update trunk: %d %s", status, body)
+	}
+	if status, body = e.api("GET", "/api/v1/trunks/"+created.ID, super, nil); status != 200 || !strings.Contains(string(body), `"inDialogTarget":"source"`) ||
+		!strings.Contains(string(body), `"earlyMedia":"twoway"`) {
+		t.Fatalf("stored inDialogTarget: %d %s", status, body)
 	}
 	_, err = e.carrier.Dial(e.ctx, "sip:1001@"+e.app.sipAddr().String(), "15557654321")
 	var de *trunk.DialError

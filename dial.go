@@ -30,7 +30,9 @@ func runDial(ctx context.Context, args []string) error {
 	duration := fs.Duration("duration", 30*time.Second, "hang up after this long (0 = wait for the far end)")
 	digits := fs.String("dtmf", "", "RFC 4733 digits to send once answered")
 	codec := fs.String("codec", "pcmu", "pcmu or pcma")
-	expect := fs.Float64("expect", 0, "audio check: fail unless this tone (Hz) is heard from the far end")
+	expect := fs.Float64("expect", 0, "audio check: fail unless this tone (Hz) is heard from the far end; "+
+		"prints \"tone frames N\" every -report while the call lasts")
+	report := fs.Duration("report", time.Second, "how often -expect prints its running count")
 	fs.Usage = func() { fmt.Fprintln(fs.Output(), "usage: ringbridge dial [flags] NUMBER"); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -60,6 +62,22 @@ func runDial(ctx context.Context, args []string) error {
 	if *expect > 0 {
 		meter = tone.NewMeter(*expect, 10)
 		call.OnAudio(meter.Write)
+		// A running count lets a test tell that the tone is heard again
+		// after an interruption, not merely that it was heard once.
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			t := time.NewTicker(max(*report, 10*time.Millisecond))
+			defer t.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-t.C:
+					fmt.Printf("tone frames %d\n", meter.Frames())
+				}
+			}
+		}()
 	}
 	if err := talk(ctx, log, call, src, *digits, *duration); err != nil {
 		return err
@@ -85,6 +103,7 @@ func runAnswer(ctx context.Context, args []string) error {
 	codec := fs.String("codec", "pcmu", "pcmu or pcma")
 	user := fs.String("username", "", "challenge INVITEs for this digest username")
 	pass := fs.String("password", "", "digest password")
+	delay := fs.Duration("delay", 0, "let each call ring this long (180 without SDP) before answering")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -106,15 +125,26 @@ func runAnswer(ctx context.Context, args []string) error {
 			return nil
 		case call := <-ph.Incoming():
 			log.Info("incoming call", "from", call.From, "to", call.To, "sip_call_id", call.CallID())
-			if err := call.Answer(ctx); err != nil {
-				log.Warn("answer failed", "err", err)
-				continue
-			}
 			var s player.Source = src
 			if *echo {
 				s = newEcho(call)
 			}
-			go func() { _ = talk(ctx, log, call, s, "", 0) }()
+			go func() {
+				if *delay > 0 {
+					select {
+					case <-time.After(*delay):
+					case <-call.Done():
+						return
+					case <-ctx.Done():
+						return
+					}
+				}
+				if err := call.Answer(ctx); err != nil {
+					log.Warn("answer failed", "err", err)
+					return
+				}
+				_ = talk(ctx, log, call, s, "", 0)
+			}()
 		}
 	}
 }

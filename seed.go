@@ -167,7 +167,7 @@ func seedTrunks(ctx context.Context, st cti.Store, cfgs []trunk.TrunkConfig) err
 		// carries outbound calls.
 		t := &cti.Trunk{Name: tc.Name, Address: tc.Address, Transport: tc.Transport, AllowFrom: tc.AllowFrom,
 			Username: tc.Username, Password: tc.Password, Domain: tc.Domain, Register: tc.Register, CallerID: tc.CallerID,
-			CreatedAt: base.Add(time.Duration(i) * time.Microsecond)}
+			InDialogTarget: tc.InDialogTarget, EarlyMedia: tc.EarlyMedia, CreatedAt: base.Add(time.Duration(i) * time.Microsecond)}
 		if err := st.CreateTrunk(ctx, t); err != nil {
 			return fmt.Errorf("seeding trunk %s: %w", tc.Name, err)
 		}
@@ -180,7 +180,8 @@ func trunkConfigs(ts []cti.Trunk) []trunk.TrunkConfig {
 	out := make([]trunk.TrunkConfig, len(ts))
 	for i, t := range ts {
 		out[i] = trunk.TrunkConfig{Name: t.Name, Address: t.Address, Transport: t.Transport, AllowFrom: t.AllowFrom,
-			Username: t.Username, Password: t.Password, Domain: t.Domain, Register: t.Register, CallerID: t.CallerID}
+			Username: t.Username, Password: t.Password, Domain: t.Domain, Register: t.Register, CallerID: t.CallerID,
+			InDialogTarget: t.InDialogTarget, EarlyMedia: t.EarlyMedia}
 	}
 	return out
 }

@@ -27,8 +27,14 @@ type Trunk struct {
 	Domain    string
 	Register  bool
 	CallerID  string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// InDialogTarget is where BYE and re-INVITEs go: "auto" (default),
+	// "contact" or "source" (a trunk behind NAT; docs/sip.md, "NAT").
+	InDialogTarget string
+	// EarlyMedia is "oneway" (default: the agent is not heard before the
+	// answer) or "twoway" (carriers that need our RTP during early media).
+	EarlyMedia string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // TrunkApplier is the voice path's side of trunk changes: it takes the
@@ -81,6 +87,20 @@ func checkTrunk(t *Trunk) error {
 	}
 	if t.CallerID != "" && normalizeNumber(t.CallerID) == "" {
 		f.add("callerId", "want a phone number")
+	}
+	switch t.InDialogTarget = strings.ToLower(strings.TrimSpace(t.InDialogTarget)); t.InDialogTarget {
+	case "":
+		t.InDialogTarget = "auto"
+	case "auto", "contact", "source":
+	default:
+		f.add("inDialogTarget", "want auto, contact or source")
+	}
+	switch t.EarlyMedia = strings.ToLower(strings.TrimSpace(t.EarlyMedia)); t.EarlyMedia {
+	case "":
+		t.EarlyMedia = "oneway"
+	case "oneway", "twoway":
+	default:
+		f.add("earlyMedia", "want oneway or twoway")
 	}
 	if t.Register && t.Username == "" {
 		f.add("username", "registration needs a username")

@@ -4,8 +4,11 @@
 // Also the microphone (with honest errors), device selection and mute.
 
 /**
- * Events: "statechange" (the PeerConnection's connectionState, or "none"),
- * "mic" (micState changed), "track" (remote audio arrived).
+ * Events: "statechange" (the PeerConnection's connectionState, or "none",
+ * or `recovering` changed), "mic" (micState changed), "track" (remote
+ * audio arrived), "pathlost" (the media path went disconnected or failed:
+ * the websocket is likely dead too, so the phone reconnects it at once
+ * instead of waiting ~45 s for its ping to time out).
  */
 export class AgentMedia extends EventTarget {
   /** @type {MediaStream|null} */ mic = null;
@@ -19,8 +22,11 @@ export class AgentMedia extends EventTarget {
   #signal = null;
   #negotiatingPc = null;
   #needOffer = false;
+  #freshOffer = false; // the network changed since the pending offer was made
   #remoteCands = [];
+  #unsentCands = [];
   #retryTimer = 0;
+  #recovering = false;
 
   /**
    * @param {HTMLAudioElement} audio plays the other party
@@ -30,12 +36,19 @@ export class AgentMedia extends EventTarget {
     super();
     this.#audio = audio;
     this.#prefs = prefs;
-    const restart = () => { if (this.pc && this.pc.connectionState !== 'new') this.negotiate(true); };
+    const restart = () => {
+      if (!this.pc || this.pc.connectionState === 'new') return;
+      this.#freshOffer = true; // candidates of an offer still pending are stale now
+      this.#setRecovering(true);
+      this.negotiate(true);
+    };
     addEventListener('online', restart);
     navigator.connection?.addEventListener?.('change', restart);
   }
 
   get connectionState() { return this.pc?.connectionState ?? 'none'; }
+  /** True from a network change or a lost path until media is connected again. */
+  get recovering() { return this.#recovering; }
   get remoteStream() { return /** @type {MediaStream|null} */ (this.#audio.srcObject); }
 
   /** Asks for the microphone; on failure records why and resolves null. */
@@ -109,12 +122,23 @@ export class AgentMedia extends EventTarget {
       if (!e.candidate?.candidate || pc !== this.pc) return;
       const c = e.candidate.toJSON();
       const candidate = { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex, usernameFragment: c.usernameFragment };
-      this.#signal?.({ type: 'ice', candidate }).catch(() => { /* harmless: an old ICE generation */ });
+      this.#signal?.({ type: 'ice', candidate }).catch((err) => {
+        // Lost with the socket: sent again once it is back. Other refusals
+        // are harmless (an old ICE generation).
+        if (err?.code === 'not_connected' && pc === this.pc) this.#unsentCands.push(candidate);
+      });
     };
     pc.onconnectionstatechange = () => {
       if (pc !== this.pc) return;
+      const st = pc.connectionState;
+      if (st === 'connected') this.#recovering = false;
+      if (st === 'failed' || st === 'disconnected') this.#recovering = true;
       this.dispatchEvent(new Event('statechange'));
-      if (pc.connectionState === 'failed' || pc.connectionState === 'disconnected') this.negotiate(true);
+      if (st === 'failed' || st === 'disconnected') {
+        this.dispatchEvent(new Event('pathlost'));
+        this.#freshOffer = true;
+        this.negotiate(true);
+      }
     };
     this.dispatchEvent(new Event('statechange'));
     await this.negotiate(false);
@@ -123,6 +147,13 @@ export class AgentMedia extends EventTarget {
   /**
    * Sends an offer: once per session, later only to restart ICE. Calls
    * never renegotiate.
+   *
+   * An offer refused only because the websocket was down (not_connected,
+   * timeout) stays pending and is sent again as it stands, with the
+   * candidates gathered since, once the socket is back (resumed). It is
+   * never rolled back: after rolling back an ICE-restart offer Chromium
+   * can report "connected" and send nothing at all. A new offer replaces
+   * the pending one only after another network change.
    */
   async negotiate(iceRestart) {
     const pc = this.pc;
@@ -131,29 +162,48 @@ export class AgentMedia extends EventTarget {
     this.#negotiatingPc = pc;
     this.#needOffer = false;
     try {
-      await pc.setLocalDescription(await pc.createOffer({ iceRestart }));
+      if (pc.signalingState !== 'have-local-offer' || this.#freshOffer) {
+        this.#freshOffer = false;
+        await pc.setLocalDescription(await pc.createOffer({ iceRestart }));
+      }
       const reply = await this.#signal({ type: 'offer', sdp: pc.localDescription.sdp });
       if (pc !== this.pc) return;
       await pc.setRemoteDescription({ type: 'answer', sdp: reply.sdp });
       for (const c of this.#remoteCands.splice(0)) pc.addIceCandidate(c).catch(() => {});
-    } catch {
+      if (pc.connectionState === 'connected') this.#setRecovering(false); // a restart on a path that held
+      for (const c of this.#unsentCands.splice(0)) this.#signal({ type: 'ice', candidate: c }).catch(() => {});
+    } catch (err) {
       if (pc !== this.pc) return;
       this.#needOffer = true; // sent again after reconnecting, or below while media is down
-      if (pc.signalingState === 'have-local-offer') await pc.setLocalDescription({ type: 'rollback' }).catch(() => {});
+      const transient = err?.code === 'not_connected' || err?.code === 'timeout';
+      if (!transient && pc.signalingState === 'have-local-offer') {
+        await pc.setLocalDescription({ type: 'rollback' }).catch(() => {});
+      }
     } finally {
       if (this.#negotiatingPc === pc) this.#negotiatingPc = null;
     }
-    const down = pc.connectionState !== 'connected';
+    const down = pc.connectionState !== 'connected' || pc.signalingState === 'have-local-offer';
     if (this.#needOffer && pc === this.pc && down) {
       clearTimeout(this.#retryTimer);
       this.#retryTimer = setTimeout(() => { if (pc === this.pc && this.#needOffer) this.negotiate(true); }, 3000);
     }
   }
 
-  /** After the websocket resumed the same session: offer again only if media is not up. */
+  /** After the websocket resumed the same session: offer again if one is pending or media is not up. */
   resumed() {
-    if (!this.pc) return;
-    if (this.#needOffer || this.pc.connectionState !== 'connected') this.negotiate(Boolean(this.pc.remoteDescription));
+    const pc = this.pc;
+    if (!pc) return;
+    if (this.#needOffer || pc.signalingState === 'have-local-offer' || pc.connectionState !== 'connected') {
+      this.negotiate(Boolean(pc.remoteDescription));
+      return;
+    }
+    for (const c of this.#unsentCands.splice(0)) this.#signal?.({ type: 'ice', candidate: c }).catch(() => {});
+  }
+
+  #setRecovering(on) {
+    if (this.#recovering === on) return;
+    this.#recovering = on;
+    this.dispatchEvent(new Event('statechange'));
   }
 
   addRemoteCandidate(c) {
@@ -171,7 +221,10 @@ export class AgentMedia extends EventTarget {
     this.transceiver = null;
     this.#negotiatingPc = null;
     this.#needOffer = false;
+    this.#freshOffer = false;
+    this.#recovering = false;
     this.#remoteCands = [];
+    this.#unsentCands = [];
     this.#audio.srcObject = null;
     this.dispatchEvent(new Event('statechange'));
   }

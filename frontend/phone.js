@@ -81,6 +81,9 @@ export class Phone extends EventTarget {
     this.socket.addEventListener('message', (e) => this.#onEvent(e.detail));
     this.media.addEventListener('statechange', () => this.#changed());
     this.media.addEventListener('mic', () => this.#changed());
+    // A lost media path usually means a new network, where the websocket's
+    // TCP connection is dead too but would take its ping timeout to say so.
+    this.media.addEventListener('pathlost', () => this.socket.reconnect());
     auth.addEventListener('expired', (e) => this.signOut(e.detail.message));
     auth.addEventListener('tokenrequired', () => this.#emit('agent.tokenRequired', { expiresAt: new Date(auth.tokens?.expiresAt || 0).toISOString() }));
   }

@@ -131,8 +131,8 @@ export function noticeFor(s, media) {
   }
   const pc = media.connectionState;
   const answered = s.call && (s.call.state === 'active' || s.call.state === 'held' || s.call.state === 'early');
-  if (s.conn === 'open' && (pc === 'failed' || pc === 'disconnected')) {
-    out.audio = 'Audio path interrupted (network change?). Reconnecting the audio…';
+  if (media.recovering || (s.conn === 'open' && (pc === 'failed' || pc === 'disconnected'))) {
+    out.audio = `Network changed. Reconnecting the audio…${onCall ? ' Your call continues.' : ''}`;
   } else if (s.conn === 'open' && answered && pc !== 'connected') {
     out.audio = 'Connecting audio…';
   }

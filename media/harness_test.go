@@ -58,6 +58,8 @@ type harnessOpts struct {
 	ctiConfig func(*cti.Config)
 	// trunkTransport is the outbound trunk's transport ("" = udp).
 	trunkTransport string
+	// earlyMedia is the trunk's early media direction ("" = oneway).
+	earlyMedia string
 }
 
 func logger() *slog.Logger {
@@ -125,6 +127,7 @@ func newHarness(t testing.TB, o harnessOpts) *harness {
 		Trunks: []trunk.TrunkConfig{{
 			Name: "carrier", Address: trunkAddr, AllowFrom: []string{"127.0.0.1/32"},
 			Username: carrierUser, Password: carrierPass, Register: o.register, Transport: o.trunkTransport,
+			EarlyMedia: o.earlyMedia,
 		}},
 		MediaIP:      netip.MustParseAddr("127.0.0.1"),
 		RTPPortMin:   20000,

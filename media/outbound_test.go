@@ -202,7 +202,8 @@ func TestTrunkRegisters(t *testing.T) {
 }
 
 // A carrier's 183 with SDP carries early media (ringback, announcements)
-// to the agent before the answer.
+// to the agent before the answer; the agent's microphone reaches the far
+// end only once it answers.
 func TestOutboundEarlyMedia(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	a := h.signIn("1001", agentTone)
@@ -216,11 +217,38 @@ func TestOutboundEarlyMedia(t *testing.T) {
 	}
 	a.waitCall(cti.CallEarly)
 	a.hears(carrierTone)
+	// The agent's audio has been flowing into the bridge for as long as
+	// the agent took to detect the carrier's: none of it left for the far end.
+	if n := in.RTPReceived(); n != 0 {
+		t.Fatalf("the far end received %d RTP packets during early media", n)
+	}
 	if err := in.Answer(h.ctx); err != nil {
 		t.Fatal(err)
 	}
 	a.waitCall(cti.CallActive)
 	far.hears(t, h.ctx, agentTone)
+}
+
+// A trunk set to two-way early media (carriers that need our RTP before
+// answering) hears the agent during early media already.
+func TestOutboundTwoWayEarlyMedia(t *testing.T) {
+	h := newHarness(t, harnessOpts{earlyMedia: trunk.EarlyMediaTwoWay})
+	a := h.signIn("1001", agentTone)
+	if _, err := a.sess.Dial(h.ctx, "15559990004"); err != nil {
+		t.Fatal(err)
+	}
+	in := waitIncoming(t, h.carrier)
+	far := newFarEnd(in, carrierTone)
+	if err := in.Progress(); err != nil {
+		t.Fatal(err)
+	}
+	a.waitCall(cti.CallEarly)
+	a.hears(carrierTone)
+	far.hears(t, h.ctx, agentTone)
+	if err := in.Answer(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	a.waitCall(cti.CallActive)
 }
 
 // Blind transfer to another agent: the caller ends up talking to agent 2,

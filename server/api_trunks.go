@@ -12,35 +12,42 @@ import (
 // password is write-only; a PUT without one keeps the stored one.
 
 type trunkJSON struct {
-	ID          string    `json:"id"`
-	Name        string    `json:"name"`
-	Address     string    `json:"address"`
-	Transport   string    `json:"transport"`
-	AllowFrom   []string  `json:"allowFrom"`
-	Username    string    `json:"username"`
-	PasswordSet bool      `json:"passwordSet"`
-	Domain      string    `json:"domain"`
-	Register    bool      `json:"register"`
-	CallerID    string    `json:"callerId"`
-	CreatedAt   time.Time `json:"createdAt"`
-	UpdatedAt   time.Time `json:"updatedAt"`
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	Address     string   `json:"address"`
+	Transport   string   `json:"transport"`
+	AllowFrom   []string `json:"allowFrom"`
+	Username    string   `json:"username"`
+	PasswordSet bool     `json:"passwordSet"`
+	Domain      string   `json:"domain"`
+	Register    bool     `json:"register"`
+	CallerID    string   `json:"callerId"`
+	// InDialogTarget: auto, contact or source (docs/sip.md, "NAT").
+	InDialogTarget string `json:"inDialogTarget"`
+	// EarlyMedia: oneway or twoway (docs/sip.md, "Early media").
+	EarlyMedia string    `json:"earlyMedia"`
+	CreatedAt  time.Time `json:"createdAt"`
+	UpdatedAt  time.Time `json:"updatedAt"`
 }
 
 type trunkRequest struct {
-	Name      string   `json:"name"`
-	Address   string   `json:"address"`
-	Transport string   `json:"transport"`
-	AllowFrom []string `json:"allowFrom"`
-	Username  string   `json:"username"`
-	Password  *string  `json:"password"`
-	Domain    string   `json:"domain"`
-	Register  bool     `json:"register"`
-	CallerID  string   `json:"callerId"`
+	Name           string   `json:"name"`
+	Address        string   `json:"address"`
+	Transport      string   `json:"transport"`
+	AllowFrom      []string `json:"allowFrom"`
+	Username       string   `json:"username"`
+	Password       *string  `json:"password"`
+	Domain         string   `json:"domain"`
+	Register       bool     `json:"register"`
+	CallerID       string   `json:"callerId"`
+	InDialogTarget string   `json:"inDialogTarget"`
+	EarlyMedia     string   `json:"earlyMedia"`
 }
 
 func (r trunkRequest) trunk() cti.Trunk {
 	t := cti.Trunk{Name: r.Name, Address: r.Address, Transport: r.Transport, AllowFrom: r.AllowFrom,
-		Username: r.Username, Domain: r.Domain, Register: r.Register, CallerID: r.CallerID}
+		Username: r.Username, Domain: r.Domain, Register: r.Register, CallerID: r.CallerID,
+		InDialogTarget: r.InDialogTarget, EarlyMedia: r.EarlyMedia}
 	if r.Password != nil {
 		t.Password = *r.Password
 	}
@@ -50,7 +57,7 @@ func (r trunkRequest) trunk() cti.Trunk {
 func trunkToJSON(t *cti.Trunk) trunkJSON {
 	return trunkJSON{ID: t.ID, Name: t.Name, Address: t.Address, Transport: t.Transport, AllowFrom: nonNil(t.AllowFrom),
 		Username: t.Username, PasswordSet: t.Password != "", Domain: t.Domain, Register: t.Register, CallerID: t.CallerID,
-		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+		InDialogTarget: t.InDialogTarget, EarlyMedia: t.EarlyMedia, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
 }
 
 func (s *Server) listTrunks(c *fiber.Ctx) error {

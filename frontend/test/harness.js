@@ -344,6 +344,24 @@ export async function waitForNoTone(target, hz, { maxDb = 10, timeout = 15_000 }
   }, { timeout, interval: 200, what: `no ${hz} Hz tone in the remote audio` });
 }
 
+/**
+ * The far end's count of 20 ms frames that carried its -expect tone so far
+ * (`ringbridge dial -expect HZ` prints it each second): what the SIP side
+ * really decoded, not what the page thinks it sent.
+ */
+export function farEndToneFrames(caller) {
+  const all = [...caller.out.text.matchAll(/^tone frames (\d+)$/gm)];
+  return all.length ? Number(all[all.length - 1][1]) : 0;
+}
+
+/** Waits until the far end has decoded `frames` more frames of its tone (50 a second). */
+export async function waitForFarEndTone(caller, { frames = 100, timeout = 15_000, what = 'the far end to hear the page' } = {}) {
+  const from = farEndToneFrames(caller);
+  await waitFor(() => farEndToneFrames(caller) >= from + frames || (caller.proc.exitCode !== null && 'exited'), { timeout, what: `${what} (${frames} tone frames after ${from})` })
+    .then((r) => { if (r === 'exited') throw new Error(`the SIP caller exited:\n${caller.out.text}`); });
+  return farEndToneFrames(caller) - from;
+}
+
 /** RTP packets the page's PeerConnection has sent. */
 export function packetsSent(target) {
   return target.evaluate(async () => {

@@ -36,7 +36,9 @@ describe('one call, many tabs', { timeout: 180_000 }, () => {
   });
 
   it('a reload re-attaches to the call in progress within seconds', async () => {
-    caller = h.dial(server, '1001', ['-tone', '1000', '-duration', '60s']);
+    // The caller plays 1000 Hz and decodes what it receives, counting the
+    // page's 440 Hz: audio is proven where the customer would hear it.
+    caller = h.dial(server, '1001', ['-tone', '1000', '-expect', '440', '-duration', '90s']);
     await tab1.getByTestId('answer-button').click();
     await tab1.getByTestId('call-state').filter({ hasText: 'Connected' }).waitFor();
     await h.waitForTone(tab1, 1000);
@@ -51,9 +53,8 @@ describe('one call, many tabs', { timeout: 180_000 }, () => {
     assert.ok(took < 10_000, `audio back after ${took} ms`);
     assert.equal(caller.proc.exitCode, null, 'the SIP caller is still in the call');
     assert.doesNotMatch(caller.out.text, /call ended by far end/);
-    // And the far end hears the reloaded page: it keeps receiving RTP.
-    const sent = await h.packetsSent(tab1);
-    await h.waitFor(async () => (await h.packetsSent(tab1)) > sent + 50, { what: 'the reloaded page to send audio' });
+    // And the far end hears the reloaded page.
+    await h.waitForFarEndTone(caller, { what: 'the far end to hear the reloaded page' });
   });
 
   it('a lost connection or a network change keeps the call and its audio', async () => {
@@ -82,6 +83,38 @@ describe('one call, many tabs', { timeout: 180_000 }, () => {
     assert.notEqual(net.route, route, 'a new websocket');
     assert.equal(await tab1.evaluate(() => window.rbTest.phone.socket.sessionId), sessionId, 'the same session');
     await h.waitFor(() => tab1.evaluate(() => window.rbTest.audioState().pc === 'connected'), { what: 'ICE to reconnect' });
+    await h.waitForTone(tab1, 1000);
+    // The page's own meter says nothing about what it sends: the far end
+    // must hear it again after the restart.
+    await h.waitForFarEndTone(caller, { what: 'the far end to hear the page after the network change' });
+    assert.equal(caller.proc.exitCode, null, 'the SIP caller is still in the call');
+  });
+
+  it('an ICE restart refused while the socket is down is sent again once it is back, and the far end hears the page', async () => {
+    const ufrag = () => tab1.evaluate(() => /a=ice-ufrag:(\S+)/.exec(window.rbTest.phone.media.pc.localDescription.sdp)[1]);
+    const answeredUfrag = () => tab1.evaluate(() => /a=ice-ufrag:(\S+)/.exec(window.rbTest.phone.media.pc.remoteDescription.sdp)[1]);
+    const before = await ufrag();
+    const remoteBefore = await answeredUfrag();
+    // The network changes while the server cannot be reached: the socket's
+    // resume fails and the restart offer is refused with not_connected.
+    net.down = true;
+    await tab1.evaluate(() => window.dispatchEvent(new Event('online')));
+    await h.waitFor(async () => (await ufrag()) !== before, { what: 'a restart offer' });
+    await h.waitFor(() => tab1.evaluate(() => window.rbTest.phone.socket.state === 'retrying'), { what: 'the socket to be down' });
+    assert.equal(await tab1.evaluate(() => window.rbTest.phone.media.pc.signalingState), 'have-local-offer', 'the refused offer is kept, not rolled back');
+    await tab1.getByTestId('notice-audio').filter({ hasText: 'Reconnecting the audio' }).waitFor({ timeout: 5_000 });
+    await h.screenshot(tab1, 'reconnecting-audio');
+
+    const t0 = Date.now();
+    net.down = false;
+    await tab1.getByTestId('retry-now').click({ timeout: 2_000 }).catch(() => {}); // or wait out the backoff
+    await tab1.getByTestId('conn-state').filter({ hasText: 'online' }).waitFor({ timeout: 40_000 });
+    await h.waitFor(async () => (await answeredUfrag()) !== remoteBefore, { what: 'the server to answer the pending restart' });
+    await h.waitFor(() => tab1.evaluate(() => window.rbTest.audioState().pc === 'connected'), { what: 'ICE to reconnect' });
+    await h.waitForFarEndTone(caller, { what: 'the far end to hear the page after the refused restart' });
+    const took = Date.now() - t0;
+    assert.ok(took < 10_000, `the far end heard the page again ${took} ms after the socket could come back`);
+    await tab1.getByTestId('notice-audio').waitFor({ state: 'hidden', timeout: 5_000 });
     await h.waitForTone(tab1, 1000);
     assert.equal(caller.proc.exitCode, null, 'the SIP caller is still in the call');
   });

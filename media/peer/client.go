@@ -35,10 +35,40 @@ type Client struct {
 }
 
 // ClientAPI builds Clients; one is shared by many clients in a benchmark.
-type ClientAPI struct{ api *webrtc.API }
+type ClientAPI struct {
+	api *webrtc.API
+	cfg webrtc.Configuration
+}
 
 // NewClientAPI returns an API for loopback clients.
 func NewClientAPI() (*ClientAPI, error) {
+	return NewClientAPIWith(ClientOptions{})
+}
+
+// ClientOptions shape a client's network for tests that run it outside
+// loopback (network namespaces behind NAT, a firewall, a TURN relay).
+type ClientOptions struct {
+	// AllInterfaces gathers on every interface but loopback (default:
+	// loopback only).
+	AllInterfaces bool
+	// TCP gathers ICE-TCP (active) candidates instead of UDP ones.
+	TCP bool
+	// ICEServers are STUN/TURN servers, as the welcome hands them out.
+	ICEServers []ICEServer
+	// RelayOnly uses TURN relay candidates only (iceTransportPolicy
+	// "relay").
+	RelayOnly bool
+}
+
+// ICEServer is one STUN or TURN server for a client.
+type ICEServer struct {
+	URLs       []string
+	Username   string
+	Credential string
+}
+
+// NewClientAPIWith returns an API whose clients use opts.
+func NewClientAPIWith(opts ClientOptions) (*ClientAPI, error) {
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterCodec(webrtc.RTPCodecParameters{
 		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000, Channels: 1},
@@ -56,15 +86,30 @@ func NewClientAPI() (*ClientAPI, error) {
 	}
 	se := webrtc.SettingEngine{}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
-	return &ClientAPI{api: webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))}, nil
+	if opts.TCP {
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeTCP4})
+	} else {
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	}
+	if opts.AllInterfaces {
+		se.SetInterfaceFilter(func(name string) bool { return name != "lo" })
+	} else {
+		se.SetIncludeLoopbackCandidate(true)
+		se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	}
+	cfg := webrtc.Configuration{}
+	for _, s := range opts.ICEServers {
+		cfg.ICEServers = append(cfg.ICEServers, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+	}
+	if opts.RelayOnly {
+		cfg.ICETransportPolicy = webrtc.ICETransportPolicyRelay
+	}
+	return &ClientAPI{api: webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se)), cfg: cfg}, nil
 }
 
 // NewClient creates a client with an audio transceiver.
 func (a *ClientAPI) NewClient() (*Client, error) {
-	pc, err := a.api.NewPeerConnection(webrtc.Configuration{})
+	pc, err := a.api.NewPeerConnection(a.cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -145,6 +190,11 @@ func (c *Client) Offer(ctx context.Context, iceRestart bool) (string, error) {
 // SetAnswer applies the server's answer.
 func (c *Client) SetAnswer(sdp string) error {
 	return c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp})
+}
+
+// AddCandidate adds a candidate the server trickled.
+func (c *Client) AddCandidate(candidate string, sdpMid *string, sdpMLineIndex *uint16) error {
+	return c.pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: candidate, SDPMid: sdpMid, SDPMLineIndex: sdpMLineIndex})
 }
 
 // Connected is closed once ICE and DTLS are up.

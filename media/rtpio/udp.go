@@ -27,15 +27,21 @@ type UDPLeg struct {
 
 	// remote is where we send: first the address from the SDP, then
 	// whatever address the far end's RTP really comes from (symmetric RTP
-	// through NAT). Only the first source is latched, so a stranger's
-	// packets cannot hijack the stream.
-	remote     atomic.Pointer[netip.AddrPort]
-	latched    atomic.Bool
-	lastRecv   atomic.Int64 // unix nanos of the last accepted packet
-	wbuf       []byte
-	rtcpRecv   atomic.Uint64
-	octetsSent atomic.Uint64
-	paused     atomic.Bool // the far end holds: send nothing toward it
+	// through NAT). The first source is latched; another source takes
+	// over only as a NAT rebinding would look (see relearn), so a
+	// stranger's packets cannot hijack the stream.
+	remote   atomic.Pointer[netip.AddrPort]
+	latched  atomic.Bool
+	lastRecv atomic.Int64 // unix nanos of the last accepted packet
+	// ssrc is the SSRC of the last packet accepted from the latched
+	// source; only the read loop touches it.
+	ssrc         uint32
+	relearnAfter atomic.Int64 // nanos; see SetRelearnAfter
+	relearned    atomic.Uint64
+	wbuf         []byte
+	rtcpRecv     atomic.Uint64
+	octetsSent   atomic.Uint64
+	paused       atomic.Bool // the far end holds: send nothing toward it
 
 	mu        sync.Mutex // orders Attach against Close
 	closed    bool
@@ -67,7 +73,37 @@ func NewPendingUDPLeg(ports *Ports, f Format) *UDPLeg {
 	}
 	l.Writer = NewWriter(rand.Uint32(), f, l.send)
 	l.lastRecv.Store(time.Now().UnixNano())
+	l.relearnAfter.Store(int64(DefaultRelearnAfter))
 	return l
+}
+
+// DefaultRelearnAfter is how long the latched source must have been silent
+// before its stream (same SSRC) is accepted from a new address. Long
+// enough that a stranger cannot interleave with a live stream, short
+// enough that a NAT rebinding costs well under a second of audio.
+const DefaultRelearnAfter = 300 * time.Millisecond
+
+// SetRelearnAfter changes the silence that allows re-learning (0 never
+// re-learns: the first source stays latched).
+func (l *UDPLeg) SetRelearnAfter(d time.Duration) { l.relearnAfter.Store(int64(d)) }
+
+// Relearned counts the times the stream moved to a new source address.
+func (l *UDPLeg) Relearned() uint64 { return l.relearned.Load() }
+
+// relearn decides whether a packet from src, not the latched source, is
+// the same stream after a NAT rebinding: it carries the latched SSRC
+// (which an off-path sender does not know) and the latched source has
+// been silent for relearnAfter (so two live streams never alternate).
+func (l *UDPLeg) relearn(pkt []byte) bool {
+	after := l.relearnAfter.Load()
+	if after <= 0 || pkt[0]>>6 != 2 {
+		return false
+	}
+	ssrc := uint32(pkt[8])<<24 | uint32(pkt[9])<<16 | uint32(pkt[10])<<8 | uint32(pkt[11])
+	if ssrc != l.ssrc {
+		return false
+	}
+	return time.Now().UnixNano()-l.lastRecv.Load() >= after
 }
 
 // Attach gives a pending leg its allocated socket pair and starts reading.
@@ -169,10 +205,14 @@ func (l *UDPLeg) readLoop(conn *net.UDPConn) {
 			continue
 		}
 		latched := l.latched.Load()
+		moved := false
 		if latched {
 			if r := l.remote.Load(); r == nil || (r.Addr() != src.Addr().Unmap() || r.Port() != src.Port()) {
-				l.drop()
-				continue
+				if !l.relearn(buf[:n]) {
+					l.drop()
+					continue
+				}
+				moved = true
 			}
 		}
 		switch l.parse(buf[:n]) {
@@ -182,16 +222,20 @@ func (l *UDPLeg) readLoop(conn *net.UDPConn) {
 			// Comfort noise from the far end still proves it is alive,
 			// but only audio or events may latch: a scanner's probe or a
 			// stray datagram must not take the stream.
-			if latched {
+			if latched && !moved {
 				l.lastRecv.Store(time.Now().UnixNano())
 			}
 			continue
 		}
-		if !latched {
+		if !latched || moved {
 			p := netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
 			l.remote.Store(&p)
 			l.latched.Store(true)
+			if moved {
+				l.relearned.Add(1)
+			}
 		}
+		l.ssrc = l.Reader.frame.Header.SSRC
 		l.lastRecv.Store(time.Now().UnixNano())
 		l.forward()
 	}

@@ -232,7 +232,9 @@ func TestUDPLegIdle(t *testing.T) {
 	sendRTP(t, source, l.LocalAddr(), 1)
 	eventually(t, "the packet to restart the idle clock", func() bool { return l.Idle(time.Now()) < time.Minute })
 	l.lastRecv.Store(time.Now().Add(-time.Hour).UnixNano())
-	sendRTP(t, stranger, l.LocalAddr(), 2)
+	// Another SSRC: with the source's own, a silent source's stream moving
+	// would be a NAT rebinding (TestUDPLegRelearnsAfterNATRebinding).
+	sendRTPWithSSRC(t, stranger, l.LocalAddr(), 2, 0xBAD)
 	eventually(t, "the stranger's packet to be dropped", func() bool { return l.Reader.Dropped() == 1 })
 	if d := l.Idle(time.Now()); d < time.Hour {
 		t.Fatalf("a dropped packet restarted the idle clock (idle %v)", d)
@@ -352,4 +354,77 @@ func TestUDPLegSendReport(t *testing.T) {
 	rtcpAddr := netip.AddrPortFrom(loopback, l.LocalAddr().Port()+1)
 	sendRaw(t, farRTCP, rtcpAddr, rr)
 	eventually(t, "the far end's RTCP to be counted", func() bool { return l.RTCPReceived() == 1 })
+}
+
+func sendRTPWithSSRC(t *testing.T, from *net.UDPConn, to netip.AddrPort, seq uint16, ssrc uint32) {
+	t.Helper()
+	b := rtpPacket(t, rtp.Header{PayloadType: 0, SequenceNumber: seq, Timestamp: uint32(seq) * 160, SSRC: ssrc}, payloadOf(160, byte(seq)))
+	sendRaw(t, from, to, b)
+}
+
+// A NAT rebinding moves the far end's stream to a new source port: the
+// leg follows it once the old source has been silent for a moment and the
+// packets carry the same SSRC. Neither a live stream from elsewhere nor a
+// silent-source takeover with another SSRC moves it.
+func TestUDPLegRelearnsAfterNATRebinding(t *testing.T) {
+	l, _ := newTestLeg(t, pcmuWithEvents)
+	const after = 150 * time.Millisecond
+	l.SetRelearnAfter(after)
+	var sink frameSink
+	l.Reader.Sink.Store(&sink)
+	old, rebound, spoofer := listenPeer(t), listenPeer(t), listenPeer(t)
+	l.SetRemote(addrOf(old))
+	const ssrc = 0xC0FFEE
+
+	sendRTPWithSSRC(t, old, l.LocalAddr(), 1, ssrc)
+	eventually(t, "the first packet", func() bool { return len(sink.got()) == 1 })
+
+	// While the old source is live, even the right SSRC from elsewhere is
+	// dropped: two streams never alternate.
+	sendRTPWithSSRC(t, spoofer, l.LocalAddr(), 2, ssrc)
+	eventually(t, "the interleaved packet to be dropped", func() bool { return l.Reader.Dropped() == 1 })
+
+	// The old source falls silent; a stream with another SSRC still cannot
+	// take over.
+	time.Sleep(after + 50*time.Millisecond) // the silence under test, not a wait for readiness
+	sendRTPWithSSRC(t, spoofer, l.LocalAddr(), 3, 0xBAD)
+	eventually(t, "the other SSRC to be dropped", func() bool { return l.Reader.Dropped() == 2 })
+	if got := remoteOf(t, l); got != addrOf(old) || l.Relearned() != 0 {
+		t.Fatalf("remote %v relearned %d after a foreign SSRC, want %v and 0", got, l.Relearned(), addrOf(old))
+	}
+
+	// The same SSRC from the rebound port is the same stream.
+	sendRTPWithSSRC(t, rebound, l.LocalAddr(), 4, ssrc)
+	eventually(t, "the rebound packet", func() bool { return len(sink.got()) == 2 })
+	if got := remoteOf(t, l); got != addrOf(rebound) || l.Relearned() != 1 {
+		t.Fatalf("remote %v relearned %d, want %v and 1", got, l.Relearned(), addrOf(rebound))
+	}
+	writeAudio(l, 10)
+	readRTP(t, rebound)
+	silentFor(t, old, 50*time.Millisecond)
+
+	// And the old address is now the stranger while the new one is live.
+	sendRTPWithSSRC(t, rebound, l.LocalAddr(), 5, ssrc)
+	sendRTPWithSSRC(t, old, l.LocalAddr(), 6, ssrc)
+	eventually(t, "the old address to be dropped", func() bool { return l.Reader.Dropped() == 3 })
+	if got := remoteOf(t, l); got != addrOf(rebound) {
+		t.Fatalf("the old address took the stream back: %v", got)
+	}
+}
+
+// With re-learning off the first source stays latched for good.
+func TestUDPLegRelearnOff(t *testing.T) {
+	l, _ := newTestLeg(t, pcmuWithEvents)
+	l.SetRelearnAfter(0)
+	var sink frameSink
+	l.Reader.Sink.Store(&sink)
+	old, rebound := listenPeer(t), listenPeer(t)
+	sendRTPWithSSRC(t, old, l.LocalAddr(), 1, 7)
+	eventually(t, "the first packet", func() bool { return len(sink.got()) == 1 })
+	l.lastRecv.Store(time.Now().Add(-time.Hour).UnixNano()) // long silent
+	sendRTPWithSSRC(t, rebound, l.LocalAddr(), 2, 7)
+	eventually(t, "the packet to be dropped", func() bool { return l.Reader.Dropped() == 1 })
+	if got := remoteOf(t, l); got != addrOf(old) {
+		t.Fatalf("remote %v, want %v", got, addrOf(old))
+	}
 }

@@ -35,6 +35,7 @@ type Meter struct {
 	mu     sync.Mutex
 	run    int
 	best   int
+	frames int
 	pcm    [160]int16
 }
 
@@ -61,10 +62,19 @@ func (m *Meter) Write(codec rtpio.Codec, payload []byte) {
 	// The tone must carry most of the frame's energy and be audible.
 	if p := Power(frame, m.freq, 8000); p > 1e-4 && p > 0.6*total {
 		m.run++
+		m.frames++
 	} else {
 		m.run = 0
 	}
 	m.best = max(m.best, m.run)
+}
+
+// Frames counts the frames that carried the tone so far: a caller
+// watching it grow knows the tone is heard now, not only once.
+func (m *Meter) Frames() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.frames
 }
 
 // Heard reports whether the tone has been present long enough.

@@ -20,6 +20,9 @@ func TestMeterHearsOnlyItsTone(t *testing.T) {
 		if !m440.Heard() || m1000.Heard() {
 			t.Fatalf("%s: 440 heard=%v, 1000 heard=%v", codec, m440.Heard(), m1000.Heard())
 		}
+		if m440.Frames() != 15 || m1000.Frames() != 0 {
+			t.Fatalf("%s: tone frames 440=%d 1000=%d, want 15 and 0", codec, m440.Frames(), m1000.Frames())
+		}
 	}
 	silent := NewMeter(440, 10)
 	zero := make([]byte, 160)

@@ -165,13 +165,13 @@ func (l *leg) hangup(ctx context.Context, r cti.EndReason) error {
 	var err error
 	switch {
 	case l.srv != nil && l.answered.Load():
-		err = l.srv.Bye(ctx)
+		err = l.bye(ctx)
 	case l.inbound != nil:
 		// Ports go back before the final response waits for its ACK.
 		l.finish(r)
 		l.inbound.respondFinal(sip.StatusTemporarilyUnavailable, "Temporarily Unavailable")
 	case l.cli != nil && l.answered.Load():
-		err = l.cli.Bye(ctx)
+		err = l.bye(ctx)
 	case l.cli != nil:
 		// Cancelling the dial context makes WaitAnswer send CANCEL.
 		if l.dialCancel != nil {
@@ -208,7 +208,7 @@ func (l *leg) Hold(ctx context.Context, on bool) error {
 		dir = "sendonly"
 	}
 	body := buildSDP(l.sessID, l.sdpVersion.Add(1), l.t.mediaAddr(l.media), l.media.Writer.Format(), false, dir)
-	req := sip.NewRequest(sip.INVITE, l.remoteTarget())
+	req := l.route(sip.NewRequest(sip.INVITE, l.remoteTarget()))
 	req.SetBody(body)
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -226,7 +226,7 @@ func (l *leg) Hold(ctx context.Context, on bool) error {
 	if !res.IsSuccess() {
 		return fmt.Errorf("re-INVITE answered %d %s", res.StatusCode, res.Reason)
 	}
-	ack := sip.NewRequest(sip.ACK, l.remoteTarget())
+	ack := l.route(sip.NewRequest(sip.ACK, l.remoteTarget()))
 	if l.srv != nil {
 		err = l.srv.WriteRequest(ack)
 	} else {

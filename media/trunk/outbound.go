@@ -80,6 +80,10 @@ func (t *Trunks) Dial(ctx context.Context, req cti.DialRequest) (cti.OutboundLeg
 
 	l := &outboundLeg{progress: make(chan struct{}), early: make(chan struct{}), answeredCh: make(chan struct{})}
 	l.leg = newLeg(t, tr, req.CallID, "", media)
+	// Until the answer the agent is not in the call yet: what they say
+	// while it rings (to a colleague, to themselves) must not reach the
+	// far end, unless the carrier needs our early RTP.
+	media.SetSendPaused(tr.EarlyMedia != EarlyMediaTwoWay)
 	invite.SetBody(buildSDP(l.sessID, 1, t.mediaAddr(media), rtpio.Format{}, true, "sendrecv"))
 
 	// The dial outlives the request that started it; only Hangup or the
@@ -101,6 +105,12 @@ func (t *Trunks) Dial(ctx context.Context, req cti.DialRequest) (cti.OutboundLeg
 	go l.run(dc.ctx)
 	return l, nil
 }
+
+// Early media directions (TrunkConfig.EarlyMedia).
+const (
+	EarlyMediaOneWay = "oneway"
+	EarlyMediaTwoWay = "twoway"
+)
 
 // displayName cleans a display name for the quoted string sipgo writes:
 // no quote, backslash or control character can break out of it.
@@ -156,6 +166,7 @@ func (l *outboundLeg) run(dialCtx context.Context) {
 		l.log.Warn("ACK failed", "err", err)
 	}
 	l.answered.Store(true)
+	l.media.SetSendPaused(l.remoteHeld.Load())
 	l.media.TouchIdle()
 	close(l.answeredCh)
 	l.monitor(l.cli.Context())

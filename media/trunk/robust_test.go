@@ -96,6 +96,9 @@ type sipPeer struct {
 	t      testing.TB
 	conn   *net.UDPConn
 	server netip.AddrPort
+	// contact replaces the Contact URI's host:port (a far end behind NAT
+	// announces its private address).
+	contact string
 }
 
 func newSIPPeer(t testing.TB, server netip.AddrPort, localIP string) *sipPeer {
@@ -149,7 +152,11 @@ func (p *sipPeer) build(r *sipReq) []byte {
 		fmt.Fprintf(&b, "Call-ID: %s\r\n", r.callID)
 	}
 	fmt.Fprintf(&b, "CSeq: 1 %s\r\n", r.method)
-	fmt.Fprintf(&b, "Contact: <sip:15557654321@%s>\r\n", p.local())
+	contact := p.local().String()
+	if p.contact != "" {
+		contact = p.contact
+	}
+	fmt.Fprintf(&b, "Contact: <sip:15557654321@%s>\r\n", contact)
 	for _, h := range r.extra {
 		b.WriteString(h + "\r\n")
 	}

@@ -67,6 +67,17 @@ type TrunkConfig struct {
 	// CallerName is the display name in From and P-Asserted-Identity on
 	// outbound calls (the tenant's name); empty sends none.
 	CallerName string `json:"callerName"`
+	// InDialogTarget says where BYE and re-INVITEs go: "contact" (RFC
+	// 3261), "source" (where the far end's packets come from: a trunk
+	// behind NAT) or "auto" (default: source when the Contact is a
+	// private address other than the source's). See docs/sip.md, "NAT".
+	InDialogTarget string `json:"inDialogTarget"`
+	// EarlyMedia is "oneway" (default: before the answer the far end's
+	// ringback or announcements reach the agent, but nothing of the agent
+	// reaches the far end) or "twoway" (for carriers that need our RTP
+	// before answering, e.g. to open their NAT or for IVRs that listen
+	// during early media).
+	EarlyMedia string `json:"earlyMedia"`
 }
 
 // Config is the SIP part of the configuration.
@@ -196,6 +207,14 @@ func parseTrunk(tc TrunkConfig) (*trunk, error) {
 	port, err := strconv.Atoi(portStr)
 	if err != nil || host == "" {
 		return nil, fmt.Errorf("trunk %s: bad address %q", tc.Name, tc.Address)
+	}
+	if !validInDialogTarget(tc.InDialogTarget) {
+		return nil, fmt.Errorf("trunk %s: inDialogTarget %q: want contact, source or auto", tc.Name, tc.InDialogTarget)
+	}
+	switch tc.EarlyMedia {
+	case "", EarlyMediaOneWay, EarlyMediaTwoWay:
+	default:
+		return nil, fmt.Errorf("trunk %s: earlyMedia %q: want oneway or twoway", tc.Name, tc.EarlyMedia)
 	}
 	tr := &trunk{TrunkConfig: tc, host: host, port: port}
 	if tr.Transport == "" {

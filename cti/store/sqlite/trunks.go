@@ -15,13 +15,13 @@ import (
 // the secret key like the tenants' CRM credentials; "trunk:<id>" is the
 // additional data.
 
-const trunkColumns = `id, name, address, transport, allow_from, username, password, domain, register, caller_id, created_at, updated_at`
+const trunkColumns = `id, name, address, transport, allow_from, username, password, domain, register, caller_id, in_dialog_target, early_media, created_at, updated_at`
 
 func (s *Store) scanTrunk(r rowScanner) (*cti.Trunk, error) {
 	var t cti.Trunk
 	var allow, pw, created, updated string
 	if err := r.Scan(&t.ID, &t.Name, &t.Address, &t.Transport, &allow, &t.Username, &pw, &t.Domain, &t.Register,
-		&t.CallerID, &created, &updated); err != nil {
+		&t.CallerID, &t.InDialogTarget, &t.EarlyMedia, &created, &updated); err != nil {
 		return nil, err
 	}
 	var err error
@@ -83,7 +83,7 @@ func (s *Store) trunkArgs(t *cti.Trunk) ([]any, error) {
 		return nil, fmt.Errorf("sqlite: encode allow_from: %w", err)
 	}
 	return []any{t.Name, t.Address, t.Transport, string(b), t.Username, s.sealSecret("trunk:"+t.ID, t.Password),
-		t.Domain, t.Register, t.CallerID, formatTime(t.UpdatedAt)}, nil
+		t.Domain, t.Register, t.CallerID, orDefault(t.InDialogTarget, "auto"), orDefault(t.EarlyMedia, "oneway"), formatTime(t.UpdatedAt)}, nil
 }
 
 // CreateTrunk inserts t (ID and times filled in unless set).
@@ -101,7 +101,7 @@ func (s *Store) CreateTrunk(ctx context.Context, t *cti.Trunk) error {
 		return err
 	}
 	_, err = s.writer.ExecContext(ctx, `INSERT INTO trunks (name, address, transport, allow_from, username, password, domain,
-		register, caller_id, updated_at, id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		register, caller_id, in_dialog_target, early_media, updated_at, id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		append(args, t.ID, formatTime(t.CreatedAt))...)
 	if err != nil {
 		return classify(err, "trunk "+t.Name, "")
@@ -117,10 +117,18 @@ func (s *Store) UpdateTrunk(ctx context.Context, t *cti.Trunk) error {
 		return err
 	}
 	return s.execOne(ctx, "trunk", `UPDATE trunks SET name = ?, address = ?, transport = ?, allow_from = ?, username = ?,
-		password = ?, domain = ?, register = ?, caller_id = ?, updated_at = ? WHERE id = ?`, append(args, t.ID)...)
+		password = ?, domain = ?, register = ?, caller_id = ?, in_dialog_target = ?, early_media = ?, updated_at = ? WHERE id = ?`, append(args, t.ID)...)
 }
 
 // DeleteTrunk removes a trunk.
 func (s *Store) DeleteTrunk(ctx context.Context, id string) error {
 	return s.execOne(ctx, "trunk", `DELETE FROM trunks WHERE id = ?`, id)
+}
+
+// orDefault stores a default explicitly, so a row says what applies.
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
