@@ -46,6 +46,7 @@ export class AgentSocket extends EventTarget {
   #lastError = null;
   #lastRetry = { attempt: 0, reached: false, retryAt: 0 };
   #gen = 0; // bumped by start and stop, so a stale attempt gives up
+  #listening = new AbortController(); // the window listeners, removed by dispose
 
   /**
    * @param {string} url the websocket URL
@@ -61,8 +62,15 @@ export class AgentSocket extends EventTarget {
       if (this.#state === 'retrying') this.retryNow();
       else if (this.#state === 'open') this.reconnect();
     };
-    addEventListener('online', changed);
-    navigator.connection?.addEventListener?.('change', changed);
+    const signal = this.#listening.signal;
+    addEventListener('online', changed, { signal });
+    navigator.connection?.addEventListener?.('change', changed, { signal });
+  }
+
+  /** Stops the connection and forgets the window's network events (the element was removed). */
+  dispose() {
+    this.stop();
+    this.#listening.abort();
   }
 
   get state() { return this.#state; }

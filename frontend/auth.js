@@ -180,6 +180,12 @@ export class AuthSession extends EventTarget {
     });
   }
 
+  /** Stops refreshing (the element was removed); the stored tokens stay for the next page. */
+  dispose() {
+    clearTimeout(this.#timer);
+    this.#timer = 0;
+  }
+
   /** Ends the session because the server revoked it; "expired" tells the UI why. */
   expire(message) { this.#expire(message); }
 

@@ -26,6 +26,7 @@ export class AgentMedia extends EventTarget {
   #remoteCands = [];
   #unsentCands = [];
   #retryTimer = 0;
+  #listening = new AbortController(); // the window listeners, removed by dispose
   #recovering = false;
 
   /**
@@ -42,8 +43,15 @@ export class AgentMedia extends EventTarget {
       this.#setRecovering(true);
       this.negotiate(true);
     };
-    addEventListener('online', restart);
-    navigator.connection?.addEventListener?.('change', restart);
+    const signal = this.#listening.signal;
+    addEventListener('online', restart, { signal });
+    navigator.connection?.addEventListener?.('change', restart, { signal });
+  }
+
+  /** Closes everything and forgets the window's network events (the element was removed). */
+  dispose() {
+    this.close();
+    this.#listening.abort();
   }
 
   get connectionState() { return this.pc?.connectionState ?? 'none'; }

@@ -56,6 +56,7 @@ export class Phone extends EventTarget {
   #session; // sessionStorage wrapper
   #local; // localStorage wrapper
   #tabs;
+  #closed = false;
   #known = new Map(); // call id → last call object seen
   #callData = new Map();
   #nextCallData = null;
@@ -113,6 +114,21 @@ export class Phone extends EventTarget {
     if (!wasSignedIn) this.#begin({ takeover: Boolean(t.takeover) });
   }
 
+  /**
+   * Releases the websocket, the PeerConnection, the microphone, timers and
+   * window listeners without signing out: the server keeps the session (and
+   * a call in progress) for its grace period, as for a closed tab, and a new
+   * Phone resumes it.
+   */
+  close() {
+    this.#closed = true;
+    this.#tabs.close();
+    this.socket.dispose();
+    this.media.dispose();
+    this.auth.dispose?.();
+    this.dispatchEvent(new CustomEvent('ring', { detail: null }));
+  }
+
   signOut(message = '') {
     const wasSignedIn = this.state.signedIn;
     this.socket.stop();
@@ -141,6 +157,7 @@ export class Phone extends EventTarget {
   }
 
   #begin({ takeover }) {
+    if (this.#closed) return; // removed while booting
     this.state.signedIn = true;
     const u = this.auth.user;
     if (u) this.state.agent = { ...this.state.agent, username: u.username || '', extension: u.extension || '', displayName: u.displayName || '' };

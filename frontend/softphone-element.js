@@ -4,7 +4,16 @@
 // textContent. The element works on its own page (index.html) and inside a
 // CRM's iframe (widget.html, with embed.js).
 //
-// Attributes: tenant (prefills the sign-in form).
+// Attributes: tenant (prefills the sign-in form; changes are applied).
+//
+// Events: every widget event (docs/widget-api.md, "Events") is also
+// dispatched on the element as a CustomEvent named "rb:" + the event name
+// ("rb:call.incoming", "rb:call.ended", …) with the event's data as
+// detail; they bubble and cross the shadow boundary.
+//
+// Lifecycle: removing the element releases its websocket, PeerConnection,
+// microphone, timers and listeners (the server keeps the session for its
+// grace period, so putting an element back resumes it, call included).
 
 import { AuthSession, safeStorage } from './auth.js';
 import { Phone, isIncoming } from './phone.js';
@@ -31,6 +40,27 @@ export class RbSoftphoneElement extends HTMLElement {
   #notification = null;
   #view = '';
   #deviceKey = '';
+  #listening = null; // AbortController of the document/device listeners
+  #wired = false; // the shadow DOM's own listeners (they live as long as the element)
+
+  static get observedAttributes() { return ['tenant']; }
+
+  attributeChangedCallback(name, _old, value) {
+    if (name === 'tenant' && value && !this.phone?.state.signedIn) this.#ui.tenantInput.value = value;
+  }
+
+  disconnectedCallback() {
+    if (!this.phone) return;
+    this.#listening?.abort();
+    this.#listening = null;
+    clearInterval(this.#tick);
+    this.#tick = 0;
+    this.#ringer?.stop();
+    this.#notification?.close();
+    this.#notification = null;
+    this.phone.close();
+    this.phone = null;
+  }
 
   constructor() {
     super();
@@ -42,6 +72,8 @@ export class RbSoftphoneElement extends HTMLElement {
 
   connectedCallback() {
     if (this.phone) return;
+    this.#listening = new AbortController();
+    const signal = this.#listening.signal;
     const ui = this.#ui;
     const tenant = this.getAttribute('tenant') || new URLSearchParams(location.search).get('tenant');
     if (tenant) ui.tenantInput.value = tenant;
@@ -60,9 +92,13 @@ export class RbSoftphoneElement extends HTMLElement {
     if (this.#prefs.output) setSink(ui.remoteAudio, this.#prefs.output);
     this.phone.addEventListener('change', () => this.render());
     this.phone.addEventListener('ring', (e) => this.#onRing(e.detail));
+    this.phone.addEventListener('rb', (e) => this.dispatchEvent(new CustomEvent(`rb:${e.detail.event}`,
+      { detail: e.detail.data, bubbles: true, composed: true })));
     this.phone.media.addEventListener('mic', () => this.#fillDevices());
-    navigator.mediaDevices?.addEventListener?.('devicechange', () => this.#fillDevices());
-    this.#wire();
+    navigator.mediaDevices?.addEventListener?.('devicechange', () => this.#fillDevices(), { signal });
+    if (!this.#wired) this.#wire();
+    this.#wired = true;
+    document.addEventListener('keydown', (e) => this.#onKey(e), { signal });
     this.phone.boot().then(() => this.render());
     this.render();
   }
@@ -84,7 +120,15 @@ export class RbSoftphoneElement extends HTMLElement {
 
   #wire() {
     const ui = this.#ui;
-    const p = this.phone;
+    // The shadow DOM's listeners outlive a Phone (removing the element and
+    // putting it back makes a new one): they always reach the current one.
+    const p = new Proxy({}, {
+      get: (_, k) => {
+        const ph = this.phone;
+        const v = ph?.[k];
+        return typeof v === 'function' ? v.bind(ph) : v;
+      },
+    });
     const call = () => p.state.call;
     ui.loginForm.addEventListener('submit', this.#act(async () => {
       ui.loginButton.disabled = true;
@@ -151,15 +195,17 @@ export class RbSoftphoneElement extends HTMLElement {
       return n ? p.dial(n) : undefined;
     }));
     this.#wireSettings();
-    // Digits typed anywhere on the page (but not into a field) go to the
-    // dialer, or as tones during a call.
-    document.addEventListener('keydown', (e) => {
-      const t = /** @type {HTMLElement} */ (e.composedPath()[0]);
-      if (e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented || !/^[0-9*#]$/.test(e.key)) return;
-      if (t?.matches?.('input, select, textarea, [contenteditable], [contenteditable] *') || !this.phone.state.signedIn) return;
-      if (this.#view === 'dialer') { ui.dialInput.value += e.key; ui.dialInput.focus(); e.preventDefault(); }
-      if (this.#view === 'in-call') { this.#act(() => p.dtmf(e.key))(); e.preventDefault(); }
-    });
+  }
+
+  // Digits typed anywhere on the page (but not into a field) go to the
+  // dialer, or as tones during a call.
+  #onKey(e) {
+    const ui = this.#ui;
+    const t = /** @type {HTMLElement} */ (e.composedPath()[0]);
+    if (e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented || !/^[0-9*#]$/.test(e.key)) return;
+    if (t?.matches?.('input, select, textarea, [contenteditable], [contenteditable] *') || !this.phone?.state.signedIn) return;
+    if (this.#view === 'dialer') { ui.dialInput.value += e.key; ui.dialInput.focus(); e.preventDefault(); }
+    if (this.#view === 'in-call') { this.#act(() => this.phone.dtmf(e.key))(); e.preventDefault(); }
   }
 
   #wireSettings() {
@@ -250,6 +296,7 @@ export class RbSoftphoneElement extends HTMLElement {
   }
 
   render() {
+    if (!this.phone) return; // removed meanwhile
     const s = this.phone.state;
     const ui = this.#ui;
     const media = this.phone.media;
@@ -341,6 +388,7 @@ export class RbSoftphoneElement extends HTMLElement {
   }
 
   #renderTimer() {
+    if (!this.phone) return;
     const s = this.phone.state;
     const c = s.call;
     const ui = this.#ui;

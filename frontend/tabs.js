@@ -21,6 +21,12 @@ export class TabPresence {
     };
   }
 
+  /** Stops answering other tabs (the softphone was removed from the page). */
+  close() {
+    this.#ch?.close();
+    this.#ch = null;
+  }
+
   heldElsewhere(waitMs = 300) {
     const ch = this.#ch;
     if (!ch) return Promise.resolve(false);
