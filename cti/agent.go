@@ -83,6 +83,9 @@ type agent struct {
 	teams   []string
 	session *AgentSession
 	call    *Call // the call ringing or in progress; nil when free
+	// waiting is a second call (call waiting, waiting.go): ringing while
+	// the agent talks, or on hold while they take the other.
+	waiting *Call
 }
 
 // AgentEventKind tells which field of an AgentEvent is set.

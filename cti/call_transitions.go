@@ -335,9 +335,7 @@ func (c *Call) release(ag *agent, why EndReason) {
 	c.mu.Unlock()
 	c.notifyMu.Unlock()
 	c.svc.mu.Lock()
-	if ag.call == c {
-		ag.call, ag.idleSince = nil, time.Now()
-	}
+	ag.leaveLocked(c, time.Now())
 	c.svc.mu.Unlock()
 	c.svc.afterCall(ag, !info.AnsweredAt.IsZero())
 	c.svc.dispatch()

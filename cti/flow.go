@@ -114,7 +114,7 @@ func (s *Service) ringableLocked(tenantID, ext string) (*agent, error) {
 	switch {
 	case ag.session == nil || ag.status == StatusOffline || !ag.session.reachable():
 		return nil, Errorf(KindUnavailable, "extension %s is offline", ext)
-	case ag.call != nil:
+	case ag.call != nil && !s.waitingRingableLocked(ag):
 		return nil, Errorf(KindBusy, "extension %s is busy", ext)
 	case ag.status != StatusAvailable:
 		return nil, Errorf(KindUnavailable, "extension %s is %s", ext, ag.status)
@@ -306,7 +306,7 @@ func (s *Service) newCallWithIDLocked(id, tenantID string, dir Direction, from, 
 		parties: parties,
 	}
 	for _, p := range parties {
-		p.call = c
+		p.joinLocked(c)
 	}
 	s.calls[c.info.ID] = c
 	return c
@@ -327,8 +327,7 @@ func (s *Service) releaseParties(c *Call) {
 	freed := false
 	s.mu.Lock()
 	for _, p := range parties {
-		if p.call == c {
-			p.call, p.idleSince = nil, now
+		if p.leaveLocked(c, now) {
 			freed = true
 		}
 	}

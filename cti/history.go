@@ -117,7 +117,7 @@ func (c *Call) agentLeft(ag *agent, why EndReason) {
 		ag.countCallLocked(time.Now(), talk)
 		c.svc.mu.Unlock()
 	}
-	c.svc.setActivity(ag, "")
+	c.svc.setActivity(ag, c.svc.activityAfter(ag, c))
 }
 
 func (c *Call) openPartLocked(ag *agent) *agentPart {

@@ -92,14 +92,18 @@ func (s *Service) Connect(ctx context.Context, p Principal, takeover bool) (*Age
 	}
 	ss.agent = ag
 	s.sessions[ss.id] = ss
+	calls := []*Call{ag.call, ag.waiting}
 	call := ag.call
 	s.mu.Unlock()
 	s.publishStatus(ch)
 	s.dispatch()
 
-	if call != nil {
-		if err := call.sendCmd(callCmd{kind: inMove, from: ag, ep: ep}); err != nil {
-			s.log.Warn("moving call to new session", "call", call.ID(), "err", err)
+	for _, c := range calls {
+		if c == nil {
+			continue
+		}
+		if err := c.sendCmd(callCmd{kind: inMove, from: ag, ep: ep}); err != nil {
+			s.log.Warn("moving call to new session", "call", c.ID(), "err", err)
 		}
 	}
 	if old != nil {
@@ -167,12 +171,15 @@ func (ss *AgentSession) StatusSince() time.Time {
 // Calls returns the agent's calls in progress (for a resuming client).
 func (ss *AgentSession) Calls() []CallInfo {
 	ss.svc.mu.Lock()
-	c := ss.agent.call
+	calls := []*Call{ss.agent.call, ss.agent.waiting}
 	ss.svc.mu.Unlock()
-	if c == nil {
-		return nil
+	var out []CallInfo
+	for _, c := range calls {
+		if c != nil {
+			out = append(out, c.infoFor(ss.agent))
+		}
 	}
-	return []CallInfo{c.infoFor(ss.agent)}
+	return out
 }
 
 func (ss *AgentSession) push(ev AgentEvent) {
@@ -237,8 +244,22 @@ func (ss *AgentSession) SetStatus(st AgentStatus, reason string) error {
 	return err
 }
 
-// Answer picks up a ringing call.
-func (ss *AgentSession) Answer(callID string) error { return ss.callCmd(callID, inAnswer, "") }
+// Answer picks up a ringing call. A second call (call waiting) is taken
+// after the call in progress is put on hold.
+func (ss *AgentSession) Answer(callID string) error {
+	c, err := ss.svc.callFor(ss.agent, callID)
+	if err != nil {
+		return err
+	}
+	if err := ss.holdOther(c); err != nil {
+		return err
+	}
+	if err := c.send(inAnswer, ss.agent, ""); err != nil {
+		return err
+	}
+	ss.svc.focus(ss.agent, c)
+	return nil
+}
 
 // Reject declines a ringing call.
 func (ss *AgentSession) Reject(callID string) error { return ss.callCmd(callID, inReject, "") }
@@ -251,7 +272,18 @@ func (ss *AgentSession) Hold(callID string, on bool) error {
 	if on {
 		return ss.callCmd(callID, inHold, "")
 	}
-	return ss.callCmd(callID, inUnhold, "")
+	c, err := ss.svc.callFor(ss.agent, callID)
+	if err != nil {
+		return err
+	}
+	if err := ss.holdOther(c); err != nil {
+		return err
+	}
+	if err := c.send(inUnhold, ss.agent, ""); err != nil {
+		return err
+	}
+	ss.svc.focus(ss.agent, c)
+	return nil
 }
 
 // Transfer hands an answered call to an extension or number (blind).
@@ -385,17 +417,20 @@ func (ss *AgentSession) closeWith(ev AgentEvent) {
 	ag := ss.agent
 	// A replaced session's call has moved to the new session; otherwise
 	// the call rides on this session's PeerConnection and ends with it.
-	var c *Call
+	var c, waiting *Call
 	var ch statusChange
 	if ag.session == ss {
-		c = ag.call
+		c, waiting = ag.call, ag.waiting
 		ag.session = nil
 		ch = s.setStatusLocked(ag, StatusOffline, "", time.Time{})
 	}
 	s.mu.Unlock()
 	s.publishStatus(ch)
 
-	if c != nil {
+	for _, c := range []*Call{c, waiting} {
+		if c == nil {
+			continue
+		}
 		select {
 		case c.cmds <- callCmd{kind: inAgentGone, from: ag}:
 		case <-c.done:

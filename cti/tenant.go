@@ -71,6 +71,9 @@ type TenantSettings struct {
 	// AnnounceMonitoring plays the agents of a call a short beep when a
 	// supervisor starts listening in or changes mode. Default off.
 	AnnounceMonitoring bool
+	// CallWaiting lets a second direct call ring for an agent who is
+	// talking; the agent holds one and takes the other. Default off.
+	CallWaiting bool
 }
 
 // CRMSettings is a tenant's CRM connection (see cti/crm.TenantConfig for

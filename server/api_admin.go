@@ -128,6 +128,8 @@ type settingsJSON struct {
 	DialRules         dialJSON `json:"dialRules"`
 	// AnnounceMonitoring beeps to the agents when a supervisor listens in.
 	AnnounceMonitoring bool `json:"announceMonitoring"`
+	// CallWaiting lets a second direct call ring for an agent on a call.
+	CallWaiting bool `json:"callWaiting"`
 }
 
 type crmJSON struct {
@@ -165,7 +167,8 @@ func settingsToJSON(t cti.TenantSettings) settingsJSON {
 			AuthHeader: t.CRM.AuthHeader, Username: t.CRM.Username, LookupTimeout: t.LookupTimeout.Milliseconds(),
 			RouteTimeout: t.RouteTimeout.Milliseconds(), APIKeySet: t.CRM.APIKey != "", PasswordSet: t.CRM.Password != ""},
 		AllowedOrigins: nonNil(t.AllowedOrigins), WrapUpSeconds: int(t.WrapUp / time.Second),
-		AwayReasons: nonNil(t.AwayReasons), DialRules: dialToJSON(t.DialRule), AnnounceMonitoring: t.AnnounceMonitoring}
+		AwayReasons: nonNil(t.AwayReasons), DialRules: dialToJSON(t.DialRule), AnnounceMonitoring: t.AnnounceMonitoring,
+		CallWaiting: t.CallWaiting}
 }
 
 func dialToJSON(r cti.DialRule) dialJSON {
@@ -191,6 +194,7 @@ func (j settingsJSON) apply(t *cti.TenantSettings) {
 	t.WrapUp = time.Duration(j.WrapUpSeconds) * time.Second
 	t.DialRule = cti.DialRule(j.DialRules)
 	t.AnnounceMonitoring = j.AnnounceMonitoring
+	t.CallWaiting = j.CallWaiting
 }
 
 // getSettings: GET /api/v1/settings (admins).

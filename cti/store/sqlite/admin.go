@@ -333,6 +333,7 @@ type settingsDoc struct {
 	AwayReasons       []string `json:"awayReasons"`
 	DialRule          dialDoc  `json:"dialRule"`
 	AnnounceMonitor   bool     `json:"announceMonitoring,omitempty"`
+	CallWaiting       bool     `json:"callWaiting,omitempty"`
 }
 
 type crmDoc struct {
@@ -380,7 +381,7 @@ func (s *Store) GetSettings(ctx context.Context, tenantID string) (*cti.TenantSe
 		CRM:            cti.CRMSettings(d.CRM),
 		AllowedOrigins: d.AllowedOrigins, WrapUp: time.Duration(d.WrapUpMs) * time.Millisecond,
 		AwayReasons: d.AwayReasons,
-		DialRule:    cti.DialRule(d.DialRule), AnnounceMonitoring: d.AnnounceMonitor,
+		DialRule:    cti.DialRule(d.DialRule), AnnounceMonitoring: d.AnnounceMonitor, CallWaiting: d.CallWaiting,
 	}, nil
 }
 
@@ -391,7 +392,7 @@ func (s *Store) PutSettings(ctx context.Context, tenantID string, t cti.TenantSe
 		LookupTimeoutMs: t.LookupTimeout.Milliseconds(), RouteTimeoutMs: t.RouteTimeout.Milliseconds(),
 		Record: t.Record, RecordingDelivery: string(t.RecordingDelivery), CRM: crmDoc(t.CRM),
 		AllowedOrigins: t.AllowedOrigins, WrapUpMs: t.WrapUp.Milliseconds(), AwayReasons: t.AwayReasons,
-		DialRule: dialDoc(t.DialRule), AnnounceMonitor: t.AnnounceMonitoring,
+		DialRule: dialDoc(t.DialRule), AnnounceMonitor: t.AnnounceMonitoring, CallWaiting: t.CallWaiting,
 	}
 	d.CRM.APIKey, d.CRM.Password = s.sealSecret(tenantID, d.CRM.APIKey), s.sealSecret(tenantID, d.CRM.Password)
 	b, err := json.Marshal(d)
