@@ -42,6 +42,9 @@ export class Phone extends EventTarget {
     awayReasons: /** @type {string[]} */ ([]),
     wrapUpSeconds: 0,
     call: /** @type {any} */ (null),
+    // A second call (call waiting): ringing while the agent talks, or held
+    // while they take the other one.
+    other: /** @type {any} */ (null),
     dtmfLog: /** @type {string[]} */ ([]),
     recent: /** @type {any[]} */ ([]),
     muted: false,
@@ -137,7 +140,7 @@ export class Phone extends EventTarget {
     this.#session.remove(OWNER_KEY);
     this.auth.signOut();
     this.#known.clear();
-    Object.assign(this.state, { signedIn: false, call: null, status: 'offline', reason: '', until: 0, muted: false, error: message });
+    Object.assign(this.state, { signedIn: false, call: null, other: null, status: 'offline', reason: '', until: 0, muted: false, error: message });
     this.#micPromise = null;
     this.#announced = false;
     if (wasSignedIn) this.#emit('agent.signedOut', { reason: message ? 'expired' : 'signed_out' });
@@ -298,15 +301,24 @@ export class Phone extends EventTarget {
       this.#known.delete(call.id);
       if (prev) this.#ended(call);
       if (this.state.call?.id === call.id) {
-        this.state.call = null;
+        this.state.call = this.state.other;
+        this.state.other = null;
         this.media.setMuted(false);
         this.state.muted = false;
+      } else if (this.state.other?.id === call.id) {
+        this.state.other = null;
       }
     } else if (!this.state.call || this.state.call.id === call.id) {
       if (this.state.call?.id !== call.id) this.state.dtmfLog = [];
       this.state.call = call;
+    } else {
+      this.state.other = call;
     }
-    const ringing = this.state.call && isIncoming(this.state.call, this.state.agent.extension) ? this.state.call : null;
+    // The call shown is the one with the agent's attention: not the held one.
+    const s = this.state;
+    if (s.other && s.call?.state === 'held' && s.other.state === 'active') [s.call, s.other] = [s.other, s.call];
+    const me = this.state.agent.extension;
+    const ringing = s.call && isIncoming(s.call, me) ? s.call : s.other && isIncoming(s.other, me) ? s.other : null;
     this.dispatchEvent(new CustomEvent('ring', { detail: ringing }));
     this.#changed();
   }
@@ -432,6 +444,7 @@ export class Phone extends EventTarget {
       status: { status: s.status, reason: s.reason, until: s.until ? new Date(s.until).toISOString() : null },
       awayReasons: s.awayReasons,
       call: s.call ? this.#public(s.call) : null,
+      otherCall: s.other ? this.#public(s.other) : null,
       muted: s.muted, microphone: this.media.micState,
     };
   }

@@ -186,6 +186,12 @@ export class RbSoftphoneElement extends HTMLElement {
       ui.transferInput.value = '';
       ui.transferForm.hidden = true;
     }));
+    ui.waitingTake.addEventListener('click', this.#act(() => {
+      const o = p.state.other;
+      if (!o) return undefined;
+      return o.state === 'held' ? p.hold(false, o.id) : p.answer(o.id);
+    }));
+    ui.waitingDecline.addEventListener('click', this.#act(() => (p.state.other ? p.decline(p.state.other.id) : undefined)));
     ui.consultComplete.addEventListener('click', this.#act(() => p.consultComplete()));
     ui.consultSwap.addEventListener('click', this.#act(() => p.consultSwap()));
     ui.consultConference.addEventListener('click', this.#act(() => p.conference()));
@@ -357,6 +363,15 @@ export class RbSoftphoneElement extends HTMLElement {
       ui.holdButton.setAttribute('aria-pressed', String(c.state === 'held'));
       ui.muteButton.textContent = s.muted ? 'Unmute' : 'Mute';
       ui.muteButton.setAttribute('aria-pressed', String(s.muted));
+      const o = s.other;
+      ui.waitingBar.hidden = !o || incoming;
+      if (o) {
+        const num = o.remote || o.from || '';
+        const ringing = o.state === 'ringing';
+        ui.waitingText.textContent = ringing ? `Call waiting: ${num}${o.card?.name ? ` · ${o.card.name}` : ''}` : `On hold: ${num}`;
+        ui.waitingTake.textContent = ringing ? 'Answer (holds this call)' : 'Resume (holds this call)';
+        ui.waitingDecline.hidden = !ringing;
+      }
       const k = c.consult && c.consult.by === s.agent.extension ? c.consult : null;
       ui.xferButton.disabled = !answered || Boolean(k) || Boolean(c.monitor);
       ui.padButton.disabled = Boolean(c.monitor);

@@ -89,6 +89,13 @@ export const template = (cssHref) => `
           <span class="timer" id="call-timer" data-testid="call-timer" role="timer" aria-label="Call duration">0:00</span>
         </p>
         <p class="muted"><span id="call-state" data-testid="call-state"></span><span id="call-name" data-testid="call-name"></span></p>
+        <div id="waiting-bar" data-testid="waiting-bar" class="consult" hidden>
+          <p id="waiting-text" data-testid="waiting-text" aria-live="assertive"></p>
+          <p class="actions">
+            <button type="button" id="waiting-take" data-testid="waiting-take" class="go"></button>
+            <button type="button" id="waiting-decline" data-testid="waiting-decline" class="stop">Decline</button>
+          </p>
+        </div>
         <div class="call-body">
           <div class="card-pop" id="call-card" data-testid="call-card"></div>
           <div id="dtmf-pad" hidden>${keypad('dtmf-', 'Send tones')}

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import * as h from './harness.js';
 
-describe('consult then transfer', { timeout: 180_000 }, () => {
+describe('consult, transfer and call waiting', { timeout: 180_000 }, () => {
   let server;
   let aliceBrowser;
   let bobBrowser;
@@ -63,6 +63,49 @@ describe('consult then transfer', { timeout: 180_000 }, () => {
       await bob.getByTestId('dialer').waitFor({ state: 'visible' });
     } finally {
       caller.kill();
+      await alice.close();
+      await bob.close();
+    }
+  });
+
+  it('call waiting: takes a second caller, then resumes the first', async () => {
+    const admin = await h.login(server, 'admin');
+    const r = await fetch(`${server.url}/api/v1/settings`, {
+      method: 'PATCH', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${admin.accessToken}` },
+      body: JSON.stringify({ callWaiting: true }),
+    });
+    assert.equal(r.status, 200, await r.text());
+    const alice = await aliceBrowser.newPage();
+    await alice.goto(`${server.url}/?test=1`);
+    await h.signIn(alice, server.creds.alice);
+    await alice.getByTestId('status-select').selectOption('available');
+    await alice.locator('[data-testid=status-select][data-status=available]').waitFor();
+    const first = h.dial(server, '1001', ['-tone', '1000', '-duration', '60s']);
+    let second;
+    try {
+      await alice.getByTestId('answer-button').click({ timeout: 20_000 });
+      await h.waitForTone(alice, 1000);
+      second = h.dial(server, '1001', ['-from', '15550102222', '-tone', '1500', '-duration', '60s']);
+      await alice.getByTestId('waiting-text').filter({ hasText: 'Call waiting: 15550102222' }).waitFor({ timeout: 20_000 });
+      await h.screenshot(alice, 'call-waiting');
+      await alice.getByTestId('waiting-take').click();
+      await alice.getByTestId('call-remote').filter({ hasText: '15550102222' }).waitFor();
+      await alice.getByTestId('waiting-text').filter({ hasText: 'On hold: 15557654321' }).waitFor();
+      await h.waitForTone(alice, 1500);
+      await h.waitForNoTone(alice, 1000);
+
+      await alice.getByTestId('hangup-button').click();
+      await alice.getByTestId('call-remote').filter({ hasText: '15557654321' }).waitFor();
+      await alice.getByTestId('call-state').filter({ hasText: 'On hold' }).waitFor();
+      await alice.getByTestId('hold-button').click();
+      await alice.getByTestId('call-state').filter({ hasText: 'Connected' }).waitFor();
+      await h.waitForTone(alice, 1000);
+      await alice.getByTestId('hangup-button').click();
+      await alice.getByTestId('dialer').waitFor({ state: 'visible' });
+    } finally {
+      first.kill();
+      second?.kill();
+      await alice.close();
     }
   });
 });
