@@ -107,6 +107,9 @@ export class EmbedBridge {
       consultComplete: (q) => p.consultComplete(q.callId),
       consultCancel: (q) => p.consultCancel(q.callId),
       conference: (q) => p.conference(q.callId),
+      getForwarding: () => p.getForwarding(),
+      setForwarding: (q) => p.setForwarding(q.rules),
+      clearForwarding: () => p.clearForwarding(),
       attachCallData: (q) => p.attachCallData(q.data, q.callId),
     };
   }

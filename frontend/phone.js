@@ -419,6 +419,36 @@ export class Phone extends EventTarget {
   consultCancel(callId) { return this.#callRequest('consultCancel', callId); }
   conference(callId) { return this.#callRequest('conference', callId); }
 
+  // ---- forwarding (REST: /api/v1/agents/{ext}/forwarding, docs/queues.md) ----
+
+  /** The agent's forwarding rules: {unconditional, busy, noAnswer, noAnswerSeconds, offline}. */
+  getForwarding() { return this.#api('GET', this.#forwardingPath()); }
+  /** Replaces the agent's forwarding rules; a loop is refused naming the circle. */
+  setForwarding(rules) { return this.#api('PUT', this.#forwardingPath(), rules); }
+  clearForwarding() { return this.#api('DELETE', this.#forwardingPath()); }
+
+  #forwardingPath() {
+    const ext = this.state.agent.extension;
+    if (!this.state.signedIn || !ext) throw fail('not_connected', 'Sign in first.');
+    return `/api/v1/agents/${encodeURIComponent(ext)}/forwarding`;
+  }
+
+  async #api(method, path, body) {
+    const token = await this.auth.accessToken();
+    const r = await fetch(path, {
+      method, cache: 'no-store',
+      headers: { Authorization: `Bearer ${token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    if (r.status === 204) return null;
+    const data = await r.json().catch(() => null);
+    if (!r.ok) {
+      const code = { 400: 'bad_params', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 409: 'conflict' }[r.status] || 'unavailable';
+      throw fail(code, data?.detail || data?.title || `HTTP ${r.status}`);
+    }
+    return data;
+  }
+
   mute(on) {
     if (!this.state.call) throw fail('no_call', 'There is no call to mute.');
     this.media.setMuted(Boolean(on));

@@ -19,7 +19,7 @@ import { AuthSession, safeStorage } from './auth.js';
 import { Phone, isIncoming } from './phone.js';
 import { AgentMedia, setSink } from './media.js';
 import { Ringer, RINGTONES } from './ringer.js';
-import { template } from './template.js';
+import { template, FORWARD_KINDS } from './template.js';
 import { renderCard, renderRecent, statusOptions, noticeFor } from './views.js';
 import { clock, cleanNumber, endReasonText, secondsBetween } from './format.js';
 
@@ -192,6 +192,21 @@ export class RbSoftphoneElement extends HTMLElement {
       return o.state === 'held' ? p.hold(false, o.id) : p.answer(o.id);
     }));
     ui.waitingDecline.addEventListener('click', this.#act(() => (p.state.other ? p.decline(p.state.other.id) : undefined)));
+    ui.forwarding.addEventListener('toggle', this.#act(async () => { if (ui.forwarding.open) this.#showForwarding(await p.getForwarding()); }));
+    ui.fwdForm.addEventListener('submit', this.#act(async () => {
+      const rules = { noAnswerSeconds: Number(ui.fwdSeconds.value) || 20 };
+      for (const [k] of FORWARD_KINDS) {
+        const to = cleanNumber(this.#fwd(k).to.value);
+        if (!this.#fwd(k).on.checked) continue;
+        if (!to) throw new Error('Enter where to forward to.');
+        rules[k] = { kind: /^\+|^\d{7,}$/.test(to) ? 'number' : 'extension', target: to };
+      }
+      this.#showForwarding(await p.setForwarding(rules));
+    }));
+    ui.fwdClear.addEventListener('click', this.#act(async () => {
+      await p.clearForwarding();
+      this.#showForwarding({});
+    }));
     ui.consultComplete.addEventListener('click', this.#act(() => p.consultComplete()));
     ui.consultSwap.addEventListener('click', this.#act(() => p.consultSwap()));
     ui.consultConference.addEventListener('click', this.#act(() => p.conference()));
@@ -237,6 +252,25 @@ export class RbSoftphoneElement extends HTMLElement {
     });
     ui.settings.addEventListener('toggle', () => { if (ui.settings.open) this.#fillDevices(); });
     this.#renderNotify();
+  }
+
+  #fwd(k) {
+    const ui = this.#ui;
+    const id = k.replace(/^./, (c) => c.toUpperCase());
+    return { on: ui[`fwd${id}`], to: ui[`fwd${id}To`] };
+  }
+
+  /** Shows the forwarding rules the server holds. */
+  #showForwarding(f) {
+    const on = [];
+    for (const [k, label] of FORWARD_KINDS) {
+      const d = f?.[k];
+      this.#fwd(k).on.checked = Boolean(d);
+      this.#fwd(k).to.value = d?.target || '';
+      if (d) on.push(`${label.toLowerCase()} → ${d.target}`);
+    }
+    this.#ui.fwdSeconds.value = String(f?.noAnswerSeconds || 20);
+    this.#ui.fwdSummary.textContent = on.length ? `· ${on.join(', ')}` : '· off';
   }
 
   #toggleTool(which) {

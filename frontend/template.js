@@ -13,6 +13,9 @@ const keypad = (prefix, label) => `
     ${keys.map(([k, sub]) => `<button type="button" data-digit="${k}" data-testid="${prefix}key-${keyName(k)}" aria-label="${k}">${k}<small aria-hidden="true">${sub}</small></button>`).join('')}
   </div>`;
 
+/** The forwarding rules the agent can set, in order (cti.Forwarding). */
+export const FORWARD_KINDS = [['unconditional', 'Always'], ['busy', 'When I am on a call'], ['noAnswer', 'When I do not answer'], ['offline', 'When I am signed out']];
+
 export const template = (cssHref) => `
 <link rel="stylesheet" href="${cssHref}">
 <div class="phone" part="phone">
@@ -131,6 +134,21 @@ export const template = (cssHref) => `
       <p class="muted" id="recent-empty">No calls yet.</p>
       <ol id="recent-list" data-testid="recent-list"></ol>
     </section>
+
+    <details class="settings" id="forwarding" data-testid="forwarding">
+      <summary>Call forwarding <span id="fwd-summary" data-testid="fwd-summary" class="muted"></span></summary>
+      <form id="fwd-form" data-testid="fwd-form">
+        <div id="fwd-rows">${FORWARD_KINDS.map(([k, label]) => `
+          <p class="fwd-row"><label><input type="checkbox" id="fwd-${k}" data-testid="fwd-${k}"> ${label}</label>
+            <input id="fwd-${k}-to" data-testid="fwd-${k}-to" inputmode="tel" autocomplete="off" placeholder="to ext. or number" aria-label="${label}: forward to"></p>`).join('')}</div>
+        <label for="fwd-seconds">Ring me this long first (seconds)</label>
+        <input id="fwd-seconds" data-testid="fwd-seconds" type="number" min="5" max="120" value="20">
+        <p class="actions">
+          <button type="submit" id="fwd-save" data-testid="fwd-save" class="go">Save</button>
+          <button type="button" id="fwd-clear" data-testid="fwd-clear">Turn off</button>
+        </p>
+      </form>
+    </details>
 
     <details class="settings" id="settings">
       <summary>Audio and notifications</summary>

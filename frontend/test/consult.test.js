@@ -108,4 +108,48 @@ describe('consult, transfer and call waiting', { timeout: 180_000 }, () => {
       await alice.close();
     }
   });
+
+  it('sets call forwarding from the softphone; a loop is refused', async () => {
+    const admin = await h.login(server, 'admin');
+    const api = async (method, url, body) => {
+      const r = await fetch(`${server.url}${url}`, {
+        method, headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${admin.accessToken}` },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      return { status: r.status, body: await r.json().catch(() => null) };
+    };
+    const alice = await aliceBrowser.newPage();
+    await alice.goto(`${server.url}/?test=1`);
+    await h.signIn(alice, server.creds.alice);
+    try {
+      await alice.getByTestId('forwarding').locator('summary').click();
+      await alice.getByTestId('fwd-summary').filter({ hasText: 'off' }).waitFor();
+      await alice.getByTestId('fwd-busy').check();
+      await alice.getByTestId('fwd-busy-to').fill('+1 555 010 8888');
+      await alice.getByTestId('fwd-noAnswer').check();
+      await alice.getByTestId('fwd-noAnswer-to').fill('+1 555 010 9999');
+      await alice.getByTestId('fwd-seconds').fill('15');
+      await alice.getByTestId('fwd-save').click();
+      await alice.getByTestId('fwd-summary').filter({ hasText: 'when i am on a call → +15550108888' }).waitFor();
+      const stored = (await api('GET', '/api/v1/agents/1001/forwarding')).body;
+      assert.deepEqual({ busy: stored.busy, noAnswer: stored.noAnswer, s: stored.noAnswerSeconds },
+        { busy: { kind: 'number', target: '+15550108888' }, noAnswer: { kind: 'number', target: '+15550109999' }, s: 15 });
+      await h.screenshot(alice, 'forwarding');
+
+      // Bob forwards everything to Alice: Alice forwarding always to Bob would be a loop.
+      assert.equal((await api('PUT', '/api/v1/agents/1002/forwarding', { unconditional: { kind: 'extension', target: '1001' } })).status, 200);
+      await alice.getByTestId('fwd-unconditional').check();
+      await alice.getByTestId('fwd-unconditional-to').fill('1002');
+      await alice.getByTestId('fwd-save').click();
+      await alice.getByTestId('error-line').filter({ hasText: /loop|circle|1001/i }).waitFor();
+      assert.equal((await api('GET', '/api/v1/agents/1001/forwarding')).body.unconditional, undefined, 'the loop was not stored');
+
+      await alice.getByTestId('fwd-clear').click();
+      await alice.getByTestId('fwd-summary').filter({ hasText: 'off' }).waitFor();
+      assert.equal((await api('GET', '/api/v1/agents/1001/forwarding')).body.busy, undefined);
+      await api('DELETE', '/api/v1/agents/1002/forwarding');
+    } finally {
+      await alice.close();
+    }
+  });
 });
