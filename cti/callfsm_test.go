@@ -115,7 +115,16 @@ func TestEveryStateAndCommand(t *testing.T) {
 		{"unhold", func(f *fsmCall) error { return f.agent.Hold(f.id, false) }},
 		{"dtmf", func(f *fsmCall) error { return f.agent.SendDTMF(f.id, "12") }},
 		{"transfer", func(f *fsmCall) error { return f.agent.Transfer(f.id, "+15558880000") }},
+		{"consult", func(f *fsmCall) error { return f.agent.Consult(f.id, "+15558880000") }},
+		{"swap", func(f *fsmCall) error { return f.agent.ConsultSwap(f.id) }},
+		{"complete", func(f *fsmCall) error { return f.agent.ConsultComplete(f.id) }},
+		{"cancel", func(f *fsmCall) error { return f.agent.ConsultCancel(f.id) }},
+		{"conference", func(f *fsmCall) error { return f.agent.Conference(f.id) }},
 	}
+	// Without a consultation its commands are refused in every live state
+	// (consultations themselves are tested with real media in package
+	// media); consulting needs hold music, which this fake cannot play.
+	noConsult := map[string]bool{"swap": true, "complete": true, "cancel": true, "conference": true}
 	// What each pair leads to: a state the agent then sees ("ended:why"
 	// for an ended call), or the error kind of a refusal.
 	type want struct {
@@ -160,7 +169,16 @@ func TestEveryStateAndCommand(t *testing.T) {
 	}
 	for _, st := range states {
 		for _, cmd := range commands {
-			w := st.want[cmd.name]
+			w, listed := st.want[cmd.name]
+			switch {
+			case listed:
+			case st.name == "ended":
+				w = refused(cti.KindNotFound)
+			case noConsult[cmd.name] || st.name != "active" && st.name != "held":
+				w = conflict
+			default:
+				w = refused(cti.KindUnavailable)
+			}
 			t.Run(st.name+"/"+cmd.name, func(t *testing.T) {
 				f := st.enter(t)
 				err := cmd.do(f)
