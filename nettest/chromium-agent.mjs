@@ -1,7 +1,8 @@
 // chromium-agent.mjs: the shipped softphone page in Debian's Chromium as
 // an agent of the network suite (nettest/browser_test.go starts it inside
 // a namespace). It signs in, answers the first call, and then reports the
-// page's media and socket state on stdout until stdin closes.
+// page's media and socket state on stdout until stdin closes; a "reload"
+// line on stdin reloads the page.
 //
 // Env: RBNET_URL (the server), RBNET_LOGIN, RBNET_PASSWORD.
 
@@ -16,9 +17,11 @@ const browser = await h.launchBrowser({
   extraArgs: [`--unsafely-treat-insecure-origin-as-secure=${url}`],
 });
 let done = false;
+let reload = false;
 process.stdin.on('end', () => { done = true; });
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (d) => { if (d.includes('reload')) reload = true; });
 process.once('SIGTERM', () => { done = true; }); // the test is over: close the browser and exit
-process.stdin.resume();
 try {
   const page = await browser.newPage();
   await page.goto(`${url}/?test=1`);
@@ -29,6 +32,12 @@ try {
   console.log('answered');
   let last = '';
   while (!done) {
+    if (reload) {
+      reload = false;
+      await page.reload();
+      await page.getByTestId('call-state').filter({ hasText: 'Connected' }).waitFor({ timeout: 15_000 });
+      console.log('reloaded');
+    }
     const s = await page.evaluate(() => {
       const p = window.rbTest.phone;
       const notice = document.querySelector('rb-softphone')?.shadowRoot?.querySelector('[data-testid=notice-audio]') ??

@@ -141,20 +141,6 @@ func (p *proc) waitLine(re string, from int, within time.Duration) ([]string, in
 	}
 }
 
-// waitLineOK is a non-fatal look for a line matching re from index from
-// among the lines already printed.
-func (p *proc) waitLineOK(re string, from int) (string, error) {
-	rx := regexp.MustCompile(re)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for i := from; i < len(p.lines); i++ {
-		if rx.MatchString(p.lines[i]) {
-			return p.lines[i], nil
-		}
-	}
-	return "", fmt.Errorf("%s printed no %q:\n%s", p.name, re, strings.Join(p.lines[from:], "\n"))
-}
-
 // mark is the index of the next line, for waitLine.
 func (p *proc) mark() int {
 	p.mu.Lock()
