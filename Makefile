@@ -52,12 +52,13 @@ test-browser: build
 
 # The network suite (nettest/, build tag nettest): real networks built
 # from namespaces — a NAT router (MASQUERADE, SNAT), a UDP firewall, coturn
-# as a TURN relay — with the real binary as the server and pion agents and
-# SIP carriers in their own namespaces. Needs root; skips, saying why,
+# as a TURN relay — with the real binary as the server and pion agents,
+# the widget in Chromium and SIP carriers in their own namespaces. Needs root; skips, saying why,
 # where namespaces cannot be created. About a minute.
-NET_APT_DEPS := iproute2 iptables conntrack coturn
+NET_APT_DEPS := iproute2 iptables conntrack coturn chromium
 test-net: build
 	@$(MAKE) --no-print-directory deps-apt APT_DEPS="$(NET_APT_DEPS)"
+	@[ -d node_modules/playwright-core ] || $(MAKE) --no-print-directory deps-npm
 	$(GO) vet -tags nettest ./nettest/
 	RB_BIN=$(CURDIR)/$(BIN) $(GO) test -tags nettest -race -count=1 -timeout 5m -v ./nettest/
 

@@ -118,9 +118,10 @@ export class AgentSocket extends EventTarget {
    * Sends a request with a fresh id; resolves with the reply carrying that
    * id (ack, or answer for an offer), rejects with a RequestError.
    * @param {object} msg
+   * @param {number} [timeoutMs]
    * @returns {Promise<object>}
    */
-  request(msg) {
+  request(msg, timeoutMs = REQUEST_TIMEOUT_MS) {
     return new Promise((resolve, reject) => {
       const ws = this.#ws;
       if (!ws || this.#state !== 'open') return reject(new RequestError('not_connected', 'Not connected to the server.'));
@@ -128,10 +129,24 @@ export class AgentSocket extends EventTarget {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
         reject(new RequestError('timeout', `No reply to ${msg.type}.`));
-      }, REQUEST_TIMEOUT_MS);
+      }, timeoutMs);
       this.#pending.set(id, { resolve, reject, timer });
       ws.send(JSON.stringify({ ...msg, id }));
     });
+  }
+
+  /**
+   * Whether the connection still carries a reply within ms: after a
+   * network change a dead TCP connection can look open for a minute.
+   */
+  async probe(ms) {
+    if (this.#state !== 'open') return false;
+    try {
+      await this.request({ type: 'ping' }, ms);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async #connect() {

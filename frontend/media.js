@@ -3,12 +3,16 @@
 // later offers only restart ICE, after a network change or a lost path.
 // Also the microphone (with honest errors), device selection and mute.
 
+/** A call's audio silent this long (ms) may be a dead path: see expectAudio. */
+const STALL_MS = 1000;
+
 /**
  * Events: "statechange" (the PeerConnection's connectionState, or "none",
  * or `recovering` changed), "mic" (micState changed), "track" (remote
  * audio arrived), "pathlost" (the media path went disconnected or failed:
  * the websocket is likely dead too, so the phone reconnects it at once
- * instead of waiting ~45 s for its ping to time out).
+ * instead of waiting ~45 s for its ping to time out), "stalled" (a call's
+ * audio stopped arriving: see expectAudio).
  */
 export class AgentMedia extends EventTarget {
   /** @type {MediaStream|null} */ mic = null;
@@ -28,6 +32,8 @@ export class AgentMedia extends EventTarget {
   #retryTimer = 0;
   #listening = new AbortController(); // the window listeners, removed by dispose
   #recovering = false;
+  #watchTimer = 0;
+  #lastInbound = { packets: -1, at: 0, stalled: false };
 
   /**
    * @param {HTMLAudioElement} audio plays the other party
@@ -37,12 +43,7 @@ export class AgentMedia extends EventTarget {
     super();
     this.#audio = audio;
     this.#prefs = prefs;
-    const restart = () => {
-      if (!this.pc || this.pc.connectionState === 'new') return;
-      this.#freshOffer = true; // candidates of an offer still pending are stale now
-      this.#setRecovering(true);
-      this.negotiate(true);
-    };
+    const restart = () => this.networkChanged();
     const signal = this.#listening.signal;
     addEventListener('online', restart, { signal });
     navigator.connection?.addEventListener?.('change', restart, { signal });
@@ -55,6 +56,53 @@ export class AgentMedia extends EventTarget {
   }
 
   get connectionState() { return this.pc?.connectionState ?? 'none'; }
+  /**
+   * Restarts ICE for a new network (the browser's online or connection
+   * change events, or the phone's stall check).
+   */
+  networkChanged() {
+    if (!this.pc || this.pc.connectionState === 'new') return;
+    this.#freshOffer = true; // candidates of an offer still pending are stale now
+    this.#setRecovering(true);
+    this.negotiate(true);
+  }
+
+  /**
+   * While on tells the media that the server should be sending audio (a
+   * call is active): if none arrives for STALL_MS the media fires
+   * "stalled", once per silence. When an address disappears under it,
+   * Chromium keeps the PeerConnection "connected" for seconds and fires no
+   * online event; a stall is the first sign. It can also be a far end
+   * that sends nothing, so the phone checks the websocket before acting.
+   */
+  expectAudio(on) {
+    if (!on) {
+      clearInterval(this.#watchTimer);
+      this.#watchTimer = 0;
+      this.#lastInbound = { packets: -1, at: 0, stalled: false };
+      return;
+    }
+    if (this.#watchTimer) return;
+    this.#watchTimer = setInterval(() => this.#checkInbound(), 250);
+  }
+
+  async #checkInbound() {
+    const pc = this.pc;
+    if (!pc || pc.connectionState !== 'connected') return;
+    let packets = 0;
+    (await pc.getStats().catch(() => new Map())).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'audio') packets = s.packetsReceived; });
+    const w = this.#lastInbound;
+    const now = Date.now();
+    if (packets !== w.packets) {
+      this.#lastInbound = { packets, at: now, stalled: false };
+      return;
+    }
+    if (!w.stalled && now - w.at >= STALL_MS) {
+      w.stalled = true;
+      this.dispatchEvent(new Event('stalled'));
+    }
+  }
+
   /** True from a network change or a lost path until media is connected again. */
   get recovering() { return this.#recovering; }
   get remoteStream() { return /** @type {MediaStream|null} */ (this.#audio.srcObject); }
@@ -223,6 +271,7 @@ export class AgentMedia extends EventTarget {
 
   /** Closes the PeerConnection (a new session needs a new one). */
   reset() {
+    this.expectAudio(false);
     clearTimeout(this.#retryTimer);
     this.pc?.close();
     this.pc = null;

@@ -16,6 +16,7 @@ import { TabPresence } from './tabs.js';
 const OWNER_KEY = 'rb.owner'; // sessionStorage: this tab held the agent's session
 const RECENT_MAX = 20;
 const CALL_DATA_MAX = 8192; // bytes of JSON a host may attach to one call
+const STALL_PROBE_MS = 1500; // a live websocket answers a ping well within this
 
 const fail = (code, message) => new RequestError(code, message);
 const STATE_RANK = { ringing: 0, dialing: 1, early: 2, active: 3, held: 3, ended: 4 };
@@ -88,6 +89,14 @@ export class Phone extends EventTarget {
     // A lost media path usually means a new network, where the websocket's
     // TCP connection is dead too but would take its ping timeout to say so.
     this.media.addEventListener('pathlost', () => this.socket.reconnect());
+    // A call's audio stopped: if the websocket is dead too, the network
+    // changed under us (an address gone, no event for it): reconnect and
+    // restart ICE now. If it answers, the far end is merely silent.
+    this.media.addEventListener('stalled', async () => {
+      if (await this.socket.probe(STALL_PROBE_MS)) return;
+      this.socket.reconnect();
+      this.media.networkChanged();
+    });
     auth.addEventListener('expired', (e) => this.signOut(e.detail.message));
     auth.addEventListener('tokenrequired', () => this.#emit('agent.tokenRequired', { expiresAt: new Date(auth.tokens?.expiresAt || 0).toISOString() }));
   }
@@ -523,7 +532,10 @@ export class Phone extends EventTarget {
   }
 
   #emit(event, data) { this.dispatchEvent(new CustomEvent('rb', { detail: { event, data } })); }
-  #changed() { this.dispatchEvent(new Event('change')); }
+  #changed() {
+    this.media.expectAudio(this.state.call?.state === 'active');
+    this.dispatchEvent(new Event('change'));
+  }
 }
 
 function checkCallData(data) {

@@ -1,9 +1,11 @@
 // Package nettest runs ringbridge across real networks built from Linux
 // network namespaces: agents and a carrier behind a NAT router
 // (iptables MASQUERADE/SNAT), a firewall that drops UDP, a TURN relay
-// (coturn). The tests need root and carry the build tag "nettest"; run
-// them with `make test-net`, which installs iproute2, iptables, conntrack
-// and coturn from Debian first. Nothing here is built without the tag.
+// (coturn), and the shipped widget in Chromium whose address changes
+// mid-call. The tests need root and carry the build tag "nettest"; run
+// them with `make test-net`, which installs iproute2, iptables, conntrack,
+// coturn and chromium from Debian first. Nothing here is built without
+// the tag.
 //
 // # Concurrency
 //

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -32,6 +33,8 @@ const (
 	rtpPortsA   = "21000-21999"
 	rtpPortsB   = "22000-22999"
 )
+
+var topoSeq atomic.Int32
 
 // topo is the set of namespaces of one test run.
 type topo struct {
@@ -86,7 +89,7 @@ func newTopo(t testing.TB) *topo {
 	if why := canBuild(); why != "" {
 		t.Skip("network namespace tests cannot run here: " + why)
 	}
-	tp := &topo{t: t, prefix: fmt.Sprintf("rb%d-", os.Getpid()%100000)}
+	tp := &topo{t: t, prefix: fmt.Sprintf("rb%d%c-", os.Getpid()%100000, 'a'+rune(topoSeq.Add(1)%26))}
 	roles := []string{"router", "server", "agent", "carrier", "turnagent", "tcpagent"}
 	t.Cleanup(func() {
 		for _, r := range roles {
@@ -100,7 +103,7 @@ func newTopo(t testing.TB) *topo {
 	// One veth pair per host, the router's end named after it.
 	link := func(host, routerDev, hostIP, routerIP string) {
 		hostDev := "eth0"
-		tmp := fmt.Sprintf("rbv%d%s", os.Getpid()%100000, routerDev)
+		tmp := "v" + strings.TrimSuffix(tp.prefix, "-") + routerDev // at most 15 bytes
 		run(t, "ip", "link", "add", tmp, "type", "veth", "peer", "name", tmp+"p")
 		run(t, "ip", "link", "set", tmp, "netns", tp.ns("router"))
 		run(t, "ip", "link", "set", tmp+"p", "netns", tp.ns(host))

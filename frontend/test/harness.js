@@ -251,9 +251,10 @@ export function dialSupportsExpect() {
 
 /**
  * Launches chromium with a fake microphone playing wav. mic: "allow"
- * (default) or "deny" (the user refused the permission).
+ * (default) or "deny" (the user refused the permission); extraArgs are
+ * more command-line flags.
  */
-export async function launchBrowser({ wav, mic = 'allow' } = {}) {
+export async function launchBrowser({ wav, mic = 'allow', extraArgs = [] } = {}) {
   const args = [
     '--no-sandbox',
     mic === 'deny' ? '--use-fake-ui-for-media-stream=deny' : '--use-fake-ui-for-media-stream',
@@ -266,6 +267,7 @@ export async function launchBrowser({ wav, mic = 'allow' } = {}) {
     '--no-first-run',
   ];
   if (wav) args.push(`--use-file-for-fake-audio-capture=${path.resolve(wav)}`);
+  args.push(...extraArgs);
   // launchPersistentContext gives the fresh --user-data-dir the flags ask for.
   const userDataDir = tempDir('chromium');
   const context = await chromium.launchPersistentContext(userDataDir, {

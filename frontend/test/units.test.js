@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { cleanNumber, isDialable, safeHttpUrl, clock, secondsBetween, reasonLabel, jwtPayload } from '../format.js';
 import { ROOT } from './harness.js';
+import { noticeFor } from '../views.js';
 
 describe('format', () => {
   it('cleans pasted numbers', () => {
@@ -43,6 +44,16 @@ describe('format', () => {
     const part = Buffer.from(JSON.stringify({ tid: 'demo', sub: 'u1', exp: 1 })).toString('base64url');
     assert.deepEqual(jwtPayload(`h.${part}.s`), { tid: 'demo', sub: 'u1', exp: 1 });
     assert.equal(jwtPayload('nonsense'), null);
+  });
+});
+
+describe('notices', () => {
+  const open = { signedIn: true, conn: 'open', connDetail: {}, call: { state: 'active' } };
+  it('say the audio is reconnecting while the media recovers, even on a path that still reads connected', () => {
+    assert.match(noticeFor(open, { connectionState: 'connected', recovering: true }).audio, /Reconnecting the audio… Your call continues/);
+    assert.match(noticeFor({ ...open, conn: 'retrying', connDetail: { reached: true } }, { connectionState: 'connected', recovering: true }).audio, /Reconnecting the audio/);
+    assert.match(noticeFor(open, { connectionState: 'disconnected', recovering: false }).audio, /Reconnecting the audio/);
+    assert.equal(noticeFor(open, { connectionState: 'connected', recovering: false }).audio, '');
   });
 });
 
