@@ -181,7 +181,9 @@ type Call struct {
 	held        bool
 	// monitors are the supervisors listening in (monitor.go); beepAgents
 	// asks the next link to beep to the agents.
-	monitors   []*monitor
+	monitors []*monitor
+	// watchers mirrors the supervisors' modes for snapshots; guarded by mu.
+	watchers   map[*agent]MonitorMode
 	consult    *consultation // an attended transfer or conference in the making
 	beepAgents bool
 	rec        Recording // the call's recording in progress, if any
@@ -218,6 +220,10 @@ func (c *Call) infoFor(ag *agent) CallInfo {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ci := c.info
+	if mode, ok := c.watchers[ag]; ok && ag != nil {
+		ci.Monitor = mode
+		return ci
+	}
 	if k := ci.Consult; k != nil && ag != nil && k.Internal && ag.ext == k.Target {
 		// The consulted colleague sees a call from the consulting agent.
 		ci.Direction, ci.Remote, ci.State = DirectionInternal, k.By, k.State

@@ -71,12 +71,18 @@ func (c *Call) consultStart(ev *callEvent) EndReason {
 		reply(cmd, err)
 		return EndNone
 	}
-	if c.held && cust.leg != nil {
-		if err := cust.leg.Hold(c.ctx, false); err != nil {
-			c.log.Warn("taking the customer off hold to consult", "err", err)
+	if c.held {
+		// The customer hears our music from now on, not the hold of their
+		// own phone; the call is no longer on hold.
+		if cust.leg != nil {
+			if err := cust.leg.Hold(c.ctx, false); err != nil {
+				c.log.Warn("taking the customer off hold to consult", "err", err)
+			}
 		}
+		c.held = false
+		c.holdChanged(false)
+		c.setState(CallActive)
 	}
-	c.held = false
 	k := &consultation{by: cmd.from, talking: true}
 	view := ConsultInfo{By: cmd.from.ext, Target: num, State: CallRinging, Talking: true, Internal: target != nil}
 	if target != nil {
@@ -96,7 +102,7 @@ func (c *Call) consultStart(ev *callEvent) EndReason {
 		k.ring = time.NewTimer(c.svc.cfg.RingTimeout)
 		c.agentRinging(target)
 	} else {
-		out, err := c.svc.media.Dial(c.ctx, DialRequest{TenantID: c.info.TenantID, CallID: c.ID(), From: c.info.To, To: num})
+		out, err := c.svc.media.Dial(c.ctx, DialRequest{TenantID: c.info.TenantID, CallID: c.ID(), From: cmd.from.ext, To: num})
 		if err != nil {
 			reply(cmd, &Error{Kind: KindUnavailable, Message: "cannot place the consultation call", Err: err})
 			return EndNone
@@ -398,16 +404,23 @@ func (c *Call) consultDispatch(ev *callEvent) (EndReason, bool) {
 		ev.leg != nil && k.s.leg != nil && ev.leg == k.s.leg,
 		ev.in.isCommand() && c.isConsultParty(ev.cmd.from):
 		return c.consultPartyEvent(ev), true
-	case !ev.in.isCommand() || ev.cmd.from != k.by:
+	case !ev.in.isCommand():
 		return EndNone, false
+	case ev.cmd.from != k.by:
+		return c.consultOtherSide(ev)
 	}
 	switch ev.in {
 	case inConsultSwap, inConsultComplete, inConsultCancel, inConference:
 		return c.consultCommand(ev), true
-	case inHangup:
+	case inHangup, inAgentGone:
+		// The host leaving a conference leaves the other two talking.
 		if k.conf && k.s.answered {
 			reply(ev.cmd, nil)
-			return c.consultComplete(EndLocalHangup), true
+			why := EndLocalHangup
+			if ev.in == inAgentGone {
+				why = EndAgentGone
+			}
+			return c.consultComplete(why), true
 		}
 		return EndNone, false
 	case inDTMF:
@@ -428,6 +441,27 @@ func (c *Call) consultDispatch(ev *callEvent) (EndReason, bool) {
 		return EndNone, true
 	case inHold, inUnhold, inTransfer, inConsult, inMonitor:
 		reply(ev.cmd, Errorf(KindConflict, "cannot %s while consulting: complete, swap or cancel first", ev.in))
+		return EndNone, true
+	}
+	return EndNone, false
+}
+
+// consultOtherSide handles commands from the agent waiting on the other
+// side of an internal call while a consultation lasts: a reload moves
+// their audio into the consultation's arrangement; hold, transfer and
+// consult would tear it apart and are refused; the rest goes on as usual.
+func (c *Call) consultOtherSide(ev *callEvent) (EndReason, bool) {
+	s := c.sideOf(ev.cmd.from)
+	if s == nil {
+		return EndNone, false
+	}
+	switch ev.in {
+	case inMove:
+		s.ep = ev.cmd.ep
+		reply(ev.cmd, c.consultAudio())
+		return EndNone, true
+	case inHold, inUnhold, inTransfer, inConsult, inMonitor:
+		reply(ev.cmd, Errorf(KindConflict, "cannot %s while %s consults", ev.in, c.consult.by.ext))
 		return EndNone, true
 	}
 	return EndNone, false

@@ -67,17 +67,18 @@ func (s *Service) InboundCall(ctx context.Context, in InboundCall) error {
 		card = s.phonebookCard(ctx, route.TenantID, s.e164(route.TenantID, from))
 	}
 
+	waiting := s.tenant(route.TenantID).CallWaiting
 	s.mu.Lock()
 	if s.draining {
 		s.mu.Unlock()
 		return s.refuse(attempt, Errorf(KindUnavailable, "shutting down"))
 	}
-	ag, err := s.ringableLocked(route.TenantID, target.ext)
+	ag, err := s.ringableWaitingLocked(route.TenantID, target.ext, waiting)
 	if err != nil && target.fallback != "" && target.fallback != target.ext {
 		s.log.Info("CRM-chosen extension cannot take the call; taking the fallback",
 			"call", id, "ext", target.ext, "fallback", target.fallback, "err", err)
 		target = routeTarget{ext: target.fallback, label: "fallback:" + target.fallback}
-		ag, err = s.ringableLocked(route.TenantID, target.ext)
+		ag, err = s.ringableWaitingLocked(route.TenantID, target.ext, waiting)
 		attempt.route = target.label
 	}
 	if err != nil {
@@ -110,11 +111,18 @@ func (s *Service) InboundCall(ctx context.Context, in InboundCall) error {
 // ringableLocked returns the agent of an extension if it can be rung now.
 // Callers hold s.mu.
 func (s *Service) ringableLocked(tenantID, ext string) (*agent, error) {
+	return s.ringableWaitingLocked(tenantID, ext, false)
+}
+
+// ringableWaitingLocked is ringableLocked for a direct call that may ring
+// as a second call (callWaiting: the tenant's setting, read before the
+// lock). Callers hold s.mu.
+func (s *Service) ringableWaitingLocked(tenantID, ext string, callWaiting bool) (*agent, error) {
 	ag := s.agentLocked(tenantID, ext)
 	switch {
 	case ag.session == nil || ag.status == StatusOffline || !ag.session.reachable():
 		return nil, Errorf(KindUnavailable, "extension %s is offline", ext)
-	case ag.call != nil && !s.waitingRingableLocked(ag):
+	case ag.call != nil && !(callWaiting && waitingRingableLocked(ag)):
 		return nil, Errorf(KindBusy, "extension %s is busy", ext)
 	case ag.status != StatusAvailable:
 		return nil, Errorf(KindUnavailable, "extension %s is %s", ext, ag.status)
@@ -361,6 +369,7 @@ func (s *Service) finish(log *slog.Logger, c *Call, reason EndReason) {
 	defer func() {
 		if r := recover(); r != nil {
 			log.Error("ending a call failed with a panic", "panic", r)
+			c.releaseMonitors(EndFailed)
 			s.removeCall(c)
 			select {
 			case <-c.done:

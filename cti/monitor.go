@@ -69,9 +69,12 @@ func (s *Service) StopMonitor(ctx context.Context, p Principal, callID string) e
 	if err := p.require(rolesMonitor, "listen to calls"); err != nil {
 		return err
 	}
-	c, sup, err := s.monitorTarget(p, callID)
-	if err != nil {
-		return err
+	s.mu.Lock()
+	c := s.calls[callID]
+	sup := s.agents[agentKey{p.TenantID, p.Extension}]
+	s.mu.Unlock()
+	if c == nil || c.info.TenantID != p.TenantID || sup == nil || p.Extension == "" {
+		return Errorf(KindNotFound, "no live call %s", callID)
 	}
 	if err := c.sendCmd(callCmd{kind: inUnmonitor, from: sup}); err != nil {
 		return err
@@ -178,6 +181,7 @@ func (c *Call) startMonitor(ev *callEvent) EndReason {
 		return EndNone
 	}
 	m.mode = mode
+	c.setWatcher(m.ag, mode)
 	c.beepAgents = c.svc.tenant(c.info.TenantID).AnnounceMonitoring
 	err := c.relinkIfLinked()
 	c.beepAgents = false
@@ -200,11 +204,13 @@ func (c *Call) dropMonitor(m *monitor, why EndReason) {
 		return
 	}
 	c.monitors = slices.Delete(c.monitors, i, i+1)
+	c.setWatcher(m.ag, "")
 	c.svc.mu.Lock()
-	if m.ag.call == c {
-		m.ag.call = nil
-	}
+	free := m.ag.leaveLocked(c, time.Now())
 	c.svc.mu.Unlock()
+	if free {
+		c.svc.dispatch()
+	}
 	if err := c.relinkIfLinked(); err != nil {
 		c.log.Error("relinking after a supervisor left", "err", err)
 	}
@@ -214,15 +220,33 @@ func (c *Call) dropMonitor(m *monitor, why EndReason) {
 
 // releaseMonitors frees every supervisor when the call ends.
 func (c *Call) releaseMonitors(why EndReason) {
+	freed := false
 	for _, m := range c.monitors {
+		c.setWatcher(m.ag, "")
 		c.svc.mu.Lock()
-		if m.ag.call == c {
-			m.ag.call = nil
-		}
+		freed = m.ag.leaveLocked(c, time.Now()) || freed
 		c.svc.mu.Unlock()
 		c.pushMonitor(m, CallEnded, why)
 	}
 	c.monitors = nil
+	if freed {
+		c.svc.dispatch()
+	}
+}
+
+// setWatcher records a supervisor's mode where snapshots read it ("":
+// gone).
+func (c *Call) setWatcher(ag *agent, mode MonitorMode) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if mode == "" {
+		delete(c.watchers, ag)
+		return
+	}
+	if c.watchers == nil {
+		c.watchers = map[*agent]MonitorMode{}
+	}
+	c.watchers[ag] = mode
 }
 
 // pushMonitor tells a supervisor's softphone about their part.
@@ -246,15 +270,11 @@ func (c *Call) relinkIfLinked() error {
 
 // mixMembers is who hears whom in a mixed call: the two sides (the agent
 // first, so the recording's left channel is ours), then the supervisors.
-// The sides hear each other unless on hold; agents hear supervisors who
+// (A held call is not mixed: linkSides links nothing.) Agents hear supervisors who
 // whisper or barge, outside parties only those who barge; supervisors
 // hear both sides and every supervisor who speaks.
 func (c *Call) mixMembers(first, second *side) []MixMember {
-	members := []MixMember{{Endpoint: first.endpoint()}, {Endpoint: second.endpoint()}}
-	if !c.held {
-		members[0].Hears = []int{1}
-		members[1].Hears = []int{0}
-	}
+	members := []MixMember{{Endpoint: first.endpoint(), Hears: []int{1}}, {Endpoint: second.endpoint(), Hears: []int{0}}}
 	for i, m := range c.monitors {
 		idx := 2 + i
 		members = append(members, MixMember{Endpoint: m.ep, Hears: []int{0, 1}})

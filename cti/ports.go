@@ -211,6 +211,13 @@ type Playback interface {
 	Stop()
 }
 
+// HeldConnector is implemented by media engines that can create a
+// connection already on hold, linking nothing until it is resumed; Service
+// finds it by type assertion and falls back to Connect then Hold.
+type HeldConnector interface {
+	ConnectHeld(a, b Endpoint) (Connection, error)
+}
+
 // MixMember is one endpoint in a mix and the members it hears, as indexes
 // into the mix's member list (never itself).
 type MixMember struct {

@@ -90,9 +90,15 @@ func (c *Call) linkSides() error {
 	}
 	var conn Connection
 	var err error
-	if mixer, ok := c.svc.media.(Mixer); ok && len(c.monitors) > 0 {
+	// A held call links nothing (a supervisor hears nobody meanwhile):
+	// the agent's microphone may be talking in their other call.
+	held, canHold := c.svc.media.(HeldConnector)
+	switch mixer, canMix := c.svc.media.(Mixer); {
+	case c.held && canHold:
+		conn, err = held.ConnectHeld(first.endpoint(), second.endpoint())
+	case canMix && len(c.monitors) > 0 && !c.held:
 		conn, err = mixer.Mix(c.mixMembers(first, second))
-	} else {
+	default:
 		conn, err = c.svc.media.Connect(first.endpoint(), second.endpoint())
 		if err == nil && c.held {
 			conn.Hold(true)

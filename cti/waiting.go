@@ -1,6 +1,9 @@
 package cti
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Call waiting: with the tenant's CallWaiting setting on, a direct call
 // for an agent who is talking (an answered call, no second call yet)
@@ -12,14 +15,18 @@ import "time"
 // here, at the session, never by one call's goroutine waiting on
 // another's.
 
-// waitingRingableLocked tells whether a busy agent may take a second call.
-// Callers hold s.mu.
-func (s *Service) waitingRingableLocked(ag *agent) bool {
-	if ag.call == nil || ag.waiting != nil || !s.tenant(ag.key.tenant).CallWaiting {
+// waitingRingableLocked tells whether a busy agent may take a second call:
+// they talk in an answered call as one of its parties (not a supervisor
+// listening in, not a consulted colleague whose phone still rings) and
+// have no second call yet. Callers hold s.mu.
+func waitingRingableLocked(ag *agent) bool {
+	if ag.call == nil || ag.waiting != nil || ag.activity != StatusOnCall {
 		return false
 	}
-	st := ag.call.state()
-	return st == CallActive || st == CallHeld
+	if st := ag.call.state(); st != CallActive && st != CallHeld {
+		return false
+	}
+	return slices.Contains(ag.call.partiesNow(), ag)
 }
 
 // leaveLocked takes c out of the agent's calls; a waiting call becomes

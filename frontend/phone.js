@@ -12,6 +12,7 @@ import { AgentSocket, RequestError, PROTOCOL_VERSION } from './agent-socket.js';
 import { AgentMedia } from './media.js';
 import { cleanNumber, isDialable, isDTMF, jwtPayload, secondsBetween } from './format.js';
 import { TabPresence } from './tabs.js';
+import { ForwardingAPI } from './rest.js';
 
 const OWNER_KEY = 'rb.owner'; // sessionStorage: this tab held the agent's session
 const RECENT_MAX = 20;
@@ -61,6 +62,7 @@ export class Phone extends EventTarget {
   #local; // localStorage wrapper
   #tabs;
   #closed = false;
+  #forwarding = new ForwardingAPI({ accessToken: () => this.auth.accessToken() }, () => (this.state.signedIn ? this.state.agent.extension : ''));
   #known = new Map(); // call id → last call object seen
   #callData = new Map();
   #nextCallData = null;
@@ -195,6 +197,7 @@ export class Phone extends EventTarget {
       this.media.reset();
       this.dispatchEvent(new CustomEvent('ring', { detail: null }));
       this.state.call = null;
+      this.state.other = null;
       this.#known.clear();
     }
     if (d.state === 'forbidden') this.signOut(d.message);
@@ -428,35 +431,10 @@ export class Phone extends EventTarget {
   consultCancel(callId) { return this.#callRequest('consultCancel', callId); }
   conference(callId) { return this.#callRequest('conference', callId); }
 
-  // ---- forwarding (REST: /api/v1/agents/{ext}/forwarding, docs/queues.md) ----
-
-  /** The agent's forwarding rules: {unconditional, busy, noAnswer, noAnswerSeconds, offline}. */
-  getForwarding() { return this.#api('GET', this.#forwardingPath()); }
-  /** Replaces the agent's forwarding rules; a loop is refused naming the circle. */
-  setForwarding(rules) { return this.#api('PUT', this.#forwardingPath(), rules); }
-  clearForwarding() { return this.#api('DELETE', this.#forwardingPath()); }
-
-  #forwardingPath() {
-    const ext = this.state.agent.extension;
-    if (!this.state.signedIn || !ext) throw fail('not_connected', 'Sign in first.');
-    return `/api/v1/agents/${encodeURIComponent(ext)}/forwarding`;
-  }
-
-  async #api(method, path, body) {
-    const token = await this.auth.accessToken();
-    const r = await fetch(path, {
-      method, cache: 'no-store',
-      headers: { Authorization: `Bearer ${token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    if (r.status === 204) return null;
-    const data = await r.json().catch(() => null);
-    if (!r.ok) {
-      const code = { 400: 'bad_params', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 409: 'conflict' }[r.status] || 'unavailable';
-      throw fail(code, data?.detail || data?.title || `HTTP ${r.status}`);
-    }
-    return data;
-  }
+  /** The agent's own call forwarding (rest.js). */
+  getForwarding() { return this.#forwarding.get(); }
+  setForwarding(rules) { return this.#forwarding.set(rules); }
+  clearForwarding() { return this.#forwarding.clear(); }
 
   mute(on) {
     if (!this.state.call) throw fail('no_call', 'There is no call to mute.');

@@ -183,11 +183,12 @@ async function monitor(callId, mode) {
     headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
     body: mode ? JSON.stringify({ mode }) : undefined,
   });
-  if (!res.ok) {
+  if (!res.ok && !(mode === null && (res.status === 404 || res.status === 409))) {
     const p = await res.json().catch(() => null);
     showNotice(p?.detail || `HTTP ${res.status}`);
     return;
   }
+  // Leaving a call already left (from the softphone, or it moved on) is done.
   if (mode) monitoring.set(callId, mode);
   else monitoring.delete(callId);
   showNotice('');

@@ -192,15 +192,32 @@ func (e *Engine) Dial(ctx context.Context, req cti.DialRequest) (cti.OutboundLeg
 	return e.dialer.Dial(ctx, req)
 }
 
-// Connect implements cti.MediaEngine.
-func (e *Engine) Connect(a, b cti.Endpoint) (cti.Connection, error) {
+// ConnectHeld implements cti.HeldConnector.
+func (e *Engine) ConnectHeld(a, b cti.Endpoint) (cti.Connection, error) {
+	la, lb, err := legs(a, b)
+	if err != nil {
+		return nil, err
+	}
+	return bridge.ConnectHeld(la, lb), nil
+}
+
+func legs(a, b cti.Endpoint) (bridge.Leg, bridge.Leg, error) {
 	la, ok := a.(bridge.Leg)
 	if !ok {
-		return nil, fmt.Errorf("endpoint %s carries no media", a.EndpointID())
+		return nil, nil, fmt.Errorf("endpoint %s carries no media", a.EndpointID())
 	}
 	lb, ok := b.(bridge.Leg)
 	if !ok {
-		return nil, fmt.Errorf("endpoint %s carries no media", b.EndpointID())
+		return nil, nil, fmt.Errorf("endpoint %s carries no media", b.EndpointID())
+	}
+	return la, lb, nil
+}
+
+// Connect implements cti.MediaEngine.
+func (e *Engine) Connect(a, b cti.Endpoint) (cti.Connection, error) {
+	la, lb, err := legs(a, b)
+	if err != nil {
+		return nil, err
 	}
 	return bridge.Connect(la, lb), nil
 }

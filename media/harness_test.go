@@ -173,8 +173,15 @@ type agent struct {
 
 func (h *harness) signIn(ext string, toneHz float64) *agent {
 	h.t.Helper()
+	return h.signInWith(ext, toneHz, false)
+}
+
+// signInWith signs in; takeover moves the agent's session (and calls)
+// from a live one, as a reloaded page does.
+func (h *harness) signInWith(ext string, toneHz float64, takeover bool) *agent {
+	h.t.Helper()
 	u := h.users[ext]
-	sess, err := h.svc.Connect(h.ctx, cti.Principal{TenantID: tenant, UserID: u.ID, Username: u.Username, Extension: ext, Role: u.Role}, false)
+	sess, err := h.svc.Connect(h.ctx, cti.Principal{TenantID: tenant, UserID: u.ID, Username: u.Username, Extension: ext, Role: u.Role}, takeover)
 	if err != nil {
 		h.t.Fatal(err)
 	}

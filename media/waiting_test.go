@@ -44,6 +44,19 @@ func TestCallWaiting(t *testing.T) {
 		t.Errorf("agent's calls %+v, want the second talking and the first held", calls2)
 	}
 
+	// A reload while talking on the second call with the first held: the
+	// second caller hears the new page, the held one still nobody.
+	const reloadedTone = 880.0
+	ag = h.signInWith("1001", reloadedTone, true)
+	farB.heard.Reset()
+	farB.hears(t, h.ctx, reloadedTone)
+	ag.hears(secondCallerTone)
+	farA.heard.Reset()
+	silentFor(t, h.ctx, "the second caller after the reload", farB.heard, reloadedTone, carrierTone)
+	if farA.heard.Detected(reloadedTone) {
+		t.Error("the held first caller hears the reloaded agent")
+	}
+
 	if err := ag.sess.Hangup(second.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +65,7 @@ func TestCallWaiting(t *testing.T) {
 		t.Fatal(err)
 	}
 	farA.heard.Reset()
-	farA.hears(t, h.ctx, agentTone)
+	farA.hears(t, h.ctx, reloadedTone)
 	ag.heard.Reset()
 	ag.hears(carrierTone)
 }

@@ -52,6 +52,13 @@ func Connect(a, b Leg) *Connection {
 	return c
 }
 
+// ConnectHeld returns a connection of a and b on hold: nothing is linked
+// until Hold(false). A held call must not take a leg's source even for an
+// instant — an agent's microphone may belong to another call meanwhile.
+func ConnectHeld(a, b Leg) *Connection {
+	return &Connection{a: a, b: b, toB: b.Writer(), toA: a.Writer(), held: true}
+}
+
 func (c *Connection) link() {
 	c.a.Writer().NewSource()
 	c.b.Writer().NewSource()
