@@ -92,4 +92,3 @@ func TestForwardingWithRealCalls(t *testing.T) {
 		}
 	})
 }
-
