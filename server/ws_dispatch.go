@@ -154,6 +154,11 @@ func (a *agentConn) dispatch(m *wsproto.Message) *wsproto.Message {
 		err = ss.SendDTMF(m.CallID, m.Digits)
 	case wsproto.TypeTransfer:
 		err = ss.Transfer(m.CallID, m.To)
+	case wsproto.TypeStats:
+		var b cti.BrowserStats
+		if b, err = statsFromWire(m.Stats); err == nil {
+			err = ss.ReportStats(b)
+		}
 	case wsproto.TypeStatus:
 		var st cti.AgentStatus
 		if st, err = cti.ParseAgentStatus(m.Status); err == nil {
@@ -206,6 +211,17 @@ func missingField(m *wsproto.Message) string {
 		}
 		if m.To == "" {
 			return "to"
+		}
+	case wsproto.TypeStats:
+		switch {
+		case m.Stats == nil:
+			return "stats"
+		case m.Stats.PacketsReceived == nil:
+			return "stats.packetsReceived"
+		case m.Stats.PacketsLost == nil:
+			return "stats.packetsLost"
+		case m.Stats.Jitter == nil:
+			return "stats.jitter"
 		}
 	}
 	return ""
