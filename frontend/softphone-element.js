@@ -11,6 +11,7 @@ import { Phone, isIncoming } from './phone.js';
 import { AgentMedia, setSink } from './media.js';
 import { Ringer, RINGTONES } from './ringer.js';
 import { template } from './template.js';
+import { CallQuality } from './quality.js';
 import { renderCard, renderRecent, statusOptions, noticeFor } from './views.js';
 import { clock, cleanNumber, endReasonText, secondsBetween } from './format.js';
 
@@ -31,6 +32,7 @@ export class RbSoftphoneElement extends HTMLElement {
   #notification = null;
   #view = '';
   #deviceKey = '';
+  /** The call-quality reporter and warning (quality.js). @type {CallQuality|null} */ quality = null;
 
   constructor() {
     super();
@@ -63,6 +65,10 @@ export class RbSoftphoneElement extends HTMLElement {
     this.phone.media.addEventListener('mic', () => this.#fillDevices());
     navigator.mediaDevices?.addEventListener?.('devicechange', () => this.#fillDevices());
     this.#wire();
+    this.quality = new CallQuality(this.phone.socket, this.phone.media, ui.callQuality, () => {
+      const c = this.phone.state.call;
+      return c && (c.state === 'active' || c.state === 'held') ? c.id : undefined;
+    });
     this.phone.boot().then(() => this.render());
     this.render();
   }
@@ -276,6 +282,7 @@ export class RbSoftphoneElement extends HTMLElement {
 
     // The stage: one of the three panels.
     const c = s.call;
+    this.quality?.render();
     const incoming = c && isIncoming(c, s.agent.extension);
     this.#setView(!c ? 'dialer' : incoming ? 'incoming' : 'in-call');
     ui.dialButton.disabled = !open;
