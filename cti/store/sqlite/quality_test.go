@@ -41,3 +41,37 @@ func TestCallQualityRows(t *testing.T) {
 		t.Fatalf("poor legs: %d, %v", n, err)
 	}
 }
+
+// StatusQuery.Extensions narrows time in status and history in the store
+// itself (a supervisor's teams), and an empty list matches nobody.
+func TestStatusQueryExtensions(t *testing.T) {
+	ctx := t.Context()
+	s := openTest(t, filepath.Join(t.TempDir(), "st.db"))
+	base := time.Now().Add(-time.Minute).UTC()
+	for i, ext := range []string{"1001", "1002", "1003"} {
+		if err := s.ApplyEventState(ctx, &cti.EventState{Presence: &cti.AgentStatusChange{TenantID: "demo", Extension: ext,
+			Status: cti.StatusAvailable, ChangedAt: base.Add(time.Duration(i) * time.Second)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := cti.StatusQuery{From: base.Add(-time.Hour), To: base.Add(time.Hour), Extensions: []string{"1001", "1003"}}
+	times, err := s.TimeInStatus(ctx, "demo", q, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hist, _, err := s.StatusHistory(ctx, "demo", q, cti.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(times) != 2 || times[0].Extension != "1001" || times[1].Extension != "1003" || len(hist) != 2 {
+		t.Fatalf("narrowed to 1001 and 1003: times %+v, history %+v", times, hist)
+	}
+	q.Extensions = []string{}
+	if times, _ := s.TimeInStatus(ctx, "demo", q, time.Now()); len(times) != 0 {
+		t.Fatalf("an empty list matched %+v", times)
+	}
+	q.Extensions = nil
+	if times, _ := s.TimeInStatus(ctx, "demo", q, time.Now()); len(times) != 3 {
+		t.Fatalf("no narrowing: %+v", times)
+	}
+}
