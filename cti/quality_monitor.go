@@ -236,7 +236,11 @@ func (c *Call) measureQuality(meters map[string]*legMeter, now time.Time, refres
 	if ended || !(changed || (refresh && moved)) {
 		return
 	}
+	// Under notifyMu, as every call delta: a quality delta must not
+	// overtake a state change of the call (or be overtaken by it).
+	c.notifyMu.Lock()
 	c.svc.emitCall(c)
+	c.notifyMu.Unlock()
 	if !changed {
 		return
 	}
