@@ -31,12 +31,19 @@ type MediaStats struct {
 	Expected, Received uint64
 	// Jitter is the interarrival jitter of the party's stream.
 	Jitter time.Duration
-	// Reports counts the party's RTCP reports about our stream; the
-	// three fields after it are from the latest one.
-	Reports      uint64
-	FractionLost float64 // share of our packets the party lost, 0 to 1
+	// Reports counts the party's RTCP reports about our stream from
+	// which its own loss was measured; the fields after it are from the
+	// latest reports.
+	Reports uint64
+	// FractionLost is the share of our packets lost on the party's own
+	// leg (0 to 1): what it reports lost, less what we never sent.
+	FractionLost float64
 	RemoteJitter time.Duration
 	RTT          time.Duration // 0: not measured
+	// Holes counts the sequence numbers of our stream we never sent (gaps
+	// relayed from another leg's loss): a receiver's own statistics count
+	// them as lost.
+	Holes uint64
 }
 
 // MediaStatsReporter is implemented by endpoints (SIP legs, agent
@@ -53,6 +60,9 @@ type BrowserStats struct {
 	PacketsReceived, PacketsLost uint64
 	Jitter                       time.Duration // inbound audio jitter
 	RTT                          time.Duration // 0: unknown
+	// holes is MediaStats.Holes of the agent's endpoint when the report
+	// arrived, to take our own gaps out of the browser's packetsLost.
+	holes uint64
 }
 
 // Limits of what a browser may report, so a broken or hostile client

@@ -71,6 +71,9 @@ func (ss *AgentSession) ReportStats(b BrowserStats) error {
 	if now-last < int64(browserReportEvery) || !ss.browser.last.CompareAndSwap(last, now) {
 		return Errorf(KindRateLimited, "statistics at most once every %v", browserReportEvery)
 	}
+	if src, ok := ss.endpoint.(MediaStatsReporter); ok {
+		b.holes = src.MediaStats().Holes
+	}
 	ss.browser.stats.Store(&b)
 	return nil
 }
@@ -178,10 +181,11 @@ func (c *Call) measureQuality(meters map[string]*legMeter, now time.Time, refres
 		}
 	}
 
-	// Two passes: a relay passes the loss and jitter of one leg's
-	// inbound stream on to the other leg's outbound one, so what a party
-	// reports about our stream is charged to its own leg only beyond what
-	// the other legs brought in.
+	// Two passes: a relay passes the jitter of one leg's inbound stream on
+	// to the other leg's outbound one, so the jitter a party reports of
+	// our stream is charged to its own leg only beyond what the other
+	// legs brought in. (Relayed loss needs no such guess: the voice path
+	// counts the gaps it relays and takes them out, MediaStats.Holes.)
 	readings := map[string]legReading{}
 	for key, m := range meters {
 		if current[key] {
@@ -192,18 +196,16 @@ func (c *Call) measureQuality(meters map[string]*legMeter, now time.Time, refres
 	}
 	changed, moved := false, false
 	for key, r := range readings {
-		var upLoss float64
 		var upJitter time.Duration
 		for other, o := range readings {
 			if other != key {
 				// A report covers its own interval, which straddles ours:
-				// charge against the last two of the other leg's.
-				upLoss = max(upLoss, o.inLoss, o.prevInLoss)
+				// take the last two of the other leg's.
 				upJitter = max(upJitter, o.inJitter, o.prevInJitter)
 			}
 		}
 		m := meters[key]
-		q := m.record(r, upLoss, upJitter, now)
+		q := m.record(r, upJitter, now)
 		changed = changed || q.Level != m.last.Level
 		moved = moved || q.MOS != m.last.MOS
 		m.last = q
@@ -274,8 +276,7 @@ type legReading struct {
 	inLoss, outLoss     float64
 	inJitter, outJitter time.Duration
 	rtt                 time.Duration
-	// The previous interval's inbound figures.
-	prevInLoss   float64
+	// The previous interval's inbound jitter.
 	prevInJitter time.Duration
 }
 
@@ -300,18 +301,18 @@ func (m *legMeter) read() (legReading, bool) {
 	}
 	received := int64(cur.Received - prev.Received)
 	r := legReading{inLoss: float64(max(0, expected-received)) / float64(expected), inJitter: cur.Jitter, rtt: cur.RTT,
-		prevInLoss: m.prevIn.inLoss, prevInJitter: m.prevIn.inJitter}
+		prevInJitter: m.prevIn.inJitter}
 	m.prevIn = r
 	if cur.Reports > prev.Reports {
 		// The party's own view of our stream, fresh this interval.
 		r.outLoss, r.outJitter = cur.FractionLost, cur.RemoteJitter
 	}
 	if br.PacketsReceived+br.PacketsLost > prevBr.PacketsReceived+prevBr.PacketsLost && br.PacketsReceived >= prevBr.PacketsReceived {
-		// The browser's view of what we send it.
-		lost := float64(br.PacketsLost) - float64(prevBr.PacketsLost)
-		got := float64(br.PacketsReceived - prevBr.PacketsReceived)
-		if lost > 0 {
-			r.outLoss = max(r.outLoss, lost/(lost+got))
+		// The browser's view of what we send it, less the gaps we sent.
+		expected := float64(br.PacketsLost) - float64(prevBr.PacketsLost) + float64(br.PacketsReceived-prevBr.PacketsReceived)
+		lost := float64(br.PacketsLost) - float64(prevBr.PacketsLost) - (float64(br.holes) - float64(prevBr.holes))
+		if lost > 0 && expected > 0 {
+			r.outLoss = max(r.outLoss, min(1, lost/expected))
 		}
 		r.outJitter = max(r.outJitter, br.Jitter)
 	}
@@ -319,11 +320,11 @@ func (m *legMeter) read() (legReading, bool) {
 	return r, true
 }
 
-// record rates the interval, charging the outbound direction only with
-// what the other legs did not bring in (upLoss, upJitter), and adds it to
-// the leg's summary.
-func (m *legMeter) record(r legReading, upLoss float64, upJitter time.Duration, now time.Time) LegQuality {
-	loss := max(r.inLoss, r.outLoss-upLoss)
+// record rates the interval, charging the outbound jitter only beyond
+// what the other legs brought in (upJitter), and adds it to the leg's
+// summary.
+func (m *legMeter) record(r legReading, upJitter time.Duration, now time.Time) LegQuality {
+	loss := max(r.inLoss, r.outLoss)
 	jitter := max(r.inJitter, r.outJitter-upJitter)
 	mos := EstimateMOS(loss, jitter, r.rtt)
 	q := LegQuality{Kind: m.kind, Extension: m.ext, SIPCallID: m.sipCallID, Level: LevelOf(mos), MOS: mos,

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/ice/v4"
@@ -29,10 +30,13 @@ type Client struct {
 
 	connected chan struct{}
 	connOnce  sync.Once
-	ctx       context.Context
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	mu        sync.Mutex
+	// sendLoss is the share of frames SendAudio drops, in 1/1000 (a
+	// client on a lossy network).
+	sendLoss atomic.Uint32
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	mu       sync.Mutex
 }
 
 // ClientAPI builds Clients; one is shared by many clients in a benchmark.
@@ -185,11 +189,19 @@ func (c *Client) SendAudio(next func(dst []byte)) {
 			}
 			next(buf)
 			f.Payload, f.Codec = buf, rtpio.CodecPCMU
-			c.writer.WriteFrame(&f)
+			if loss := c.sendLoss.Load(); loss == 0 || rand.Uint32N(1000) >= loss {
+				c.writer.WriteFrame(&f)
+			} // else lost on the way: a gap in the sequence numbers
 			f.Header.SequenceNumber++
 			f.Header.Timestamp += 160
 		}
 	}()
+}
+
+// SetSendLoss makes SendAudio drop share (0 to 1) of its frames at
+// random after numbering them, as a lossy network would.
+func (c *Client) SetSendLoss(share float64) {
+	c.sendLoss.Store(uint32(max(0, min(1, share)) * 1000))
 }
 
 // SendDTMF sends RFC 4733 digits, as Chrome's RTCDTMFSender does.

@@ -38,7 +38,7 @@ type Endpoint struct {
 
 	mu       sync.Mutex // serialises offers
 	hasTrack bool
-	reports  browserReports // the browser's RTCP about our stream (quality.go)
+	reports  rtpio.RemoteReports // the browser's RTCP about our stream (quality.go)
 
 	ctx    context.Context
 	cancel context.CancelFunc

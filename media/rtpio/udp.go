@@ -211,7 +211,7 @@ func (l *UDPLeg) rtcpLoop(conn *net.UDPConn) {
 		// Reports are measured (loss, jitter, round trip), not acted on:
 		// a bridge relays, it does not adapt bitrate.
 		l.rtcpRecv.Add(1)
-		l.reports.handleRTCP(buf[:n], l.Writer.ssrcValue(), time.Now())
+		l.reports.handleRTCP(buf[:n], l.Writer.ssrcValue(), l.Writer.Holes(), time.Now())
 	}
 }
 
@@ -292,7 +292,7 @@ func (l *UDPLeg) SendReport(now time.Time) {
 }
 
 // RTCPStats returns what the far end's RTCP says about our stream.
-func (l *UDPLeg) RTCPStats() RTCPStats { return l.reports.read() }
+func (l *UDPLeg) RTCPStats() RTCPStats { return l.reports.Stats() }
 
 // RTCPReceived counts RTCP packets from the far end.
 func (l *UDPLeg) RTCPReceived() uint64 { return l.rtcpRecv.Load() }

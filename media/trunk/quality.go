@@ -16,5 +16,6 @@ func mediaStats(m *rtpio.UDPLeg) cti.MediaStats {
 	return cti.MediaStats{
 		Expected: rx.Expected, Received: rx.Received, Jitter: rx.Jitter,
 		Reports: rt.Reports, FractionLost: rt.FractionLost, RemoteJitter: rt.Jitter, RTT: rt.RTT,
+		Holes: m.Writer.Holes(),
 	}
 }
