@@ -115,20 +115,22 @@ func LevelOf(mos float64) QualityLevel {
 	return QualityPoor
 }
 
+// rank orders levels from unknown (0) to poor (3).
+func rank(l QualityLevel) int {
+	switch l {
+	case QualityGood:
+		return 1
+	case QualityFair:
+		return 2
+	case QualityPoor:
+		return 3
+	}
+	return 0
+}
+
 // worse returns the worse of two levels (unknown counts as better than
 // anything measured).
 func worse(a, b QualityLevel) QualityLevel {
-	rank := func(l QualityLevel) int {
-		switch l {
-		case QualityGood:
-			return 1
-		case QualityFair:
-			return 2
-		case QualityPoor:
-			return 3
-		}
-		return 0
-	}
 	if rank(b) > rank(a) {
 		return b
 	}

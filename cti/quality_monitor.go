@@ -27,6 +27,10 @@ const minQualityPackets = 10
 // figures every this many intervals when they moved.
 const supervisorRefresh = 5
 
+// recoverAfter is how many better intervals in a row a leg needs before
+// its level improves.
+const recoverAfter = 2
+
 // browserReportEvery is the least time between two browser reports of a
 // session; the widget sends one every few seconds.
 const browserReportEvery = time.Second
@@ -91,6 +95,7 @@ type legMeter struct {
 	prevIn      legReading // the last reading's inbound figures
 	seen        bool
 	last        LegQuality
+	better      int // intervals in a row rated better than last.Level
 	sum         LegQualitySummary
 	mosTotal    float64
 	lossTotal   float64
@@ -330,13 +335,26 @@ func (m *legMeter) record(r legReading, upJitter time.Duration, now time.Time) L
 	q := LegQuality{Kind: m.kind, Extension: m.ext, SIPCallID: m.sipCallID, Level: LevelOf(mos), MOS: mos,
 		LossPercent: round1(loss * 100), JitterMs: ms(jitter), RTTMs: ms(r.rtt), At: now.UTC()}
 
+	// A leg turns worse at once but better only after recoverAfter
+	// intervals in a row, so a line hovering at a threshold does not make
+	// the warning blink.
+	if rank(q.Level) < rank(m.last.Level) {
+		if m.better++; m.better < recoverAfter {
+			q.Level = m.last.Level
+		} else {
+			m.better = 0
+		}
+	} else {
+		m.better = 0
+	}
+
 	s := &m.sum
 	if s.Samples == 0 || mos < s.MOSMin {
 		s.MOSMin = mos
 	}
 	s.Samples++
 	s.LossPercentMax = max(s.LossPercentMax, q.LossPercent)
-	if q.Level == QualityPoor {
+	if LevelOf(mos) == QualityPoor {
 		s.PoorSamples++
 	}
 	m.mosTotal += mos

@@ -70,3 +70,25 @@ func TestBrowserStatsAreCheckedAndRateLimited(t *testing.T) {
 		t.Fatalf("the refused report replaced the accepted one: %+v", got)
 	}
 }
+
+// A leg turns poor at once, and good again only after two good intervals.
+func TestLegLevelRecoversSlowly(t *testing.T) {
+	m := &legMeter{kind: LegSIP}
+	good := legReading{}
+	bad := legReading{inLoss: 0.2}
+	var got []QualityLevel
+	for _, r := range []legReading{good, bad, good, bad, good, good, good} {
+		q := m.record(r, 0, time.Now())
+		m.last = q
+		got = append(got, q.Level)
+	}
+	want := []QualityLevel{QualityGood, QualityPoor, QualityPoor, QualityPoor, QualityPoor, QualityGood, QualityGood}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("levels %v, want %v", got, want)
+		}
+	}
+	if m.sum.PoorSamples != 2 || m.sum.Samples != 7 {
+		t.Fatalf("summary counts %d poor of %d; the held level must not count", m.sum.PoorSamples, m.sum.Samples)
+	}
+}
