@@ -100,6 +100,7 @@ bench: build
 	$(GO) test -run '^$$' -bench DurablePublish -benchtime 20000x ./cti/webhook
 	$(GO) test -run '^$$' -bench QueueRouting -benchtime 500x ./cti
 	$(GO) test -run '^$$' -bench SupervisorFeed -benchtime 2000x ./cti
+	$(GO) test -run '^$$' -bench SupervisorWebsocket -benchtime 2000x ./server
 	$(GO) test -run '^$$' -bench ScreenPop -benchtime 300x ./media
 	$(GO) run ./bench
 

@@ -123,6 +123,10 @@ type Config struct {
 	// WrapUp is the after-call time in which an agent gets no calls.
 	// Default 0 (none); RINGBRIDGE_WRAP_UP.
 	WrapUp Duration `json:"wrapUp"`
+	// QualityInterval is how often each call's legs are measured (loss,
+	// jitter, round trip, MOS; docs/quality.md). Default 2s;
+	// RINGBRIDGE_QUALITY_INTERVAL.
+	QualityInterval Duration `json:"qualityInterval"`
 	// AwayReasons are the codes agents choose from when away. Default
 	// lunch, break, meeting, training, other.
 	AwayReasons []string `json:"awayReasons"`
@@ -287,6 +291,7 @@ func (c *Config) applyEnv() error {
 		c.TLS = &b
 	}
 	for name, dst := range map[string]*Duration{"RINGBRIDGE_MEDIA_TIMEOUT": &c.MediaTimeout, "RINGBRIDGE_SHUTDOWN_TIMEOUT": &c.ShutdownTimeout, "RINGBRIDGE_WRAP_UP": &c.WrapUp,
+		"RINGBRIDGE_QUALITY_INTERVAL":     &c.QualityInterval,
 		"RINGBRIDGE_SIP_TCP_IDLE_TIMEOUT": &c.SIPTCPIdleTimeout} {
 		if v, ok := os.LookupEnv(name); ok {
 			d, err := time.ParseDuration(v)
@@ -477,7 +482,8 @@ func (c *Config) ctiConfig() cti.Config {
 		tenants[id] = ts
 	}
 	return cti.Config{Numbers: nums, DialRules: rules, RingTimeout: time.Duration(c.RingTimeout),
-		WrapUp: time.Duration(c.WrapUp), AwayReasons: c.AwayReasons, Tenants: tenants}
+		WrapUp: time.Duration(c.WrapUp), AwayReasons: c.AwayReasons, Tenants: tenants,
+		QualityInterval: time.Duration(c.QualityInterval)}
 }
 
 // crmTenants is the CRM connection of every tenant that has one.

@@ -33,6 +33,7 @@ func runDial(ctx context.Context, args []string) error {
 	expect := fs.Float64("expect", 0, "audio check: fail unless this tone (Hz) is heard from the far end; "+
 		"prints \"tone frames N\" every -report while the call lasts")
 	report := fs.Duration("report", time.Second, "how often -expect prints its running count")
+	loss := fs.Float64("loss", 0, "drop this share (0 to 1) of our RTP packets at random, as a bad line would")
 	fs.Usage = func() { fmt.Fprintln(fs.Output(), "usage: ringbridge dial [flags] NUMBER"); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -40,6 +41,9 @@ func runDial(ctx context.Context, args []string) error {
 	if fs.NArg() != 1 {
 		fs.Usage()
 		return errors.New("dial: give exactly one number")
+	}
+	if *loss < 0 || *loss > 1 {
+		return errors.New("dial: -loss must be between 0 and 1")
 	}
 	src, err := audioSource(*wavFile, *toneHz)
 	if err != nil {
@@ -59,6 +63,7 @@ func runDial(ctx context.Context, args []string) error {
 	}
 	log.Info("answered", "codec", call.Codec().String(), "sip_call_id", call.CallID())
 	var meter *tone.Meter
+	call.SetSendLoss(*loss)
 	if *expect > 0 {
 		meter = tone.NewMeter(*expect, 10)
 		call.OnAudio(meter.Write)

@@ -100,6 +100,7 @@ const (
 	EventClosed                         // the session ended (grace expired or shutdown)
 	EventDraining                       // the server is stopping: calls finish, none start; Until is the deadline
 	EventRevoked                        // the user's access was revoked (disabled, deleted, role changed); Reason says why
+	EventQuality                        // a leg of the agent's call changed quality level; Quality
 )
 
 // AgentEvent is pushed to an agent's session.
@@ -112,4 +113,6 @@ type AgentEvent struct {
 	Status AgentStatus
 	Reason string
 	Until  time.Time // end of wrap-up
+	// Quality is the call's quality (EventQuality).
+	Quality *AgentQuality
 }

@@ -159,8 +159,12 @@ func (s *Service) AgentCall(ctx context.Context, p Principal, ext string) (*Curr
 	if !(p.Is(rolesReadAll...) || (p.Role == RoleAgent && p.Extension == ext)) {
 		return nil, p.require(rolesReadAll, "read other operators' calls")
 	}
-	if _, err := s.store.GetUserByExtension(ctx, p.TenantID, ext); err != nil {
+	u, err := s.store.GetUserByExtension(ctx, p.TenantID, ext)
+	if err != nil {
 		return nil, err
+	}
+	if !seesUser(p, u) {
+		return nil, Errorf(KindNotFound, "no extension %s", ext)
 	}
 	s.mu.Lock()
 	ag := s.agents[agentKey{p.TenantID, ext}]
@@ -199,9 +203,10 @@ func checkStatusQuery(q StatusQuery) error {
 }
 
 // TimeInStatus returns how long each operator spent in each status (and
-// away reason) within the period; an agent may read their own.
+// away reason) within the period; an agent may read their own, a
+// supervisor their teams' operators.
 func (s *Service) TimeInStatus(ctx context.Context, p Principal, q StatusQuery) ([]StatusTime, error) {
-	if err := s.requireStatusReader(p, &q); err != nil {
+	if err := s.requireStatusReader(ctx, p, &q); err != nil {
 		return nil, err
 	}
 	if q.From.IsZero() || q.To.IsZero() {
@@ -210,24 +215,44 @@ func (s *Service) TimeInStatus(ctx context.Context, p Principal, q StatusQuery) 
 	if err := checkStatusQuery(q); err != nil {
 		return nil, err
 	}
-	return s.store.TimeInStatus(ctx, p.TenantID, q, s.now())
+	if q.Extensions != nil && len(q.Extensions) == 0 {
+		return []StatusTime{}, nil
+	}
+	out, err := s.store.TimeInStatus(ctx, p.TenantID, q, s.now())
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(out, func(t StatusTime) bool { return !q.allows(t.Extension) }), nil
 }
 
 // StatusHistory returns the intervals of operators' statuses within the
 // period, newest first.
 func (s *Service) StatusHistory(ctx context.Context, p Principal, q StatusQuery, page Page) ([]StatusInterval, string, error) {
-	if err := s.requireStatusReader(p, &q); err != nil {
+	if err := s.requireStatusReader(ctx, p, &q); err != nil {
 		return nil, "", err
 	}
 	if err := checkStatusQuery(q); err != nil {
 		return nil, "", err
 	}
-	return s.store.StatusHistory(ctx, p.TenantID, q, page)
+	if q.Extensions != nil && len(q.Extensions) == 0 {
+		return []StatusInterval{}, "", nil
+	}
+	out, next, err := s.store.StatusHistory(ctx, p.TenantID, q, page)
+	if err != nil {
+		return nil, "", err
+	}
+	return slices.DeleteFunc(out, func(iv StatusInterval) bool { return !q.allows(iv.Extension) }), next, nil
 }
 
-// requireStatusReader lets supervisors, admins and integrations read every
-// operator, and an agent only themselves (the query is narrowed to them).
-func (s *Service) requireStatusReader(p Principal, q *StatusQuery) error {
+// allows reports whether the query's scope covers ext.
+func (q StatusQuery) allows(ext string) bool {
+	return (q.Extension == "" || q.Extension == ext) && (q.Extensions == nil || slices.Contains(q.Extensions, ext))
+}
+
+// requireStatusReader lets admins and integrations read every operator,
+// supervisors the operators of their teams (the query is narrowed to
+// them; naming another is forbidden), and an agent only themselves.
+func (s *Service) requireStatusReader(ctx context.Context, p Principal, q *StatusQuery) error {
 	if p.Role == RoleAgent && p.Extension != "" {
 		if q.Extension != "" && q.Extension != p.Extension {
 			return Errorf(KindForbidden, "agents read only their own statuses")
@@ -235,7 +260,39 @@ func (s *Service) requireStatusReader(p Principal, q *StatusQuery) error {
 		q.Extension = p.Extension
 		return nil
 	}
-	return p.require(rolesReadAll, "read operators' statuses")
+	if err := p.require(rolesReadAll, "read operators' statuses"); err != nil {
+		return err
+	}
+	q.Extensions = nil
+	if p.Role != RoleSupervisor {
+		return nil
+	}
+	visible, err := s.teamExtensions(ctx, p)
+	if err != nil {
+		return err
+	}
+	if q.Extension != "" && !slices.Contains(visible, q.Extension) {
+		return Errorf(KindForbidden, "supervisors read the operators of their own teams only")
+	}
+	q.Extensions = visible
+	return nil
+}
+
+// teamExtensions returns the extensions a supervisor may read: those of
+// the users sharing one of their teams (never nil).
+func (s *Service) teamExtensions(ctx context.Context, p Principal) ([]string, error) {
+	users, err := s.store.ListUsers(ctx, p.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	out := []string{}
+	for _, u := range users {
+		if u.Extension != "" && seesUser(p, &u) && !slices.Contains(out, u.Extension) {
+			out = append(out, u.Extension)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 // signOutAgent ends a signed-in operator's session (a supervisor signing

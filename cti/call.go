@@ -146,6 +146,9 @@ type Call struct {
 
 	// hist is the call's history for its record; guarded by mu.
 	hist callHistory
+	// quality is the legs' live quality and summaries (quality_monitor.go);
+	// guarded by mu.
+	quality qualityState
 
 	// notifyMu keeps the agents' view of the call in order: a snapshot
 	// and its push happen together, so a card arriving from a CRM

@@ -357,6 +357,8 @@ func (s *Service) start(c *Call, begin func(ctx context.Context, log *slog.Logge
 		defer s.wg.Done()
 		log := s.log.With("call", c.ID(), "sip_call_id", c.Snapshot().SIPCallID)
 		ctx, cancel := context.WithCancel(s.ctx)
+		c.bg.Add(1)
+		go c.watchQuality(ctx)
 		reason := c.run(ctx, log, func() EndReason { return begin(ctx, log) })
 		cancel() // ends the call's CRM lookups
 		s.finish(log, c, reason)

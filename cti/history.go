@@ -197,6 +197,7 @@ func (c *Call) recordLocked(now time.Time) CallRecord {
 	if r.Tags == nil {
 		r.Tags = []string{}
 	}
+	r.Quality = append([]LegQualitySummary{}, c.quality.summaries...)
 	if c.hist.recording != nil {
 		r.Recording = ptr(*c.hist.recording)
 	}

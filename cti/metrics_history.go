@@ -196,6 +196,19 @@ func (s *Service) AgentMetricsOf(ctx context.Context, p Principal, q MetricsQuer
 	if err := checkMetricsQuery(&q); err != nil {
 		return nil, err
 	}
+	// Supervisors see their teams' operators only (queues stay whole, as
+	// in their live feed).
+	var scope []string
+	if p.Role == RoleSupervisor {
+		var err error
+		if scope, err = s.teamExtensions(ctx, p); err != nil {
+			return nil, err
+		}
+		if len(scope) == 0 {
+			return []AgentMetrics{}, nil
+		}
+	}
+	sq := StatusQuery{Extensions: scope}
 	recs, err := s.metricsRecords(ctx, p.TenantID, q)
 	if err != nil {
 		return nil, err
@@ -203,17 +216,26 @@ func (s *Service) AgentMetricsOf(ctx context.Context, p Principal, q MetricsQuer
 	rows := agentCallMetrics(recs, q)
 	now := s.now()
 	for start := q.From; start.Before(q.To); start = start.Add(q.Interval) {
-		times, err := s.store.TimeInStatus(ctx, p.TenantID, StatusQuery{From: start, To: start.Add(q.Interval)}, now)
+		sq.From, sq.To = start, start.Add(q.Interval)
+		times, err := s.store.TimeInStatus(ctx, p.TenantID, sq, now)
 		if err != nil {
 			return nil, err
 		}
 		for _, t := range times {
+			if !sq.allows(t.Extension) {
+				continue
+			}
 			row := rows.get(t.Extension, start)
 			k := string(t.Status)
 			if t.Reason != "" {
 				k += "/" + t.Reason
 			}
 			row.StatusSeconds[k] += t.Seconds
+		}
+	}
+	for k := range rows {
+		if !sq.allows(k.ext) {
+			delete(rows, k)
 		}
 	}
 	return rows.list(), nil

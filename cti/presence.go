@@ -133,6 +133,10 @@ type StatusQuery struct {
 	From, To  time.Time
 	Extension string
 	Status    AgentStatus
+	// Extensions, when not nil, narrows the query to these operators (a
+	// supervisor's teams); an empty list matches nobody. A store must
+	// honour it; the service filters the answer again all the same.
+	Extensions []string
 }
 
 // StatusTime is the time one agent spent in one status (and reason)

@@ -47,6 +47,10 @@ type CallRecord struct {
 	// itself ({"base64", "durationSeconds"}) per tenant setting; null when
 	// the call was not recorded (never answered, recording off or failed).
 	Recording *RecordingRef `json:"recording"`
+	// Quality summarises each leg's measured quality (loss, jitter, round
+	// trip, estimated MOS) over the call; empty when no leg carried
+	// enough audio to measure.
+	Quality []LegQualitySummary `json:"quality"`
 }
 
 // LegRecord is one SIP dialog of a call.

@@ -109,6 +109,10 @@ type Config struct {
 	// least 32 bytes; derive it from a persistent secret so codes survive
 	// restarts). Empty: a random key per process.
 	RecordingSecret []byte
+	// QualityInterval is how often each answered call's legs are
+	// measured (loss, jitter, round trip, MOS); default
+	// DefaultQualityInterval.
+	QualityInterval time.Duration
 }
 
 // Service is the call-center core: agents, their sessions and calls.

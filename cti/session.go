@@ -24,6 +24,8 @@ type AgentSession struct {
 	endpoint  AgentEndpoint
 	events    chan AgentEvent
 	done      chan struct{}
+	// browser is what the agent's browser last said about its media.
+	browser browserReport
 
 	mu       sync.Mutex
 	attached bool

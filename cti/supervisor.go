@@ -35,6 +35,10 @@ type LiveCallView struct {
 	Agents     []string  `json:"agents"` // extensions taking part
 	StartedAt  time.Time `json:"startedAt"`
 	AnsweredAt time.Time `json:"answeredAt,omitzero"`
+	// Quality is the worst leg's level; Legs the figures of each leg
+	// with audio (quality_monitor.go). Both absent until measured.
+	Quality QualityLevel `json:"quality,omitempty"`
+	Legs    []LegQuality `json:"legs,omitempty"`
 }
 
 // QueueView is a queue's line as supervisors see it.
@@ -151,6 +155,12 @@ func (c *Call) view() LiveCallView {
 		To: c.info.To, Queue: c.info.Queue, StartedAt: c.info.StartedAt, AnsweredAt: c.info.AnsweredAt, Agents: []string{}}
 	for _, p := range c.parties {
 		v.Agents = append(v.Agents, p.ext)
+	}
+	if v.State != CallEnded.String() {
+		v.Legs = c.liveQualityLocked()
+		for _, l := range v.Legs {
+			v.Quality = worse(v.Quality, l.Level)
+		}
 	}
 	return v
 }

@@ -13,21 +13,16 @@ import { AgentMedia } from './media.js';
 import { cleanNumber, isDialable, isDTMF, jwtPayload, secondsBetween } from './format.js';
 import { TabPresence } from './tabs.js';
 import { ForwardingAPI } from './rest.js';
+import { RecentCalls } from './recent.js';
+import { isIncoming, publicCall, checkCallData } from './call-view.js';
+
+export { isIncoming };
 
 const OWNER_KEY = 'rb.owner'; // sessionStorage: this tab held the agent's session
-const RECENT_MAX = 20;
-const CALL_DATA_MAX = 8192; // bytes of JSON a host may attach to one call
 const STALL_PROBE_MS = 1500; // a live websocket answers a ping well within this
 
 const fail = (code, message) => new RequestError(code, message);
 const STATE_RANK = { ringing: 0, dialing: 1, early: 2, active: 3, held: 3, ended: 4 };
-/**
- * Whether a call rings for this agent to answer: an inbound call, the
- * callee's side of an internal call, or a click-to-call a CRM started over
- * REST (answering it dials out).
- */
-export const isIncoming = (c, ext) => c.state === 'ringing' &&
-  (c.direction === 'inbound' || c.origin === 'click_to_call' || (c.direction === 'internal' && c.from !== ext));
 
 /**
  * Events: "change" (render again), "rb" (detail {event, data}: the events
@@ -59,9 +54,9 @@ export class Phone extends EventTarget {
   socket;
   media;
   #session; // sessionStorage wrapper
-  #local; // localStorage wrapper
   #tabs;
   #closed = false;
+  #recent;
   #forwarding = new ForwardingAPI({ accessToken: () => this.auth.accessToken() }, () => (this.state.signedIn ? this.state.agent.extension : ''));
   #known = new Map(); // call id → last call object seen
   #callData = new Map();
@@ -79,7 +74,7 @@ export class Phone extends EventTarget {
     super();
     this.auth = auth;
     this.#session = session;
-    this.#local = local;
+    this.#recent = new RecentCalls(local, () => this.#agentKey());
     this.socket = new AgentSocket(wsUrl, auth);
     this.media = new AgentMedia(audio, prefs);
     this.#tabs = new TabPresence(() => this.#agentKey(), () => this.socket.state === 'open');
@@ -176,7 +171,7 @@ export class Phone extends EventTarget {
     const u = this.auth.user;
     if (u) this.state.agent = { ...this.state.agent, username: u.username || '', extension: u.extension || '', displayName: u.displayName || '' };
     this.state.error = '';
-    this.state.recent = this.#loadRecent();
+    this.state.recent = this.#recent.load();
     this.#micPromise ??= this.media.openMic();
     this.socket.start({ takeover, fresh: true });
     this.#changed();
@@ -343,35 +338,19 @@ export class Phone extends EventTarget {
     this.#emit('call.ended', { ...pub, endReason: call.endReason || 'unknown', durationSeconds, totalSeconds: secondsBetween(call.startedAt, endedAt) });
     this.#transfers.delete(call.id);
     this.#callData.delete(call.id);
-    const entry = {
-      id: call.id, direction: call.direction, number: call.remote || call.from || '', name: call.card?.name || '',
-      endReason: call.endReason || '', endedAt, durationSeconds,
-    };
-    this.state.recent = [entry, ...this.state.recent.filter((r) => r.id !== call.id)].slice(0, RECENT_MAX);
-    this.#local.set(this.#recentKey(), JSON.stringify(this.state.recent));
+    this.state.recent = this.#recent.add(this.state.recent, call, endedAt, durationSeconds);
   }
 
   /** The real end of a call whose end we had to guess after a reconnect. */
   #correctEnd(c) {
-    const r = this.state.recent.find((x) => x.id === c.id);
-    if (!r) return;
-    Object.assign(r, { endReason: c.endReason || '', endedAt: c.endedAt || r.endedAt,
-      durationSeconds: c.answeredAt ? secondsBetween(c.answeredAt, c.endedAt) : 0 });
-    this.state.recent = [...this.state.recent];
-    this.#local.set(this.#recentKey(), JSON.stringify(this.state.recent));
+    const list = this.#recent.correct(this.state.recent, c);
+    if (!list) return;
+    this.state.recent = list;
     this.#changed();
   }
 
   /** The call as the host page sees it (docs/widget-api.md, "Call"). */
-  #public(c) {
-    return {
-      callId: c.id, direction: c.direction, origin: c.origin || null, state: c.state, number: c.remote || '', from: c.from || '', to: c.to || '',
-      startedAt: c.startedAt || null, answeredAt: c.answeredAt || null, endedAt: c.endedAt || null, endReason: c.endReason || null,
-      card: c.card || null, callData: this.#callData.get(c.id) || {}, remoteHeld: Boolean(c.remoteHeld), queue: c.queue || null,
-      monitor: c.monitor || null,
-      consult: c.consult ? { by: c.consult.by, target: c.consult.target, state: c.consult.state, talking: c.consult.talking, conference: c.consult.conference, internal: c.consult.internal } : null,
-    };
-  }
+  #public(c) { return publicCall(c, this.#callData.get(c.id)); }
 
   /** @param {string} number @param {object} [callData] */
   async dial(number, callData) {
@@ -481,20 +460,9 @@ export class Phone extends EventTarget {
     this.state.dtmfLog = [...this.state.dtmfLog, text].slice(-12);
   }
 
-  #recentKey() { return `rb.recent.${this.#agentKey()}`; }
-
-  #loadRecent() {
-    try {
-      const r = JSON.parse(this.#local.get(this.#recentKey()) || '[]');
-      return Array.isArray(r) ? r.slice(0, RECENT_MAX) : [];
-    } catch {
-      return [];
-    }
-  }
-
   clearRecent() {
     this.state.recent = [];
-    this.#local.remove(this.#recentKey());
+    this.#recent.clear();
     this.#changed();
   }
 
@@ -514,11 +482,4 @@ export class Phone extends EventTarget {
     this.media.expectAudio(this.state.call?.state === 'active');
     this.dispatchEvent(new Event('change'));
   }
-}
-
-function checkCallData(data) {
-  if (!data || typeof data !== 'object' || Array.isArray(data)) throw fail('bad_params', 'callData must be an object.');
-  const json = JSON.stringify(data);
-  if (json.length > CALL_DATA_MAX) throw fail('bad_params', `callData is over ${CALL_DATA_MAX} bytes.`);
-  return JSON.parse(json);
 }

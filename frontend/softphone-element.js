@@ -20,6 +20,7 @@ import { Phone, isIncoming } from './phone.js';
 import { AgentMedia, setSink } from './media.js';
 import { Ringer, RINGTONES } from './ringer.js';
 import { template, FORWARD_KINDS } from './template.js';
+import { CallQuality } from './quality.js';
 import { renderCard, renderRecent, statusOptions, noticeFor } from './views.js';
 import { clock, cleanNumber, endReasonText, secondsBetween } from './format.js';
 
@@ -40,6 +41,7 @@ export class RbSoftphoneElement extends HTMLElement {
   #notification = null;
   #view = '';
   #deviceKey = '';
+  /** The call-quality reporter and warning (quality.js). @type {CallQuality|null} */ quality = null;
   #listening = null; // AbortController of the document/device listeners
   #wired = false; // the shadow DOM's own listeners (they live as long as the element)
 
@@ -58,6 +60,8 @@ export class RbSoftphoneElement extends HTMLElement {
     this.#ringer?.stop();
     this.#notification?.close();
     this.#notification = null;
+    this.quality?.destroy();
+    this.quality = null;
     this.phone.close();
     this.phone = null;
   }
@@ -99,6 +103,10 @@ export class RbSoftphoneElement extends HTMLElement {
     if (!this.#wired) this.#wire();
     this.#wired = true;
     document.addEventListener('keydown', (e) => this.#onKey(e), { signal });
+    this.quality = new CallQuality(this.phone.socket, this.phone.media, ui.callQuality, () => {
+      const c = this.phone.state.call;
+      return c && (c.state === 'active' || c.state === 'held') ? c.id : undefined;
+    });
     this.phone.boot().then(() => this.render());
     this.render();
   }
@@ -372,6 +380,7 @@ export class RbSoftphoneElement extends HTMLElement {
 
     // The stage: one of the three panels.
     const c = s.call;
+    this.quality?.render();
     const incoming = c && isIncoming(c, s.agent.extension);
     this.#setView(!c ? 'dialer' : incoming ? 'incoming' : 'in-call');
     ui.dialButton.disabled = !open;

@@ -92,6 +92,7 @@ export const template = (cssHref) => `
           <span class="timer" id="call-timer" data-testid="call-timer" role="timer" aria-label="Call duration">0:00</span>
         </p>
         <p class="muted"><span id="call-state" data-testid="call-state"></span><span id="call-name" data-testid="call-name"></span></p>
+        <p id="call-quality" data-testid="call-quality" class="quality-warning" role="status" aria-live="polite" hidden></p>
         <div id="waiting-bar" data-testid="waiting-bar" class="consult" hidden>
           <p id="waiting-text" data-testid="waiting-text" aria-live="assertive"></p>
           <p class="actions">

@@ -31,6 +31,8 @@ export function install(phoneEl, bridge) {
   window.rbTest = {
     phone: phoneEl.phone,
     get dropped() { return bridge?.dropped ?? 0; },
+    /** Browser statistics the server accepted (quality.js). */
+    get statsSent() { return phoneEl.quality?.sent ?? 0; },
     /**
      * The level of hz in the remote audio against the median of the
      * spectrum, in dB (a clear tone reads 30 dB and more); 0 when it is

@@ -151,7 +151,7 @@ function render() {
     const timer = clock(secondsBetween(c.answeredAt || c.startedAt, now));
     return [c.id, JSON.stringify([c, monitoring.get(c.id) || '']), () => el('tr', { 'data-testid': `call-${c.id}` },
       el('td', {}, c.from), el('td', {}, c.to), el('td', {}, c.queue || ''), el('td', {}, (c.agents || []).join(', ')),
-      el('td', {}, c.state), el('td', { class: 'timer' }),
+      el('td', {}, c.state), el('td', {}, qualityBadge(c)), el('td', { class: 'timer' }),
       el('td', { class: 'monitor' }, ...monitorButtons(c))), timer];
   });
   $('#calls-count').textContent = String(renderList($('#calls-body'), rows));
@@ -199,6 +199,19 @@ function showNotice(text) {
   const n = $('#notice');
   n.hidden = !text;
   n.textContent = text;
+}
+
+const QUALITY_TEXT = { good: 'Good', fair: 'Fair', poor: 'Poor' };
+
+/** A call's quality: a coloured badge with the worst leg's level, each leg's figures in its title and text. */
+function qualityBadge(c) {
+  if (!c.quality) return el('span', { class: 'muted' }, '—');
+  const legName = (l) => (l.kind === 'sip' ? 'caller' : `agent ${l.extension}`);
+  const worst = (c.legs || []).filter((l) => l.level === c.quality);
+  const detail = (c.legs || []).map((l) => `${legName(l)}: MOS ${l.mos}, loss ${l.lossPercent} %, jitter ${l.jitterMs} ms, round trip ${l.rttMs} ms`).join('\n');
+  return el('span', { class: 'quality', dataset: { quality: c.quality }, 'data-testid': `quality-${c.id}`, title: detail },
+    QUALITY_TEXT[c.quality] || c.quality,
+    c.quality !== 'good' && worst.length ? ` · ${worst.map(legName).join(', ')} (loss ${worst[0].lossPercent} %, MOS ${worst[0].mos})` : '');
 }
 
 // ---- setting an agent's status (audited by the server) ----

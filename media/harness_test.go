@@ -169,6 +169,8 @@ type agent struct {
 	calls  chan cti.CallInfo
 	digits chan rune // digits reported by the server as events
 	rtpDig chan rune // digits arriving as RFC 4733 in the agent's audio
+	// quality brings the call-quality warnings the agent is told.
+	quality chan cti.AgentQuality
 }
 
 func (h *harness) signIn(ext string, toneHz float64) *agent {
@@ -186,7 +188,8 @@ func (h *harness) signInWith(ext string, toneHz float64, takeover bool) *agent {
 		h.t.Fatal(err)
 	}
 	a := &agent{t: h.t, h: h, ext: ext, sess: sess, heard: mediatest.NewToneDetector(mediatest.ToneDetectorConfig{}),
-		calls: make(chan cti.CallInfo, 64), digits: make(chan rune, 64), rtpDig: make(chan rune, 64)}
+		calls: make(chan cti.CallInfo, 64), digits: make(chan rune, 64), rtpDig: make(chan rune, 64),
+		quality: make(chan cti.AgentQuality, 64)}
 	go func() {
 		for {
 			select {
@@ -196,6 +199,11 @@ func (h *harness) signInWith(ext string, toneHz float64, takeover bool) *agent {
 					a.calls <- *ev.Call
 				case cti.EventDTMF:
 					a.digits <- ev.Digit
+				case cti.EventQuality:
+					select {
+					case a.quality <- *ev.Quality:
+					default:
+					}
 				}
 			case <-sess.Done():
 				return

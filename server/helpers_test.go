@@ -25,6 +25,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv("RB_SUPERVISOR_BENCH_CLIENT") != "" {
+		// The client half of BenchmarkSupervisorWebsocket, in its own
+		// process so the server's CPU is measured alone.
+		os.Exit(runSupervisorBenchClient())
+	}
 	goleak.VerifyTestMain(m,
 		// fasthttp refreshes its cached Date header from a goroutine that is
 		// started once per process and never stops.

@@ -164,6 +164,11 @@ func (a *agentConn) dispatch(m *wsproto.Message) *wsproto.Message {
 		err = ss.ConsultCancel(m.CallID)
 	case wsproto.TypeConference:
 		err = ss.Conference(m.CallID)
+	case wsproto.TypeStats:
+		var b cti.BrowserStats
+		if b, err = statsFromWire(m.Stats); err == nil {
+			err = ss.ReportStats(b)
+		}
 	case wsproto.TypeStatus:
 		var st cti.AgentStatus
 		if st, err = cti.ParseAgentStatus(m.Status); err == nil {
@@ -217,6 +222,17 @@ func missingField(m *wsproto.Message) string {
 		}
 		if m.To == "" {
 			return "to"
+		}
+	case wsproto.TypeStats:
+		switch {
+		case m.Stats == nil:
+			return "stats"
+		case m.Stats.PacketsReceived == nil:
+			return "stats.packetsReceived"
+		case m.Stats.PacketsLost == nil:
+			return "stats.packetsLost"
+		case m.Stats.Jitter == nil:
+			return "stats.jitter"
 		}
 	}
 	return ""

@@ -78,6 +78,11 @@ func (a *agentConn) relay(ev cti.AgentEvent) bool {
 	case cti.EventRevoked:
 		a.revoked(ev.Reason)
 		return false
+	case cti.EventQuality:
+		if ev.Quality == nil {
+			return true
+		}
+		return a.c.send(&wsproto.Message{Type: wsproto.TypeQuality, Quality: qualityToWire(ev.Quality, a.principal.Extension)})
 	}
 	a.log.Warn("unknown agent event kind", "kind", int(ev.Kind))
 	return true

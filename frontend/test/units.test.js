@@ -9,6 +9,7 @@ import path from 'node:path';
 import { cleanNumber, isDialable, safeHttpUrl, clock, secondsBetween, reasonLabel, jwtPayload } from '../format.js';
 import { ROOT } from './harness.js';
 import { noticeFor } from '../views.js';
+import { warningText } from '../quality.js';
 
 describe('format', () => {
   it('cleans pasted numbers', () => {
@@ -84,5 +85,16 @@ describe('source rules', () => {
       const lines = fs.readFileSync(f, 'utf8').split('\n').length;
       assert.ok(lines < 500, `${path.relative(ROOT, f)} has ${lines} lines`);
     }
+  });
+});
+
+describe('call quality warning', () => {
+  it('names the side that is bad', () => {
+    const sipPoor = { kind: 'sip', level: 'poor' };
+    assert.match(warningText({ level: 'poor', side: 'remote', legs: [sipPoor] }), /caller's line is poor.*not your network/);
+    assert.match(warningText({ level: 'poor', side: 'local', legs: [{ kind: 'agent', self: true, level: 'poor' }] }), /^Your network is poor/);
+    assert.match(warningText({ level: 'poor', side: 'remote', legs: [{ kind: 'agent', extension: '1002', level: 'poor' }] }), /other party's network/);
+    assert.equal(warningText({ level: 'fair', legs: [] }), '');
+    assert.equal(warningText(null), '');
   });
 });

@@ -8,9 +8,11 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 	"github.com/ringbridge/ringbridge/media/rtpio"
 )
@@ -28,10 +30,13 @@ type Client struct {
 
 	connected chan struct{}
 	connOnce  sync.Once
-	ctx       context.Context
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	mu        sync.Mutex
+	// sendLoss is the share of frames SendAudio drops, in 1/1000 (a
+	// client on a lossy network).
+	sendLoss atomic.Uint32
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	mu       sync.Mutex
 }
 
 // ClientAPI builds Clients; one is shared by many clients in a benchmark.
@@ -84,6 +89,12 @@ func NewClientAPIWith(opts ClientOptions) (*ClientAPI, error) {
 	}, webrtc.RTPCodecTypeAudio); err != nil {
 		return nil, err
 	}
+	// Reports both ways, as a browser sends them: the server measures
+	// the round trip and the client's loss from them.
+	reg := &interceptor.Registry{}
+	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
+		return nil, err
+	}
 	se := webrtc.SettingEngine{}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	if opts.TCP {
@@ -104,7 +115,7 @@ func NewClientAPIWith(opts ClientOptions) (*ClientAPI, error) {
 	if opts.RelayOnly {
 		cfg.ICETransportPolicy = webrtc.ICETransportPolicyRelay
 	}
-	return &ClientAPI{api: webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se)), cfg: cfg}, nil
+	return &ClientAPI{api: webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se)), cfg: cfg}, nil
 }
 
 // NewClient creates a client with an audio transceiver.
@@ -228,11 +239,19 @@ func (c *Client) SendAudio(next func(dst []byte)) {
 			}
 			next(buf)
 			f.Payload, f.Codec = buf, rtpio.CodecPCMU
-			c.writer.WriteFrame(&f)
+			if loss := c.sendLoss.Load(); loss == 0 || rand.Uint32N(1000) >= loss {
+				c.writer.WriteFrame(&f)
+			} // else lost on the way: a gap in the sequence numbers
 			f.Header.SequenceNumber++
 			f.Header.Timestamp += 160
 		}
 	}()
+}
+
+// SetSendLoss makes SendAudio drop share (0 to 1) of its frames at
+// random after numbering them, as a lossy network would.
+func (c *Client) SetSendLoss(share float64) {
+	c.sendLoss.Store(uint32(max(0, min(1, share)) * 1000))
 }
 
 // SendDTMF sends RFC 4733 digits, as Chrome's RTCDTMFSender does.

@@ -38,6 +38,7 @@ type Endpoint struct {
 
 	mu       sync.Mutex // serialises offers
 	hasTrack bool
+	reports  rtpio.RemoteReports // the browser's RTCP about our stream (quality.go)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -117,10 +118,13 @@ func (e *Endpoint) HandleOffer(ctx context.Context, sdp string) (string, error) 
 	if !e.hasTrack {
 		// AddTrack attaches to the audio transceiver the offer created,
 		// making it sendrecv.
-		if _, err := e.pc.AddTrack(e.track); err != nil {
+		sender, err := e.pc.AddTrack(e.track)
+		if err != nil {
 			return "", fmt.Errorf("add track: %w", err)
 		}
 		e.hasTrack = true
+		e.wg.Add(1)
+		go e.readSenderRTCP(sender)
 	}
 	answer, err := e.pc.CreateAnswer(nil)
 	if err != nil {

@@ -3,6 +3,7 @@ package rtpio
 import (
 	"errors"
 	"sync/atomic"
+	"time"
 
 	"github.com/ringbridge/ringbridge/media/dtmf"
 )
@@ -26,6 +27,8 @@ type Reader struct {
 
 	rx    dtmf.Receiver
 	frame Frame
+	// stats are the reception statistics (quality.go).
+	stats reception
 }
 
 // NewReader returns a reader expecting format f.
@@ -100,8 +103,12 @@ func (r *Reader) parse(buf []byte) verdict {
 		return verdictOther
 	}
 	f.Payload = payload
+	r.stats.update(&f.Header, f.Codec != CodecEvent, time.Now().UnixNano())
 	return verdictMedia
 }
+
+// Reception returns the statistics of what the reader received.
+func (r *Reader) Reception() Reception { return r.stats.read() }
 
 // forward reports digits and hands the parsed frame to the linked sink.
 func (r *Reader) forward() {

@@ -40,6 +40,7 @@ type UDPLeg struct {
 	relearned    atomic.Uint64
 	wbuf         []byte
 	rtcpRecv     atomic.Uint64
+	reports      farReports // RTCP about our stream, and for our reports (rtcp.go)
 	octetsSent   atomic.Uint64
 	paused       atomic.Bool // the far end holds: send nothing toward it
 
@@ -244,15 +245,17 @@ func (l *UDPLeg) readLoop(conn *net.UDPConn) {
 func (l *UDPLeg) rtcpLoop(conn *net.UDPConn) {
 	buf := make([]byte, MTU)
 	for {
-		if _, _, err := conn.ReadFromUDPAddrPort(buf); err != nil {
+		n, _, err := conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			continue
 		}
-		// Reports are counted, not acted on: a bridge relays, it does not
-		// adapt bitrate.
+		// Reports are measured (loss, jitter, round trip), not acted on:
+		// a bridge relays, it does not adapt bitrate.
 		l.rtcpRecv.Add(1)
+		l.reports.handleRTCP(buf[:n], l.Writer.ssrcValue(), l.Writer.Holes(), time.Now())
 	}
 }
 
@@ -294,27 +297,46 @@ func (l *UDPLeg) SetSendPaused(on bool) { l.paused.Store(on) }
 // SendPaused reports whether sending is paused.
 func (l *UDPLeg) SendPaused() bool { return l.paused.Load() }
 
-// SendReport sends an RTCP sender report to the far end's RTCP port (RTP
-// port + 1), so trunks that watch RTCP see a live stream.
+// SendReport sends an RTCP report to the far end's RTCP port (RTP port +
+// 1), so trunks that watch RTCP see a live stream: a sender report once
+// we have sent, a receiver report before; either carries our reception
+// of the far end's stream (loss, jitter, and the LSR/DLSR from which the
+// far end measures the round trip).
 func (l *UDPLeg) SendReport(now time.Time) {
 	r := l.remote.Load()
 	s := l.sock.Load()
-	if r == nil || s == nil || l.Writer.Sent() == 0 || l.paused.Load() {
+	if r == nil || s == nil || l.paused.Load() {
 		return
 	}
-	sr := rtcp.SenderReport{
-		SSRC:        l.Writer.ssrcValue(),
-		NTPTime:     ntpTime(now),
-		RTPTime:     l.Writer.LastTimestamp(),
-		PacketCount: uint32(l.Writer.Sent()),
-		OctetCount:  uint32(l.octetsSent.Load()),
+	var blocks []rtcp.ReceptionReport
+	if b, ok := l.reports.block(l.Reader.Reception(), now); ok {
+		blocks = []rtcp.ReceptionReport{b}
 	}
-	b, err := sr.Marshal()
+	var pkt rtcp.Packet
+	switch {
+	case l.Writer.Sent() > 0:
+		pkt = &rtcp.SenderReport{
+			SSRC:        l.Writer.ssrcValue(),
+			NTPTime:     ntpTime(now),
+			RTPTime:     l.Writer.LastTimestamp(),
+			PacketCount: uint32(l.Writer.Sent()),
+			OctetCount:  uint32(l.octetsSent.Load()),
+			Reports:     blocks,
+		}
+	case blocks != nil:
+		pkt = &rtcp.ReceiverReport{SSRC: l.Writer.ssrcValue(), Reports: blocks}
+	default:
+		return
+	}
+	b, err := pkt.Marshal()
 	if err != nil {
 		return
 	}
 	_, _ = s.rtcp.WriteToUDPAddrPort(b, netip.AddrPortFrom(r.Addr(), r.Port()+1))
 }
+
+// RTCPStats returns what the far end's RTCP says about our stream.
+func (l *UDPLeg) RTCPStats() RTCPStats { return l.reports.Stats() }
 
 // RTCPReceived counts RTCP packets from the far end.
 func (l *UDPLeg) RTCPReceived() uint64 { return l.rtcpRecv.Load() }

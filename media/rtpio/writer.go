@@ -28,6 +28,10 @@ type Writer struct {
 	out       OutFunc
 	injecting atomic.Bool
 	sent      atomic.Uint64
+	// holes counts sequence numbers of our stream that were never sent:
+	// gaps relayed from a lossy source, packets the transport refused.
+	// A receiver reports them as lost; they are not its network's doing.
+	holes atomic.Uint64
 
 	// dtmfMu queues SendDTMF calls: legs start one per request, and two
 	// overlapping injections would interleave packets of equal timestamps
@@ -129,16 +133,28 @@ func (w *Writer) writeLocked(f *Frame) {
 	h.SequenceNumber = f.Header.SequenceNumber
 	h.Timestamp = f.Header.Timestamp
 	h.SSRC = f.Header.SSRC
-	if w.stream.Rewrite(h) && f.Codec != CodecEvent {
+	started, prev := w.stream.started, w.stream.lastSeq
+	newSource := w.stream.Rewrite(h)
+	if newSource && f.Codec != CodecEvent {
 		h.Marker = true
+	}
+	if d := h.SequenceNumber - prev; started && !newSource && d > 1 && d < maxDropout {
+		w.holes.Add(uint64(d - 1))
 	}
 	h.SSRC = w.ssrc
 	w.lastTS = h.Timestamp
 	if w.out(h, f.Payload) == nil {
 		w.sent.Add(1)
 		totalSent.Add(1)
+	} else {
+		w.holes.Add(1)
 	}
 }
+
+// Holes counts the sequence numbers of our stream never sent (relayed
+// gaps, refused packets): what a receiver counts as lost without any
+// fault of its network.
+func (w *Writer) Holes() uint64 { return w.holes.Load() }
 
 // injectSSRC marks frames we generate ourselves, so the stream rewriter
 // sees them as a separate source and keeps the timeline continuous.

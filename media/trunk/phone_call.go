@@ -3,6 +3,7 @@ package trunk
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +34,9 @@ type PhoneCall struct {
 	remoteHold atomic.Bool
 
 	onAudio atomic.Pointer[func(codec rtpio.Codec, payload []byte)]
+	// sendLoss is the share of frames SendAudio drops (in 1/1000), to
+	// play a far end on a lossy line.
+	sendLoss atomic.Uint32
 
 	mu        sync.Mutex
 	endReason string
@@ -176,6 +180,7 @@ func (c *PhoneCall) SendAudio(next func(codec rtpio.Codec, dst []byte)) {
 		ssrc := uint32(time.Now().UnixNano())
 		var seq uint16
 		var ts uint32
+		var n int
 		for {
 			select {
 			case <-ctx.Done():
@@ -190,10 +195,27 @@ func (c *PhoneCall) SendAudio(next func(codec rtpio.Codec, dst []byte)) {
 			f.Payload, f.Codec = buf, codec
 			seq++
 			ts += 160
+			if n++; n%50 == 0 {
+				// Reports once a second, as a phone's RTCP would (every
+				// few seconds); they carry what it lost of our stream.
+				c.media.SendReport(time.Now())
+			}
+			if loss := c.sendLoss.Load(); loss > 0 && rand.Uint32N(1000) < loss {
+				continue // lost on the line: a gap in the sequence numbers
+			}
 			c.media.Writer.WriteFrame(&f)
 		}
 	}()
 }
+
+// SetSendLoss makes SendAudio drop share (0 to 1) of its frames at
+// random after numbering them, as a lossy line would.
+func (c *PhoneCall) SetSendLoss(share float64) {
+	c.sendLoss.Store(uint32(max(0, min(1, share)) * 1000))
+}
+
+// RTCPStats returns what ringbridge's RTCP says about the phone's stream.
+func (c *PhoneCall) RTCPStats() rtpio.RTCPStats { return c.media.RTCPStats() }
 
 // StopAudio stops SendAudio.
 func (c *PhoneCall) StopAudio() {

@@ -40,6 +40,9 @@ const (
 	TypeConsultComplete = "consultComplete"
 	TypeConsultCancel   = "consultCancel"
 	TypeConference      = "conference"
+	// TypeStats carries the browser's statistics of its PeerConnection
+	// (at most one a second; more are refused with rate_limited).
+	TypeStats = "stats"
 )
 
 // Server → client message types.
@@ -55,6 +58,8 @@ const (
 	// the tenant's live picture, then its numbered changes.
 	TypeSnapshot = "snapshot"
 	TypeDelta    = "delta"
+	// TypeQuality: a leg of the agent's call changed quality level.
+	TypeQuality = "quality"
 )
 
 // Error codes carried in Message.Code of "error" messages.
@@ -116,6 +121,11 @@ type Message struct {
 
 	// call
 	Call *Call `json:"call,omitempty"`
+
+	// stats (client → server)
+	Stats *Stats `json:"stats,omitempty"`
+	// quality (server → client)
+	Quality *Quality `json:"quality,omitempty"`
 
 	// error
 	Code    string `json:"code,omitempty"`
@@ -207,6 +217,41 @@ type Card struct {
 	Notes   string            `json:"notes,omitempty"`
 	URL     string            `json:"url,omitempty"`
 	Fields  map[string]string `json:"fields,omitempty"`
+}
+
+// Stats are the browser's figures for its audio, from
+// RTCPPeerConnection.getStats(): the inbound-rtp audio stream's
+// packetsReceived, packetsLost and jitter (seconds), and the round trip
+// (remote-inbound-rtp roundTripTime, else the selected candidate pair's
+// currentRoundTripTime, in seconds). Counters are cumulative.
+type Stats struct {
+	PacketsReceived *float64 `json:"packetsReceived"`
+	PacketsLost     *float64 `json:"packetsLost"`
+	Jitter          *float64 `json:"jitter"`
+	RoundTripTime   *float64 `json:"roundTripTime,omitempty"`
+}
+
+// Quality is a call's quality as told to one agent: sent when a leg's
+// level changes. Side says where the trouble is when Level is "poor":
+// "local" (the agent's own network) or "remote" (the other party's
+// line).
+type Quality struct {
+	CallID string       `json:"callId"`
+	Level  string       `json:"level"` // good | fair | poor: the worst leg
+	Side   string       `json:"side,omitempty"`
+	Legs   []QualityLeg `json:"legs"`
+}
+
+// QualityLeg is one leg's figures over the last interval.
+type QualityLeg struct {
+	Kind        string  `json:"kind"` // sip | agent
+	Extension   string  `json:"extension,omitempty"`
+	Self        bool    `json:"self,omitempty"` // the receiving agent's own leg
+	Level       string  `json:"level"`
+	MOS         float64 `json:"mos"`
+	LossPercent float64 `json:"lossPercent"`
+	JitterMs    float64 `json:"jitterMs"`
+	RTTMs       float64 `json:"rttMs"`
 }
 
 // ErrNoType is returned by Decode for a JSON object without a "type".

@@ -41,6 +41,24 @@ func saveCallRecord(ctx context.Context, db execer, r *cti.CallRecord) error {
 	if err != nil {
 		return classify(err, "call record", "tenant")
 	}
+	return saveCallQuality(ctx, db, r)
+}
+
+// saveCallQuality rewrites the rows of the record's per-leg quality.
+func saveCallQuality(ctx context.Context, db execer, r *cti.CallRecord) error {
+	if _, err := db.ExecContext(ctx, `DELETE FROM call_quality WHERE tenant_id = ? AND call_id = ?`, r.TenantID, r.ID); err != nil {
+		return fmt.Errorf("sqlite: call quality: %w", err)
+	}
+	for _, q := range r.Quality {
+		if _, err := db.ExecContext(ctx, `INSERT INTO call_quality (tenant_id, call_id, leg_kind, extension, sip_call_id,
+			samples, poor_samples, level, mos_avg, mos_min, loss_pct_avg, loss_pct_max, jitter_ms_avg, rtt_ms_avg)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT DO NOTHING`,
+			r.TenantID, r.ID, string(q.Kind), q.Extension, q.SIPCallID, q.Samples, q.PoorSamples, string(q.Level),
+			q.MOSAvg, q.MOSMin, q.LossPercentAvg, q.LossPercentMax, q.JitterMsAvg, q.RTTMsAvg); err != nil {
+			return fmt.Errorf("sqlite: call quality: %w", err)
+		}
+	}
 	return nil
 }
 

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -23,6 +24,16 @@ func statusBounds(q cti.StatusQuery) (from, to int64) {
 	return from, to
 }
 
+// extensionsArg is q.Extensions as a JSON array for json_each, or ""
+// for no narrowing. An empty list narrows to nobody: "[]".
+func extensionsArg(q cti.StatusQuery) string {
+	if q.Extensions == nil {
+		return ""
+	}
+	b, _ := json.Marshal(q.Extensions) // a []string always marshals
+	return string(b)
+}
+
 // TimeInStatus sums interval lengths clipped to the period, per agent,
 // status and reason; current intervals end at now.
 func (s *Store) TimeInStatus(ctx context.Context, tenantID string, q cti.StatusQuery, now time.Time) ([]cti.StatusTime, error) {
@@ -32,9 +43,10 @@ func (s *Store) TimeInStatus(ctx context.Context, tenantID string, q cti.StatusQ
 		FROM agent_status_intervals
 		WHERE tenant_id = ?1 AND started_at < ?3 AND COALESCE(ended_at, ?4) > ?2
 			AND (?5 = '' OR extension = ?5) AND (?6 = '' OR status = ?6)
+			AND (?7 = '' OR extension IN (SELECT value FROM json_each(?7)))
 		GROUP BY extension, status, reason
 		ORDER BY extension, status, reason`,
-		tenantID, from, to, nanos(now), q.Extension, string(q.Status))
+		tenantID, from, to, nanos(now), q.Extension, string(q.Status), extensionsArg(q))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: time in status: %w", err)
 	}
@@ -71,8 +83,9 @@ func (s *Store) StatusHistory(ctx context.Context, tenantID string, q cti.Status
 		FROM agent_status_intervals
 		WHERE tenant_id = ?1 AND started_at < ?3 AND (ended_at IS NULL OR ended_at > ?2)
 			AND (?4 = '' OR extension = ?4) AND (?5 = '' OR status = ?5) AND id < ?6
+			AND (?8 = '' OR extension IN (SELECT value FROM json_each(?8)))
 		ORDER BY id DESC LIMIT ?7`,
-		tenantID, from, to, q.Extension, string(q.Status), before, page.Limit+1)
+		tenantID, from, to, q.Extension, string(q.Status), before, page.Limit+1, extensionsArg(q))
 	if err != nil {
 		return nil, "", fmt.Errorf("sqlite: status history: %w", err)
 	}

@@ -1,0 +1,48 @@
+package peer
+
+import (
+	"errors"
+	"io"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"github.com/ringbridge/ringbridge/cti"
+)
+
+var _ cti.MediaStatsReporter = (*Endpoint)(nil)
+
+// readSenderRTCP reads the browser's RTCP about our track until the
+// sender closes: its receiver reports carry its loss and jitter, and echo
+// our sender reports (sent by pion's report interceptor) for the round
+// trip. Reading is also what lets the interceptors see it.
+func (e *Endpoint) readSenderRTCP(s *webrtc.RTPSender) {
+	defer e.wg.Done()
+	for {
+		pkts, _, err := s.ReadRTCP()
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) || e.ctx.Err() != nil {
+				return
+			}
+			continue
+		}
+		ssrc := uint32(0)
+		if ps := s.GetParameters().Encodings; len(ps) > 0 {
+			ssrc = uint32(ps[0].SSRC)
+		}
+		now, holes := time.Now(), e.writer.Holes()
+		for _, p := range pkts {
+			e.reports.Observe(p, ssrc, holes, now)
+		}
+	}
+}
+
+// MediaStats implements cti.MediaStatsReporter: our reception of the
+// browser's audio, and the browser's reports about ours.
+func (e *Endpoint) MediaStats() cti.MediaStats {
+	rx, rt := e.reader.Reception(), e.reports.Stats()
+	return cti.MediaStats{
+		Expected: rx.Expected, Received: rx.Received, Jitter: rx.Jitter,
+		Reports: rt.Reports, FractionLost: rt.FractionLost, RemoteJitter: rt.Jitter, RTT: rt.RTT,
+		Holes: e.writer.Holes(),
+	}
+}
