@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -35,7 +35,7 @@ func (s *Store) GetRecording(ctx context.Context, tenantID, id string) (*cti.Rec
 		return nil, cti.Errorf(cti.KindNotFound, "no recording %s", id)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: get recording: %w", err)
+		return nil, fmt.Errorf("store: get recording: %w", err)
 	}
 	r.DurationSeconds = float64(ms) / 1000
 	if r.CreatedAt, err = parseTime(created); err != nil {

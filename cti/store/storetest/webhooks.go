@@ -1,21 +1,21 @@
-package sqlite
+package storetest
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ringbridge/ringbridge/cti"
+	"github.com/ringbridge/ringbridge/cti/store/sqlstore"
 	"github.com/ringbridge/ringbridge/cti/webhook"
 )
 
-func webhookFixture(t *testing.T) (*WebhookStore, *webhook.Endpoint, *webhook.Endpoint) {
+func webhookFixture(t *testing.T, db NewDB) (*sqlstore.WebhookStore, *webhook.Endpoint, *webhook.Endpoint) {
 	t.Helper()
-	s := openTest(t, filepath.Join(t.TempDir(), "rb.db"))
-	seed(t, s)
+	s := db(t)(t)
+	Seed(t, s)
 	w := s.Webhooks()
 	now := time.Now().UTC()
 	mk := func(id, tenant string) *webhook.Endpoint {
@@ -30,7 +30,7 @@ func webhookFixture(t *testing.T) (*WebhookStore, *webhook.Endpoint, *webhook.En
 	return w, mk("whk_a", "a"), mk("whk_b", "b")
 }
 
-func enqueue(t *testing.T, w *WebhookStore, at time.Time, evs ...webhook.NewDeliveries) {
+func enqueue(t *testing.T, w *sqlstore.WebhookStore, at time.Time, evs ...webhook.NewDeliveries) {
 	t.Helper()
 	if err := w.Enqueue(t.Context(), evs, at); err != nil {
 		t.Fatalf("Enqueue: %v", err)
@@ -43,8 +43,8 @@ func newDelivery(id, tenant, call string, endpoints ...string) webhook.NewDelive
 		EndpointIDs: endpoints}
 }
 
-func TestWebhookEndpoints(t *testing.T) {
-	w, a, b := webhookFixture(t)
+func testWebhookEndpoints(t *testing.T, db NewDB) {
+	w, a, b := webhookFixture(t, db)
 	ctx := t.Context()
 	got, err := w.GetEndpoint(ctx, "a", a.ID)
 	if err != nil || got.Secret != a.Secret || got.Config.URL != a.Config.URL || !got.CreatedAt.Equal(a.CreatedAt) {
@@ -73,8 +73,8 @@ func TestWebhookEndpoints(t *testing.T) {
 	wantKind(t, w.DeleteEndpoint(ctx, "b", a.ID), cti.KindNotFound)
 }
 
-func TestWebhookQueueAndResults(t *testing.T) {
-	w, a, b := webhookFixture(t)
+func testWebhookQueueAndResults(t *testing.T, db NewDB) {
+	w, a, b := webhookFixture(t, db)
 	ctx := t.Context()
 	t0 := time.Now()
 	enqueue(t, w, t0,
@@ -167,8 +167,8 @@ func TestWebhookQueueAndResults(t *testing.T) {
 	}
 }
 
-func TestWebhookDeliveryListing(t *testing.T) {
-	w, a, _ := webhookFixture(t)
+func testWebhookDeliveryListing(t *testing.T, db NewDB) {
+	w, a, _ := webhookFixture(t, db)
 	ctx := t.Context()
 	t0 := time.Now()
 	for i := range 9 {
@@ -219,8 +219,8 @@ func TestWebhookDeliveryListing(t *testing.T) {
 	}
 }
 
-func TestWebhookPrune(t *testing.T) {
-	w, a, _ := webhookFixture(t)
+func testWebhookPrune(t *testing.T, db NewDB) {
+	w, a, _ := webhookFixture(t, db)
 	ctx := t.Context()
 	old, recent := time.Now().Add(-8*24*time.Hour), time.Now().Add(-time.Hour)
 	for i := range 6 {
@@ -258,9 +258,9 @@ func TestWebhookPrune(t *testing.T) {
 // the rows hold ciphertext, the store hands back the plain values, secrets
 // an older version stored in the clear are sealed at start, and another
 // tenant's row cannot be decrypted with the ciphertext moved into it.
-func TestWebhookSecretsEncryptedAtRest(t *testing.T) {
-	s := openTest(t, filepath.Join(t.TempDir(), "rb.db"))
-	seed(t, s)
+func testWebhookSecretsEncryptedAtRest(t *testing.T, db NewDB) {
+	s := db(t)(t)
+	Seed(t, s)
 	w := s.Webhooks()
 	now := time.Now().UTC()
 	cfg := webhook.Config{URL: "https://crm/x", Events: []string{"*"}, Auth: webhook.Auth{Type: webhook.AuthBasic, Username: "crm", Password: "hunter2-password"}}
@@ -281,10 +281,10 @@ func TestWebhookSecretsEncryptedAtRest(t *testing.T) {
 	}
 	for _, e := range []*webhook.Endpoint{old, ep} {
 		var secret, config string
-		if err := s.reader.QueryRowContext(t.Context(), `SELECT secret, config FROM webhook_endpoints WHERE id = ?`, e.ID).Scan(&secret, &config); err != nil {
+		if err := s.Reader().QueryRowContext(t.Context(), `SELECT secret, config FROM webhook_endpoints WHERE id = ?`, e.ID).Scan(&secret, &config); err != nil {
 			t.Fatal(err)
 		}
-		if !strings.HasPrefix(secret, secretPrefix) || strings.Contains(config, "hunter2") || strings.Contains(secret, e.Secret[6:]) {
+		if !strings.HasPrefix(secret, "enc1:") || strings.Contains(config, "hunter2") || strings.Contains(secret, e.Secret[6:]) {
 			t.Fatalf("%s stored in the clear: %s %s", e.ID, secret, config)
 		}
 		got, err := w.GetEndpoint(t.Context(), "a", e.ID)
@@ -293,7 +293,7 @@ func TestWebhookSecretsEncryptedAtRest(t *testing.T) {
 		}
 	}
 	// Ciphertext moved to another tenant's endpoint does not open.
-	if _, err := s.writer.ExecContext(t.Context(), `UPDATE webhook_endpoints SET tenant_id = 'b' WHERE id = 'whk_new'`); err != nil {
+	if _, err := s.Writer().ExecContext(t.Context(), `UPDATE webhook_endpoints SET tenant_id = 'b' WHERE id = 'whk_new'`); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := w.GetEndpoint(t.Context(), "b", "whk_new"); err == nil {

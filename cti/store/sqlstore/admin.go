@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -36,11 +36,11 @@ func encodeTeamsSkills(u *cti.User) (string, string, error) {
 	}
 	tb, err := json.Marshal(teams)
 	if err != nil {
-		return "", "", fmt.Errorf("sqlite: encode teams: %w", err)
+		return "", "", fmt.Errorf("store: encode teams: %w", err)
 	}
 	sb, err := json.Marshal(skills)
 	if err != nil {
-		return "", "", fmt.Errorf("sqlite: encode skills: %w", err)
+		return "", "", fmt.Errorf("store: encode skills: %w", err)
 	}
 	return string(tb), string(sb), nil
 }
@@ -74,7 +74,7 @@ var tenantTables = []string{"refresh_tokens", "api_keys", "contact_numbers", "co
 func (s *Store) DeleteTenant(ctx context.Context, id string) (err error) {
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlite: delete tenant: begin: %w", err)
+		return fmt.Errorf("store: delete tenant: begin: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -83,19 +83,19 @@ func (s *Store) DeleteTenant(ctx context.Context, id string) (err error) {
 	}()
 	for _, t := range tenantTables {
 		if _, err = tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE tenant_id = ?`, id); err != nil {
-			return fmt.Errorf("sqlite: delete tenant: %s: %w", t, err)
+			return fmt.Errorf("store: delete tenant: %s: %w", t, err)
 		}
 	}
 	res, err := tx.ExecContext(ctx, `DELETE FROM tenants WHERE id = ?`, id)
 	if err != nil {
-		return fmt.Errorf("sqlite: delete tenant: %w", err)
+		return fmt.Errorf("store: delete tenant: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		err = cti.Errorf(cti.KindNotFound, "tenant %q not found", id)
 		return err
 	}
 	if err = tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: delete tenant: commit: %w", err)
+		return fmt.Errorf("store: delete tenant: commit: %w", err)
 	}
 	return nil
 }
@@ -131,11 +131,11 @@ func (s *Store) DeleteUser(ctx context.Context, tenantID, userID string) error {
 func (s *Store) DeleteUserRefreshTokens(ctx context.Context, tenantID, userID string) (int64, error) {
 	res, err := s.writer.ExecContext(ctx, `DELETE FROM refresh_tokens WHERE tenant_id = ? AND user_id = ?`, tenantID, userID)
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: delete refresh tokens: %w", err)
+		return 0, fmt.Errorf("store: delete refresh tokens: %w", err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: delete refresh tokens: %w", err)
+		return 0, fmt.Errorf("store: delete refresh tokens: %w", err)
 	}
 	return n, nil
 }
@@ -147,7 +147,7 @@ func (s *Store) execOne(ctx context.Context, what, q string, args ...any) error 
 		return classify(err, what, "tenant")
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("sqlite: write %s: %w", what, err)
+		return fmt.Errorf("store: write %s: %w", what, err)
 	} else if n == 0 {
 		return cti.Errorf(cti.KindNotFound, "%s not found", what)
 	}
@@ -165,21 +165,22 @@ func (s *Store) ListUsersPage(ctx context.Context, tenantID string, f cti.UserFi
 		where, args = append(where, "role = ?"), append(args, string(f.Role))
 	}
 	if f.Team != "" {
-		where, args = append(where, "EXISTS (SELECT 1 FROM json_each(users.teams) WHERE value = ?)"), append(args, f.Team)
+		where, args = append(where, "EXISTS (SELECT 1 FROM "+s.d.JSONText("users.teams")+" WHERE value = ?)"), append(args, f.Team)
 	}
 	if f.Teams != nil {
-		where = append(where, "EXISTS (SELECT 1 FROM json_each(users.teams) WHERE value IN (?"+strings.Repeat(",?", len(f.Teams)-1)+"))")
+		where = append(where, "EXISTS (SELECT 1 FROM "+s.d.JSONText("users.teams")+" WHERE value IN (?"+strings.Repeat(",?", len(f.Teams)-1)+"))")
 		for _, t := range f.Teams {
 			args = append(args, t)
 		}
 	}
 	if f.Skill != "" {
-		where = append(where, "EXISTS (SELECT 1 FROM json_each(users.skills) WHERE json_extract(value, '$.name') = ? COLLATE NOCASE)")
+		where = append(where, "EXISTS (SELECT 1 FROM "+s.d.JSONText("users.skills")+" WHERE lower("+s.d.JSONField("value", "name")+") = lower(?))")
 		args = append(args, f.Skill)
 	}
 	if f.Query != "" {
 		q := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(f.Query) + "%"
-		where = append(where, `(username LIKE ? ESCAPE '\' OR display_name LIKE ? ESCAPE '\' OR extension LIKE ? ESCAPE '\')`)
+		like := s.d.ILike
+		where = append(where, `(username `+like+` ? ESCAPE '\' OR display_name `+like+` ? ESCAPE '\' OR extension `+like+` ? ESCAPE '\')`)
 		args = append(args, q, q, q)
 	}
 	if f.Disabled != nil {
@@ -203,19 +204,19 @@ func (s *Store) ListUsersPage(ctx context.Context, tenantID string, f cti.UserFi
 	rows, err := s.reader.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY username, id LIMIT ?`, append(args, limit+1)...)
 	if err != nil {
-		return nil, "", fmt.Errorf("sqlite: list users: %w", err)
+		return nil, "", fmt.Errorf("store: list users: %w", err)
 	}
 	defer rows.Close()
 	out := []cti.User{}
 	for rows.Next() {
 		u, err := scanUser(rows)
 		if err != nil {
-			return nil, "", fmt.Errorf("sqlite: list users: %w", err)
+			return nil, "", fmt.Errorf("store: list users: %w", err)
 		}
 		out = append(out, *u)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("sqlite: list users: %w", err)
+		return nil, "", fmt.Errorf("store: list users: %w", err)
 	}
 	next := ""
 	if len(out) > limit {
@@ -268,7 +269,7 @@ func (s *Store) getNumber(ctx context.Context, where string, args ...any) (*cti.
 		return nil, cti.Errorf(cti.KindNotFound, "number not found")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: get number: %w", err)
+		return nil, fmt.Errorf("store: get number: %w", err)
 	}
 	return n, nil
 }
@@ -287,19 +288,19 @@ func (s *Store) FindNumber(ctx context.Context, number string) (*cti.Number, err
 func (s *Store) ListNumbers(ctx context.Context, tenantID string) ([]cti.Number, error) {
 	rows, err := s.reader.QueryContext(ctx, `SELECT `+numberColumns+` FROM numbers WHERE tenant_id = ? ORDER BY number_key`, tenantID)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list numbers: %w", err)
+		return nil, fmt.Errorf("store: list numbers: %w", err)
 	}
 	defer rows.Close()
 	out := []cti.Number{}
 	for rows.Next() {
 		n, err := scanNumber(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: list numbers: %w", err)
+			return nil, fmt.Errorf("store: list numbers: %w", err)
 		}
 		out = append(out, *n)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list numbers: %w", err)
+		return nil, fmt.Errorf("store: list numbers: %w", err)
 	}
 	return out, nil
 }
@@ -359,11 +360,11 @@ func (s *Store) GetSettings(ctx context.Context, tenantID string) (*cti.TenantSe
 		return nil, cti.Errorf(cti.KindNotFound, "no settings stored for tenant %q", tenantID)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: get settings: %w", err)
+		return nil, fmt.Errorf("store: get settings: %w", err)
 	}
 	var d settingsDoc
 	if err := json.Unmarshal([]byte(raw), &d); err != nil {
-		return nil, fmt.Errorf("sqlite: decode settings of %s: %w", tenantID, err)
+		return nil, fmt.Errorf("store: decode settings of %s: %w", tenantID, err)
 	}
 	if d.CRM.APIKey, err = s.openSecret(tenantID, d.CRM.APIKey); err != nil {
 		return nil, err
@@ -395,7 +396,7 @@ func (s *Store) PutSettings(ctx context.Context, tenantID string, t cti.TenantSe
 	d.CRM.APIKey, d.CRM.Password = s.sealSecret(tenantID, d.CRM.APIKey), s.sealSecret(tenantID, d.CRM.Password)
 	b, err := json.Marshal(d)
 	if err != nil {
-		return fmt.Errorf("sqlite: encode settings: %w", err)
+		return fmt.Errorf("store: encode settings: %w", err)
 	}
 	_, err = s.writer.ExecContext(ctx, `INSERT INTO tenant_settings (tenant_id, settings, updated_at) VALUES (?, ?, ?)
 		ON CONFLICT (tenant_id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at`,
@@ -410,7 +411,7 @@ func (s *Store) PutSettings(ctx context.Context, tenantID string, t cti.TenantSe
 func (s *Store) AppendAudit(ctx context.Context, e *cti.AuditEntry) error {
 	b, err := json.Marshal(e.Details)
 	if err != nil {
-		return fmt.Errorf("sqlite: encode audit details: %w", err)
+		return fmt.Errorf("store: encode audit details: %w", err)
 	}
 	if e.At.IsZero() {
 		e.At = time.Now().UTC()
@@ -419,7 +420,7 @@ func (s *Store) AppendAudit(ctx context.Context, e *cti.AuditEntry) error {
 	err = s.writer.QueryRowContext(ctx, `INSERT INTO audit_log (tenant_id, actor_id, actor_name, action, target, details, at)
 		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq`, e.TenantID, e.ActorID, e.ActorName, e.Action, e.Target, string(b), formatTime(e.At)).Scan(&seq)
 	if err != nil {
-		return fmt.Errorf("sqlite: append audit: %w", err)
+		return fmt.Errorf("store: append audit: %w", err)
 	}
 	e.ID = "aud_" + strconv.FormatInt(seq, 10)
 	return nil
@@ -453,7 +454,7 @@ func (s *Store) ListAudit(ctx context.Context, tenantID string, f cti.AuditFilte
 	rows, err := s.reader.QueryContext(ctx, `SELECT seq, tenant_id, actor_id, actor_name, action, target, details, at
 		FROM audit_log WHERE `+strings.Join(where, " AND ")+` ORDER BY seq DESC LIMIT ?`, append(args, limit+1)...)
 	if err != nil {
-		return nil, "", fmt.Errorf("sqlite: list audit: %w", err)
+		return nil, "", fmt.Errorf("store: list audit: %w", err)
 	}
 	defer rows.Close()
 	out := []cti.AuditEntry{}
@@ -463,17 +464,17 @@ func (s *Store) ListAudit(ctx context.Context, tenantID string, f cti.AuditFilte
 		var seq int64
 		var details, at string
 		if err := rows.Scan(&seq, &e.TenantID, &e.ActorID, &e.ActorName, &e.Action, &e.Target, &details, &at); err != nil {
-			return nil, "", fmt.Errorf("sqlite: list audit: %w", err)
+			return nil, "", fmt.Errorf("store: list audit: %w", err)
 		}
 		e.ID = "aud_" + strconv.FormatInt(seq, 10)
 		_ = json.Unmarshal([]byte(details), &e.Details)
 		if e.At, err = parseTime(at); err != nil {
-			return nil, "", fmt.Errorf("sqlite: list audit: %w", err)
+			return nil, "", fmt.Errorf("store: list audit: %w", err)
 		}
 		out, seqs = append(out, e), append(seqs, seq)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("sqlite: list audit: %w", err)
+		return nil, "", fmt.Errorf("store: list audit: %w", err)
 	}
 	next := ""
 	if len(out) > limit {

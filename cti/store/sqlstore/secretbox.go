@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"crypto/aes"
@@ -25,15 +25,15 @@ const secretPrefix = "enc1:"
 // write.
 func (s *Store) SetSecretKey(key []byte) error {
 	if len(key) != 32 {
-		return fmt.Errorf("sqlite: secret key must be 32 bytes, got %d", len(key))
+		return fmt.Errorf("store: secret key must be 32 bytes, got %d", len(key))
 	}
 	block, err := aes.NewCipher(key)
 	if err != nil {
-		return fmt.Errorf("sqlite: secret key: %w", err)
+		return fmt.Errorf("store: secret key: %w", err)
 	}
 	aead, err := cipher.NewGCM(block)
 	if err != nil {
-		return fmt.Errorf("sqlite: secret key: %w", err)
+		return fmt.Errorf("store: secret key: %w", err)
 	}
 	s.aead = aead
 	return nil
@@ -49,7 +49,7 @@ func (s *Store) sealSecret(tenantID, plain string) string {
 	return secretPrefix + base64.RawStdEncoding.EncodeToString(ct)
 }
 
-var errNoSecretKey = errors.New("sqlite: an encrypted secret was found but no secret key is set (is DataDir/secrets.key missing?)")
+var errNoSecretKey = errors.New("store: an encrypted secret was found but no secret key is set (is DataDir/secrets.key missing?)")
 
 func (s *Store) openSecret(tenantID, stored string) (string, error) {
 	rest, ok := strings.CutPrefix(stored, secretPrefix)
@@ -61,12 +61,12 @@ func (s *Store) openSecret(tenantID, stored string) (string, error) {
 	}
 	ct, err := base64.RawStdEncoding.DecodeString(rest)
 	if err != nil || len(ct) < s.aead.NonceSize() {
-		return "", errors.New("sqlite: malformed encrypted secret")
+		return "", errors.New("store: malformed encrypted secret")
 	}
 	n := s.aead.NonceSize()
 	plain, err := s.aead.Open(nil, ct[:n], ct[n:], []byte(tenantID))
 	if err != nil {
-		return "", fmt.Errorf("sqlite: decrypting a secret of tenant %s (wrong secrets.key?): %w", tenantID, err)
+		return "", fmt.Errorf("store: decrypting a secret of tenant %s (wrong secrets.key?): %w", tenantID, err)
 	}
 	return string(plain), nil
 }

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -22,7 +22,7 @@ func saveCallRecord(ctx context.Context, db execer, r *cti.CallRecord) error {
 	}
 	body, err := json.Marshal(r)
 	if err != nil {
-		return fmt.Errorf("sqlite: call record: %w", err)
+		return fmt.Errorf("store: call record: %w", err)
 	}
 	ended := ""
 	if !r.EndedAt.IsZero() {
@@ -46,21 +46,23 @@ func saveCallRecord(ctx context.Context, db execer, r *cti.CallRecord) error {
 
 // GetCallRecord returns a tenant's call record.
 func (s *Store) GetCallRecord(ctx context.Context, tenantID, id string) (*cti.CallRecord, error) {
-	return getCallRecord(ctx, s.reader, tenantID, id)
+	return getCallRecord(ctx, s.reader, tenantID, id, "")
 }
 
 type queryRower interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-func getCallRecord(ctx context.Context, db queryRower, tenantID, id string) (*cti.CallRecord, error) {
+// getCallRecord reads a record; lock is the dialect's row lock when the
+// caller's transaction is about to write it back.
+func getCallRecord(ctx context.Context, db queryRower, tenantID, id, lock string) (*cti.CallRecord, error) {
 	var body string
-	err := db.QueryRowContext(ctx, `SELECT record FROM calls WHERE tenant_id = ? AND id = ?`, tenantID, id).Scan(&body)
+	err := db.QueryRowContext(ctx, `SELECT record FROM calls WHERE tenant_id = ? AND id = ?`+lock, tenantID, id).Scan(&body)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, cti.Errorf(cti.KindNotFound, "no call %s", id)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: get call record: %w", err)
+		return nil, fmt.Errorf("store: get call record: %w", err)
 	}
 	return decodeCallRecord(body)
 }
@@ -68,7 +70,7 @@ func getCallRecord(ctx context.Context, db queryRower, tenantID, id string) (*ct
 func decodeCallRecord(body string) (*cti.CallRecord, error) {
 	var r cti.CallRecord
 	if err := json.Unmarshal([]byte(body), &r); err != nil {
-		return nil, fmt.Errorf("sqlite: decode call record: %w", err)
+		return nil, fmt.Errorf("store: decode call record: %w", err)
 	}
 	return &r, nil
 }
@@ -99,7 +101,7 @@ func (s *Store) ListCallRecords(ctx context.Context, tenantID string, f cti.Call
 	args = append(args, page.Limit+1)
 	rows, err := s.reader.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, "", fmt.Errorf("sqlite: list call records: %w", err)
+		return nil, "", fmt.Errorf("store: list call records: %w", err)
 	}
 	defer rows.Close()
 	out := []cti.CallRecord{}
@@ -111,7 +113,7 @@ func (s *Store) ListCallRecords(ctx context.Context, tenantID string, f cti.Call
 		}
 		var started, id, body string
 		if err := rows.Scan(&started, &id, &body); err != nil {
-			return nil, "", fmt.Errorf("sqlite: list call records: %w", err)
+			return nil, "", fmt.Errorf("store: list call records: %w", err)
 		}
 		r, err := decodeCallRecord(body)
 		if err != nil {
@@ -121,7 +123,7 @@ func (s *Store) ListCallRecords(ctx context.Context, tenantID string, f cti.Call
 		lastStarted, lastID = started, id
 	}
 	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("sqlite: list call records: %w", err)
+		return nil, "", fmt.Errorf("store: list call records: %w", err)
 	}
 	return out, "", nil
 }
@@ -130,8 +132,8 @@ func (s *Store) ListCallRecords(ctx context.Context, tenantID string, f cti.Call
 // transaction and returns the new record.
 func (s *Store) UpdateCallRecord(ctx context.Context, tenantID, id string, u cti.CallUpdate) (*cti.CallRecord, error) {
 	var out *cti.CallRecord
-	err := s.inWriteTx(ctx, "update call record", func(tx *sql.Tx) error {
-		r, err := getCallRecord(ctx, tx, tenantID, id)
+	err := s.inWriteTx(ctx, "update call record", func(tx *Tx) error {
+		r, err := getCallRecord(ctx, tx, tenantID, id, s.d.ForUpdate)
 		if err != nil {
 			return err
 		}

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -38,7 +38,7 @@ func (s *Store) GetAPIKey(ctx context.Context, id string) (*cti.APIKey, error) {
 		return nil, cti.Errorf(cti.KindNotFound, "API key not found")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: get API key: %w", err)
+		return nil, fmt.Errorf("store: get API key: %w", err)
 	}
 	return k, nil
 }
@@ -48,14 +48,14 @@ func (s *Store) ListAPIKeys(ctx context.Context, tenantID string) ([]cti.APIKey,
 	rows, err := s.reader.QueryContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE tenant_id = ?
 		ORDER BY created_at, id`, tenantID)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list API keys: %w", err)
+		return nil, fmt.Errorf("store: list API keys: %w", err)
 	}
 	defer rows.Close()
 	out := []cti.APIKey{}
 	for rows.Next() {
 		k, err := scanAPIKey(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: list API keys: %w", err)
+			return nil, fmt.Errorf("store: list API keys: %w", err)
 		}
 		out = append(out, *k)
 	}
@@ -66,7 +66,7 @@ func (s *Store) ListAPIKeys(ctx context.Context, tenantID string) ([]cti.APIKey,
 func (s *Store) DeleteAPIKey(ctx context.Context, tenantID, id string) error {
 	res, err := s.writer.ExecContext(ctx, `DELETE FROM api_keys WHERE tenant_id = ? AND id = ?`, tenantID, id)
 	if err != nil {
-		return fmt.Errorf("sqlite: delete API key: %w", err)
+		return fmt.Errorf("store: delete API key: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return cti.Errorf(cti.KindNotFound, "API key %s not found", id)
@@ -77,7 +77,7 @@ func (s *Store) DeleteAPIKey(ctx context.Context, tenantID, id string) error {
 // TouchAPIKey records the key's last use.
 func (s *Store) TouchAPIKey(ctx context.Context, id string, at time.Time) error {
 	if _, err := s.writer.ExecContext(ctx, `UPDATE api_keys SET last_used_at = ? WHERE id = ?`, formatTime(at), id); err != nil {
-		return fmt.Errorf("sqlite: touch API key: %w", err)
+		return fmt.Errorf("store: touch API key: %w", err)
 	}
 	return nil
 }

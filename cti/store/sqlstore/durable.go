@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -22,7 +22,7 @@ type execer interface {
 func (s *Store) ApplyEventState(ctx context.Context, st *cti.EventState) (err error) {
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlite: apply event state: begin: %w", err)
+		return fmt.Errorf("store: apply event state: begin: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -33,7 +33,7 @@ func (s *Store) ApplyEventState(ctx context.Context, st *cti.EventState) (err er
 		return err
 	}
 	if err = tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: apply event state: commit: %w", err)
+		return fmt.Errorf("store: apply event state: commit: %w", err)
 	}
 	return nil
 }
@@ -47,13 +47,13 @@ func applyEventState(ctx context.Context, db execer, st *cti.EventState) error {
 			return err
 		}
 		if _, err := db.ExecContext(ctx, `DELETE FROM live_calls WHERE id = ?`, r.ID); err != nil {
-			return fmt.Errorf("sqlite: remove live call: %w", err)
+			return fmt.Errorf("store: remove live call: %w", err)
 		}
 	}
 	if lc := st.LiveCall; lc != nil {
 		body, err := json.Marshal(&lc.Record)
 		if err != nil {
-			return fmt.Errorf("sqlite: live call: %w", err)
+			return fmt.Errorf("store: live call: %w", err)
 		}
 		if _, err := db.ExecContext(ctx, `INSERT INTO live_calls (id, tenant_id, record, recording_id, started_at, seen_at)
 			VALUES (?, ?, ?, ?, ?, ?)
@@ -61,7 +61,7 @@ func applyEventState(ctx context.Context, db execer, st *cti.EventState) error {
 			seen_at = excluded.seen_at WHERE live_calls.tenant_id = excluded.tenant_id`,
 			lc.Record.ID, lc.Record.TenantID, string(body), lc.RecordingID,
 			formatTime(lc.Record.StartedAt), formatTime(lc.SeenAt)); err != nil {
-			return fmt.Errorf("sqlite: live call: %w", err)
+			return fmt.Errorf("store: live call: %w", err)
 		}
 	}
 	if p := st.Presence; p != nil {
@@ -77,7 +77,7 @@ func applyEventState(ctx context.Context, db execer, st *cti.EventState) error {
 func applyPresence(ctx context.Context, db execer, p *cti.AgentStatusChange) error {
 	body, err := json.Marshal(p)
 	if err != nil {
-		return fmt.Errorf("sqlite: presence: %w", err)
+		return fmt.Errorf("store: presence: %w", err)
 	}
 	if _, err := db.ExecContext(ctx, `INSERT INTO agent_presence (tenant_id, extension, status, change, changed_at)
 		VALUES (?, ?, ?, ?, ?)
@@ -85,13 +85,13 @@ func applyPresence(ctx context.Context, db execer, p *cti.AgentStatusChange) err
 		change = excluded.change, changed_at = excluded.changed_at
 		WHERE excluded.changed_at >= agent_presence.changed_at`,
 		p.TenantID, p.Extension, string(p.Status), string(body), formatTime(p.ChangedAt)); err != nil {
-		return fmt.Errorf("sqlite: presence: %w", err)
+		return fmt.Errorf("store: presence: %w", err)
 	}
 	at := nanos(p.ChangedAt)
 	if _, err := db.ExecContext(ctx, `UPDATE agent_status_intervals SET ended_at = ?1
 		WHERE tenant_id = ?2 AND extension = ?3 AND started_at <= ?1 AND (ended_at IS NULL OR ended_at > ?1)`,
 		at, p.TenantID, p.Extension); err != nil {
-		return fmt.Errorf("sqlite: status interval: %w", err)
+		return fmt.Errorf("store: status interval: %w", err)
 	}
 	if p.Status == cti.StatusOffline {
 		return nil
@@ -101,7 +101,7 @@ func applyPresence(ctx context.Context, db execer, p *cti.AgentStatusChange) err
 		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, (SELECT MIN(started_at) FROM agent_status_intervals
 			WHERE tenant_id = ?1 AND extension = ?2 AND started_at > ?7))`,
 		p.TenantID, p.Extension, p.UserID, p.Username, string(p.Status), p.Reason, at); err != nil {
-		return fmt.Errorf("sqlite: status interval: %w", err)
+		return fmt.Errorf("store: status interval: %w", err)
 	}
 	return nil
 }
@@ -110,14 +110,14 @@ func applyPresence(ctx context.Context, db execer, p *cti.AgentStatusChange) err
 func (s *Store) LiveCalls(ctx context.Context) ([]cti.LiveCall, error) {
 	rows, err := s.reader.QueryContext(ctx, `SELECT record, recording_id, seen_at FROM live_calls ORDER BY started_at, id`)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: live calls: %w", err)
+		return nil, fmt.Errorf("store: live calls: %w", err)
 	}
 	defer rows.Close()
 	var out []cti.LiveCall
 	for rows.Next() {
 		var body, recID, seen string
 		if err := rows.Scan(&body, &recID, &seen); err != nil {
-			return nil, fmt.Errorf("sqlite: live calls: %w", err)
+			return nil, fmt.Errorf("store: live calls: %w", err)
 		}
 		r, err := decodeCallRecord(body)
 		if err != nil {
@@ -137,7 +137,7 @@ func (s *Store) LiveCalls(ctx context.Context) ([]cti.LiveCall, error) {
 func (s *Store) TouchLiveCalls(ctx context.Context, ids []string, at time.Time) error {
 	if _, err := s.writer.ExecContext(ctx, `INSERT INTO process_heartbeat (id, at) VALUES (1, ?)
 		ON CONFLICT (id) DO UPDATE SET at = excluded.at`, formatTime(at)); err != nil {
-		return fmt.Errorf("sqlite: heartbeat: %w", err)
+		return fmt.Errorf("store: heartbeat: %w", err)
 	}
 	if len(ids) == 0 {
 		return nil
@@ -149,7 +149,7 @@ func (s *Store) TouchLiveCalls(ctx context.Context, ids []string, at time.Time) 
 	}
 	q := `UPDATE live_calls SET seen_at = ? WHERE id IN (?` + strings.Repeat(",?", len(ids)-1) + `)`
 	if _, err := s.writer.ExecContext(ctx, q, args...); err != nil {
-		return fmt.Errorf("sqlite: touch live calls: %w", err)
+		return fmt.Errorf("store: touch live calls: %w", err)
 	}
 	return nil
 }
@@ -158,18 +158,18 @@ func (s *Store) TouchLiveCalls(ctx context.Context, ids []string, at time.Time) 
 func (s *Store) Presence(ctx context.Context) ([]cti.AgentStatusChange, error) {
 	rows, err := s.reader.QueryContext(ctx, `SELECT change FROM agent_presence WHERE status != 'offline' ORDER BY tenant_id, extension`)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: presence: %w", err)
+		return nil, fmt.Errorf("store: presence: %w", err)
 	}
 	defer rows.Close()
 	var out []cti.AgentStatusChange
 	for rows.Next() {
 		var body string
 		if err := rows.Scan(&body); err != nil {
-			return nil, fmt.Errorf("sqlite: presence: %w", err)
+			return nil, fmt.Errorf("store: presence: %w", err)
 		}
 		var ch cti.AgentStatusChange
 		if err := json.Unmarshal([]byte(body), &ch); err != nil {
-			return nil, fmt.Errorf("sqlite: decode presence: %w", err)
+			return nil, fmt.Errorf("store: decode presence: %w", err)
 		}
 		out = append(out, ch)
 	}
@@ -184,7 +184,7 @@ func (s *Store) Heartbeat(ctx context.Context) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	if err != nil {
-		return time.Time{}, fmt.Errorf("sqlite: heartbeat: %w", err)
+		return time.Time{}, fmt.Errorf("store: heartbeat: %w", err)
 	}
 	return parseTime(at)
 }

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -13,38 +13,38 @@ import (
 
 // jsonRow decodes the single JSON column of the one row query selects;
 // notFound is the domain error when there is none.
-func jsonRow[T any](ctx context.Context, db *sql.DB, what string, notFound error, query string, args ...any) (*T, error) {
+func jsonRow[T any](ctx context.Context, db *DB, what string, notFound error, query string, args ...any) (*T, error) {
 	var body string
 	err := db.QueryRowContext(ctx, query, args...).Scan(&body)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: %s: %w", what, err)
+		return nil, fmt.Errorf("store: %s: %w", what, err)
 	}
 	var v T
 	if err := json.Unmarshal([]byte(body), &v); err != nil {
-		return nil, fmt.Errorf("sqlite: decode %s: %w", what, err)
+		return nil, fmt.Errorf("store: decode %s: %w", what, err)
 	}
 	return &v, nil
 }
 
 // jsonRows decodes the single JSON column of every row query selects.
-func jsonRows[T any](ctx context.Context, db *sql.DB, what, query string, args ...any) ([]T, error) {
+func jsonRows[T any](ctx context.Context, db *DB, what, query string, args ...any) ([]T, error) {
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: %s: %w", what, err)
+		return nil, fmt.Errorf("store: %s: %w", what, err)
 	}
 	defer rows.Close()
 	var out []T
 	for rows.Next() {
 		var body string
 		if err := rows.Scan(&body); err != nil {
-			return nil, fmt.Errorf("sqlite: %s: %w", what, err)
+			return nil, fmt.Errorf("store: %s: %w", what, err)
 		}
 		var v T
 		if err := json.Unmarshal([]byte(body), &v); err != nil {
-			return nil, fmt.Errorf("sqlite: decode %s: %w", what, err)
+			return nil, fmt.Errorf("store: decode %s: %w", what, err)
 		}
 		out = append(out, v)
 	}

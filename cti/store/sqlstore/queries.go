@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -36,7 +36,7 @@ func (s *Store) GetTenant(ctx context.Context, id string) (*cti.Tenant, error) {
 		return nil, cti.Errorf(cti.KindNotFound, "tenant %q not found", id)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: get tenant: %w", err)
+		return nil, fmt.Errorf("store: get tenant: %w", err)
 	}
 	return t, nil
 }
@@ -45,19 +45,19 @@ func (s *Store) GetTenant(ctx context.Context, id string) (*cti.Tenant, error) {
 func (s *Store) ListTenants(ctx context.Context) ([]cti.Tenant, error) {
 	rows, err := s.reader.QueryContext(ctx, `SELECT id, name, created_at FROM tenants ORDER BY id`)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list tenants: %w", err)
+		return nil, fmt.Errorf("store: list tenants: %w", err)
 	}
 	defer rows.Close()
 	out := []cti.Tenant{}
 	for rows.Next() {
 		t, err := scanTenant(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: list tenants: %w", err)
+			return nil, fmt.Errorf("store: list tenants: %w", err)
 		}
 		out = append(out, *t)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list tenants: %w", err)
+		return nil, fmt.Errorf("store: list tenants: %w", err)
 	}
 	return out, nil
 }
@@ -159,7 +159,7 @@ func (s *Store) getUser(ctx context.Context, op, where string, args ...any) (*ct
 		return nil, cti.Errorf(cti.KindNotFound, "user not found")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: %s: %w", op, err)
+		return nil, fmt.Errorf("store: %s: %w", op, err)
 	}
 	return u, nil
 }
@@ -197,19 +197,19 @@ func (s *Store) ListUsers(ctx context.Context, tenantID string) ([]cti.User, err
 	rows, err := s.reader.QueryContext(ctx,
 		`SELECT `+userColumns+` FROM users WHERE tenant_id = ? ORDER BY username, id`, tenantID)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list users: %w", err)
+		return nil, fmt.Errorf("store: list users: %w", err)
 	}
 	defer rows.Close()
 	out := []cti.User{}
 	for rows.Next() {
 		u, err := scanUser(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: list users: %w", err)
+			return nil, fmt.Errorf("store: list users: %w", err)
 		}
 		out = append(out, *u)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list users: %w", err)
+		return nil, fmt.Errorf("store: list users: %w", err)
 	}
 	return out, nil
 }
@@ -253,7 +253,7 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t *cti.RefreshToken) err
 func (s *Store) ConsumeRefreshToken(ctx context.Context, tenantID, hash string) (tok *cti.RefreshToken, err error) {
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: consume refresh token: begin: %w", err)
+		return nil, fmt.Errorf("store: consume refresh token: begin: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -265,19 +265,19 @@ func (s *Store) ConsumeRefreshToken(ctx context.Context, tenantID, hash string) 
 	var expires, created string
 	var used sql.NullString
 	err = tx.QueryRowContext(ctx, `SELECT id, tenant_id, user_id, family_id, hash, expires_at, created_at, used_at
-		FROM refresh_tokens WHERE tenant_id = ? AND hash = ?`, tenantID, hash).
+		FROM refresh_tokens WHERE tenant_id = ? AND hash = ?`+s.d.ForUpdate, tenantID, hash).
 		Scan(&t.ID, &t.TenantID, &t.UserID, &t.FamilyID, &t.Hash, &expires, &created, &used)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, cti.Errorf(cti.KindNotFound, "refresh token not found")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: consume refresh token: %w", err)
+		return nil, fmt.Errorf("store: consume refresh token: %w", err)
 	}
 	if t.ExpiresAt, err = parseTime(expires); err != nil {
-		return nil, fmt.Errorf("sqlite: consume refresh token: %w", err)
+		return nil, fmt.Errorf("store: consume refresh token: %w", err)
 	}
 	if t.CreatedAt, err = parseTime(created); err != nil {
-		return nil, fmt.Errorf("sqlite: consume refresh token: %w", err)
+		return nil, fmt.Errorf("store: consume refresh token: %w", err)
 	}
 	now := time.Now()
 	switch {
@@ -286,19 +286,19 @@ func (s *Store) ConsumeRefreshToken(ctx context.Context, tenantID, hash string) 
 		// thief, so nobody keeps it.
 		if _, err = tx.ExecContext(ctx, `DELETE FROM refresh_tokens WHERE tenant_id = ? AND family_id = ?`,
 			t.TenantID, t.FamilyID); err != nil {
-			return nil, fmt.Errorf("sqlite: revoke refresh family: %w", err)
+			return nil, fmt.Errorf("store: revoke refresh family: %w", err)
 		}
 	case !now.Before(t.ExpiresAt):
 		if _, err = tx.ExecContext(ctx, `DELETE FROM refresh_tokens WHERE id = ?`, t.ID); err != nil {
-			return nil, fmt.Errorf("sqlite: delete expired refresh token: %w", err)
+			return nil, fmt.Errorf("store: delete expired refresh token: %w", err)
 		}
 	default:
 		if _, err = tx.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = ? WHERE id = ?`, formatTime(now), t.ID); err != nil {
-			return nil, fmt.Errorf("sqlite: consume refresh token: %w", err)
+			return nil, fmt.Errorf("store: consume refresh token: %w", err)
 		}
 	}
 	if err = tx.Commit(); err != nil {
-		return nil, fmt.Errorf("sqlite: consume refresh token: commit: %w", err)
+		return nil, fmt.Errorf("store: consume refresh token: commit: %w", err)
 	}
 	switch {
 	case used.Valid:
@@ -314,7 +314,7 @@ func (s *Store) RevokeRefreshFamily(ctx context.Context, tenantID, hash string) 
 	_, err := s.writer.ExecContext(ctx, `DELETE FROM refresh_tokens WHERE tenant_id = ?1 AND family_id =
 		(SELECT family_id FROM refresh_tokens WHERE tenant_id = ?1 AND hash = ?2)`, tenantID, hash)
 	if err != nil {
-		return fmt.Errorf("sqlite: revoke refresh family: %w", err)
+		return fmt.Errorf("store: revoke refresh family: %w", err)
 	}
 	return nil
 }
@@ -324,7 +324,7 @@ func (s *Store) RevokeRefreshFamily(ctx context.Context, tenantID, hash string) 
 func (s *Store) RevokeUserTokens(ctx context.Context, tenantID, userID string) (epoch int64, err error) {
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: revoke user tokens: begin: %w", err)
+		return 0, fmt.Errorf("store: revoke user tokens: begin: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -337,13 +337,13 @@ func (s *Store) RevokeUserTokens(ctx context.Context, tenantID, userID string) (
 		return 0, cti.Errorf(cti.KindNotFound, "user not found")
 	}
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: revoke user tokens: %w", err)
+		return 0, fmt.Errorf("store: revoke user tokens: %w", err)
 	}
 	if _, err = tx.ExecContext(ctx, `DELETE FROM refresh_tokens WHERE tenant_id = ? AND user_id = ?`, tenantID, userID); err != nil {
-		return 0, fmt.Errorf("sqlite: revoke user tokens: %w", err)
+		return 0, fmt.Errorf("store: revoke user tokens: %w", err)
 	}
 	if err = tx.Commit(); err != nil {
-		return 0, fmt.Errorf("sqlite: revoke user tokens: commit: %w", err)
+		return 0, fmt.Errorf("store: revoke user tokens: commit: %w", err)
 	}
 	return epoch, nil
 }
@@ -354,11 +354,11 @@ func (s *Store) RevokeUserTokens(ctx context.Context, tenantID, userID string) (
 func (s *Store) DeleteExpiredRefreshTokens(ctx context.Context, now time.Time) (int64, error) {
 	res, err := s.writer.ExecContext(ctx, `DELETE FROM refresh_tokens WHERE expires_at <= ?`, formatTime(now))
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: delete expired refresh tokens: %w", err)
+		return 0, fmt.Errorf("store: delete expired refresh tokens: %w", err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: delete expired refresh tokens: %w", err)
+		return 0, fmt.Errorf("store: delete expired refresh tokens: %w", err)
 	}
 	return n, nil
 }

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -23,7 +23,7 @@ func (s *Store) ListForwarding(ctx context.Context, tenantID string) ([]cti.Forw
 func (s *Store) SetForwarding(ctx context.Context, tenantID string, f *cti.Forwarding) error {
 	body, err := json.Marshal(f)
 	if err != nil {
-		return fmt.Errorf("sqlite: forwarding: %w", err)
+		return fmt.Errorf("store: forwarding: %w", err)
 	}
 	if _, err := s.writer.ExecContext(ctx, `INSERT INTO forwarding (tenant_id, extension, rules, updated_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (tenant_id, extension) DO UPDATE SET rules = excluded.rules, updated_at = excluded.updated_at`,
@@ -36,7 +36,7 @@ func (s *Store) SetForwarding(ctx context.Context, tenantID string, f *cti.Forwa
 // DeleteForwarding removes an extension's forwarding (no error when none).
 func (s *Store) DeleteForwarding(ctx context.Context, tenantID, ext string) error {
 	if _, err := s.writer.ExecContext(ctx, `DELETE FROM forwarding WHERE tenant_id = ? AND extension = ?`, tenantID, ext); err != nil {
-		return fmt.Errorf("sqlite: delete forwarding: %w", err)
+		return fmt.Errorf("store: delete forwarding: %w", err)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -28,7 +28,7 @@ func (s *Store) CreateContact(ctx context.Context, c *cti.Contact) error {
 	if err != nil {
 		return err
 	}
-	return s.inWriteTx(ctx, "create contact", func(tx *sql.Tx) error {
+	return s.inWriteTx(ctx, "create contact", func(tx *Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO contacts (`+contactColumns+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			c.ID, c.TenantID, c.Name, c.Company, c.Tier, c.Notes, c.URL, fields,
@@ -50,7 +50,7 @@ func (s *Store) UpdateContact(ctx context.Context, c *cti.Contact) error {
 	if err != nil {
 		return err
 	}
-	return s.inWriteTx(ctx, "update contact", func(tx *sql.Tx) error {
+	return s.inWriteTx(ctx, "update contact", func(tx *Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE contacts SET name = ?, company = ?, tier = ?, notes = ?,
 			url = ?, fields = ?, updated_at = ? WHERE tenant_id = ? AND id = ?`,
 			c.Name, c.Company, c.Tier, c.Notes, c.URL, fields, formatTime(c.UpdatedAt), c.TenantID, c.ID)
@@ -68,10 +68,10 @@ func (s *Store) UpdateContact(ctx context.Context, c *cti.Contact) error {
 	})
 }
 
-func insertNumbers(ctx context.Context, tx *sql.Tx, c *cti.Contact) error {
+func insertNumbers(ctx context.Context, tx *Tx, c *cti.Contact) error {
 	for _, n := range c.Numbers {
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO contact_numbers (tenant_id, contact_id, number)
-			VALUES (?, ?, ?)`, c.TenantID, c.ID, n); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO contact_numbers (tenant_id, contact_id, number)
+			VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, c.TenantID, c.ID, n); err != nil {
 			return classify(err, "contact number", "contact")
 		}
 	}
@@ -82,7 +82,7 @@ func insertNumbers(ctx context.Context, tx *sql.Tx, c *cti.Contact) error {
 func (s *Store) DeleteContact(ctx context.Context, tenantID, id string) error {
 	res, err := s.writer.ExecContext(ctx, `DELETE FROM contacts WHERE tenant_id = ? AND id = ?`, tenantID, id)
 	if err != nil {
-		return fmt.Errorf("sqlite: delete contact: %w", err)
+		return fmt.Errorf("store: delete contact: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return cti.Errorf(cti.KindNotFound, "contact %s not found", id)
@@ -98,7 +98,7 @@ func (s *Store) GetContact(ctx context.Context, tenantID, id string) (*cti.Conta
 		return nil, cti.Errorf(cti.KindNotFound, "contact %s not found", id)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: get contact: %w", err)
+		return nil, fmt.Errorf("store: get contact: %w", err)
 	}
 	if err := s.loadNumbers(ctx, tenantID, []*cti.Contact{c}); err != nil {
 		return nil, err
@@ -117,7 +117,7 @@ func (s *Store) FindContactByNumber(ctx context.Context, tenantID, e164 string) 
 		return nil, cti.Errorf(cti.KindNotFound, "no contact with number %s", e164)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: find contact by number: %w", err)
+		return nil, fmt.Errorf("store: find contact by number: %w", err)
 	}
 	if err := s.loadNumbers(ctx, tenantID, []*cti.Contact{c}); err != nil {
 		return nil, err
@@ -142,19 +142,19 @@ func (s *Store) ListContacts(ctx context.Context, tenantID string, page cti.Page
 	args = append(args, page.Limit+1)
 	rows, err := s.reader.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, "", fmt.Errorf("sqlite: list contacts: %w", err)
+		return nil, "", fmt.Errorf("store: list contacts: %w", err)
 	}
 	defer rows.Close()
 	var list []*cti.Contact
 	for rows.Next() {
 		c, err := scanContact(rows)
 		if err != nil {
-			return nil, "", fmt.Errorf("sqlite: list contacts: %w", err)
+			return nil, "", fmt.Errorf("store: list contacts: %w", err)
 		}
 		list = append(list, c)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("sqlite: list contacts: %w", err)
+		return nil, "", fmt.Errorf("store: list contacts: %w", err)
 	}
 	next := ""
 	if len(list) > page.Limit {
@@ -188,13 +188,13 @@ func (s *Store) loadNumbers(ctx context.Context, tenantID string, cs []*cti.Cont
 	rows, err := s.reader.QueryContext(ctx, `SELECT contact_id, number FROM contact_numbers
 		WHERE tenant_id = ? AND contact_id IN (?`+strings.Repeat(",?", len(cs)-1)+`) ORDER BY contact_id, number`, ids...)
 	if err != nil {
-		return fmt.Errorf("sqlite: load contact numbers: %w", err)
+		return fmt.Errorf("store: load contact numbers: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id, n string
 		if err := rows.Scan(&id, &n); err != nil {
-			return fmt.Errorf("sqlite: load contact numbers: %w", err)
+			return fmt.Errorf("store: load contact numbers: %w", err)
 		}
 		if c := byID[id]; c != nil {
 			c.Numbers = append(c.Numbers, n)
@@ -229,16 +229,16 @@ func marshalFields(f map[string]string) (string, error) {
 	}
 	b, err := json.Marshal(f)
 	if err != nil {
-		return "", fmt.Errorf("sqlite: contact fields: %w", err)
+		return "", fmt.Errorf("store: contact fields: %w", err)
 	}
 	return string(b), nil
 }
 
 // inWriteTx runs fn in a write transaction.
-func (s *Store) inWriteTx(ctx context.Context, op string, fn func(*sql.Tx) error) (err error) {
+func (s *Store) inWriteTx(ctx context.Context, op string, fn func(*Tx) error) (err error) {
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlite: %s: begin: %w", op, err)
+		return fmt.Errorf("store: %s: begin: %w", op, err)
 	}
 	if err = fn(tx); err != nil {
 		_ = tx.Rollback()
@@ -246,10 +246,10 @@ func (s *Store) inWriteTx(ctx context.Context, op string, fn func(*sql.Tx) error
 		if errors.As(err, &de) {
 			return err
 		}
-		return fmt.Errorf("sqlite: %s: %w", op, err)
+		return fmt.Errorf("store: %s: %w", op, err)
 	}
 	if err = tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: %s: commit: %w", op, err)
+		return fmt.Errorf("store: %s: commit: %w", op, err)
 	}
 	return nil
 }

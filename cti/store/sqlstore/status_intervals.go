@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -28,7 +28,7 @@ func statusBounds(q cti.StatusQuery) (from, to int64) {
 func (s *Store) TimeInStatus(ctx context.Context, tenantID string, q cti.StatusQuery, now time.Time) ([]cti.StatusTime, error) {
 	from, to := statusBounds(q)
 	rows, err := s.reader.QueryContext(ctx, `SELECT extension, MAX(user_id), MAX(username), status, reason,
-			SUM(MIN(COALESCE(ended_at, ?4), ?3) - MAX(started_at, ?2))
+			CAST(SUM(`+s.d.Least+`(COALESCE(ended_at, ?4), ?3) - `+s.d.Greatest+`(started_at, ?2)) AS BIGINT)
 		FROM agent_status_intervals
 		WHERE tenant_id = ?1 AND started_at < ?3 AND COALESCE(ended_at, ?4) > ?2
 			AND (?5 = '' OR extension = ?5) AND (?6 = '' OR status = ?6)
@@ -36,7 +36,7 @@ func (s *Store) TimeInStatus(ctx context.Context, tenantID string, q cti.StatusQ
 		ORDER BY extension, status, reason`,
 		tenantID, from, to, nanos(now), q.Extension, string(q.Status))
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: time in status: %w", err)
+		return nil, fmt.Errorf("store: time in status: %w", err)
 	}
 	defer rows.Close()
 	var out []cti.StatusTime
@@ -45,7 +45,7 @@ func (s *Store) TimeInStatus(ctx context.Context, tenantID string, q cti.StatusQ
 		var status string
 		var ns int64
 		if err := rows.Scan(&t.Extension, &t.UserID, &t.Username, &status, &t.Reason, &ns); err != nil {
-			return nil, fmt.Errorf("sqlite: time in status: %w", err)
+			return nil, fmt.Errorf("store: time in status: %w", err)
 		}
 		t.Status = cti.AgentStatus(status)
 		t.Seconds = math.Round(float64(ns)/1e6) / 1e3
@@ -74,7 +74,7 @@ func (s *Store) StatusHistory(ctx context.Context, tenantID string, q cti.Status
 		ORDER BY id DESC LIMIT ?7`,
 		tenantID, from, to, q.Extension, string(q.Status), before, page.Limit+1)
 	if err != nil {
-		return nil, "", fmt.Errorf("sqlite: status history: %w", err)
+		return nil, "", fmt.Errorf("store: status history: %w", err)
 	}
 	defer rows.Close()
 	var out []cti.StatusInterval
@@ -84,7 +84,7 @@ func (s *Store) StatusHistory(ctx context.Context, tenantID string, q cti.Status
 		var id, started, ended int64
 		var status string
 		if err := rows.Scan(&id, &iv.Extension, &iv.UserID, &iv.Username, &status, &iv.Reason, &started, &ended); err != nil {
-			return nil, "", fmt.Errorf("sqlite: status history: %w", err)
+			return nil, "", fmt.Errorf("store: status history: %w", err)
 		}
 		iv.Status = cti.AgentStatus(status)
 		iv.StartedAt = fromNanos(started)
@@ -95,7 +95,7 @@ func (s *Store) StatusHistory(ctx context.Context, tenantID string, q cti.Status
 		ids = append(ids, id)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("sqlite: status history: %w", err)
+		return nil, "", fmt.Errorf("store: status history: %w", err)
 	}
 	next := ""
 	if len(out) > page.Limit {

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -39,7 +39,7 @@ type WebhookStore struct {
 func (s *Store) Webhooks() *WebhookStore { return &WebhookStore{s: s, stmts: map[string]*sql.Stmt{}} }
 
 // stmt returns q prepared on db, preparing it on first use.
-func (w *WebhookStore) stmt(ctx context.Context, db *sql.DB, q string) (*sql.Stmt, error) {
+func (w *WebhookStore) stmt(ctx context.Context, db *DB, q string) (*sql.Stmt, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if st := w.stmts[q]; st != nil {
@@ -56,7 +56,7 @@ func (w *WebhookStore) stmt(ctx context.Context, db *sql.DB, q string) (*sql.Stm
 // begin starts a write transaction with the statements qs prepared for it.
 // They are prepared before the transaction starts: the writer pool has a
 // single connection, which the transaction then holds.
-func (w *WebhookStore) begin(ctx context.Context, qs ...string) (*sql.Tx, []*sql.Stmt, error) {
+func (w *WebhookStore) begin(ctx context.Context, qs ...string) (*Tx, []*sql.Stmt, error) {
 	stmts := make([]*sql.Stmt, len(qs))
 	for i, q := range qs {
 		st, err := w.stmt(ctx, w.s.writer, q)
@@ -141,7 +141,7 @@ func (w *WebhookStore) sealedConfig(ep *webhook.Endpoint) (string, error) {
 	cfg.Auth.Value = w.s.sealSecret(ep.TenantID, cfg.Auth.Value)
 	b, err := json.Marshal(cfg)
 	if err != nil {
-		return "", fmt.Errorf("sqlite: encode webhook config: %w", err)
+		return "", fmt.Errorf("store: encode webhook config: %w", err)
 	}
 	return string(b), nil
 }
@@ -171,7 +171,7 @@ func (w *WebhookStore) UpdateEndpoint(ctx context.Context, ep *webhook.Endpoint)
 	res, err := w.s.writer.ExecContext(ctx, `UPDATE webhook_endpoints SET config = ?, updated_at = ?
 		WHERE tenant_id = ? AND id = ?`, cfg, nanos(ep.UpdatedAt), ep.TenantID, ep.ID)
 	if err != nil {
-		return fmt.Errorf("sqlite: update webhook endpoint: %w", err)
+		return fmt.Errorf("store: update webhook endpoint: %w", err)
 	}
 	return mustAffect(res, "webhook endpoint", ep.ID)
 }
@@ -179,7 +179,7 @@ func (w *WebhookStore) UpdateEndpoint(ctx context.Context, ep *webhook.Endpoint)
 func mustAffect(res sql.Result, what, id string) error {
 	n, err := res.RowsAffected()
 	if err != nil {
-		return fmt.Errorf("sqlite: %s: %w", what, err)
+		return fmt.Errorf("store: %s: %w", what, err)
 	}
 	if n == 0 {
 		return cti.Errorf(cti.KindNotFound, "%s %q not found", what, id)
@@ -191,7 +191,7 @@ func mustAffect(res sql.Result, what, id string) error {
 func (w *WebhookStore) DeleteEndpoint(ctx context.Context, tenantID, id string) error {
 	res, err := w.s.writer.ExecContext(ctx, `DELETE FROM webhook_endpoints WHERE tenant_id = ? AND id = ?`, tenantID, id)
 	if err != nil {
-		return fmt.Errorf("sqlite: delete webhook endpoint: %w", err)
+		return fmt.Errorf("store: delete webhook endpoint: %w", err)
 	}
 	return mustAffect(res, "webhook endpoint", id)
 }
@@ -204,7 +204,7 @@ func (w *WebhookStore) GetEndpoint(ctx context.Context, tenantID, id string) (*w
 		return nil, cti.Errorf(cti.KindNotFound, "webhook endpoint %q not found", id)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: get webhook endpoint: %w", err)
+		return nil, fmt.Errorf("store: get webhook endpoint: %w", err)
 	}
 	return ep, nil
 }
@@ -218,19 +218,19 @@ func (w *WebhookStore) ListEndpoints(ctx context.Context, tenantID string) ([]we
 	}
 	rows, err := w.s.reader.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list webhook endpoints: %w", err)
+		return nil, fmt.Errorf("store: list webhook endpoints: %w", err)
 	}
 	defer rows.Close()
 	out := []webhook.Endpoint{}
 	for rows.Next() {
 		ep, err := w.scanEndpoint(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: list webhook endpoints: %w", err)
+			return nil, fmt.Errorf("store: list webhook endpoints: %w", err)
 		}
 		out = append(out, *ep)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list webhook endpoints: %w", err)
+		return nil, fmt.Errorf("store: list webhook endpoints: %w", err)
 	}
 	return out, nil
 }
@@ -239,7 +239,7 @@ func (w *WebhookStore) ListEndpoints(ctx context.Context, tenantID string) ([]we
 func (w *WebhookStore) Enqueue(ctx context.Context, batch []webhook.NewDeliveries, now time.Time) (err error) {
 	tx, stmts, err := w.begin(ctx, insertDelivery)
 	if err != nil {
-		return fmt.Errorf("sqlite: enqueue: begin: %w", err)
+		return fmt.Errorf("store: enqueue: begin: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -260,7 +260,7 @@ func (w *WebhookStore) Enqueue(ctx context.Context, batch []webhook.NewDeliverie
 		}
 	}
 	if err = tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: enqueue: commit: %w", err)
+		return fmt.Errorf("store: enqueue: commit: %w", err)
 	}
 	return nil
 }
@@ -273,11 +273,11 @@ func (w *WebhookStore) Queue(ctx context.Context, endpointID string, after int64
 		WHERE endpoint_id = ? AND status IN ('pending', 'failed') AND seq > ?
 		ORDER BY seq LIMIT ?`)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: webhook queue: %w", err)
+		return nil, fmt.Errorf("store: webhook queue: %w", err)
 	}
 	rows, err := st.QueryContext(ctx, endpointID, after, limit)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: webhook queue: %w", err)
+		return nil, fmt.Errorf("store: webhook queue: %w", err)
 	}
 	defer rows.Close()
 	var out []webhook.QueueItem
@@ -286,13 +286,13 @@ func (w *WebhookStore) Queue(ctx context.Context, endpointID string, after int64
 		var status string
 		var next int64
 		if err := rows.Scan(&it.Seq, &it.EventID, &it.CallID, &status, &it.Attempts, &next); err != nil {
-			return nil, fmt.Errorf("sqlite: webhook queue: %w", err)
+			return nil, fmt.Errorf("store: webhook queue: %w", err)
 		}
 		it.Status, it.NextAt = webhook.Status(status), fromNanos(next)
 		out = append(out, it)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: webhook queue: %w", err)
+		return nil, fmt.Errorf("store: webhook queue: %w", err)
 	}
 	return out, nil
 }
@@ -303,17 +303,17 @@ func (w *WebhookStore) Payloads(ctx context.Context, endpointID string, seqs []i
 	// one JSON array.
 	list, err := json.Marshal(seqs)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: webhook payloads: %w", err)
+		return nil, fmt.Errorf("store: webhook payloads: %w", err)
 	}
 	st, err := w.stmt(ctx, w.s.reader, `SELECT seq, event_id, tenant_id, event_type, call_id, occurred_at, data
 		FROM webhook_deliveries
-		WHERE seq IN (SELECT value FROM json_each(?)) AND endpoint_id = ?`)
+		WHERE seq IN (SELECT CAST(value AS BIGINT) FROM `+w.s.d.JSONText("?")+`) AND endpoint_id = ?`)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: webhook payloads: %w", err)
+		return nil, fmt.Errorf("store: webhook payloads: %w", err)
 	}
 	rows, err := st.QueryContext(ctx, string(list), endpointID)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: webhook payloads: %w", err)
+		return nil, fmt.Errorf("store: webhook payloads: %w", err)
 	}
 	defer rows.Close()
 	out := make(map[int64]*webhook.StoredEvent, len(seqs))
@@ -322,13 +322,13 @@ func (w *WebhookStore) Payloads(ctx context.Context, endpointID string, seqs []i
 		var ev webhook.StoredEvent
 		var typ string
 		if err := rows.Scan(&seq, &ev.ID, &ev.TenantID, &typ, &ev.CallID, &at, &ev.Data); err != nil {
-			return nil, fmt.Errorf("sqlite: webhook payloads: %w", err)
+			return nil, fmt.Errorf("store: webhook payloads: %w", err)
 		}
 		ev.Type, ev.Time = cti.EventType(typ), fromNanos(at)
 		out[seq] = &ev
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: webhook payloads: %w", err)
+		return nil, fmt.Errorf("store: webhook payloads: %w", err)
 	}
 	return out, nil
 }
@@ -338,7 +338,7 @@ func (w *WebhookStore) Payloads(ctx context.Context, endpointID string, seqs []i
 func (w *WebhookStore) RecordResults(ctx context.Context, endpointID string, results []webhook.Result, state *webhook.EndpointState) (err error) {
 	tx, stmts, err := w.begin(ctx, updateDelivery, updateEndpointState)
 	if err != nil {
-		return fmt.Errorf("sqlite: record webhook results: begin: %w", err)
+		return fmt.Errorf("store: record webhook results: begin: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -350,17 +350,17 @@ func (w *WebhookStore) RecordResults(ctx context.Context, endpointID string, res
 		for _, r := range results {
 			if _, err := stmt.ExecContext(ctx, string(r.Status), r.Attempts, nanos(r.NextAt), nanos(r.At),
 				r.Code, r.Error, r.Seq, endpointID, r.PrevAttempts); err != nil {
-				return fmt.Errorf("sqlite: record webhook result: %w", err)
+				return fmt.Errorf("store: record webhook result: %w", err)
 			}
 		}
 	}
 	if state != nil {
 		if _, err := stmts[1].ExecContext(ctx, nanos(state.PausedUntil), state.Failures, endpointID); err != nil {
-			return fmt.Errorf("sqlite: record webhook endpoint state: %w", err)
+			return fmt.Errorf("store: record webhook endpoint state: %w", err)
 		}
 	}
 	if err = tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: record webhook results: commit: %w", err)
+		return fmt.Errorf("store: record webhook results: commit: %w", err)
 	}
 	return nil
 }
@@ -369,7 +369,7 @@ func (w *WebhookStore) RecordResults(ctx context.Context, endpointID string, res
 func (w *WebhookStore) RecordRequest(ctx context.Context, endpointID string, at time.Time) error {
 	if _, err := w.s.writer.ExecContext(ctx, `INSERT INTO webhook_requests (endpoint_id, sent_at) VALUES (?, ?)`,
 		endpointID, nanos(at)); err != nil {
-		return fmt.Errorf("sqlite: record webhook request: %w", err)
+		return fmt.Errorf("store: record webhook request: %w", err)
 	}
 	return nil
 }
@@ -379,19 +379,19 @@ func (w *WebhookStore) Requests(ctx context.Context, endpointID string, since ti
 	rows, err := w.s.reader.QueryContext(ctx, `SELECT sent_at FROM webhook_requests
 		WHERE endpoint_id = ? AND sent_at >= ? ORDER BY sent_at DESC LIMIT ?`, endpointID, nanos(since), limit)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: webhook requests: %w", err)
+		return nil, fmt.Errorf("store: webhook requests: %w", err)
 	}
 	defer rows.Close()
 	var out []time.Time
 	for rows.Next() {
 		var n int64
 		if err := rows.Scan(&n); err != nil {
-			return nil, fmt.Errorf("sqlite: webhook requests: %w", err)
+			return nil, fmt.Errorf("store: webhook requests: %w", err)
 		}
 		out = append(out, fromNanos(n))
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: webhook requests: %w", err)
+		return nil, fmt.Errorf("store: webhook requests: %w", err)
 	}
 	slices.Reverse(out)
 	return out, nil
@@ -444,33 +444,33 @@ func (w *WebhookStore) Deliveries(ctx context.Context, tenantID, endpointID stri
 		// (each read in index order, without sorting), merged.
 		query = `SELECT ` + deliveryColumns + ` FROM webhook_deliveries WHERE seq IN (
 				SELECT seq FROM (SELECT seq FROM webhook_deliveries
-					WHERE endpoint_id = ?1 AND status IN ('pending', 'failed') AND seq < ?2 ORDER BY seq DESC LIMIT ?3)
+					WHERE endpoint_id = ?1 AND status IN ('pending', 'failed') AND seq < ?2 ORDER BY seq DESC LIMIT ?3) AS queued
 				UNION ALL
 				SELECT seq FROM (SELECT seq FROM webhook_deliveries
 					WHERE endpoint_id = ?1 AND status IN ('delivered', 'parked') AND status = 'delivered' AND seq < ?2
-					ORDER BY seq DESC LIMIT ?3)
+					ORDER BY seq DESC LIMIT ?3) AS delivered
 				UNION ALL
 				SELECT seq FROM (SELECT seq FROM webhook_deliveries
 					WHERE endpoint_id = ?1 AND status IN ('delivered', 'parked') AND status = 'parked' AND seq < ?2
-					ORDER BY seq DESC LIMIT ?3))
+					ORDER BY seq DESC LIMIT ?3) AS parked)
 			AND tenant_id = ?4 ORDER BY seq DESC LIMIT ?3`
 		args = []any{endpointID, before, q.Limit, tenantID}
 	}
 	rows, err := w.s.reader.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list webhook deliveries: %w", err)
+		return nil, fmt.Errorf("store: list webhook deliveries: %w", err)
 	}
 	defer rows.Close()
 	out := []webhook.Delivery{}
 	for rows.Next() {
 		d, err := scanDelivery(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: list webhook deliveries: %w", err)
+			return nil, fmt.Errorf("store: list webhook deliveries: %w", err)
 		}
 		out = append(out, *d)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list webhook deliveries: %w", err)
+		return nil, fmt.Errorf("store: list webhook deliveries: %w", err)
 	}
 	return out, nil
 }
@@ -483,7 +483,7 @@ func (w *WebhookStore) GetDelivery(ctx context.Context, tenantID string, seq int
 		return nil, cti.Errorf(cti.KindNotFound, "delivery %q not found", webhook.DeliveryID(seq))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: get webhook delivery: %w", err)
+		return nil, fmt.Errorf("store: get webhook delivery: %w", err)
 	}
 	return d, nil
 }
@@ -495,21 +495,21 @@ func (w *WebhookStore) CountDeliveries(ctx context.Context, tenantID, endpointID
 		rows, err := w.s.reader.QueryContext(ctx, `SELECT status, count(*) FROM webhook_deliveries
 			WHERE endpoint_id = ? AND `+idx+` AND tenant_id = ? GROUP BY status`, endpointID, tenantID)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: count webhook deliveries: %w", err)
+			return nil, fmt.Errorf("store: count webhook deliveries: %w", err)
 		}
 		for rows.Next() {
 			var s string
 			var n int
 			if err := rows.Scan(&s, &n); err != nil {
 				rows.Close()
-				return nil, fmt.Errorf("sqlite: count webhook deliveries: %w", err)
+				return nil, fmt.Errorf("store: count webhook deliveries: %w", err)
 			}
 			out[webhook.Status(s)] = n
 		}
 		err = rows.Err()
 		rows.Close()
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: count webhook deliveries: %w", err)
+			return nil, fmt.Errorf("store: count webhook deliveries: %w", err)
 		}
 	}
 	return out, nil
@@ -525,7 +525,7 @@ func (w *WebhookStore) Redeliver(ctx context.Context, tenantID string, seq int64
 		return nil, cti.Errorf(cti.KindNotFound, "delivery %q not found", webhook.DeliveryID(seq))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: redeliver webhook: %w", err)
+		return nil, fmt.Errorf("store: redeliver webhook: %w", err)
 	}
 	return d, nil
 }
@@ -537,11 +537,11 @@ func (w *WebhookStore) RedeliverAll(ctx context.Context, tenantID, endpointID st
 		WHERE endpoint_id = ? AND `+statusIndex(status)+` AND status = ? AND tenant_id = ?`,
 		nanos(now), endpointID, string(status), tenantID)
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: redeliver webhooks: %w", err)
+		return 0, fmt.Errorf("store: redeliver webhooks: %w", err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: redeliver webhooks: %w", err)
+		return 0, fmt.Errorf("store: redeliver webhooks: %w", err)
 	}
 	return int(n), nil
 }
@@ -566,9 +566,9 @@ func (w *WebhookStore) Prune(ctx context.Context, deliveredBefore, requestsBefor
 		}
 		list, _ := json.Marshal(seqs) // []int64 always marshals
 		res, err := w.s.writer.ExecContext(ctx, `DELETE FROM webhook_deliveries
-			WHERE seq IN (SELECT value FROM json_each(?)) AND status = 'delivered'`, string(list))
+			WHERE seq IN (SELECT CAST(value AS BIGINT) FROM `+w.s.d.JSONText("?")+`) AND status = 'delivered'`, string(list))
 		if err != nil {
-			return total, fmt.Errorf("sqlite: prune webhook deliveries: %w", err)
+			return total, fmt.Errorf("store: prune webhook deliveries: %w", err)
 		}
 		n, _ := res.RowsAffected()
 		total += n
@@ -578,10 +578,11 @@ func (w *WebhookStore) Prune(ctx context.Context, deliveredBefore, requestsBefor
 		}
 	}
 	for {
-		res, err := w.s.writer.ExecContext(ctx, `DELETE FROM webhook_requests WHERE rowid IN (
-			SELECT rowid FROM webhook_requests WHERE sent_at < ? LIMIT `+strconv.Itoa(pruneChunk)+`)`, nanos(requestsBefore))
+		rowid := w.s.d.RowID
+		res, err := w.s.writer.ExecContext(ctx, `DELETE FROM webhook_requests WHERE `+rowid+` IN (
+			SELECT `+rowid+` FROM webhook_requests WHERE sent_at < ? LIMIT `+strconv.Itoa(pruneChunk)+`)`, nanos(requestsBefore))
 		if err != nil {
-			return total, fmt.Errorf("sqlite: prune webhook requests: %w", err)
+			return total, fmt.Errorf("store: prune webhook requests: %w", err)
 		}
 		n, _ := res.RowsAffected()
 		total += n
@@ -597,19 +598,19 @@ func (w *WebhookStore) prunable(ctx context.Context, after, cutoff int64) ([]int
 	rows, err := w.s.reader.QueryContext(ctx, `SELECT seq FROM webhook_deliveries
 		WHERE seq > ? AND status = 'delivered' AND delivered_at < ? ORDER BY seq LIMIT ?`, after, cutoff, pruneChunk)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: prune webhook deliveries: %w", err)
+		return nil, fmt.Errorf("store: prune webhook deliveries: %w", err)
 	}
 	defer rows.Close()
 	var seqs []int64
 	for rows.Next() {
 		var seq int64
 		if err := rows.Scan(&seq); err != nil {
-			return nil, fmt.Errorf("sqlite: prune webhook deliveries: %w", err)
+			return nil, fmt.Errorf("store: prune webhook deliveries: %w", err)
 		}
 		seqs = append(seqs, seq)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: prune webhook deliveries: %w", err)
+		return nil, fmt.Errorf("store: prune webhook deliveries: %w", err)
 	}
 	return seqs, nil
 }
@@ -629,7 +630,7 @@ func (w *WebhookStore) SealSecrets(ctx context.Context) (int, error) {
 		ep := &eps[i]
 		var raw string
 		if err := w.s.reader.QueryRowContext(ctx, `SELECT secret FROM webhook_endpoints WHERE id = ?`, ep.ID).Scan(&raw); err != nil {
-			return n, fmt.Errorf("sqlite: seal webhook secrets: %w", err)
+			return n, fmt.Errorf("store: seal webhook secrets: %w", err)
 		}
 		if strings.HasPrefix(raw, secretPrefix) {
 			continue
@@ -640,7 +641,7 @@ func (w *WebhookStore) SealSecrets(ctx context.Context) (int, error) {
 		}
 		if _, err := w.s.writer.ExecContext(ctx, `UPDATE webhook_endpoints SET secret = ?, config = ? WHERE id = ?`,
 			w.s.sealSecret(ep.TenantID, ep.Secret), cfg, ep.ID); err != nil {
-			return n, fmt.Errorf("sqlite: seal webhook secrets: %w", err)
+			return n, fmt.Errorf("store: seal webhook secrets: %w", err)
 		}
 		n++
 	}

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -44,19 +44,19 @@ func (s *Store) scanTrunk(r rowScanner) (*cti.Trunk, error) {
 func (s *Store) ListTrunks(ctx context.Context) ([]cti.Trunk, error) {
 	rows, err := s.reader.QueryContext(ctx, `SELECT `+trunkColumns+` FROM trunks ORDER BY created_at, id`)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list trunks: %w", err)
+		return nil, fmt.Errorf("store: list trunks: %w", err)
 	}
 	defer rows.Close()
 	out := []cti.Trunk{}
 	for rows.Next() {
 		t, err := s.scanTrunk(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: list trunks: %w", err)
+			return nil, fmt.Errorf("store: list trunks: %w", err)
 		}
 		out = append(out, *t)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list trunks: %w", err)
+		return nil, fmt.Errorf("store: list trunks: %w", err)
 	}
 	return out, nil
 }
@@ -68,7 +68,7 @@ func (s *Store) GetTrunk(ctx context.Context, id string) (*cti.Trunk, error) {
 		return nil, cti.Errorf(cti.KindNotFound, "trunk not found")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: get trunk: %w", err)
+		return nil, fmt.Errorf("store: get trunk: %w", err)
 	}
 	return t, nil
 }
@@ -80,7 +80,7 @@ func (s *Store) trunkArgs(t *cti.Trunk) ([]any, error) {
 	}
 	b, err := json.Marshal(allow)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: encode allow_from: %w", err)
+		return nil, fmt.Errorf("store: encode allow_from: %w", err)
 	}
 	return []any{t.Name, t.Address, t.Transport, string(b), t.Username, s.sealSecret("trunk:"+t.ID, t.Password),
 		t.Domain, t.Register, t.CallerID, formatTime(t.UpdatedAt)}, nil

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 func (s *Store) CreateQueue(ctx context.Context, q *cti.QueueConfig) error {
 	body, err := json.Marshal(q)
 	if err != nil {
-		return fmt.Errorf("sqlite: queue: %w", err)
+		return fmt.Errorf("store: queue: %w", err)
 	}
 	if _, err := s.writer.ExecContext(ctx, `INSERT INTO queues (id, tenant_id, name, config, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?)`, q.ID, q.TenantID, q.Name, string(body), formatTime(q.CreatedAt), formatTime(q.UpdatedAt)); err != nil {
@@ -25,7 +25,7 @@ func (s *Store) CreateQueue(ctx context.Context, q *cti.QueueConfig) error {
 func (s *Store) UpdateQueue(ctx context.Context, q *cti.QueueConfig) error {
 	body, err := json.Marshal(q)
 	if err != nil {
-		return fmt.Errorf("sqlite: queue: %w", err)
+		return fmt.Errorf("store: queue: %w", err)
 	}
 	res, err := s.writer.ExecContext(ctx, `UPDATE queues SET name = ?, config = ?, updated_at = ? WHERE tenant_id = ? AND id = ?`,
 		q.Name, string(body), formatTime(q.UpdatedAt), q.TenantID, q.ID)
@@ -42,7 +42,7 @@ func (s *Store) UpdateQueue(ctx context.Context, q *cti.QueueConfig) error {
 func (s *Store) DeleteQueue(ctx context.Context, tenantID, id string) error {
 	res, err := s.writer.ExecContext(ctx, `DELETE FROM queues WHERE tenant_id = ? AND id = ?`, tenantID, id)
 	if err != nil {
-		return fmt.Errorf("sqlite: delete queue: %w", err)
+		return fmt.Errorf("store: delete queue: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return cti.Errorf(cti.KindNotFound, "no queue %s", id)

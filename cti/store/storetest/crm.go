@@ -1,8 +1,7 @@
-package sqlite
+package storetest
 
 import (
 	"fmt"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -10,9 +9,9 @@ import (
 	"github.com/ringbridge/ringbridge/cti"
 )
 
-func TestPhonebook(t *testing.T) {
-	s := openTest(t, filepath.Join(t.TempDir(), "rb.db"))
-	seed(t, s)
+func testPhonebook(t *testing.T, db NewDB) {
+	s := db(t)(t)
+	Seed(t, s)
 	ctx := t.Context()
 
 	ada := &cti.Contact{TenantID: "a", Name: "Ada", Company: "Analytical", Numbers: []string{"+15557654321", "+15550000001"},
@@ -97,9 +96,9 @@ func TestPhonebook(t *testing.T) {
 	wantKind(t, err, cti.KindNotFound)
 }
 
-func TestAPIKeys(t *testing.T) {
-	s := openTest(t, filepath.Join(t.TempDir(), "rb.db"))
-	a, b := seed(t, s)
+func testAPIKeys(t *testing.T, db NewDB) {
+	s := db(t)(t)
+	a, b := Seed(t, s)
 	ctx := t.Context()
 	k := &cti.APIKey{ID: "kabc", TenantID: "a", UserID: a.ID, Name: "crm", Hash: "h1"}
 	if err := s.CreateAPIKey(ctx, k); err != nil {
@@ -129,9 +128,9 @@ func TestAPIKeys(t *testing.T) {
 	wantKind(t, err, cti.KindNotFound)
 }
 
-func TestCallRecords(t *testing.T) {
-	s := openTest(t, filepath.Join(t.TempDir(), "rb.db"))
-	seed(t, s)
+func testCallRecords(t *testing.T, db NewDB) {
+	s := db(t)(t)
+	Seed(t, s)
 	ctx := t.Context()
 	base := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	for i := range 5 {
