@@ -46,6 +46,10 @@ var suite = []struct {
 	{"WebhookDeliveryListing", testWebhookDeliveryListing},
 	{"WebhookPrune", testWebhookPrune},
 	{"WebhookSecretsEncryptedAtRest", testWebhookSecretsEncryptedAtRest},
+	{"DurableState", testDurableState},
+	{"TimeInStatus", testTimeInStatus},
+	{"QueuesForwardingRecordings", testQueuesForwardingRecordings},
+	{"ConcurrentRefreshConsume", testConcurrentRefreshConsume},
 }
 
 // Run runs the whole suite against the databases db makes.
