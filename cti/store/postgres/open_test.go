@@ -40,4 +40,3 @@ func TestNodesMigrateTogether(t *testing.T) {
 		t.Fatalf("another node does not see the tenant: %v", err)
 	}
 }
-

@@ -38,10 +38,12 @@ var Dialect = &sqlstore.Dialect{
 	Name:      "postgres",
 	Numbered:  true,
 	ForUpdate: " FOR UPDATE",
-	ILike:     "ILIKE",
-	Least:     "LEAST",
-	Greatest:  "GREATEST",
-	RowID:     "ctid",
+	// The outbox's endpoint leases (cti/webhook/nodes.go).
+	SkipLocked: " FOR UPDATE SKIP LOCKED",
+	ILike:      "ILIKE",
+	Least:      "LEAST",
+	Greatest:   "GREATEST",
+	RowID:      "ctid",
 	JSONText: func(arg string) string {
 		return "jsonb_array_elements_text(CAST(" + arg + " AS jsonb)) AS j(value)"
 	},
@@ -83,4 +85,3 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	}
 	return sqlstore.New(db, db, Dialect), nil
 }
-

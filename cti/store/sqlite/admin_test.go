@@ -3,7 +3,6 @@ package sqlite
 import (
 	"path/filepath"
 	"testing"
-
 )
 
 // Migrating a database from before 0010 keeps someone who can create

@@ -142,4 +142,3 @@ func createPrivate(path string) error {
 func escapePath(p string) string {
 	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(filepath.ToSlash(p))
 }
-

@@ -29,7 +29,7 @@ func (s *Store) ApplyEventState(ctx context.Context, st *cti.EventState) (err er
 			_ = tx.Rollback()
 		}
 	}()
-	if err = applyEventState(ctx, tx, st); err != nil {
+	if err = applyEventState(ctx, tx, s.node, st); err != nil {
 		return err
 	}
 	if err = tx.Commit(); err != nil {
@@ -38,7 +38,8 @@ func (s *Store) ApplyEventState(ctx context.Context, st *cti.EventState) (err er
 	return nil
 }
 
-func applyEventState(ctx context.Context, db execer, st *cti.EventState) error {
+// applyEventState stores st as node's (see Store.SetNode).
+func applyEventState(ctx context.Context, db execer, node string, st *cti.EventState) error {
 	if st == nil {
 		return nil
 	}
@@ -55,17 +56,17 @@ func applyEventState(ctx context.Context, db execer, st *cti.EventState) error {
 		if err != nil {
 			return fmt.Errorf("store: live call: %w", err)
 		}
-		if _, err := db.ExecContext(ctx, `INSERT INTO live_calls (id, tenant_id, record, recording_id, started_at, seen_at)
-			VALUES (?, ?, ?, ?, ?, ?)
+		if _, err := db.ExecContext(ctx, `INSERT INTO live_calls (id, tenant_id, record, recording_id, started_at, seen_at, node)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET record = excluded.record, recording_id = excluded.recording_id,
-			seen_at = excluded.seen_at WHERE live_calls.tenant_id = excluded.tenant_id`,
+			seen_at = excluded.seen_at, node = excluded.node WHERE live_calls.tenant_id = excluded.tenant_id`,
 			lc.Record.ID, lc.Record.TenantID, string(body), lc.RecordingID,
-			formatTime(lc.Record.StartedAt), formatTime(lc.SeenAt)); err != nil {
+			formatTime(lc.Record.StartedAt), formatTime(lc.SeenAt), node); err != nil {
 			return fmt.Errorf("store: live call: %w", err)
 		}
 	}
 	if p := st.Presence; p != nil {
-		if err := applyPresence(ctx, db, p); err != nil {
+		if err := applyPresence(ctx, db, node, p); err != nil {
 			return err
 		}
 	}
@@ -74,17 +75,17 @@ func applyEventState(ctx context.Context, db execer, st *cti.EventState) error {
 
 // applyPresence stores an agent's effective status: the current one
 // (unless a later change is already stored) and its interval.
-func applyPresence(ctx context.Context, db execer, p *cti.AgentStatusChange) error {
+func applyPresence(ctx context.Context, db execer, node string, p *cti.AgentStatusChange) error {
 	body, err := json.Marshal(p)
 	if err != nil {
 		return fmt.Errorf("store: presence: %w", err)
 	}
-	if _, err := db.ExecContext(ctx, `INSERT INTO agent_presence (tenant_id, extension, status, change, changed_at)
-		VALUES (?, ?, ?, ?, ?)
+	if _, err := db.ExecContext(ctx, `INSERT INTO agent_presence (tenant_id, extension, status, change, changed_at, node)
+		VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (tenant_id, extension) DO UPDATE SET status = excluded.status,
-		change = excluded.change, changed_at = excluded.changed_at
+		change = excluded.change, changed_at = excluded.changed_at, node = excluded.node
 		WHERE excluded.changed_at >= agent_presence.changed_at`,
-		p.TenantID, p.Extension, string(p.Status), string(body), formatTime(p.ChangedAt)); err != nil {
+		p.TenantID, p.Extension, string(p.Status), string(body), formatTime(p.ChangedAt), node); err != nil {
 		return fmt.Errorf("store: presence: %w", err)
 	}
 	at := nanos(p.ChangedAt)
@@ -106,9 +107,10 @@ func applyPresence(ctx context.Context, db execer, p *cti.AgentStatusChange) err
 	return nil
 }
 
-// LiveCalls returns every call left live, oldest first.
+// LiveCalls returns every call this node left live, oldest first.
 func (s *Store) LiveCalls(ctx context.Context) ([]cti.LiveCall, error) {
-	rows, err := s.reader.QueryContext(ctx, `SELECT record, recording_id, seen_at FROM live_calls ORDER BY started_at, id`)
+	rows, err := s.reader.QueryContext(ctx, `SELECT record, recording_id, seen_at FROM live_calls
+		WHERE node = ? ORDER BY started_at, id`, s.node)
 	if err != nil {
 		return nil, fmt.Errorf("store: live calls: %w", err)
 	}
@@ -132,11 +134,11 @@ func (s *Store) LiveCalls(ctx context.Context) ([]cti.LiveCall, error) {
 	return out, rows.Err()
 }
 
-// TouchLiveCalls records that the process and the given calls were alive
+// TouchLiveCalls records that the node and the given calls were alive
 // at at.
 func (s *Store) TouchLiveCalls(ctx context.Context, ids []string, at time.Time) error {
-	if _, err := s.writer.ExecContext(ctx, `INSERT INTO process_heartbeat (id, at) VALUES (1, ?)
-		ON CONFLICT (id) DO UPDATE SET at = excluded.at`, formatTime(at)); err != nil {
+	if _, err := s.writer.ExecContext(ctx, `INSERT INTO node_heartbeats (node, at) VALUES (?, ?)
+		ON CONFLICT (node) DO UPDATE SET at = excluded.at`, s.node, formatTime(at)); err != nil {
 		return fmt.Errorf("store: heartbeat: %w", err)
 	}
 	if len(ids) == 0 {
@@ -154,9 +156,11 @@ func (s *Store) TouchLiveCalls(ctx context.Context, ids []string, at time.Time) 
 	return nil
 }
 
-// Presence returns the last status of every agent not offline.
+// Presence returns the last status of every agent not offline whose
+// status this node wrote last.
 func (s *Store) Presence(ctx context.Context) ([]cti.AgentStatusChange, error) {
-	rows, err := s.reader.QueryContext(ctx, `SELECT change FROM agent_presence WHERE status != 'offline' ORDER BY tenant_id, extension`)
+	rows, err := s.reader.QueryContext(ctx, `SELECT change FROM agent_presence WHERE status != 'offline' AND node = ?
+		ORDER BY tenant_id, extension`, s.node)
 	if err != nil {
 		return nil, fmt.Errorf("store: presence: %w", err)
 	}
@@ -176,10 +180,10 @@ func (s *Store) Presence(ctx context.Context) ([]cti.AgentStatusChange, error) {
 	return out, rows.Err()
 }
 
-// Heartbeat returns when the process last said it was alive (zero: never).
+// Heartbeat returns when this node last said it was alive (zero: never).
 func (s *Store) Heartbeat(ctx context.Context) (time.Time, error) {
 	var at string
-	err := s.reader.QueryRowContext(ctx, `SELECT at FROM process_heartbeat WHERE id = 1`).Scan(&at)
+	err := s.reader.QueryRowContext(ctx, `SELECT at FROM node_heartbeats WHERE node = ?`, s.node).Scan(&at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, nil
 	}

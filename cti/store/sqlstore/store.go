@@ -48,6 +48,9 @@ type Dialect struct {
 	// (" FOR UPDATE"); empty where the transaction already excludes
 	// other writers.
 	ForUpdate string
+	// SkipLocked makes a SELECT skip rows another transaction has locked
+	// (" FOR UPDATE SKIP LOCKED"), for claims several nodes race for.
+	SkipLocked string
 	// ILike is the case-insensitive LIKE operator.
 	ILike string
 	// Least and Greatest are the two-argument scalar minimum and maximum.
@@ -74,7 +77,16 @@ type Store struct {
 	// aead encrypts recoverable secrets (secretbox.go); nil: stored as is.
 	// Set once by SetSecretKey before the store is shared.
 	aead cipher.AEAD
+	// node names this process among those sharing the database; its live
+	// calls, agents' statuses and heartbeat are its own. Set by SetNode.
+	node string
 }
+
+// SetNode names the node this store serves (default "", the only one), so
+// that crash recovery (cti.DurableStore) sees only this node's live calls
+// and agents. A node restarted under the same name recovers what it left.
+// Call it right after opening, before the store is shared.
+func (s *Store) SetNode(name string) { s.node = name }
 
 // New wraps migrated pools. writer and reader may be the same *sql.DB.
 func New(writer, reader *sql.DB, d *Dialect) *Store {

@@ -236,7 +236,14 @@ func (w *WebhookStore) ListEndpoints(ctx context.Context, tenantID string) ([]we
 }
 
 // Enqueue stores one delivery per event and endpoint in one transaction.
-func (w *WebhookStore) Enqueue(ctx context.Context, batch []webhook.NewDeliveries, now time.Time) (err error) {
+func (w *WebhookStore) Enqueue(ctx context.Context, batch []webhook.NewDeliveries, now time.Time) error {
+	return w.enqueue(ctx, batch, now, false)
+}
+
+// enqueue is Enqueue; with onlyExisting, deliveries to endpoints no
+// longer in the database (deleted by another node that this one has not
+// heard of yet) are left out instead of failing the whole batch.
+func (w *WebhookStore) enqueue(ctx context.Context, batch []webhook.NewDeliveries, now time.Time, onlyExisting bool) (err error) {
 	tx, stmts, err := w.begin(ctx, insertDelivery)
 	if err != nil {
 		return fmt.Errorf("store: enqueue: begin: %w", err)
@@ -246,13 +253,22 @@ func (w *WebhookStore) Enqueue(ctx context.Context, batch []webhook.NewDeliverie
 			_ = tx.Rollback()
 		}
 	}()
+	var exists map[string]bool
+	if onlyExisting {
+		if exists, err = existingEndpoints(ctx, tx, batch); err != nil {
+			return err
+		}
+	}
 	at := nanos(now)
 	for _, nd := range batch {
-		if err := applyEventState(ctx, tx, nd.State); err != nil {
+		if err := applyEventState(ctx, tx, w.s.node, nd.State); err != nil {
 			return err
 		}
 		ev := &nd.Event
 		for _, epID := range nd.EndpointIDs {
+			if exists != nil && !exists[epID] {
+				continue
+			}
 			if _, err := stmts[0].ExecContext(ctx, epID, ev.TenantID, ev.ID, string(ev.Type), ev.CallID,
 				nanos(ev.Time), at, at, []byte(ev.Data)); err != nil {
 				return classify(err, "webhook delivery", "webhook endpoint")
@@ -263,6 +279,33 @@ func (w *WebhookStore) Enqueue(ctx context.Context, batch []webhook.NewDeliverie
 		return fmt.Errorf("store: enqueue: commit: %w", err)
 	}
 	return nil
+}
+
+// existingEndpoints returns which of the batch's endpoints exist.
+func existingEndpoints(ctx context.Context, tx *Tx, batch []webhook.NewDeliveries) (map[string]bool, error) {
+	var ids []any
+	for _, nd := range batch {
+		for _, id := range nd.EndpointIDs {
+			ids = append(ids, id)
+		}
+	}
+	out := map[string]bool{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM webhook_endpoints WHERE id IN (?`+strings.Repeat(",?", len(ids)-1)+`)`, ids...)
+	if err != nil {
+		return nil, fmt.Errorf("store: enqueue: endpoints: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("store: enqueue: endpoints: %w", err)
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
 }
 
 // Queue returns an endpoint's undelivered deliveries after a sequence

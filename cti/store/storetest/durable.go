@@ -241,3 +241,50 @@ func testConcurrentRefreshConsume(t *testing.T, db NewDB) {
 		}
 	}
 }
+
+// Nodes sharing a database each recover only what they left: a live call,
+// an agent's status and a heartbeat written by one node are not another's.
+// An agent who moves to another node becomes that node's.
+func testNodesKeepTheirOwnState(t *testing.T, db NewDB) {
+	open := db(t)
+	na, nb := open(t), open(t)
+	na.SetNode("a")
+	nb.SetNode("b")
+	ctx := t.Context()
+	rec := cti.CallRecord{ID: "callA", TenantID: "a", Direction: cti.DirectionInbound, StartedAt: t0}
+	if err := na.ApplyEventState(ctx, &cti.EventState{LiveCall: &cti.LiveCall{Record: rec, SeenAt: t0}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range []*cti.EventState{presence("1001", cti.StatusAvailable, "", t0), presence("1002", cti.StatusAvailable, "", t0)} {
+		if err := na.ApplyEventState(ctx, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := na.TouchLiveCalls(ctx, []string{"callA"}, t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	// Agent 1002 signs in again on node b.
+	if err := nb.ApplyEventState(ctx, presence("1002", cti.StatusAway, "break", t0.Add(2*time.Second))); err != nil {
+		t.Fatal(err)
+	}
+	if live, err := nb.LiveCalls(ctx); err != nil || len(live) != 0 {
+		t.Fatalf("node b sees live calls %+v, %v", live, err)
+	}
+	if hb, err := nb.Heartbeat(ctx); err != nil || !hb.IsZero() {
+		t.Fatalf("node b heartbeat %v, %v", hb, err)
+	}
+	if live, err := na.LiveCalls(ctx); err != nil || len(live) != 1 {
+		t.Fatalf("node a live calls %+v, %v", live, err)
+	}
+	if hb, err := na.Heartbeat(ctx); err != nil || !hb.Equal(t0.Add(time.Second)) {
+		t.Fatalf("node a heartbeat %v, %v", hb, err)
+	}
+	pa, err := na.Presence(ctx)
+	if err != nil || len(pa) != 1 || pa[0].Extension != "1001" {
+		t.Fatalf("node a presence %+v, %v", pa, err)
+	}
+	pb, err := nb.Presence(ctx)
+	if err != nil || len(pb) != 1 || pb[0].Extension != "1002" || pb[0].Status != cti.StatusAway {
+		t.Fatalf("node b presence %+v, %v", pb, err)
+	}
+}

@@ -46,10 +46,12 @@ var suite = []struct {
 	{"WebhookDeliveryListing", testWebhookDeliveryListing},
 	{"WebhookPrune", testWebhookPrune},
 	{"WebhookSecretsEncryptedAtRest", testWebhookSecretsEncryptedAtRest},
+	{"WebhookLeases", testWebhookLeases},
 	{"DurableState", testDurableState},
 	{"TimeInStatus", testTimeInStatus},
 	{"QueuesForwardingRecordings", testQueuesForwardingRecordings},
 	{"ConcurrentRefreshConsume", testConcurrentRefreshConsume},
+	{"NodesKeepTheirOwnState", testNodesKeepTheirOwnState},
 }
 
 // Run runs the whole suite against the databases db makes.

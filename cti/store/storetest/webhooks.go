@@ -3,7 +3,10 @@ package storetest
 import (
 	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -298,5 +301,73 @@ func testWebhookSecretsEncryptedAtRest(t *testing.T, db NewDB) {
 	}
 	if _, err := w.GetEndpoint(t.Context(), "b", "whk_new"); err == nil {
 		t.Fatal("a secret decrypted under another tenant")
+	}
+}
+
+// An endpoint's lease belongs to one node at a time: renewed by its
+// holder, refused to others until it expires or is released, and taken
+// by exactly one of several nodes racing for it.
+func testWebhookLeases(t *testing.T, db NewDB) {
+	open := db(t)
+	s1, s2 := open(t), open(t)
+	_, a, _ := webhookFixture(t, func(*testing.T) func(*testing.T) *sqlstore.Store {
+		return func(*testing.T) *sqlstore.Store { return s1 }
+	})
+	ctx := t.Context()
+	n1, n2 := s1.SharedWebhooks("n1"), s2.SharedWebhooks("n2")
+	now := time.Now()
+	if held, until, err := n1.Lease(ctx, a.ID, now, now.Add(time.Second)); err != nil || !held || !until.Equal(now.Add(time.Second)) {
+		t.Fatalf("n1 Lease = %v %v %v", held, until, err)
+	}
+	held, until, err := n2.Lease(ctx, a.ID, now, now.Add(time.Second))
+	if err != nil || held || !until.Equal(now.Add(time.Second)) {
+		t.Fatalf("n2 Lease while n1 holds it = %v %v %v", held, until, err)
+	}
+	if held, _, err := n1.Lease(ctx, a.ID, now.Add(500*time.Millisecond), now.Add(1500*time.Millisecond)); err != nil || !held {
+		t.Fatalf("n1 renewal = %v %v", held, err)
+	}
+	later := now.Add(1600 * time.Millisecond)
+	if held, _, err := n2.Lease(ctx, a.ID, later, later.Add(time.Second)); err != nil || !held {
+		t.Fatalf("n2 after expiry = %v %v", held, err)
+	}
+	if held, _, _ := n1.Lease(ctx, a.ID, later, later.Add(time.Second)); held {
+		t.Fatal("n1 took a lease n2 holds")
+	}
+	if err := n1.Release(ctx, a.ID); err != nil { // not n1's: no effect
+		t.Fatal(err)
+	}
+	if held, _, _ := n1.Lease(ctx, a.ID, later, later.Add(time.Second)); held {
+		t.Fatal("n1 released n2's lease")
+	}
+	if err := n2.Release(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if held, _, err := n1.Lease(ctx, a.ID, later, later.Add(time.Second)); err != nil || !held {
+		t.Fatalf("n1 after n2 released = %v %v", held, err)
+	}
+	_, _, err = n1.Lease(ctx, "whk_nope", later, later)
+	wantKind(t, err, cti.KindNotFound)
+
+	// Several nodes race for an expired lease: one wins.
+	if err := n1.Release(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 8 {
+		st := []*sqlstore.Store{s1, s2}[i%2].SharedWebhooks("r" + strconv.Itoa(i))
+		wg.Go(func() {
+			held, _, err := st.Lease(ctx, a.ID, later, later.Add(time.Minute))
+			if err != nil {
+				t.Errorf("race: %v", err)
+			}
+			if held {
+				wins.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("%d nodes hold the lease", wins.Load())
 	}
 }
