@@ -7,7 +7,7 @@ PKGS      := ./...
 APT_DEPS  := sip-tester chromium
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run test test-go test-browser deps deps-apt deps-npm lint fuzz bench clean
+.PHONY: all build run test test-go test-browser test-cluster deps deps-apt deps-npm lint fuzz bench clean
 
 all: build
 
@@ -49,6 +49,17 @@ test-browser: build
 	@[ -d node_modules/playwright-core ] || $(MAKE) deps-npm
 	@command -v $(CHROMIUM) >/dev/null || { echo "test-browser needs $(CHROMIUM) (Debian package chromium)"; exit 1; }
 	RB_BIN=$(BIN) RB_CHROMIUM=$(CHROMIUM) node --test --test-concurrency=1 frontend/test/*.test.js
+
+# Several nodes on PostgreSQL (docs/scale-out.md): the shared store suite
+# and the product's cluster tests (-tags cluster), each run on a throwaway
+# PostgreSQL 15 server that the tests start on loopback (initdb into a
+# temporary directory, a free port, stopped by its PID).
+CLUSTER_APT_DEPS := postgresql-15
+test-cluster: build
+	@$(MAKE) --no-print-directory deps-apt APT_DEPS="$(CLUSTER_APT_DEPS)"
+	$(GO) vet -tags cluster ./cti/store/... .
+	$(GO) test -tags cluster -race -count=1 -timeout 10m ./cti/store/postgres/...
+	RB_BIN=$(BIN) $(GO) test -tags cluster -race -count=1 -timeout 10m -run '^TestCluster' .
 
 lint:
 	$(GO) vet $(PKGS)

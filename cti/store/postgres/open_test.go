@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ringbridge/ringbridge/cti"
+	"github.com/ringbridge/ringbridge/cti/store/sqlstore"
 )
 
 // Nodes starting together on a new database migrate it once between
@@ -39,4 +40,9 @@ func TestNodesMigrateTogether(t *testing.T) {
 	if _, err := stores[3].GetTenant(t.Context(), "demo"); err != nil {
 		t.Fatalf("another node does not see the tenant: %v", err)
 	}
+}
+
+func loadOwn() (int, error) {
+	m, err := sqlstore.LoadMigrations(migrationFS)
+	return len(m), err
 }

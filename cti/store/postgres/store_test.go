@@ -36,11 +36,6 @@ func TestMigrationsMirrorSQLite(t *testing.T) {
 	}
 }
 
-func loadOwn() (int, error) {
-	m, err := sqlstore.LoadMigrations(migrationFS)
-	return len(m), err
-}
-
 // A bad URL or an unreachable server is a clear error, without the
 // password.
 func TestOpenErrors(t *testing.T) {
