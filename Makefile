@@ -50,15 +50,16 @@ test-browser: build
 	@command -v $(CHROMIUM) >/dev/null || { echo "test-browser needs $(CHROMIUM) (Debian package chromium)"; exit 1; }
 	RB_BIN=$(BIN) RB_CHROMIUM=$(CHROMIUM) node --test --test-concurrency=1 frontend/test/*.test.js
 
-# Several nodes on PostgreSQL (docs/scale-out.md): the shared store suite
-# and the product's cluster tests (-tags cluster), each run on a throwaway
-# PostgreSQL 15 server that the tests start on loopback (initdb into a
-# temporary directory, a free port, stopped by its PID).
-CLUSTER_APT_DEPS := postgresql-15
+# Several nodes on PostgreSQL and NATS (docs/scale-out.md): the shared
+# store suite, the NATS bus and the product's cluster tests (-tags
+# cluster), on a throwaway PostgreSQL 15 server and nats-server that the
+# tests start on loopback (temporary directories, free ports, stopped by
+# their PIDs).
+CLUSTER_APT_DEPS := postgresql-15 nats-server
 test-cluster: build
 	@$(MAKE) --no-print-directory deps-apt APT_DEPS="$(CLUSTER_APT_DEPS)"
-	$(GO) vet -tags cluster ./cti/store/... .
-	$(GO) test -tags cluster -race -count=1 -timeout 10m ./cti/store/postgres/...
+	$(GO) vet -tags cluster ./cti/store/... ./cti/natsbus/... .
+	$(GO) test -tags cluster -race -count=1 -timeout 10m ./cti/store/postgres/... ./cti/natsbus/...
 	RB_BIN=$(BIN) $(GO) test -tags cluster -race -count=1 -timeout 10m -run '^TestCluster' .
 
 lint:

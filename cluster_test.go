@@ -21,11 +21,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fasthttp/websocket"
+	"github.com/ringbridge/ringbridge/cti"
+	"github.com/ringbridge/ringbridge/cti/natsbus/natstest"
 	"github.com/ringbridge/ringbridge/cti/store/postgres/pgtest"
 	"github.com/ringbridge/ringbridge/media/trunk"
+	"github.com/ringbridge/ringbridge/server/wsproto"
 )
 
-var pgCluster *pgtest.Cluster
+var (
+	pgCluster  *pgtest.Cluster
+	natsServer *natstest.Server
+)
 
 func TestMain(m *testing.M) {
 	c, err := pgtest.Start(context.Background())
@@ -33,8 +40,15 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	pgCluster = c
+	n, err := natstest.Start(context.Background())
+	if err != nil {
+		c.Stop()
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	pgCluster, natsServer = c, n
 	code := m.Run()
+	n.Stop()
 	c.Stop()
 	os.Exit(code)
 }
@@ -212,4 +226,97 @@ func TestClusterTwoNodes(t *testing.T) {
 	}
 	t.Logf("%d acknowledged updates through two nodes (node A killed after %d), %d events in %d requests; all delivered %v after the kill",
 		len(acked), killedAfter, distinct, hits, deliveredAt.Sub(killedAt).Round(time.Millisecond))
+}
+
+// Two real nodes on one database and one NATS server: a supervisor
+// connected to node B sees an agent signed in on node A change status, as
+// a delta, and a supervisor connecting to B afterwards finds it in the
+// snapshot. (Without the bus, node B's supervisor sees nothing of it.)
+func TestClusterSupervisorSeesAgentOnOtherNode(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	carrier, err := trunk.NewPhone(trunk.PhoneConfig{Listen: "127.0.0.1:0", User: "carrier"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer carrier.Close()
+	url := pgCluster.NewDatabase(t)
+	withBus := func(f func(map[string]any)) func(map[string]any) {
+		return func(c map[string]any) { f(c); c["bus"], c["natsUrl"] = busNATS, natsServer.URL() }
+	}
+	pa := newProc(t, carrier, withBus(clusterNode(url, "a", "", 0)))
+	ea := pa.e2e(ctx, carrier)
+	pb := newProc(t, carrier, withBus(clusterNode(url, "b", pa.dataDir, 40)))
+	admin := ea.login("admin") // accepted by both nodes
+
+	supervise := func() (*websocket.Conn, cti.Snapshot) {
+		conn, _, err := websocket.DefaultDialer.Dial(strings.Replace(pb.base, "http", "ws", 1)+"/ws/supervisor",
+			http.Header{"Origin": {pb.base}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		if err := conn.WriteJSON(wsproto.Message{Type: wsproto.TypeAuth, Token: admin}); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			m := readWS(t, conn)
+			if m.Type == wsproto.TypeSnapshot {
+				var snap cti.Snapshot
+				if err := json.Unmarshal(m.Snapshot, &snap); err != nil {
+					t.Fatal(err)
+				}
+				return conn, snap
+			}
+		}
+	}
+	sup, snap := supervise()
+	for _, ag := range snap.Agents {
+		if ag.Extension == "1001" && ag.Status != cti.StatusOffline {
+			t.Fatalf("alice before signing in: %+v", ag)
+		}
+	}
+
+	// Alice signs in on node A and goes away.
+	agent, _, err := websocket.DefaultDialer.Dial(strings.Replace(pa.base, "http", "ws", 1)+"/ws/agent", http.Header{"Origin": {pa.base}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer agent.Close()
+	if err := agent.WriteJSON(wsproto.Message{Type: wsproto.TypeAuth, Token: ea.login("alice")}); err != nil {
+		t.Fatal(err)
+	}
+	if acked, _ := wsRequest(agent, wsproto.Message{ID: "s1", Type: wsproto.TypeStatus, Status: "away", Reason: "lunch"}); !acked {
+		t.Fatal("status change refused")
+	}
+	for {
+		m := readWS(t, sup)
+		if m.Type != wsproto.TypeDelta {
+			continue
+		}
+		var d cti.Delta
+		if err := json.Unmarshal(m.Delta, &d); err != nil {
+			t.Fatal(err)
+		}
+		if d.Agent != nil && d.Agent.Extension == "1001" && d.Agent.Status == cti.StatusAway && d.Agent.Reason == "lunch" {
+			break
+		}
+	}
+	_, snap = supervise()
+	for _, ag := range snap.Agents {
+		if ag.Extension == "1001" && (ag.Status != cti.StatusAway || ag.Reason != "lunch") {
+			t.Fatalf("alice in node B's next snapshot: %+v", ag)
+		}
+	}
+}
+
+// readWS reads one message, failing the test after 10 s.
+func readWS(t *testing.T, c *websocket.Conn) wsproto.Message {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var m wsproto.Message
+	if err := c.ReadJSON(&m); err != nil {
+		t.Fatalf("websocket: %v", err)
+	}
+	return m
 }

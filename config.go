@@ -38,6 +38,13 @@ type Config struct {
 	// (a restarted node accounts for the calls it left). Default the host
 	// name; RINGBRIDGE_NODE. Unused with SQLite.
 	Node string `json:"node"`
+	// Bus carries supervisors' changes between nodes: "local" (default,
+	// one node) or "nats" (NATSURL; with store "postgres").
+	// RINGBRIDGE_BUS.
+	Bus string `json:"bus"`
+	// NATSURL is the NATS server (or comma-separated servers) with bus
+	// "nats", e.g. nats://nats.internal:4222. RINGBRIDGE_NATS_URL.
+	NATSURL string `json:"natsUrl"`
 	// CertDir holds the TLS certificate, generated self-signed on first
 	// start when missing. Default "./certs"; RINGBRIDGE_CERT_DIR.
 	CertDir string `json:"certDir"`
@@ -267,6 +274,8 @@ func (c *Config) applyEnv() error {
 	str("RINGBRIDGE_STORE", &c.Store)
 	str("RINGBRIDGE_POSTGRES_URL", &c.PostgresURL)
 	str("RINGBRIDGE_NODE", &c.Node)
+	str("RINGBRIDGE_BUS", &c.Bus)
+	str("RINGBRIDGE_NATS_URL", &c.NATSURL)
 	str("RINGBRIDGE_CERT_DIR", &c.CertDir)
 	str("RINGBRIDGE_HTTP_ADDR", &c.HTTPAddr)
 	str("RINGBRIDGE_TLS_CERT", &c.TLSCertFile)
@@ -360,6 +369,7 @@ func (c *Config) setDefaults() {
 	}
 	def(&c.DataDir, "./data")
 	def(&c.Store, storeSQLite)
+	def(&c.Bus, busLocal)
 	if c.Store == storePostgres && c.Node == "" {
 		c.Node, _ = os.Hostname()
 	}
@@ -412,6 +422,18 @@ func (c *Config) validate() error {
 		}
 	default:
 		return fmt.Errorf(`store %q: want "sqlite" or "postgres"`, c.Store)
+	}
+	switch c.Bus {
+	case busLocal:
+	case busNATS:
+		if c.NATSURL == "" {
+			return errors.New(`bus "nats" needs natsUrl (RINGBRIDGE_NATS_URL)`)
+		}
+		if c.Store != storePostgres {
+			return errors.New(`bus "nats" joins nodes that share a database: it needs store "postgres"`)
+		}
+	default:
+		return fmt.Errorf(`bus %q: want "local" or "nats"`, c.Bus)
 	}
 	if _, _, err := c.rtpRange(); err != nil {
 		return err

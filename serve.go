@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/ringbridge/ringbridge/cti"
 	"github.com/ringbridge/ringbridge/cti/crm"
+	"github.com/ringbridge/ringbridge/cti/natsbus"
 	"github.com/ringbridge/ringbridge/cti/store/postgres"
 	"github.com/ringbridge/ringbridge/cti/store/sqlite"
 	"github.com/ringbridge/ringbridge/cti/store/sqlstore"
@@ -79,6 +80,7 @@ type app struct {
 	cfg    *Config
 	log    *slog.Logger
 	store  *sqlstore.Store
+	bus    *natsbus.Bus // nil: one node
 	peers  *peer.API
 	trunks *trunk.Trunks
 	svc    *cti.Service
@@ -156,6 +158,14 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (
 	}
 	ctiCfg.CRM = a.crm
 	a.svc = cti.New(ctiCfg, a.store, engine, log.With("component", "cti"))
+	if cfg.Bus == busNATS {
+		if a.bus, err = natsbus.Connect(cfg.NATSURL, cfg.Node, log.With("component", "bus")); err != nil {
+			return nil, err
+		}
+		if err = a.svc.SetBus(cfg.Node, a.bus); err != nil {
+			return nil, err
+		}
+	}
 	a.crm.SetResolver(crmResolver(a.svc))
 	// Events are stored from now on; they are delivered once start runs.
 	allowPrivate, err := webhook.ParsePrefixes(cfg.WebhookAllowPrivate) // validated
@@ -292,6 +302,9 @@ func (a *app) close() {
 	if a.svc != nil {
 		a.svc.Close() // hands the last events to the outbox
 	}
+	if a.bus != nil {
+		_ = a.bus.Close()
+	}
 	if a.outbox != nil {
 		// Undelivered events stay in the database for the next start.
 		_ = a.outbox.Close()
@@ -314,10 +327,12 @@ func (a *app) close() {
 	}
 }
 
-// The two stores cfg.Store names.
+// The two stores cfg.Store names, and the two buses of cfg.Bus.
 const (
 	storeSQLite   = "sqlite"
 	storePostgres = "postgres"
+	busLocal      = "local"
+	busNATS       = "nats"
 )
 
 // openStore opens the configured database with the key that encrypts its

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"crypto/rand"
@@ -163,6 +164,14 @@ type Service struct {
 	lines map[queueKey]*queueLine
 	// watchers are the supervisors' live feeds (supervisor.go).
 	watchers watchers
+
+	// The other nodes (bus.go); bus is nil on a single node. Set once
+	// by SetBus before use.
+	bus        Bus
+	node       string
+	busOut     chan NodeChange
+	busDropped atomic.Int64
+	remote     remoteAgents
 }
 
 // New builds the service. media may be nil in tests that make no calls.

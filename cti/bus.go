@@ -1,0 +1,159 @@
+package cti
+
+import (
+	"sync"
+)
+
+// Nodes sharing a database (docs/scale-out.md) tell each other, over a
+// Bus, the changes their supervisors' feeds show: an agent's presence, a
+// call's state, a queue's line. A supervisor connected to one node then
+// sees the agents signed in on every node. Without a bus (one node) the
+// feeds are local, as before.
+//
+// # Concurrency
+//
+// Changes leave through a buffered queue that one goroutine (owned by the
+// Service, ended by Close) hands to the bus, so emitting under Service.mu
+// never waits for the network; when the queue is full the change is
+// dropped and counted, as a slow supervisor is cut. Changes from other
+// nodes are applied one at a time, on the bus's goroutine: they take
+// watchers.mu and remote.mu only, never Service.mu.
+
+// Bus carries changes between nodes.
+type Bus interface {
+	// Publish hands a change to the other nodes. It may buffer; it does
+	// not deliver the change back to this node.
+	Publish(c NodeChange) error
+	// Subscribe delivers the other nodes' changes to fn, one at a time,
+	// in the order each node published them, until stop is called.
+	Subscribe(fn func(NodeChange)) (stop func(), err error)
+}
+
+// NodeChange is one change of a tenant's live picture made on a node:
+// exactly one of Agent, Queue and Call is set.
+type NodeChange struct {
+	Node   string         `json:"node"`
+	Tenant string         `json:"tenant"`
+	Teams  []string       `json:"teams,omitempty"` // the agent's, for supervisors' team scoping
+	Agent  *AgentPresence `json:"agent,omitempty"`
+	Queue  *QueueView     `json:"queue,omitempty"`
+	Call   *LiveCallView  `json:"call,omitempty"`
+}
+
+// busQueue is how many changes may wait for the bus.
+const busQueue = 4096
+
+// remoteAgents is the latest presence of agents whose sessions live on
+// other nodes, for the snapshots of this node's supervisors.
+type remoteAgents struct {
+	mu sync.Mutex
+	by map[agentKey]AgentPresence
+}
+
+// SetBus connects the service to the other nodes as node. Call it once,
+// before the service is used.
+func (s *Service) SetBus(node string, b Bus) error {
+	stop, err := b.Subscribe(s.applyRemote)
+	if err != nil {
+		return err
+	}
+	s.bus, s.node = b, node
+	s.busOut = make(chan NodeChange, busQueue)
+	s.wg.Go(func() {
+		defer stop()
+		for {
+			select {
+			case <-s.ctx.Done():
+				return
+			case c := <-s.busOut:
+				if err := b.Publish(c); err != nil {
+					s.log.Warn("bus: change not sent to the other nodes", "err", err)
+				}
+			}
+		}
+	})
+	return nil
+}
+
+// share queues a local change for the other nodes. It never blocks.
+func (s *Service) share(c NodeChange) {
+	if s.bus == nil {
+		return
+	}
+	c.Node = s.node
+	select {
+	case s.busOut <- c:
+	default:
+		s.busDropped.Add(1)
+	}
+}
+
+// applyRemote shows another node's change to this node's supervisors.
+func (s *Service) applyRemote(c NodeChange) {
+	if c.Node == s.node || c.Tenant == "" {
+		return
+	}
+	switch {
+	case c.Agent != nil:
+		s.remote.mu.Lock()
+		if s.remote.by == nil {
+			s.remote.by = map[agentKey]AgentPresence{}
+		}
+		s.remote.by[agentKey{c.Tenant, c.Agent.Extension}] = *c.Agent
+		s.remote.mu.Unlock()
+		teams := c.Teams
+		s.emit(c.Tenant, Delta{Agent: c.Agent}, func(w *Watch) bool { return w.sees(teams) })
+	case c.Queue != nil:
+		s.emit(c.Tenant, Delta{Queue: c.Queue}, nil)
+	case c.Call != nil:
+		s.emit(c.Tenant, Delta{Call: c.Call}, nil)
+	}
+}
+
+// remotePresence is an agent's presence as another node last told it.
+func (s *Service) remotePresence(tenant, ext string) (AgentPresence, bool) {
+	s.remote.mu.Lock()
+	defer s.remote.mu.Unlock()
+	p, ok := s.remote.by[agentKey{tenant, ext}]
+	return p, ok
+}
+
+// LocalBus connects services in one process, as NATS connects nodes:
+// for tests, and for running several services side by side.
+type LocalBus struct {
+	mu   sync.Mutex
+	subs map[int]func(NodeChange)
+	next int
+}
+
+// NewLocalBus returns an empty bus.
+func NewLocalBus() *LocalBus { return &LocalBus{subs: map[int]func(NodeChange){}} }
+
+// Publish delivers c to every subscriber, synchronously; each ignores its
+// own node's changes.
+func (b *LocalBus) Publish(c NodeChange) error {
+	b.mu.Lock()
+	fns := make([]func(NodeChange), 0, len(b.subs))
+	for _, fn := range b.subs {
+		fns = append(fns, fn)
+	}
+	b.mu.Unlock()
+	for _, fn := range fns {
+		fn(c)
+	}
+	return nil
+}
+
+// Subscribe adds fn.
+func (b *LocalBus) Subscribe(fn func(NodeChange)) (func(), error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	id := b.next
+	b.next++
+	b.subs[id] = fn
+	return func() {
+		b.mu.Lock()
+		delete(b.subs, id)
+		b.mu.Unlock()
+	}, nil
+}
