@@ -26,6 +26,8 @@
 // in progress; a call's snapshot is read under Call.mu. Events are
 // published synchronously by whoever produced them, sharing commits with
 // concurrent publishers. Supervisor deltas are emitted without blocking
-// (supervisor.go). Lock order: Service.mu before watchers.mu; Call.mu is
-// never held while taking Service.mu.
+// (supervisor.go); those shared with other nodes leave through a queue that
+// one goroutine hands to the Bus, and other nodes' changes come in on the
+// bus's goroutine (bus.go). Lock order: Service.mu before watchers.mu and
+// remote.mu (never both); Call.mu is never held while taking Service.mu.
 package cti

@@ -32,16 +32,7 @@ func TestMain(m *testing.M) {
 
 func openTest(t *testing.T, url string) *Store {
 	t.Helper()
-	s, err := Open(t.Context(), url)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return s
+	return storetest.Open(t, Open, url)
 }
 
 // The shared store suite on a new database per test.

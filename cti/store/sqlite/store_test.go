@@ -12,16 +12,7 @@ import (
 
 func openTest(t *testing.T, path string) *Store {
 	t.Helper()
-	s, err := Open(t.Context(), path)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return s
+	return storetest.Open(t, Open, path)
 }
 
 func TestReopenKeepsDataAndSkipsMigrations(t *testing.T) {

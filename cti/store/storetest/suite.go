@@ -11,6 +11,7 @@
 package storetest
 
 import (
+	"context"
 	"testing"
 
 	"github.com/ringbridge/ringbridge/cti/store/sqlstore"
@@ -62,4 +63,20 @@ func Run(t *testing.T, db NewDB) {
 			tc.fn(t, db)
 		})
 	}
+}
+
+// Open opens a store with open (a database package's Open and its
+// address), failing the test on error, and closes it when the test ends.
+func Open(t *testing.T, open func(context.Context, string) (*sqlstore.Store, error), addr string) *sqlstore.Store {
+	t.Helper()
+	s, err := open(t.Context(), addr)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
 }
