@@ -2,6 +2,7 @@ package cti
 
 import (
 	"sync"
+	"time"
 )
 
 // Nodes sharing a database (docs/scale-out.md) tell each other, over a
@@ -30,7 +31,7 @@ type Bus interface {
 }
 
 // NodeChange is one change of a tenant's live picture made on a node:
-// exactly one of Agent, Queue and Call is set.
+// exactly one of Agent, Queue and Call is set, or none for a heartbeat.
 type NodeChange struct {
 	Node   string         `json:"node"`
 	Tenant string         `json:"tenant"`
@@ -43,11 +44,23 @@ type NodeChange struct {
 // busQueue is how many changes may wait for the bus.
 const busQueue = 4096
 
+// DefaultNodeTimeout is how long another node may stay silent before its
+// agents are shown offline: a node sends a heartbeat every third of it.
+const DefaultNodeTimeout = 6 * time.Second
+
 // remoteAgents is the latest presence of agents whose sessions live on
-// other nodes, for the snapshots of this node's supervisors.
+// other nodes, for the snapshots of this node's supervisors, and when
+// each node was last heard.
 type remoteAgents struct {
-	mu sync.Mutex
-	by map[agentKey]AgentPresence
+	mu    sync.Mutex
+	by    map[agentKey]remoteAgent
+	heard map[string]time.Time
+}
+
+type remoteAgent struct {
+	node  string
+	teams []string
+	p     AgentPresence
 }
 
 // SetBus connects the service to the other nodes as node. Call it once,
@@ -61,6 +74,8 @@ func (s *Service) SetBus(node string, b Bus) error {
 	s.busOut = make(chan NodeChange, busQueue)
 	s.wg.Go(func() {
 		defer stop()
+		beat := time.NewTicker(s.cfg.NodeTimeout / 3)
+		defer beat.Stop()
 		for {
 			select {
 			case <-s.ctx.Done():
@@ -69,10 +84,43 @@ func (s *Service) SetBus(node string, b Bus) error {
 				if err := b.Publish(c); err != nil {
 					s.log.Warn("bus: change not sent to the other nodes", "err", err)
 				}
+			case now := <-beat.C:
+				// An idle node says it is alive; silent ones lose their agents.
+				if err := b.Publish(NodeChange{Node: node}); err != nil {
+					s.log.Warn("bus: heartbeat not sent", "err", err)
+				}
+				s.forgetSilentNodes(now)
 			}
 		}
 	})
 	return nil
+}
+
+// forgetSilentNodes shows offline the agents of nodes not heard from
+// within NodeTimeout: a node that died cannot say so.
+func (s *Service) forgetSilentNodes(now time.Time) {
+	type gone struct {
+		tenant string
+		teams  []string
+		p      AgentPresence
+	}
+	var out []gone
+	s.remote.mu.Lock()
+	for k, ra := range s.remote.by {
+		if now.Sub(s.remote.heard[ra.node]) <= s.cfg.NodeTimeout {
+			continue
+		}
+		delete(s.remote.by, k)
+		p := ra.p
+		p.Status, p.Chosen, p.Reason, p.CallID, p.Since, p.Until = StatusOffline, StatusOffline, "", "", now, time.Time{}
+		out = append(out, gone{k.tenant, ra.teams, p})
+	}
+	s.remote.mu.Unlock()
+	for _, g := range out {
+		s.log.Warn("bus: node silent; its agent shown offline", "tenant", g.tenant, "ext", g.p.Extension)
+		teams := g.teams
+		s.emit(g.tenant, Delta{Agent: &g.p}, func(w *Watch) bool { return w.sees(teams) })
+	}
 }
 
 // share queues a local change for the other nodes. It never blocks.
@@ -90,17 +138,28 @@ func (s *Service) share(c NodeChange) {
 
 // applyRemote shows another node's change to this node's supervisors.
 func (s *Service) applyRemote(c NodeChange) {
-	if c.Node == s.node || c.Tenant == "" {
+	if c.Node == s.node {
 		return
+	}
+	s.remote.mu.Lock()
+	if s.remote.heard == nil {
+		s.remote.heard, s.remote.by = map[string]time.Time{}, map[agentKey]remoteAgent{}
+	}
+	s.remote.heard[c.Node] = time.Now()
+	if c.Agent != nil && c.Tenant != "" {
+		k := agentKey{c.Tenant, c.Agent.Extension}
+		if c.Agent.Status == StatusOffline {
+			delete(s.remote.by, k)
+		} else {
+			s.remote.by[k] = remoteAgent{node: c.Node, teams: c.Teams, p: *c.Agent}
+		}
+	}
+	s.remote.mu.Unlock()
+	if c.Tenant == "" {
+		return // a heartbeat
 	}
 	switch {
 	case c.Agent != nil:
-		s.remote.mu.Lock()
-		if s.remote.by == nil {
-			s.remote.by = map[agentKey]AgentPresence{}
-		}
-		s.remote.by[agentKey{c.Tenant, c.Agent.Extension}] = *c.Agent
-		s.remote.mu.Unlock()
 		teams := c.Teams
 		s.emit(c.Tenant, Delta{Agent: c.Agent}, func(w *Watch) bool { return w.sees(teams) })
 	case c.Queue != nil:
@@ -114,8 +173,8 @@ func (s *Service) applyRemote(c NodeChange) {
 func (s *Service) remotePresence(tenant, ext string) (AgentPresence, bool) {
 	s.remote.mu.Lock()
 	defer s.remote.mu.Unlock()
-	p, ok := s.remote.by[agentKey{tenant, ext}]
-	return p, ok
+	ra, ok := s.remote.by[agentKey{tenant, ext}]
+	return ra.p, ok
 }
 
 // LocalBus connects services in one process, as NATS connects nodes:

@@ -31,7 +31,7 @@ func TestSupervisorOnOneNodeSeesAgentsOfAnother(t *testing.T) {
 	}
 	bus := cti.NewLocalBus()
 	node := func(name string) *cti.Service {
-		svc := cti.New(cti.Config{}, st, &ctitest.Media{}, nil)
+		svc := cti.New(cti.Config{NodeTimeout: 300 * time.Millisecond}, st, &ctitest.Media{}, nil)
 		t.Cleanup(svc.Close)
 		if err := svc.SetBus(name, bus); err != nil {
 			t.Fatal(err)
@@ -91,4 +91,43 @@ func TestSupervisorOnOneNodeSeesAgentsOfAnother(t *testing.T) {
 	if !found {
 		t.Fatalf("node B's snapshot: %+v", snap.Agents)
 	}
+
+	// Idle, node A keeps saying it is alive: three timeouts later its
+	// agent is still shown away.
+	time.Sleep(900 * time.Millisecond)
+	if ag := agentIn(t, b, admin, "1001"); ag.Status != cti.StatusAway {
+		t.Fatalf("1001 on a live, idle node A: %+v", ag)
+	}
+	// Node A dies without a word (its bus stops before its sessions end):
+	// node B's supervisors see its agent go offline.
+	a.Close()
+	deadline = time.After(5 * time.Second)
+	for gone := false; !gone; {
+		select {
+		case d := <-w2.Deltas():
+			gone = d.Agent != nil && d.Agent.Extension == "1001" && d.Agent.Status == cti.StatusOffline
+		case <-deadline:
+			t.Fatal("node A's agent still shown after node A went silent")
+		}
+	}
+	if ag := agentIn(t, b, admin, "1001"); ag.Status != cti.StatusOffline {
+		t.Fatalf("1001 after node A died: %+v", ag)
+	}
+}
+
+// agentIn is an agent as a new supervisor of svc sees it.
+func agentIn(t *testing.T, svc *cti.Service, p cti.Principal, ext string) cti.AgentPresence {
+	t.Helper()
+	w, snap, err := svc.Watch(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	for _, ag := range snap.Agents {
+		if ag.Extension == ext {
+			return ag
+		}
+	}
+	t.Fatalf("%s not in the snapshot", ext)
+	return cti.AgentPresence{}
 }

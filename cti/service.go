@@ -74,6 +74,10 @@ type Config struct {
 	DialRules map[string]DialRule
 	// RingTimeout is how long an agent rings before the call is given up.
 	RingTimeout time.Duration
+	// NodeTimeout is how long another node may stay silent on the bus
+	// before its agents are shown offline (bus.go). Default
+	// DefaultNodeTimeout.
+	NodeTimeout time.Duration
 	// SessionGrace is how long an agent session (and its calls) survives a
 	// lost websocket, waiting for the client to resume it.
 	SessionGrace time.Duration
@@ -178,6 +182,9 @@ type Service struct {
 func New(cfg Config, store Store, media MediaEngine, log *slog.Logger) *Service {
 	if cfg.RingTimeout <= 0 {
 		cfg.RingTimeout = DefaultRingTimeout
+	}
+	if cfg.NodeTimeout <= 0 {
+		cfg.NodeTimeout = DefaultNodeTimeout
 	}
 	if cfg.SessionGrace <= 0 {
 		cfg.SessionGrace = DefaultSessionGrace
