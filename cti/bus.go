@@ -169,6 +169,20 @@ func (s *Service) applyRemote(c NodeChange) {
 	}
 }
 
+// shownPresenceLocked is an agent's presence as this node shows it: its
+// own record, or another node's word while the agent is signed in there
+// (and not here). Callers hold s.mu.
+func (s *Service) shownPresenceLocked(tenant, ext string) (AgentPresence, bool) {
+	ag := s.agents[agentKey{tenant, ext}]
+	if rp, ok := s.remotePresence(tenant, ext); ok && (ag == nil || ag.status == StatusOffline) {
+		return rp, true
+	}
+	if ag != nil {
+		return ag.presenceOfLocked(), true
+	}
+	return AgentPresence{}, false
+}
+
 // remotePresence is an agent's presence as another node last told it.
 func (s *Service) remotePresence(tenant, ext string) (AgentPresence, bool) {
 	s.remote.mu.Lock()

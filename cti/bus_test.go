@@ -91,6 +91,13 @@ func TestSupervisorOnOneNodeSeesAgentsOfAnother(t *testing.T) {
 	if !found {
 		t.Fatalf("node B's snapshot: %+v", snap.Agents)
 	}
+	// So does node B's REST view.
+	if ag, err := b.AgentStatusOf(ctx, admin, "1001"); err != nil || ag.Status != cti.StatusAway {
+		t.Fatalf("node B's AgentStatusOf(1001) = %+v, %v", ag, err)
+	}
+	if list, err := b.AgentStatuses(ctx, admin); err != nil || len(list) != 2 || list[0].Status != cti.StatusAway {
+		t.Fatalf("node B's AgentStatuses = %+v, %v", list, err)
+	}
 
 	// Idle, node A keeps saying it is alive: three timeouts later its
 	// agent is still shown away.

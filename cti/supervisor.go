@@ -207,12 +207,8 @@ func (s *Service) Watch(ctx context.Context, p Principal) (*Watch, *Snapshot, er
 		if u.Extension == "" || !w.sees(u.Teams) {
 			continue
 		}
-		ag := s.agents[agentKey{p.TenantID, u.Extension}]
-		if rp, ok := s.remotePresence(p.TenantID, u.Extension); ok && (ag == nil || ag.status == StatusOffline) {
-			// Signed in on another node.
-			snap.Agents = append(snap.Agents, rp)
-		} else if ag != nil {
-			snap.Agents = append(snap.Agents, ag.presenceOfLocked())
+		if pres, ok := s.shownPresenceLocked(p.TenantID, u.Extension); ok {
+			snap.Agents = append(snap.Agents, pres)
 		} else {
 			snap.Agents = append(snap.Agents, AgentPresence{Extension: u.Extension, UserID: u.ID, Username: u.Username,
 				Status: StatusOffline, Chosen: StatusOffline})
