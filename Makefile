@@ -7,7 +7,7 @@ PKGS      := ./...
 APT_DEPS  := sip-tester chromium
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run test test-go test-browser test-net deps deps-apt deps-npm lint fuzz bench clean
+.PHONY: all build run test test-go test-browser test-net test-cluster deps deps-apt deps-npm lint fuzz bench clean
 
 all: build
 
@@ -61,6 +61,18 @@ test-net: build
 	@[ -d node_modules/playwright-core ] || $(MAKE) --no-print-directory deps-npm
 	$(GO) vet -tags nettest ./nettest/
 	RB_BIN=$(CURDIR)/$(BIN) $(GO) test -tags nettest -race -count=1 -timeout 5m -v ./nettest/
+
+# Several nodes on PostgreSQL and NATS (docs/scale-out.md): the shared
+# store suite, the NATS bus and the product's cluster tests (-tags
+# cluster), on a throwaway PostgreSQL 15 server and nats-server that the
+# tests start on loopback (temporary directories, free ports, stopped by
+# their PIDs).
+CLUSTER_APT_DEPS := postgresql-15 nats-server
+test-cluster: build
+	@$(MAKE) --no-print-directory deps-apt APT_DEPS="$(CLUSTER_APT_DEPS)"
+	$(GO) vet -tags cluster ./cti/store/... ./cti/natsbus/... .
+	$(GO) test -tags cluster -race -count=1 -timeout 10m ./cti/store/postgres/... ./cti/natsbus/...
+	RB_BIN=$(BIN) $(GO) test -tags cluster -race -count=1 -timeout 10m -run '^TestCluster' .
 
 lint:
 	$(GO) vet $(PKGS)

@@ -13,7 +13,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/ringbridge/ringbridge/cti"
-	"github.com/ringbridge/ringbridge/cti/store/sqlite"
+	"github.com/ringbridge/ringbridge/cti/store/sqlstore"
 )
 
 // ringbridge admin works on the database directly — the same file a
@@ -42,7 +42,7 @@ func runAdmin(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("admin", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.Usage = func() { fmt.Fprintln(out, adminUsage) }
-	cfgPath := fs.String("config", "", "JSON config file (env RINGBRIDGE_CONFIG); only dataDir is used")
+	cfgPath := fs.String("config", "", "JSON config file (env RINGBRIDGE_CONFIG); only dataDir, store and postgresUrl are used")
 	dataDir := fs.String("data", "", "data directory (default: the config's dataDir)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -52,18 +52,17 @@ func runAdmin(ctx context.Context, args []string, out io.Writer) error {
 		return errors.New("admin: a command is required")
 	}
 	cmd, rest := fs.Arg(0), fs.Args()[1:]
-	dir := *dataDir
-	if dir == "" {
-		cfg, err := loadConfig(*cfgPath)
-		if err != nil {
-			return err
-		}
-		dir = cfg.DataDir
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if *dataDir != "" {
+		cfg.DataDir = *dataDir
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("admin: data dir: %w", err)
 	}
-	st, err := openStore(ctx, dir)
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -95,7 +94,7 @@ func runAdmin(ctx context.Context, args []string, out io.Writer) error {
 
 type adminCmd struct {
 	ctx context.Context
-	st  *sqlite.Store
+	st  *sqlstore.Store
 	svc *cti.Service
 	out io.Writer
 	who string

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -24,6 +25,26 @@ type Config struct {
 	// DataDir holds the SQLite database and generated secrets.
 	// Default "./data"; RINGBRIDGE_DATA_DIR.
 	DataDir string `json:"dataDir"`
+	// Store is the database: "sqlite" (default, a file in DataDir) or
+	// "postgres" (PostgresURL; for several nodes, docs/scale-out.md).
+	// RINGBRIDGE_STORE.
+	Store string `json:"store"`
+	// PostgresURL is the database with store "postgres", as libpq takes
+	// it (postgres://user:password@host:5432/ringbridge).
+	// RINGBRIDGE_POSTGRES_URL.
+	PostgresURL string `json:"postgresUrl"`
+	// Node names this process among the nodes sharing a PostgreSQL
+	// database: unique per running node, and kept across its restarts
+	// (a restarted node accounts for the calls it left). Default the host
+	// name; RINGBRIDGE_NODE. Unused with SQLite.
+	Node string `json:"node"`
+	// Bus carries supervisors' changes between nodes: "local" (default,
+	// one node) or "nats" (NATSURL; with store "postgres").
+	// RINGBRIDGE_BUS.
+	Bus string `json:"bus"`
+	// NATSURL is the NATS server (or comma-separated servers) with bus
+	// "nats", e.g. nats://nats.internal:4222. RINGBRIDGE_NATS_URL.
+	NATSURL string `json:"natsUrl"`
 	// CertDir holds the TLS certificate, generated self-signed on first
 	// start when missing. Default "./certs"; RINGBRIDGE_CERT_DIR.
 	CertDir string `json:"certDir"`
@@ -254,6 +275,11 @@ func (c *Config) applyEnv() error {
 		}
 	}
 	str("RINGBRIDGE_DATA_DIR", &c.DataDir)
+	str("RINGBRIDGE_STORE", &c.Store)
+	str("RINGBRIDGE_POSTGRES_URL", &c.PostgresURL)
+	str("RINGBRIDGE_NODE", &c.Node)
+	str("RINGBRIDGE_BUS", &c.Bus)
+	str("RINGBRIDGE_NATS_URL", &c.NATSURL)
 	str("RINGBRIDGE_CERT_DIR", &c.CertDir)
 	str("RINGBRIDGE_HTTP_ADDR", &c.HTTPAddr)
 	str("RINGBRIDGE_TLS_CERT", &c.TLSCertFile)
@@ -347,6 +373,11 @@ func (c *Config) setDefaults() {
 		}
 	}
 	def(&c.DataDir, "./data")
+	def(&c.Store, storeSQLite)
+	def(&c.Bus, busLocal)
+	if c.Store == storePostgres && c.Node == "" {
+		c.Node, _ = os.Hostname()
+	}
 	def(&c.CertDir, "./certs")
 	def(&c.HTTPAddr, ":8443")
 	def(&c.SIPAddr, ":5060")
@@ -388,6 +419,27 @@ func (c *Config) setDefaults() {
 }
 
 func (c *Config) validate() error {
+	switch c.Store {
+	case storeSQLite:
+	case storePostgres:
+		if c.PostgresURL == "" {
+			return errors.New(`store "postgres" needs postgresUrl (RINGBRIDGE_POSTGRES_URL)`)
+		}
+	default:
+		return fmt.Errorf(`store %q: want "sqlite" or "postgres"`, c.Store)
+	}
+	switch c.Bus {
+	case busLocal:
+	case busNATS:
+		if c.NATSURL == "" {
+			return errors.New(`bus "nats" needs natsUrl (RINGBRIDGE_NATS_URL)`)
+		}
+		if c.Store != storePostgres {
+			return errors.New(`bus "nats" joins nodes that share a database: it needs store "postgres"`)
+		}
+	default:
+		return fmt.Errorf(`bus %q: want "local" or "nats"`, c.Bus)
+	}
 	if _, _, err := c.rtpRange(); err != nil {
 		return err
 	}

@@ -116,3 +116,45 @@ func TestConfigErrorsAreClear(t *testing.T) {
 		t.Errorf("bad env: %v", err)
 	}
 }
+
+// The store and bus settings: SQLite and the local bus by default; a
+// store or bus that is named needs its URL, and the NATS bus joins nodes
+// that share PostgreSQL. The node name defaults to the host name.
+func TestConfigStoreAndBus(t *testing.T) {
+	for _, k := range []string{"RINGBRIDGE_CONFIG", "RINGBRIDGE_STORE", "RINGBRIDGE_POSTGRES_URL", "RINGBRIDGE_NODE", "RINGBRIDGE_BUS", "RINGBRIDGE_NATS_URL"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	cfg, err := loadConfig("")
+	if err != nil || cfg.Store != storeSQLite || cfg.Bus != busLocal || cfg.Node != "" {
+		t.Fatalf("defaults: store %q bus %q node %q, %v", cfg.Store, cfg.Bus, cfg.Node, err)
+	}
+	for env, want := range map[string]string{
+		"store=mysql":                             `store "mysql"`,
+		"store=postgres":                          "needs postgresUrl",
+		"store=sqlite bus=nats natsurl=nats:x":    `needs store "postgres"`,
+		"store=postgres pg=postgres://x bus=nats": "needs natsUrl",
+		"bus=kafka":                               `bus "kafka"`,
+	} {
+		t.Run(env, func(t *testing.T) {
+			for _, kv := range strings.Fields(env) {
+				k, v, _ := strings.Cut(kv, "=")
+				name := map[string]string{"store": "RINGBRIDGE_STORE", "pg": "RINGBRIDGE_POSTGRES_URL", "bus": "RINGBRIDGE_BUS",
+					"natsurl": "RINGBRIDGE_NATS_URL"}[k]
+				t.Setenv(name, v)
+			}
+			if _, err := loadConfig(""); err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("%s: %v, want an error saying %q", env, err, want)
+			}
+		})
+	}
+	t.Setenv("RINGBRIDGE_STORE", "postgres")
+	t.Setenv("RINGBRIDGE_POSTGRES_URL", "postgres://db/rb")
+	t.Setenv("RINGBRIDGE_BUS", "nats")
+	t.Setenv("RINGBRIDGE_NATS_URL", "nats://127.0.0.1:4222")
+	cfg, err = loadConfig("")
+	host, _ := os.Hostname()
+	if err != nil || cfg.Node != host {
+		t.Fatalf("postgres + nats: node %q (want the host name %q), %v", cfg.Node, host, err)
+	}
+}

@@ -28,6 +28,9 @@ func seedDemo(ctx context.Context, st cti.Store, dataDir string, out io.Writer) 
 		return nil
 	}
 	if err := st.CreateTenant(ctx, &cti.Tenant{ID: defaultTenant, Name: "Demo"}); err != nil {
+		if cti.ErrorKind(err) == cti.KindConflict {
+			return nil // another node starting on the same new database seeds it
+		}
 		return err
 	}
 	type demoUser struct {

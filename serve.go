@@ -20,7 +20,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/ringbridge/ringbridge/cti"
 	"github.com/ringbridge/ringbridge/cti/crm"
+	"github.com/ringbridge/ringbridge/cti/natsbus"
+	"github.com/ringbridge/ringbridge/cti/store/postgres"
 	"github.com/ringbridge/ringbridge/cti/store/sqlite"
+	"github.com/ringbridge/ringbridge/cti/store/sqlstore"
 	"github.com/ringbridge/ringbridge/cti/webhook"
 	"github.com/ringbridge/ringbridge/media"
 	"github.com/ringbridge/ringbridge/media/peer"
@@ -76,7 +79,8 @@ func runServe(ctx context.Context, args []string) error {
 type app struct {
 	cfg    *Config
 	log    *slog.Logger
-	store  *sqlite.Store
+	store  *sqlstore.Store
+	bus    *natsbus.Bus // nil: one node
 	peers  *peer.API
 	trunks *trunk.Trunks
 	svc    *cti.Service
@@ -103,7 +107,7 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (
 	if err = privateDir(cfg.DataDir, log); err != nil {
 		return nil, err
 	}
-	if a.store, err = openStore(ctx, cfg.DataDir); err != nil {
+	if a.store, err = openStore(ctx, cfg); err != nil {
 		return nil, err
 	}
 	if !cfg.NoDemo {
@@ -154,14 +158,29 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (
 	}
 	ctiCfg.CRM = a.crm
 	a.svc = cti.New(ctiCfg, a.store, engine, log.With("component", "cti"))
+	if cfg.Bus == busNATS {
+		if a.bus, err = natsbus.Connect(cfg.NATSURL, cfg.Node, log.With("component", "bus")); err != nil {
+			return nil, err
+		}
+		if err = a.svc.SetBus(cfg.Node, a.bus); err != nil {
+			return nil, err
+		}
+	}
 	a.crm.SetResolver(crmResolver(a.svc))
 	// Events are stored from now on; they are delivered once start runs.
 	allowPrivate, err := webhook.ParsePrefixes(cfg.WebhookAllowPrivate) // validated
 	if err != nil {
 		return nil, err
 	}
-	if a.outbox, err = webhook.Open(ctx, a.store.Webhooks(), webhook.Options{Log: log.With("component", "webhooks"),
-		AllowPrivate: allowPrivate}); err != nil {
+	var outboxStore webhook.Store = a.store.Webhooks()
+	outboxOpts := webhook.Options{Log: log.With("component", "webhooks"), AllowPrivate: allowPrivate}
+	if cfg.Store == storePostgres {
+		// Other nodes publish to the same queues and change endpoints:
+		// look at them every second, deliver what this node leases.
+		outboxStore = a.store.SharedWebhooks(cfg.Node)
+		outboxOpts.Poll = time.Second
+	}
+	if a.outbox, err = webhook.Open(ctx, outboxStore, outboxOpts); err != nil {
 		return nil, err
 	}
 	a.svc.SetEventSink(a.outbox)
@@ -283,6 +302,9 @@ func (a *app) close() {
 	if a.svc != nil {
 		a.svc.Close() // hands the last events to the outbox
 	}
+	if a.bus != nil {
+		_ = a.bus.Close()
+	}
 	if a.outbox != nil {
 		// Undelivered events stay in the database for the next start.
 		_ = a.outbox.Close()
@@ -305,19 +327,35 @@ func (a *app) close() {
 	}
 }
 
-// openStore opens the database in dataDir with the key that encrypts its
+// The two stores cfg.Store names, and the two buses of cfg.Bus.
+const (
+	storeSQLite   = "sqlite"
+	storePostgres = "postgres"
+	busLocal      = "local"
+	busNATS       = "nats"
+)
+
+// openStore opens the configured database with the key that encrypts its
 // recoverable secrets (CRM credentials in tenant settings, trunk
 // passwords, webhook signing secrets and receiver credentials) at rest:
 // dataDir/secrets.key, 32 random bytes written (mode 0600) on first use.
 // Keep the key with the database; a backup of the database without it
 // does not reveal those secrets, and the database without it cannot use
-// them.
-func openStore(ctx context.Context, dataDir string) (*sqlite.Store, error) {
-	st, err := sqlite.Open(ctx, filepath.Join(dataDir, "ringbridge.db"))
+// them. Nodes sharing a PostgreSQL database need the same key.
+func openStore(ctx context.Context, cfg *Config) (*sqlstore.Store, error) {
+	var st *sqlstore.Store
+	var err error
+	if cfg.Store == storePostgres {
+		if st, err = postgres.Open(ctx, cfg.PostgresURL); err == nil {
+			st.SetNode(cfg.Node)
+		}
+	} else {
+		st, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, "ringbridge.db"))
+	}
 	if err != nil {
 		return nil, err
 	}
-	key, err := secretsKey(dataDir)
+	key, err := secretsKey(cfg.DataDir)
 	if err == nil {
 		err = st.SetSecretKey(key)
 	}

@@ -77,8 +77,8 @@ func (s *Service) AgentStatuses(ctx context.Context, p Principal) ([]AgentPresen
 			continue
 		}
 		seen[u.Extension] = true
-		if ag := s.agents[agentKey{p.TenantID, u.Extension}]; ag != nil {
-			out = append(out, ag.presenceOfLocked())
+		if pres, ok := s.shownPresenceLocked(p.TenantID, u.Extension); ok {
+			out = append(out, pres)
 			continue
 		}
 		out = append(out, AgentPresence{Extension: u.Extension, UserID: u.ID, Username: u.Username, Status: StatusOffline, Chosen: StatusOffline})
@@ -102,8 +102,8 @@ func (s *Service) AgentStatusOf(ctx context.Context, p Principal, ext string) (A
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if ag := s.agents[agentKey{p.TenantID, ext}]; ag != nil {
-		return ag.presenceOfLocked(), nil
+	if pres, ok := s.shownPresenceLocked(p.TenantID, ext); ok {
+		return pres, nil
 	}
 	return AgentPresence{Extension: ext, UserID: u.ID, Username: u.Username, Status: StatusOffline, Chosen: StatusOffline}, nil
 }

@@ -26,10 +26,13 @@
 // in progress; a call's snapshot is read under Call.mu. Events are
 // published synchronously by whoever produced them, sharing commits with
 // concurrent publishers. Supervisor deltas are emitted without blocking
-// (supervisor.go). Each call also owns a quality monitor goroutine
+// (supervisor.go); those shared with other nodes leave through a queue that
+// one goroutine hands to the Bus, and other nodes' changes come in on the
+// bus's goroutine (bus.go). Each call also owns a quality monitor goroutine
 // (quality_monitor.go), started with its flow and ended by the call's
 // context before the call is released; it reads the voice path's
 // counters, never blocks on it, and emits its deltas under the call's
 // notifyMu like every call delta. Lock order: Service.mu before
-// watchers.mu; Call.mu is never held while taking Service.mu.
+// watchers.mu and remote.mu (never both); Call.mu is never held while
+// taking Service.mu.
 package cti

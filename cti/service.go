@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"crypto/rand"
@@ -73,6 +74,10 @@ type Config struct {
 	DialRules map[string]DialRule
 	// RingTimeout is how long an agent rings before the call is given up.
 	RingTimeout time.Duration
+	// NodeTimeout is how long another node may stay silent on the bus
+	// before its agents are shown offline (bus.go). Default
+	// DefaultNodeTimeout.
+	NodeTimeout time.Duration
 	// SessionGrace is how long an agent session (and its calls) survives a
 	// lost websocket, waiting for the client to resume it.
 	SessionGrace time.Duration
@@ -167,12 +172,23 @@ type Service struct {
 	lines map[queueKey]*queueLine
 	// watchers are the supervisors' live feeds (supervisor.go).
 	watchers watchers
+
+	// The other nodes (bus.go); bus is nil on a single node. Set once
+	// by SetBus before use.
+	bus        Bus
+	node       string
+	busOut     chan NodeChange
+	busDropped atomic.Int64
+	remote     remoteAgents
 }
 
 // New builds the service. media may be nil in tests that make no calls.
 func New(cfg Config, store Store, media MediaEngine, log *slog.Logger) *Service {
 	if cfg.RingTimeout <= 0 {
 		cfg.RingTimeout = DefaultRingTimeout
+	}
+	if cfg.NodeTimeout <= 0 {
+		cfg.NodeTimeout = DefaultNodeTimeout
 	}
 	if cfg.SessionGrace <= 0 {
 		cfg.SessionGrace = DefaultSessionGrace

@@ -133,18 +133,21 @@ func (s *Service) emitAgentLocked(ag *agent) {
 	p := ag.presenceOfLocked()
 	teams := ag.teams
 	s.emit(ag.key.tenant, Delta{Agent: &p}, func(w *Watch) bool { return w.sees(teams) })
+	s.share(NodeChange{Tenant: ag.key.tenant, Teams: teams, Agent: &p})
 }
 
 // emitCall publishes a call's state.
 func (s *Service) emitCall(c *Call) {
 	v := c.view()
 	s.emit(c.info.TenantID, Delta{Call: &v}, nil)
+	s.share(NodeChange{Tenant: c.info.TenantID, Call: &v})
 }
 
 // emitLineLocked publishes a queue's line. Callers hold s.mu.
 func (s *Service) emitLineLocked(l *queueLine) {
 	v := l.viewLocked(time.Now())
 	s.emit(l.key.tenant, Delta{Queue: &v}, nil)
+	s.share(NodeChange{Tenant: l.key.tenant, Queue: &v})
 }
 
 // view is the call as supervisors see it.
@@ -214,8 +217,8 @@ func (s *Service) Watch(ctx context.Context, p Principal) (*Watch, *Snapshot, er
 		if u.Extension == "" || !w.sees(u.Teams) {
 			continue
 		}
-		if ag := s.agents[agentKey{p.TenantID, u.Extension}]; ag != nil {
-			snap.Agents = append(snap.Agents, ag.presenceOfLocked())
+		if pres, ok := s.shownPresenceLocked(p.TenantID, u.Extension); ok {
+			snap.Agents = append(snap.Agents, pres)
 		} else {
 			snap.Agents = append(snap.Agents, AgentPresence{Extension: u.Extension, UserID: u.ID, Username: u.Username,
 				Status: StatusOffline, Chosen: StatusOffline})

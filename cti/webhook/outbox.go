@@ -60,6 +60,13 @@ type Options struct {
 	Chunk int
 	// UserAgent of the requests. Default "ringbridge-webhooks/1".
 	UserAgent string
+	// Poll, for a store that several nodes share (see nodes.go), is how
+	// often workers look at their queues and the outbox reloads the
+	// endpoints, besides being nudged by this node. Default 0: one node.
+	Poll time.Duration
+	// LeaseTTL is how long a node's claim on an endpoint lasts unrenewed,
+	// with a shared store. Default DefaultLeaseTTL.
+	LeaseTTL time.Duration
 }
 
 // Outbox is the webhook outbox: the cti.EventSink that stores events, the
@@ -75,6 +82,9 @@ type Outbox struct {
 	workers   map[string]*worker
 	running   bool // between Start and Close
 	closed    bool
+	// edits counts this node's endpoint changes, so a reload read before
+	// one of them committed is not applied over it.
+	edits uint64
 
 	ctx    context.Context // parent of the workers; cancelled by Close
 	cancel context.CancelFunc
@@ -103,6 +113,9 @@ func Open(ctx context.Context, store Store, opts Options) (*Outbox, error) {
 	}
 	if opts.Chunk <= 0 {
 		opts.Chunk = DefaultChunk
+	}
+	if opts.LeaseTTL <= 0 {
+		opts.LeaseTTL = DefaultLeaseTTL
 	}
 	if opts.UserAgent == "" {
 		opts.UserAgent = "ringbridge-webhooks/1"
@@ -151,6 +164,9 @@ func (o *Outbox) Start() error {
 		o.startWorker(ep)
 	}
 	o.wg.Go(o.pruneLoop)
+	if o.opts.Poll > 0 {
+		o.wg.Go(o.reloadLoop)
+	}
 	return nil
 }
 
@@ -387,6 +403,7 @@ func (o *Outbox) CreateEndpoint(ctx context.Context, tenantID string, cfg Config
 		return nil, err
 	}
 	o.endpoints[ep.ID] = ep
+	o.edits++
 	o.reindex()
 	if o.running {
 		o.startWorker(ep)
@@ -422,6 +439,7 @@ func (o *Outbox) UpdateEndpoint(ctx context.Context, tenantID, id string, cfg Co
 		return nil, err
 	}
 	o.endpoints[id] = &ep
+	o.edits++
 	o.reindex()
 	if w := o.workers[id]; w != nil {
 		w.update(&ep)
@@ -467,6 +485,7 @@ func (o *Outbox) DeleteEndpoint(ctx context.Context, tenantID, id string) error 
 		return err
 	}
 	delete(o.endpoints, id)
+	o.edits++
 	o.reindex()
 	return nil
 }

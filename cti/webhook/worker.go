@@ -57,6 +57,7 @@ type worker struct {
 	state    EndpointState
 	dirty    bool // state differs from the stored one
 	reqsTook bool // reqs loaded from the store
+	lease    leaseState
 }
 
 func newWorker(o *Outbox, ep *Endpoint) *worker {
@@ -140,6 +141,7 @@ func (w *worker) apply(ctx context.Context) {
 }
 
 func (w *worker) run(ctx context.Context) {
+	defer w.releaseLease()
 	for ctx.Err() == nil {
 		w.apply(ctx)
 		if w.ep == nil {
@@ -151,6 +153,10 @@ func (w *worker) run(ctx context.Context) {
 			w.dirty = true
 		}
 		now := time.Now()
+		if ok, retryAt := w.holdLease(ctx, now); !ok {
+			w.sleep(ctx, retryAt, false)
+			continue
+		}
 		if now.Before(w.state.PausedUntil) {
 			w.flushState(ctx)
 			w.sleep(ctx, w.state.PausedUntil, false)
@@ -182,6 +188,7 @@ func (w *worker) run(ctx context.Context) {
 // sleep waits until t (forever when t is zero), a poke, cancellation, and
 // when onPublish is set, new deliveries.
 func (w *worker) sleep(ctx context.Context, t time.Time, onPublish bool) {
+	t = w.pollCap(t)
 	var timer <-chan time.Time
 	if !t.IsZero() {
 		tm := time.NewTimer(time.Until(t))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ringbridge/ringbridge/cti"
+	"github.com/ringbridge/ringbridge/cti/store/sqlstore"
 )
 
 // A database migrated by a build that had only some of the files (the
@@ -18,7 +19,7 @@ import (
 // after higher ones, and ends up with the tables, columns and indexes of a
 // fresh database; its users stay readable and can be disabled.
 func TestMigrationsFillGapsInEitherOrder(t *testing.T) {
-	want := schemaOf(t, openTest(t, filepath.Join(t.TempDir(), "fresh.db")).reader)
+	want := schemaOf(t, openTest(t, filepath.Join(t.TempDir(), "fresh.db")).Reader().DB)
 	for name, first := range map[string][]int{
 		"revocation first":     {1, 2, 3, 4, 5, 6, 20},
 		"administration first": {1, 2, 3, 4, 10, 11},
@@ -47,7 +48,7 @@ func TestMigrationsFillGapsInEitherOrder(t *testing.T) {
 			}
 
 			s := openTest(t, path)
-			if got := schemaOf(t, s.reader); !mapsEqual(got, want) {
+			if got := schemaOf(t, s.Reader().DB); !mapsEqual(got, want) {
 				t.Fatalf("schema after filling the gaps:\n got %v\nwant %v", got, want)
 			}
 			u, err := s.GetUser(ctx, "demo", "u1")
@@ -72,14 +73,14 @@ func TestMigrationsFillGapsInEitherOrder(t *testing.T) {
 
 func partialMigrations(t *testing.T, versions []int) fstest.MapFS {
 	t.Helper()
-	migs, err := loadMigrations(migrationFS)
+	migs, err := sqlstore.LoadMigrations(migrationFS)
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := fstest.MapFS{}
 	for _, m := range migs {
-		if slices.Contains(versions, m.version) {
-			out["migrations/"+m.name] = &fstest.MapFile{Data: []byte(m.sql)}
+		if slices.Contains(versions, m.Version) {
+			out["migrations/"+m.Name] = &fstest.MapFile{Data: []byte(m.SQL)}
 		}
 	}
 	if len(out) != len(versions) {

@@ -31,13 +31,13 @@ func TestCallQualityRows(t *testing.T) {
 	}
 	var n int
 	var worst float64
-	if err := s.reader.QueryRowContext(ctx, `SELECT count(*), min(mos_min) FROM call_quality WHERE tenant_id = 'demo' AND call_id = 'call_q'`).Scan(&n, &worst); err != nil {
+	if err := s.Reader().QueryRowContext(ctx, `SELECT count(*), min(mos_min) FROM call_quality WHERE tenant_id = 'demo' AND call_id = 'call_q'`).Scan(&n, &worst); err != nil {
 		t.Fatal(err)
 	}
 	if n != 2 || worst != 2.8 {
 		t.Fatalf("%d quality rows, worst MOS %v; want 2 and 2.8", n, worst)
 	}
-	if err := s.reader.QueryRowContext(ctx, `SELECT count(*) FROM call_quality WHERE tenant_id = 'demo' AND level = 'poor'`).Scan(&n); err != nil || n != 1 {
+	if err := s.Reader().QueryRowContext(ctx, `SELECT count(*) FROM call_quality WHERE tenant_id = 'demo' AND level = 'poor'`).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("poor legs: %d, %v", n, err)
 	}
 }

@@ -4,52 +4,54 @@ package sqlite
 
 import (
 	"context"
-	"crypto/cipher"
 	"database/sql"
+	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"time"
 
-	"github.com/oklog/ulid/v2"
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
 	"github.com/ringbridge/ringbridge/cti"
+	"github.com/ringbridge/ringbridge/cti/store/sqlstore"
 )
 
 var _ cti.Store = (*Store)(nil)
 
-// Store is a cti.Store backed by one SQLite file.
+// Store is a cti.Store backed by one SQLite file (see sqlstore for the
+// statements, shared with PostgreSQL).
 //
 // SQLite allows one writer at a time. Funnelling all writes through a pool of
 // exactly one connection queues them in Go instead of having connections
 // fight over the file lock (SQLITE_BUSY); reads go to a separate pool and,
 // thanks to WAL, never wait for the writer.
-type Store struct {
-	writer *sql.DB
-	reader *sql.DB
-	// aead encrypts recoverable secrets (secretbox.go); nil: stored as is.
-	// Set once by SetSecretKey before the store is shared.
-	aead cipher.AEAD
+type Store = sqlstore.Store
+
+// WebhookStore is the webhook outbox on the same file.
+type WebhookStore = sqlstore.WebhookStore
+
+// Dialect is SQLite's spelling of what sqlstore's statements leave open.
+// The single writer connection and IMMEDIATE transactions already exclude
+// other writers, so reads in a transaction need no row lock.
+var Dialect = &sqlstore.Dialect{
+	Name:      "sqlite",
+	ILike:     "LIKE", // ASCII case-insensitive by default
+	Least:     "MIN",
+	Greatest:  "MAX",
+	RowID:     "rowid",
+	JSONText:  func(arg string) string { return "json_each(" + arg + ")" },
+	JSONField: func(doc, field string) string { return "json_extract(" + doc + ", '$." + field + "')" },
 }
 
-// timeLayout is RFC 3339 with a fixed nine-digit fraction. time.RFC3339Nano
-// trims trailing zeros, which would make the stored strings sort wrongly;
-// with a fixed width and always-UTC "Z", text order equals time order.
-const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
+//go:embed migrations/*.sql
+var migrationFS embed.FS
 
-func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
-
-func parseTime(s string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("parse stored time %q: %w", s, err)
-	}
-	return t.UTC(), nil
+func migrate(ctx context.Context, db *sql.DB, fsys fs.FS) error {
+	return sqlstore.Migrate(ctx, db, fsys, Dialect)
 }
 
 // Open opens (creating if needed) the database at path and brings its schema
@@ -105,7 +107,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		_ = writer.Close()
 		return nil, fmt.Errorf("sqlite: connect reader %q: %w", path, err)
 	}
-	return &Store{writer: writer, reader: reader}, nil
+	return sqlstore.New(writer, reader, Dialect), nil
 }
 
 // createPrivate makes sure the database's directory exists (0700 when we
@@ -139,36 +141,4 @@ func createPrivate(path string) error {
 // read as query string or escape sequences.
 func escapePath(p string) string {
 	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(filepath.ToSlash(p))
-}
-
-// Close closes both pools.
-func (s *Store) Close() error {
-	return errors.Join(s.reader.Close(), s.writer.Close())
-}
-
-func newID(prefix string) string {
-	// ulid.Make is safe for concurrent use and monotonic within a millisecond,
-	// so IDs also sort by creation time.
-	return prefix + ulid.Make().String()
-}
-
-// classify turns constraint violations into domain errors. what names the row
-// being written and parent the row its foreign key points at, both for the
-// caller-facing message.
-func classify(err error, what, parent string) error {
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		switch se.Code() {
-		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-			return &cti.Error{Kind: cti.KindConflict, Message: what + " already exists", Err: err}
-		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-			return &cti.Error{Kind: cti.KindNotFound, Message: parent + " not found", Err: err}
-		}
-	}
-	return fmt.Errorf("sqlite: write %s: %w", what, err)
-}
-
-// rowScanner is the common part of *sql.Row and *sql.Rows.
-type rowScanner interface {
-	Scan(dest ...any) error
 }

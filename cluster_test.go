@@ -1,0 +1,322 @@
+//go:build cluster
+
+package main
+
+// The product on PostgreSQL, with several nodes: built with -tags cluster
+// (make test-cluster), which also runs the shared store suite on the same
+// kind of server. TestMain starts one throwaway PostgreSQL server on
+// loopback for the package's run; each test gets its own database.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fasthttp/websocket"
+	"github.com/ringbridge/ringbridge/cti"
+	"github.com/ringbridge/ringbridge/cti/natsbus/natstest"
+	"github.com/ringbridge/ringbridge/cti/store/postgres/pgtest"
+	"github.com/ringbridge/ringbridge/media/trunk"
+	"github.com/ringbridge/ringbridge/server/wsproto"
+)
+
+var (
+	pgCluster  *pgtest.Cluster
+	natsServer *natstest.Server
+)
+
+func TestMain(m *testing.M) {
+	c, err := pgtest.Start(context.Background())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	n, err := natstest.Start(context.Background())
+	if err != nil {
+		c.Stop()
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	pgCluster, natsServer = c, n
+	code := m.Run()
+	n.Stop()
+	c.Stop()
+	os.Exit(code)
+}
+
+// A call through the product on PostgreSQL: heard both ways, its record
+// stored in the database (and no SQLite file made).
+func TestClusterCallOnPostgres(t *testing.T) {
+	url := pgCluster.NewDatabase(t)
+	var dataDir string
+	e := startE2E(t, func(c *Config) {
+		c.Store, c.PostgresURL, c.Node = storePostgres, url, "n1"
+		dataDir = c.DataDir
+	})
+	a := e.signIn("alice", 440)
+	ring, call := e.ringAndAnswer(a, "1001")
+	heard := carrierAudio(call, 1000)
+	a.hears(1000)
+	if err := heard.WaitFor(e.ctx, 440); err != nil {
+		t.Fatalf("caller does not hear the agent: %v", err)
+	}
+	if err := call.Hangup(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	a.waitCall("ended")
+	admin := "Bearer " + e.login("admin")
+	st, body := e.api("GET", "/api/v1/calls/"+ring.ID, admin, nil)
+	if st != 200 || !strings.Contains(string(body), `"endReason"`) {
+		t.Fatalf("call record: %d %s", st, body)
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "ringbridge.db")); !os.IsNotExist(err) {
+		t.Fatalf("a SQLite database was made beside PostgreSQL: %v", err)
+	}
+}
+
+// clusterNode configures a real binary as node name of the database at
+// url; nodes share the JWT secret and the secrets key (copied from
+// keyFrom's data directory), as docs/scale-out.md asks.
+func clusterNode(url, name, keyFrom string, rtpOffset int) func(map[string]any) {
+	return func(c map[string]any) {
+		c["store"], c["postgresUrl"], c["node"] = storePostgres, url, name
+		c["jwtSecret"] = "cluster-test-secret-3f9a1c0e7b2d4a68"
+		if rtpOffset > 0 {
+			var lo, hi int
+			fmt.Sscanf(c["rtpPorts"].(string), "%d-%d", &lo, &hi)
+			c["rtpPorts"] = fmt.Sprintf("%d-%d", lo+rtpOffset, hi+rtpOffset)
+		}
+		if keyFrom != "" {
+			key, err := os.ReadFile(filepath.Join(keyFrom, "secrets.key"))
+			if err == nil {
+				err = os.WriteFile(filepath.Join(c["dataDir"].(string), "secrets.key"), key, 0o600)
+			}
+			if err != nil {
+				panic(err)
+			}
+		}
+	}
+}
+
+// Two real ringbridge processes on one database: a call on node A is in
+// node B's history, a token from A works on B, and the webhook outbox
+// delivers each event once while node A, which holds the endpoint's
+// lease, is killed (SIGKILL) mid-stream: node B takes the queue over, and
+// a repeat, if any, carries the same webhook-id.
+func TestClusterTwoNodes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	carrier, err := trunk.NewPhone(trunk.PhoneConfig{Listen: "127.0.0.1:0", User: "carrier"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer carrier.Close()
+	events, crm := newEventLog()
+	defer crm.Close()
+	url := pgCluster.NewDatabase(t)
+
+	pa := newProc(t, carrier, clusterNode(url, "a", "", 0))
+	ea := pa.e2e(ctx, carrier)
+	admin := "Bearer " + ea.login("admin")
+	if st, body := ea.api("POST", "/api/v1/webhooks", admin, map[string]any{"url": crm.URL, "events": []string{"call.updated"}}); st != 201 {
+		t.Fatalf("create webhook: %d %s", st, body)
+	}
+	pb := newProc(t, carrier, clusterNode(url, "b", pa.dataDir, 40))
+	eb := &e2e{t: t, ctx: ctx, base: pb.base, sip: pb.sip, carrier: carrier, creds: ea.creds}
+
+	// A call through node A, heard both ways.
+	alice := ea.signIn("alice", 440)
+	ring, call := ea.ringAndAnswer(alice, "1001")
+	heard := carrierAudio(call, 1000)
+	alice.hears(1000)
+	if err := heard.WaitFor(ctx, 440); err != nil {
+		t.Fatalf("caller does not hear the agent: %v", err)
+	}
+	if err := call.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	alice.waitCall("ended")
+	// Node B shows it, to a token node A issued.
+	if st, body := eb.api("GET", "/api/v1/calls/"+ring.ID, admin, nil); st != 200 {
+		t.Fatalf("node B: call record: %d %s", st, body)
+	}
+
+	// Updates of the call's record through both nodes, one after the
+	// other; each acknowledged one must reach the CRM once.
+	var acked []string
+	client := &http.Client{Timeout: 3 * time.Second}
+	patch := func(base, tok string) bool {
+		b, _ := json.Marshal(map[string]string{"notes": tok})
+		req, _ := http.NewRequest("PATCH", base+"/api/v1/calls/"+ring.ID, bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", admin)
+		res, err := client.Do(req)
+		if err != nil {
+			return false
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode == 200
+	}
+	began := time.Now()
+	var killedAt time.Time
+	killedAfter := 0
+	for n := 0; killedAt.IsZero() || time.Since(killedAt) < 2*time.Second; n++ {
+		if killedAt.IsZero() && time.Since(began) > 1500*time.Millisecond {
+			pa.kill() // SIGKILL by PID
+			killedAt, killedAfter = time.Now(), len(acked)
+		}
+		tok := fmt.Sprintf("g0-%06d", n)
+		base := pb.base
+		if n%2 == 0 && killedAt.IsZero() {
+			base = pa.base
+		}
+		if patch(base, tok) {
+			acked = append(acked, tok)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if len(acked) < 100 {
+		t.Fatalf("only %d acknowledged updates", len(acked))
+	}
+
+	var missing []string
+	for deadline := time.Now().Add(45 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		got, _ := events.tokens()
+		missing = missing[:0]
+		for _, tok := range acked {
+			if len(got[tok]) == 0 {
+				missing = append(missing, tok)
+			}
+		}
+		if len(missing) == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	deliveredAt := time.Now()
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		t.Fatalf("%d of %d acknowledged updates never reached the CRM, e.g. %v", len(missing), len(acked), missing[:min(10, len(missing))])
+	}
+	got, inOrder := events.tokens()
+	for tok, ids := range got {
+		if len(ids) > 1 {
+			t.Errorf("%s delivered as %d different events %v", tok, len(ids), ids)
+		}
+	}
+	for i := 1; i < len(inOrder); i++ {
+		if inOrder[i] < inOrder[i-1] {
+			t.Fatalf("%s arrived after %s", inOrder[i], inOrder[i-1])
+		}
+	}
+	events.mu.Lock()
+	hits, distinct := events.hits, len(events.byID)
+	events.mu.Unlock()
+	if hits-distinct > 1 {
+		t.Fatalf("%d requests for %d events: more repeats than the one request in flight at the kill", hits, distinct)
+	}
+	t.Logf("%d acknowledged updates through two nodes (node A killed after %d), %d events in %d requests; all delivered %v after the kill",
+		len(acked), killedAfter, distinct, hits, deliveredAt.Sub(killedAt).Round(time.Millisecond))
+}
+
+// Two real nodes on one database and one NATS server: a supervisor
+// connected to node B sees an agent signed in on node A change status, as
+// a delta, and a supervisor connecting to B afterwards finds it in the
+// snapshot. (Without the bus, node B's supervisor sees nothing of it.)
+func TestClusterSupervisorSeesAgentOnOtherNode(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	carrier, err := trunk.NewPhone(trunk.PhoneConfig{Listen: "127.0.0.1:0", User: "carrier"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer carrier.Close()
+	url := pgCluster.NewDatabase(t)
+	withBus := func(f func(map[string]any)) func(map[string]any) {
+		return func(c map[string]any) { f(c); c["bus"], c["natsUrl"] = busNATS, natsServer.URL() }
+	}
+	pa := newProc(t, carrier, withBus(clusterNode(url, "a", "", 0)))
+	ea := pa.e2e(ctx, carrier)
+	pb := newProc(t, carrier, withBus(clusterNode(url, "b", pa.dataDir, 40)))
+	admin := ea.login("admin") // accepted by both nodes
+
+	supervise := func() (*websocket.Conn, cti.Snapshot) {
+		conn, _, err := websocket.DefaultDialer.Dial(strings.Replace(pb.base, "http", "ws", 1)+"/ws/supervisor",
+			http.Header{"Origin": {pb.base}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		if err := conn.WriteJSON(wsproto.Message{Type: wsproto.TypeAuth, Token: admin}); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			m := readWS(t, conn)
+			if m.Type == wsproto.TypeSnapshot {
+				var snap cti.Snapshot
+				if err := json.Unmarshal(m.Snapshot, &snap); err != nil {
+					t.Fatal(err)
+				}
+				return conn, snap
+			}
+		}
+	}
+	sup, snap := supervise()
+	for _, ag := range snap.Agents {
+		if ag.Extension == "1001" && ag.Status != cti.StatusOffline {
+			t.Fatalf("alice before signing in: %+v", ag)
+		}
+	}
+
+	// Alice signs in on node A and goes away.
+	agent, _, err := websocket.DefaultDialer.Dial(strings.Replace(pa.base, "http", "ws", 1)+"/ws/agent", http.Header{"Origin": {pa.base}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer agent.Close()
+	if err := agent.WriteJSON(wsproto.Message{Type: wsproto.TypeAuth, Token: ea.login("alice")}); err != nil {
+		t.Fatal(err)
+	}
+	if acked, _ := wsRequest(agent, wsproto.Message{ID: "s1", Type: wsproto.TypeStatus, Status: "away", Reason: "lunch"}); !acked {
+		t.Fatal("status change refused")
+	}
+	for {
+		m := readWS(t, sup)
+		if m.Type != wsproto.TypeDelta {
+			continue
+		}
+		var d cti.Delta
+		if err := json.Unmarshal(m.Delta, &d); err != nil {
+			t.Fatal(err)
+		}
+		if d.Agent != nil && d.Agent.Extension == "1001" && d.Agent.Status == cti.StatusAway && d.Agent.Reason == "lunch" {
+			break
+		}
+	}
+	_, snap = supervise()
+	for _, ag := range snap.Agents {
+		if ag.Extension == "1001" && (ag.Status != cti.StatusAway || ag.Reason != "lunch") {
+			t.Fatalf("alice in node B's next snapshot: %+v", ag)
+		}
+	}
+}
+
+// readWS reads one message, failing the test after 10 s.
+func readWS(t *testing.T, c *websocket.Conn) wsproto.Message {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var m wsproto.Message
+	if err := c.ReadJSON(&m); err != nil {
+		t.Fatalf("websocket: %v", err)
+	}
+	return m
+}
