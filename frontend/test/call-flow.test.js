@@ -54,11 +54,11 @@ describe('call flow', { timeout: 180_000 }, () => {
     await page.getByTestId('dial-input').fill('');
     await h.screenshot(page, 'idle');
     // Audio settings list the (fake) devices once the microphone is allowed.
-    await page.locator('rb-softphone summary').click();
+    await page.locator('rb-softphone #settings summary').click();
     await h.waitFor(async () => (await page.getByTestId('mic-select').locator('option').count()) >= 2, { what: 'microphones listed' });
     assert.ok(await page.getByTestId('tone-select').locator('option').count() >= 3);
     await h.screenshot(page, 'settings');
-    await page.locator('rb-softphone summary').click();
+    await page.locator('rb-softphone #settings summary').click();
   });
 
   it('answers a SIP caller; each side hears the other; DTMF and hold work; hangs up', async (t) => {
