@@ -31,6 +31,7 @@ export class AgentMedia extends EventTarget {
   #unsentCands = [];
   #retryTimer = 0;
   #listening = new AbortController(); // the window listeners, removed by dispose
+  #sending = false; // the microphone goes out only during calls
   #recovering = false;
   #watchTimer = 0;
   #lastInbound = { packets: -1, at: 0, stalled: false };
@@ -143,7 +144,7 @@ export class AgentMedia extends EventTarget {
     this.micMessage = '';
     this.dispatchEvent(new Event('mic'));
     // The transceiver is sendrecv, so a new track needs no renegotiation.
-    await this.transceiver?.sender.replaceTrack(track).catch(() => {});
+    if (this.#sending) await this.transceiver?.sender.replaceTrack(track).catch(() => {});
     return stream;
   }
 
@@ -164,10 +165,12 @@ export class AgentMedia extends EventTarget {
     this.#signal = signal;
     const pc = new RTCPeerConnection({ iceServers });
     this.pc = pc;
-    const track = this.mic?.getAudioTracks()[0];
+    const track = this.#sending ? this.mic?.getAudioTracks()[0] : undefined;
+    // The microphone is sent only during calls (setSending): a signed-in
+    // agent between calls costs the server no packets.
     this.transceiver = track
       ? pc.addTransceiver(track, { direction: 'sendrecv', streams: [this.mic] })
-      : pc.addTransceiver('audio', { direction: 'sendrecv' }); // hears now; a mic can be added later
+      : pc.addTransceiver('audio', { direction: 'sendrecv', streams: this.mic ? [this.mic] : [] });
     preferG711(this.transceiver);
     pc.ontrack = (e) => {
       this.#audio.srcObject = e.streams[0] || new MediaStream([e.track]);
@@ -292,6 +295,17 @@ export class AgentMedia extends EventTarget {
     this.mic?.getTracks().forEach((t) => t.stop());
     this.mic = null;
     this.micState = 'unknown';
+  }
+
+  /**
+   * Sends the microphone (during a call) or nothing (between calls), on the
+   * same transceiver: replacing the track needs no renegotiation.
+   */
+  setSending(on) {
+    if (this.#sending === on) return;
+    this.#sending = on;
+    const track = on ? this.mic?.getAudioTracks()[0] ?? null : null;
+    this.transceiver?.sender.replaceTrack(track).catch(() => {});
   }
 
   /** Mute is local: the track stops sending audio; the server is not told. */

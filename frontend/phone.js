@@ -479,7 +479,9 @@ export class Phone extends EventTarget {
 
   #emit(event, data) { this.dispatchEvent(new CustomEvent('rb', { detail: { event, data } })); }
   #changed() {
-    this.media.expectAudio(this.state.call?.state === 'active');
+    const c = this.state.call;
+    this.media.expectAudio(c?.state === 'active');
+    this.media.setSending(Boolean(c) && !(c.state === 'ringing' && isIncoming(c, this.state.agent.extension)));
     this.dispatchEvent(new Event('change'));
   }
 }

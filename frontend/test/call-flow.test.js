@@ -52,6 +52,10 @@ describe('call flow', { timeout: 180_000 }, () => {
     });
     assert.equal(await page.getByTestId('dial-input').inputValue(), '+15550104477');
     await page.getByTestId('dial-input').fill('');
+    // Between calls the microphone is not sent (an idle agent costs the server nothing).
+    const idleSent = await h.packetsSent(page);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(await h.packetsSent(page), idleSent, 'the page sent microphone packets with no call');
     await h.screenshot(page, 'idle');
     // Audio settings list the (fake) devices once the microphone is allowed.
     await page.locator('rb-softphone #settings summary').click();
