@@ -109,6 +109,8 @@ type CallInfo struct {
 	RemoteHeld bool
 	// Queue names the queue the call came through, if any.
 	Queue string
+	// Recording is the state of the call's recording.
+	Recording RecordingState
 }
 
 // OriginClickToCall marks calls started through POST /api/v1/calls: the
@@ -176,6 +178,8 @@ type Call struct {
 	held        bool
 	rec         Recording // the call's recording in progress, if any
 	recID       string
+	// recCtl lets control requests pause and resume rec (recording_control.go).
+	recCtl recordingControl
 	// closed guards closeWith, the one way every call ends.
 	closed atomic.Bool
 

@@ -47,6 +47,9 @@ type CallRecord struct {
 	// itself ({"base64", "durationSeconds"}) per tenant setting; null when
 	// the call was not recorded (never answered, recording off or failed).
 	Recording *RecordingRef `json:"recording"`
+	// RecordingPauses lists when the recording was paused and resumed,
+	// and by whom; absent when it never was.
+	RecordingPauses []RecordingPause `json:"recordingPauses,omitempty"`
 }
 
 // LegRecord is one SIP dialog of a call.

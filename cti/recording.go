@@ -14,9 +14,9 @@ import (
 	"time"
 )
 
-// Call recording: a tenant with TenantSettings.Record has every answered
-// call recorded by the voice path (the Recorder port). The recording
-// starts when the call is answered, follows the call across relinks
+// Call recording: an answered call is recorded by the voice path (the
+// Recorder port) as its recording policy says (recording_control.go).
+// The recording starts when the call is answered, follows the call across relinks
 // (moved sessions, blind transfers: it is attached to each new
 // Connection, and time with nothing linked is silence) and stops when the
 // call ends. The finished file is registered in the store, named in the
@@ -45,6 +45,7 @@ type RecordingReady struct {
 
 // RecordingStore keeps recordings' metadata, tenant-scoped.
 type RecordingStore interface {
+	RecordingPolicyStore
 	SaveRecording(ctx context.Context, r *RecordingMeta) error
 	// GetRecording returns a tenant's recording; KindNotFound when the
 	// tenant has none with that id.
@@ -89,28 +90,6 @@ func parseRecordingCode(secret []byte, code string) (string, error) {
 	return id, nil
 }
 
-// startRecording starts recording the call if its tenant records calls
-// and it is not recorded yet. Failure is logged, never fatal to the call.
-// Runs on the call's owner goroutine.
-func (c *Call) startRecording(ctx context.Context, log *slog.Logger) {
-	if c.rec != nil || c.svc.recorder == nil || !c.svc.tenant(c.info.TenantID).Record {
-		return
-	}
-	id := newID("rec")
-	r, err := c.svc.recorder.StartRecording(ctx, RecordingRequest{ID: id, CallID: c.ID(), TenantID: c.info.TenantID})
-	if err != nil {
-		log.Error("starting the recording", "err", err)
-		return
-	}
-	c.rec, c.recID = r, id
-	if c.conn != nil {
-		if err := r.Attach(c.conn); err != nil {
-			log.Error("attaching the recording", "err", err)
-		}
-	}
-	log.Info("recording", "recording", id)
-}
-
 // finishRecording stops the call's recording, registers the file and
 // puts its reference in the call's history. It returns the recording.ready
 // data, or nil when there is nothing to announce.
@@ -118,10 +97,18 @@ func (s *Service) finishRecording(log *slog.Logger, c *Call) *RecordingReady {
 	if c.rec == nil {
 		return nil
 	}
+	started := c.stopControl()
 	f, err := c.rec.Stop()
 	c.rec = nil
 	if err != nil {
 		log.Error("finishing the recording", "recording", c.recID, "err", err)
+		return nil
+	}
+	if !started {
+		// On demand and never started: nothing was recorded.
+		if err := os.Remove(f.Path); err != nil {
+			log.Warn("removing an unstarted recording", "recording", c.recID, "err", err)
+		}
 		return nil
 	}
 	meta := RecordingMeta{ID: c.recID, TenantID: c.info.TenantID, CallID: c.ID(), Path: f.Path,

@@ -53,6 +53,9 @@ type TenantSettings struct {
 	RouteTimeout time.Duration
 	// Record makes every answered call of the tenant recorded. Default off.
 	Record bool
+	// RecordingPolicy is the tenant's default recording policy; rules
+	// per number, queue and agent override it. "" follows Record.
+	RecordingPolicy RecordingPolicy
 	// RecordingDelivery is how call.ended carries the recording. Default
 	// RecordingByCode.
 	RecordingDelivery RecordingDelivery

@@ -40,7 +40,11 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	api.Get("/calls", s.requireAuth, s.listCalls)
 	api.Get("/calls/:id", s.requireAuth, s.getCall)
 	api.Patch("/calls/:id", s.requireAuth, s.patchCall)
+	api.Post("/calls/:id/recording/:action", s.requireAuth, s.postCallRecording)
 	api.Get("/recordings/:code", s.requireAuth, s.getRecording)
+	api.Get("/recording-policies", s.requireAuth, s.listRecordingPolicies)
+	api.Put("/recording-policies/:scope/:target", s.requireAuth, s.putRecordingPolicy)
+	api.Delete("/recording-policies/:scope/:target", s.requireAuth, s.deleteRecordingPolicy)
 	// Operators' statuses and time in status.
 	api.Get("/agents", s.requireAuth, s.listAgents)
 	api.Get("/agents/time-in-status", s.requireAuth, s.getTimeInStatus)

@@ -154,6 +154,8 @@ func (a *agentConn) dispatch(m *wsproto.Message) *wsproto.Message {
 		err = ss.SendDTMF(m.CallID, m.Digits)
 	case wsproto.TypeTransfer:
 		err = ss.Transfer(m.CallID, m.To)
+	case wsproto.TypeRecording:
+		_, err = ss.ControlRecording(ctx, m.CallID, cti.RecordingAction(m.Action))
 	case wsproto.TypeStatus:
 		var st cti.AgentStatus
 		if st, err = cti.ParseAgentStatus(m.Status); err == nil {
@@ -199,6 +201,13 @@ func missingField(m *wsproto.Message) string {
 	case wsproto.TypeStatus:
 		if m.Status == "" {
 			return "status"
+		}
+	case wsproto.TypeRecording:
+		if m.CallID == "" {
+			return "callId"
+		}
+		if m.Action == "" {
+			return "action"
 		}
 	case wsproto.TypeTransfer:
 		if m.CallID == "" {

@@ -101,6 +101,7 @@ func callToWire(ci cti.CallInfo) wsproto.Call {
 		Card:       cardToWire(ci.Card),
 		RemoteHeld: ci.RemoteHeld,
 		Queue:      ci.Queue,
+		Recording:  string(ci.Recording),
 	}
 }
 

@@ -32,6 +32,10 @@ const (
 	TypeStatus   = "status"   // set agent status (server → client: status changed)
 	TypeTransfer = "transfer" // blind-transfer an answered call to an extension or number
 	TypePing     = "ping"     // keep-alive; answered with ack
+	// TypeRecording starts, pauses or resumes a call's recording
+	// (action: start | pause | resume); the call message that follows
+	// carries the new recording state.
+	TypeRecording = "recording"
 )
 
 // Server → client message types.
@@ -92,6 +96,9 @@ type Message struct {
 
 	// dial, transfer
 	To string `json:"to,omitempty"`
+
+	// recording: start | pause | resume
+	Action string `json:"action,omitempty"`
 
 	// answer / reject / hangup / hold / unhold / dtmf
 	CallID string `json:"callId,omitempty"`
@@ -173,6 +180,9 @@ type Call struct {
 	RemoteHeld bool `json:"remoteHeld,omitempty"`
 	// Queue names the queue the call came through.
 	Queue string `json:"queue,omitempty"`
+	// Recording is the call's recording: absent when not recorded,
+	// "available" (on demand, not started), "recording" or "paused".
+	Recording string `json:"recording,omitempty"`
 }
 
 // Card is the screen-pop data about the other party.
