@@ -271,6 +271,7 @@ export class Phone extends EventTarget {
     if (call.state === 'held' && prev?.state === 'active') this.#emit('call.held', pub());
     if (call.state === 'active' && prev?.state === 'held') this.#emit('call.resumed', pub());
     if (prev && Boolean(call.remoteHeld) !== Boolean(prev.remoteHeld)) this.#emit('call.remoteHold', { ...pub(), held: Boolean(call.remoteHeld) });
+    if (prev && (call.recording || null) !== (prev.recording || null) && call.state !== 'ended') this.#emit('call.recording', pub());
     this.#known.set(call.id, call);
 
     if (call.state === 'ended') {
@@ -323,6 +324,7 @@ export class Phone extends EventTarget {
       callId: c.id, direction: c.direction, origin: c.origin || null, state: c.state, number: c.remote || '', from: c.from || '', to: c.to || '',
       startedAt: c.startedAt || null, answeredAt: c.answeredAt || null, endedAt: c.endedAt || null, endReason: c.endReason || null,
       card: c.card || null, callData: this.#callData.get(c.id) || {}, remoteHeld: Boolean(c.remoteHeld), queue: c.queue || null,
+      recording: c.recording || null,
     };
   }
 
@@ -347,6 +349,11 @@ export class Phone extends EventTarget {
   decline(callId) { return this.#callRequest('reject', callId); }
   hangup(callId) { return this.#callRequest('hangup', callId); }
   hold(on, callId) { return this.#callRequest(on ? 'hold' : 'unhold', callId); }
+  /** Starts, pauses or resumes the call's recording (docs/recordings.md). */
+  recording(action, callId) {
+    if (!['start', 'pause', 'resume'].includes(action)) return Promise.reject(fail('bad_params', 'action must be start, pause or resume.'));
+    return this.#callRequest('recording', callId, { action });
+  }
 
   async dtmf(digits, callId) {
     const d = String(digits ?? '').toUpperCase();

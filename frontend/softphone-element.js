@@ -131,6 +131,11 @@ export class RbSoftphoneElement extends HTMLElement {
     ui.hangupButton.addEventListener('click', this.#act(() => p.hangup()));
     ui.holdButton.addEventListener('click', this.#act(() => p.hold(call()?.state !== 'held')));
     ui.muteButton.addEventListener('click', this.#act(() => p.mute(!p.state.muted)));
+    // Recording: start (on demand), pause for a card number, resume.
+    ui.recordButton.addEventListener('click', this.#act(() => {
+      const r = call()?.recording;
+      return p.recording(r === 'available' ? 'start' : r === 'paused' ? 'resume' : 'pause');
+    }));
     ui.padButton.addEventListener('click', () => this.#toggleTool('pad'));
     ui.xferButton.addEventListener('click', () => this.#toggleTool('xfer'));
     ui.transferForm.addEventListener('submit', this.#act(async () => {
@@ -300,6 +305,9 @@ export class RbSoftphoneElement extends HTMLElement {
       ui.muteButton.textContent = s.muted ? 'Unmute' : 'Mute';
       ui.muteButton.setAttribute('aria-pressed', String(s.muted));
       ui.xferButton.disabled = !answered;
+      ui.recordButton.hidden = !c.recording;
+      ui.recordButton.textContent = { available: 'Record', recording: 'Pause rec.', paused: 'Resume rec.' }[c.recording] || 'Record';
+      ui.recordButton.setAttribute('aria-pressed', String(c.recording === 'paused'));
       ui.hangupButton.textContent = answered ? 'Hang up' : 'Cancel';
       ui.dtmfLog.textContent = s.dtmfLog.join(' ');
     }
