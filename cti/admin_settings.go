@@ -108,6 +108,9 @@ func normalizeSettings(t *TenantSettings) error {
 			f.add("recordingPolicy", "want always, never or on_demand (or empty: follow record)")
 		}
 	}
+	if t.RecordingRetentionDays < 0 || t.RecordingRetentionDays > 36500 {
+		f.add("recordingRetentionDays", "want 0 (keep forever) to 36500")
+	}
 	if t.LookupTimeout < 0 || t.LookupTimeout > 10*time.Second {
 		f.add("crm.lookupTimeoutMs", "want 0–10000")
 	}

@@ -56,6 +56,9 @@ type TenantSettings struct {
 	// RecordingPolicy is the tenant's default recording policy; rules
 	// per number, queue and agent override it. "" follows Record.
 	RecordingPolicy RecordingPolicy
+	// RecordingRetentionDays deletes recordings older than this many
+	// days (audited); 0 keeps them forever.
+	RecordingRetentionDays int
 	// RecordingDelivery is how call.ended carries the recording. Default
 	// RecordingByCode.
 	RecordingDelivery RecordingDelivery

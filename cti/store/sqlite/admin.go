@@ -328,6 +328,7 @@ type settingsDoc struct {
 	Record            bool     `json:"record"`
 	RecordingDelivery string   `json:"recordingDelivery"`
 	RecordingPolicy   string   `json:"recordingPolicy,omitempty"`
+	RetentionDays     int      `json:"recordingRetentionDays,omitempty"`
 	CRM               crmDoc   `json:"crm"`
 	AllowedOrigins    []string `json:"allowedOrigins"`
 	WrapUpMs          int64    `json:"wrapUpMs"`
@@ -377,9 +378,9 @@ func (s *Store) GetSettings(ctx context.Context, tenantID string) (*cti.TenantSe
 		LookupTimeout: time.Duration(d.LookupTimeoutMs) * time.Millisecond,
 		RouteTimeout:  time.Duration(d.RouteTimeoutMs) * time.Millisecond,
 		Record:        d.Record, RecordingDelivery: cti.RecordingDelivery(d.RecordingDelivery),
-		RecordingPolicy: cti.RecordingPolicy(d.RecordingPolicy),
-		CRM:             cti.CRMSettings(d.CRM),
-		AllowedOrigins:  d.AllowedOrigins, WrapUp: time.Duration(d.WrapUpMs) * time.Millisecond,
+		RecordingPolicy: cti.RecordingPolicy(d.RecordingPolicy), RecordingRetentionDays: d.RetentionDays,
+		CRM:            cti.CRMSettings(d.CRM),
+		AllowedOrigins: d.AllowedOrigins, WrapUp: time.Duration(d.WrapUpMs) * time.Millisecond,
 		AwayReasons: d.AwayReasons,
 		DialRule:    cti.DialRule(d.DialRule),
 	}, nil
@@ -391,7 +392,7 @@ func (s *Store) PutSettings(ctx context.Context, tenantID string, t cti.TenantSe
 		DefaultRegion: t.DefaultRegion, ScreenPop: string(t.ScreenPop),
 		LookupTimeoutMs: t.LookupTimeout.Milliseconds(), RouteTimeoutMs: t.RouteTimeout.Milliseconds(),
 		Record: t.Record, RecordingDelivery: string(t.RecordingDelivery), RecordingPolicy: string(t.RecordingPolicy),
-		CRM:            crmDoc(t.CRM),
+		RetentionDays: t.RecordingRetentionDays, CRM: crmDoc(t.CRM),
 		AllowedOrigins: t.AllowedOrigins, WrapUpMs: t.WrapUp.Milliseconds(), AwayReasons: t.AwayReasons,
 		DialRule: dialDoc(t.DialRule),
 	}
