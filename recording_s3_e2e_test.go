@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -208,6 +209,21 @@ func TestE2ERecordingS3UploadRangeRetention(t *testing.T) {
 	}
 	if res, _ := e2.get(rec.Recording.URL, "", map[string]string{"Range": "bytes=0-43"}); res.StatusCode != 401 {
 		t.Fatalf("range without credentials: %d", res.StatusCode)
+	}
+	// A play link works without credentials, with Range, until forged.
+	status, body = e2.api("POST", rec.Recording.URL+"/play-link", apiAuth, nil)
+	var link struct{ URL string }
+	if err := json.Unmarshal(body, &link); err != nil || status != 200 || link.URL == "" {
+		t.Fatalf("play link: %d %s", status, body)
+	}
+	if res, b := e2.get(link.URL, "", map[string]string{"Range": "bytes=44-143"}); res.StatusCode != 206 || !bytes.Equal(b, object[44:144]) {
+		t.Fatalf("play link with a range: %d, %d bytes", res.StatusCode, len(b))
+	}
+	if res, _ := e2.get(strings.Replace(link.URL, "sig=", "sig=x", 1), "", nil); res.StatusCode != 401 {
+		t.Fatalf("forged play link: %d, want 401", res.StatusCode)
+	}
+	if res, _ := e2.get(strings.Replace(link.URL, "t=demo", "t=other", 1), "", nil); res.StatusCode != 401 {
+		t.Fatalf("play link for another tenant: %d, want 401", res.StatusCode)
 	}
 	pcm, channels, _, err := wav.ReadInterleaved(bytes.NewReader(whole))
 	if err != nil || channels != 2 {

@@ -2,11 +2,15 @@ package cti
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -259,4 +263,46 @@ func (s *Service) deleteRecordingFile(ctx context.Context, m RecordingMeta) erro
 		return err
 	}
 	return nil
+}
+
+// playLinkTTL is how long a play link works.
+const playLinkTTL = 15 * time.Minute
+
+// RecordingPlayLink is a short-lived URL a browser's audio element can
+// fetch (and seek in, with Range) without an Authorization header.
+type RecordingPlayLink struct {
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// RecordingPlayLink issues a play link for a recording the principal may
+// download: the link names the tenant and an expiry, signed with the
+// recording secret, and works for playLinkTTL.
+func (s *Service) RecordingPlayLink(ctx context.Context, p Principal, code string, now time.Time) (RecordingPlayLink, error) {
+	if _, _, err := s.OpenRecordingRange(ctx, p, code); err != nil {
+		return RecordingPlayLink{}, err
+	}
+	exp := now.Add(playLinkTTL).Unix()
+	q := url.Values{"t": {p.TenantID}, "exp": {strconv.FormatInt(exp, 10)}, "sig": {s.playSignature(p.TenantID, code, exp)}}
+	return RecordingPlayLink{URL: recordingURL(code) + "/play?" + q.Encode(), ExpiresAt: time.Unix(exp, 0).UTC()}, nil
+}
+
+func (s *Service) playSignature(tenantID, code string, exp int64) string {
+	mac := hmac.New(sha256.New, s.cfg.RecordingSecret)
+	fmt.Fprintf(mac, "ringbridge play\x00%s\x00%s\x00%d", tenantID, code, exp)
+	return codeEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// OpenRecordingByLink is OpenRecordingRange for a play link's
+// parameters; an expired or forged link is KindUnauthorized.
+func (s *Service) OpenRecordingByLink(ctx context.Context, tenantID, code, exp, sig string, now time.Time) (*RecordingMeta, RecordingOpener, error) {
+	e, err := strconv.ParseInt(exp, 10, 64)
+	if err != nil || !hmac.Equal([]byte(sig), []byte(s.playSignature(tenantID, code, e))) {
+		return nil, nil, Errorf(KindUnauthorized, "not a valid play link")
+	}
+	if now.Unix() > e {
+		return nil, nil, Errorf(KindUnauthorized, "the play link has expired; ask for a new one")
+	}
+	// Who may play was checked when the link was issued.
+	return s.OpenRecordingRange(ctx, Principal{TenantID: tenantID, Role: RoleAPI}, code)
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -23,6 +24,36 @@ func (s *Server) getRecording(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	return sendRecording(c, meta, open)
+}
+
+// postPlayLink: POST /api/v1/recordings/{code}/play-link returns a
+// short-lived URL for an <audio> element, which cannot send our
+// Authorization header.
+func (s *Server) postPlayLink(c *fiber.Ctx) error {
+	p, err := principalOf(c)
+	if err != nil {
+		return err
+	}
+	link, err := s.svc.RecordingPlayLink(c.UserContext(), p, c.Params("code"), time.Now())
+	if err != nil {
+		return err
+	}
+	return c.JSON(link)
+}
+
+// getRecordingPlay: GET /api/v1/recordings/{code}/play?t=&exp=&sig= is
+// getRecording authorised by a play link instead of a credential.
+func (s *Server) getRecordingPlay(c *fiber.Ctx) error {
+	meta, open, err := s.svc.OpenRecordingByLink(c.UserContext(), c.Query("t"), c.Params("code"), c.Query("exp"), c.Query("sig"), time.Now())
+	if err != nil {
+		return err
+	}
+	return sendRecording(c, meta, open)
+}
+
+// sendRecording answers with the recording, whole or the asked range.
+func sendRecording(c *fiber.Ctx, meta *cti.RecordingMeta, open cti.RecordingOpener) error {
 	size := meta.SizeBytes
 	c.Set(fiber.HeaderAcceptRanges, "bytes")
 	c.Set(fiber.HeaderCacheControl, "private, no-store")

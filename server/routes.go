@@ -42,6 +42,8 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	api.Patch("/calls/:id", s.requireAuth, s.patchCall)
 	api.Post("/calls/:id/recording/:action", s.requireAuth, s.postCallRecording)
 	api.Get("/recordings/:code", s.requireAuth, s.getRecording)
+	api.Post("/recordings/:code/play-link", s.requireAuth, s.postPlayLink)
+	api.Get("/recordings/:code/play", s.getRecordingPlay) // authorised by the link's signature
 	api.Get("/recording-policies", s.requireAuth, s.listRecordingPolicies)
 	api.Put("/recording-policies/:scope/:target", s.requireAuth, s.putRecordingPolicy)
 	api.Delete("/recording-policies/:scope/:target", s.requireAuth, s.deleteRecordingPolicy)
