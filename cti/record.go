@@ -50,6 +50,9 @@ type CallRecord struct {
 	// RecordingPauses lists when the recording was paused and resumed,
 	// and by whom; absent when it never was.
 	RecordingPauses []RecordingPause `json:"recordingPauses,omitempty"`
+	// Analysis is what the post-call analysis service found in the
+	// recording (docs/recordings.md §6); absent until it reports.
+	Analysis *CallAnalysis `json:"analysis,omitempty"`
 }
 
 // LegRecord is one SIP dialog of a call.

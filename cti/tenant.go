@@ -59,6 +59,9 @@ type TenantSettings struct {
 	// RecordingRetentionDays deletes recordings older than this many
 	// days (audited); 0 keeps them forever.
 	RecordingRetentionDays int
+	// RecordingAnalysis sends every recorded call to the analysis
+	// endpoint (recording.analysis_requested). Default off.
+	RecordingAnalysis bool
 	// RecordingDelivery is how call.ended carries the recording. Default
 	// RecordingByCode.
 	RecordingDelivery RecordingDelivery

@@ -174,3 +174,21 @@ func (s *Server) postCallRecording(c *fiber.Ctx) error {
 	}
 	return c.JSON(st)
 }
+
+// postCallAnalysis: POST /api/v1/calls/{id}/analysis — the analysis
+// service's result for a recorded call (API keys and admins).
+func (s *Server) postCallAnalysis(c *fiber.Ctx) error {
+	p, err := principalOf(c)
+	if err != nil {
+		return err
+	}
+	var a cti.CallAnalysis
+	if err := decodeJSON(c, &a); err != nil {
+		return err
+	}
+	rec, err := s.svc.SubmitAnalysis(c.UserContext(), p, c.Params("id"), a)
+	if err != nil {
+		return err
+	}
+	return c.JSON(rec)
+}

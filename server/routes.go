@@ -41,6 +41,7 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	api.Get("/calls/:id", s.requireAuth, s.getCall)
 	api.Patch("/calls/:id", s.requireAuth, s.patchCall)
 	api.Post("/calls/:id/recording/:action", s.requireAuth, s.postCallRecording)
+	api.Post("/calls/:id/analysis", s.requireAuth, s.postCallAnalysis)
 	api.Get("/recordings/:code", s.requireAuth, s.getRecording)
 	api.Post("/recordings/:code/play-link", s.requireAuth, s.postPlayLink)
 	api.Get("/recordings/:code/play", s.getRecordingPlay) // authorised by the link's signature

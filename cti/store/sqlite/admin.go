@@ -329,6 +329,7 @@ type settingsDoc struct {
 	RecordingDelivery string   `json:"recordingDelivery"`
 	RecordingPolicy   string   `json:"recordingPolicy,omitempty"`
 	RetentionDays     int      `json:"recordingRetentionDays,omitempty"`
+	Analysis          bool     `json:"recordingAnalysis,omitempty"`
 	CRM               crmDoc   `json:"crm"`
 	AllowedOrigins    []string `json:"allowedOrigins"`
 	WrapUpMs          int64    `json:"wrapUpMs"`
@@ -379,8 +380,9 @@ func (s *Store) GetSettings(ctx context.Context, tenantID string) (*cti.TenantSe
 		RouteTimeout:  time.Duration(d.RouteTimeoutMs) * time.Millisecond,
 		Record:        d.Record, RecordingDelivery: cti.RecordingDelivery(d.RecordingDelivery),
 		RecordingPolicy: cti.RecordingPolicy(d.RecordingPolicy), RecordingRetentionDays: d.RetentionDays,
-		CRM:            cti.CRMSettings(d.CRM),
-		AllowedOrigins: d.AllowedOrigins, WrapUp: time.Duration(d.WrapUpMs) * time.Millisecond,
+		RecordingAnalysis: d.Analysis,
+		CRM:               cti.CRMSettings(d.CRM),
+		AllowedOrigins:    d.AllowedOrigins, WrapUp: time.Duration(d.WrapUpMs) * time.Millisecond,
 		AwayReasons: d.AwayReasons,
 		DialRule:    cti.DialRule(d.DialRule),
 	}, nil
@@ -392,7 +394,7 @@ func (s *Store) PutSettings(ctx context.Context, tenantID string, t cti.TenantSe
 		DefaultRegion: t.DefaultRegion, ScreenPop: string(t.ScreenPop),
 		LookupTimeoutMs: t.LookupTimeout.Milliseconds(), RouteTimeoutMs: t.RouteTimeout.Milliseconds(),
 		Record: t.Record, RecordingDelivery: string(t.RecordingDelivery), RecordingPolicy: string(t.RecordingPolicy),
-		RetentionDays: t.RecordingRetentionDays, CRM: crmDoc(t.CRM),
+		RetentionDays: t.RecordingRetentionDays, Analysis: t.RecordingAnalysis, CRM: crmDoc(t.CRM),
 		AllowedOrigins: t.AllowedOrigins, WrapUpMs: t.WrapUp.Milliseconds(), AwayReasons: t.AwayReasons,
 		DialRule: dialDoc(t.DialRule),
 	}
