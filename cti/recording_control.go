@@ -171,6 +171,13 @@ func (t TenantSettings) recordingPolicy() RecordingPolicy {
 	return RecordNever
 }
 
+// RecordingPolicyFor tells the policy a call answered by the agent at
+// ext, through queueName, to number would get, and the rule that gave it
+// ("agent:1001", "queue:sales", "number:+3612345678" or "tenant").
+func (s *Service) RecordingPolicyFor(ctx context.Context, tenantID, ext, queueName, number string) (RecordingPolicy, string) {
+	return s.effectivePolicy(ctx, s.log, tenantID, ext, queueName, number)
+}
+
 // effectivePolicy picks the most specific rule for the call: agent, then
 // queue, then number, then the tenant's default. A store failure falls
 // back to the tenant's default (logged): the call goes on.
