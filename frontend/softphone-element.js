@@ -306,8 +306,11 @@ export class RbSoftphoneElement extends HTMLElement {
       ui.muteButton.setAttribute('aria-pressed', String(s.muted));
       ui.xferButton.disabled = !answered;
       ui.recordButton.hidden = !c.recording;
-      ui.recordButton.textContent = { available: 'Record', recording: 'Pause rec.', paused: 'Resume rec.' }[c.recording] || 'Record';
+      // Short labels: five buttons share a 320 px row.
+      ui.recordButton.textContent = { available: 'Record', recording: 'Rec ❚❚', paused: 'Rec ▶' }[c.recording] || 'Record';
+      ui.recordButton.setAttribute('aria-label', { available: 'Start recording', recording: 'Pause the recording', paused: 'Resume the recording' }[c.recording] || 'Record');
       ui.recordButton.setAttribute('aria-pressed', String(c.recording === 'paused'));
+      ui.recordButton.dataset.recording = c.recording || '';
       ui.hangupButton.textContent = answered ? 'Hang up' : 'Cancel';
       ui.dtmfLog.textContent = s.dtmfLog.join(' ');
     }
