@@ -346,7 +346,10 @@ func (c *Call) startRecording(ctx context.Context, log *slog.Logger) {
 		ext = ps[0].ext
 	}
 	c.mu.Lock()
-	tenantID, queueName, number := c.info.TenantID, c.info.Queue, c.info.To
+	tenantID, queueName, number := c.info.TenantID, c.info.Queue, ""
+	if c.info.Direction == DirectionInbound {
+		number = c.info.To // our number the caller dialled; outbound calls dial theirs
+	}
 	c.mu.Unlock()
 	policy, by := c.svc.effectivePolicy(ctx, log, tenantID, ext, queueName, number)
 	rc := &c.recCtl
