@@ -7,7 +7,9 @@
 //
 // # Lifecycle
 //
-// New builds the service and starts nothing; Start recovers what a crash
+// New builds the service and starts nothing; RunRecordingJobs, when its
+// owner starts it, uploads finished recordings and applies retention until
+// its context ends; Start recovers what a crash
 // left (calls and agents, recovery.go) and keeps the live calls'
 // heartbeat; Drain refuses new calls and lets live ones finish until its
 // deadline, then hangs them up; Close ends everything. A call's life is
@@ -26,6 +28,11 @@
 // in progress; a call's snapshot is read under Call.mu. Events are
 // published synchronously by whoever produced them, sharing commits with
 // concurrent publishers. Supervisor deltas are emitted without blocking
-// (supervisor.go). Lock order: Service.mu before watchers.mu; Call.mu is
-// never held while taking Service.mu.
+// (supervisor.go). A call's recording is the exception to "owner only":
+// start, pause and resume requests reach it from any goroutine under its
+// recordingControl's mutex (recording_control.go). The recording upload
+// and retention job runs on a goroutine its caller owns
+// (RunRecordingJobs, recording_storage.go), one pass at a time. Lock
+// order: Service.mu before watchers.mu; recordingControl.mu before
+// Call.mu; Call.mu is never held while taking Service.mu.
 package cti
