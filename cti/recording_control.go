@@ -255,6 +255,7 @@ type RecordingStatus struct {
 type recordingControl struct {
 	mu     sync.Mutex
 	rec    Recording // nil before the call is answered, under policy never, and once finished
+	recID  string
 	policy RecordingPolicy
 	state  RecordingState
 	pauses []RecordingPause
@@ -324,7 +325,22 @@ func (c *Call) controlRecording(action RecordingAction, who string, now time.Tim
 	c.info.Recording = rc.state
 	c.hist.recPauses = slices.Clone(rc.pauses)
 	c.mu.Unlock()
+	c.storePicture(rc.recID, now)
 	return RecordingStatus{CallID: c.ID(), State: rc.state, Policy: rc.policy, Pauses: slices.Clone(rc.pauses)}, nil
+}
+
+// storePicture stores the call's live picture with its pauses, so a
+// crash does not lose who paused the recording and where. It runs under
+// the control's mutex: the call's end takes that mutex (stopControl)
+// before it stores the final record, so this picture can never outlive
+// the call. A failure is logged; the pause itself has happened.
+func (c *Call) storePicture(recID string, now time.Time) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.svc.ctx), 5*time.Second)
+	defer cancel()
+	live := &LiveCall{Record: c.Record(), RecordingID: recID, SeenAt: now}
+	if err := c.svc.storeState(ctx, &EventState{LiveCall: live}); err != nil {
+		c.svc.log.Warn("storing the call's picture after a recording change", "call", c.ID(), "err", err)
+	}
 }
 
 func (rc *recordingControl) stateName() string {
@@ -365,7 +381,7 @@ func (c *Call) startRecording(ctx context.Context, log *slog.Logger) {
 		log.Error("starting the recording", "err", err)
 		return
 	}
-	c.rec, c.recID, rc.rec = r, id, r
+	c.rec, c.recID, rc.rec, rc.recID = r, id, r, id
 	rc.state = RecordingOn
 	if policy == RecordOnDemand {
 		rc.state = RecordingAvailable
