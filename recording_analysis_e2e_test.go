@@ -182,7 +182,9 @@ func TestE2ERecordingAnalysis(t *testing.T) {
 		t.Fatalf("repeated result: %d %s", status, body)
 	}
 	status, body = e.api("GET", "/api/v1/webhooks/"+crmEP.ID+"/deliveries", admin, nil)
-	var dl struct{ Items []struct{ Type, Status string } }
+	var dl struct {
+		Items []struct{ Type, Status string }
+	}
 	if err := json.Unmarshal(body, &dl); err != nil || status != 200 || len(dl.Items) != 1 {
 		t.Fatalf("CRM deliveries: %d %s", status, body)
 	}
