@@ -12,6 +12,7 @@ import (
 
 	"github.com/ringbridge/ringbridge/cti"
 	"github.com/ringbridge/ringbridge/cti/crm"
+	"github.com/ringbridge/ringbridge/cti/recstore"
 	"github.com/ringbridge/ringbridge/cti/webhook"
 	"github.com/ringbridge/ringbridge/media/trunk"
 	"github.com/ringbridge/ringbridge/server/wsproto"
@@ -115,6 +116,16 @@ type Config struct {
 	// network. Default none: webhooks reach public addresses only.
 	// RINGBRIDGE_WEBHOOK_ALLOW_PRIVATE as a comma-separated list.
 	WebhookAllowPrivate []string `json:"webhookAllowPrivate"`
+	// RecordingStorage is where finished recordings go: "local" (default:
+	// <dataDir>/recordings) or "s3" (S3 below). RINGBRIDGE_RECORDING_STORAGE.
+	RecordingStorage string `json:"recordingStorage"`
+	// S3 is the S3-compatible object store for RecordingStorage "s3";
+	// the bucket is created when missing (docs/recordings.md).
+	// RINGBRIDGE_S3_ENDPOINT, _BUCKET, _REGION, _ACCESS_KEY, _SECRET_KEY,
+	// _SECURE, _PREFIX.
+	S3 recstore.S3Config `json:"s3"`
+	// recordingJobs tunes the upload and retention job (tests shorten it).
+	recordingJobs cti.RecordingJobOptions
 	// JWTSecret signs access tokens; generated into DataDir when empty.
 	// RINGBRIDGE_JWT_SECRET.
 	JWTSecret string `json:"jwtSecret"`
@@ -291,6 +302,20 @@ func (c *Config) applyEnv() error {
 	str("RINGBRIDGE_JWT_SECRET", &c.JWTSecret)
 	str("RINGBRIDGE_METRICS_ADDR", &c.MetricsAddr)
 	str("RINGBRIDGE_METRICS_TOKEN", &c.MetricsToken)
+	str("RINGBRIDGE_RECORDING_STORAGE", &c.RecordingStorage)
+	str("RINGBRIDGE_S3_ENDPOINT", &c.S3.Endpoint)
+	str("RINGBRIDGE_S3_BUCKET", &c.S3.Bucket)
+	str("RINGBRIDGE_S3_REGION", &c.S3.Region)
+	str("RINGBRIDGE_S3_ACCESS_KEY", &c.S3.AccessKey)
+	str("RINGBRIDGE_S3_SECRET_KEY", &c.S3.SecretKey)
+	str("RINGBRIDGE_S3_PREFIX", &c.S3.Prefix)
+	if v, ok := os.LookupEnv("RINGBRIDGE_S3_SECURE"); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("RINGBRIDGE_S3_SECURE: %w", err)
+		}
+		c.S3.Secure = b
+	}
 	if v, ok := os.LookupEnv("RINGBRIDGE_WEBHOOK_ALLOW_PRIVATE"); ok {
 		c.WebhookAllowPrivate = splitList(v)
 	}
@@ -455,6 +480,15 @@ func (c *Config) validate() error {
 	}
 	if _, err := webhook.ParsePrefixes(c.WebhookAllowPrivate); err != nil {
 		return fmt.Errorf("webhookAllowPrivate: %w", err)
+	}
+	switch c.RecordingStorage {
+	case "", cti.StorageLocal:
+	case cti.StorageS3:
+		if c.S3.Endpoint == "" || c.S3.Bucket == "" {
+			return fmt.Errorf("recordingStorage s3 needs s3.endpoint and s3.bucket")
+		}
+	default:
+		return fmt.Errorf("recordingStorage %q: want local or s3", c.RecordingStorage)
 	}
 	if (c.TURNSecret == "") != (len(c.TURNURLs) == 0) {
 		return fmt.Errorf("turnUrls and turnSecret go together: the TURN server and its static-auth-secret")

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +23,7 @@ import (
 	"github.com/ringbridge/ringbridge/cti/crm"
 	"github.com/ringbridge/ringbridge/cti/natsbus"
 	"github.com/ringbridge/ringbridge/cti/store/postgres"
+	"github.com/ringbridge/ringbridge/cti/recstore"
 	"github.com/ringbridge/ringbridge/cti/store/sqlite"
 	"github.com/ringbridge/ringbridge/cti/store/sqlstore"
 	"github.com/ringbridge/ringbridge/cti/webhook"
@@ -86,6 +88,10 @@ type app struct {
 	svc    *cti.Service
 	crm    *crm.Client // nil when no tenant has a CRM
 	outbox *webhook.Outbox
+	// stopJobs ends the recording upload and retention job and waits.
+	stopJobs func()
+	// closed makes close run once (a test closes early, then cleans up).
+	closed atomic.Bool
 	srv    *server.Server
 	ln     net.Listener
 	// metrics serves /metrics on Config.MetricsAddr; nil when not set.
@@ -184,6 +190,9 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (
 		return nil, err
 	}
 	a.svc.SetEventSink(a.outbox)
+	if err = a.setRecordingStorage(ctx); err != nil {
+		return nil, err
+	}
 	// Before any call: account for the calls and agents a crash cut.
 	if err = a.svc.Start(ctx); err != nil {
 		return nil, err
@@ -254,6 +263,7 @@ func (a *app) start() <-chan error {
 		errc <- err
 		return errc
 	}
+	a.startRecordingJobs()
 	go func() { errc <- a.srv.Serve(a.ln) }()
 	if a.metrics != nil {
 		a.metrics.start()
@@ -287,6 +297,9 @@ func (a *app) shutdown(ctx context.Context) {
 
 // close releases whatever was built, in reverse order.
 func (a *app) close() {
+	if !a.closed.CompareAndSwap(false, true) {
+		return
+	}
 	if a.srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := a.srv.Shutdown(ctx); err != nil {
@@ -298,6 +311,9 @@ func (a *app) close() {
 	}
 	if a.metrics != nil {
 		a.metrics.close()
+	}
+	if a.stopJobs != nil {
+		a.stopJobs()
 	}
 	if a.svc != nil {
 		a.svc.Close() // hands the last events to the outbox
@@ -441,4 +457,34 @@ func listenSIP(addr string) (net.PacketConn, net.Listener, error) {
 			return nil, nil, fmt.Errorf("sip tcp: %w", err)
 		}
 	}
+}
+
+// setRecordingStorage gives the core where finished recordings go.
+func (a *app) setRecordingStorage(ctx context.Context) error {
+	if a.cfg.RecordingStorage != cti.StorageS3 {
+		a.svc.SetRecordingStorage(&recstore.Local{Root: filepath.Join(a.cfg.DataDir, "recordings")})
+		return nil
+	}
+	s3, err := recstore.NewS3(a.cfg.S3)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := s3.EnsureBucket(ctx); err != nil {
+		return err
+	}
+	a.svc.SetRecordingStorage(s3)
+	return nil
+}
+
+// startRecordingJobs runs the upload and retention job until close.
+func (a *app) startRecordingJobs() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.svc.RunRecordingJobs(ctx, a.cfg.recordingJobs)
+	}()
+	a.stopJobs = func() { cancel(); <-done }
 }

@@ -103,6 +103,14 @@ func normalizeSettings(t *TenantSettings) error {
 	if _, err := ParseRecordingDelivery(string(t.RecordingDelivery)); err != nil {
 		f.add("recordingDelivery", "want code or inline")
 	}
+	if t.RecordingPolicy != "" {
+		if _, err := ParseRecordingPolicy(string(t.RecordingPolicy)); err != nil {
+			f.add("recordingPolicy", "want always, never or on_demand (or empty: follow record)")
+		}
+	}
+	if t.RecordingRetentionDays < 0 || t.RecordingRetentionDays > 36500 {
+		f.add("recordingRetentionDays", "want 0 (keep forever) to 36500")
+	}
 	if t.LookupTimeout < 0 || t.LookupTimeout > 10*time.Second {
 		f.add("crm.lookupTimeoutMs", "want 0–10000")
 	}

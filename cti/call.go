@@ -114,6 +114,8 @@ type CallInfo struct {
 	Monitor MonitorMode
 	// Consult is the agent's consultation in progress (consult.go).
 	Consult *ConsultInfo
+	// Recording is the state of the call's recording.
+	Recording RecordingState
 }
 
 // OriginClickToCall marks calls started through POST /api/v1/calls: the
@@ -191,6 +193,8 @@ type Call struct {
 	beepAgents bool
 	rec        Recording // the call's recording in progress, if any
 	recID      string
+	// recCtl lets control requests pause and resume rec (recording_control.go).
+	recCtl recordingControl
 	// closed guards closeWith, the one way every call ends.
 	closed atomic.Bool
 

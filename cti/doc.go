@@ -7,7 +7,9 @@
 //
 // # Lifecycle
 //
-// New builds the service and starts nothing; Start recovers what a crash
+// New builds the service and starts nothing; RunRecordingJobs, when its
+// owner starts it, uploads finished recordings and applies retention until
+// its context ends; Start recovers what a crash
 // left (calls and agents, recovery.go) and keeps the live calls'
 // heartbeat; Drain refuses new calls and lets live ones finish until its
 // deadline, then hangs them up; Close ends everything. A call's life is
@@ -32,7 +34,12 @@
 // (quality_monitor.go), started with its flow and ended by the call's
 // context before the call is released; it reads the voice path's
 // counters, never blocks on it, and emits its deltas under the call's
-// notifyMu like every call delta. Lock order: Service.mu before
-// watchers.mu and remote.mu (never both); Call.mu is never held while
-// taking Service.mu.
+// notifyMu like every call delta. A call's recording is the exception to
+// "owner only": start, pause and resume requests reach it from any
+// goroutine under its recordingControl's mutex (recording_control.go). The
+// recording upload and retention job runs on a goroutine its caller owns
+// (RunRecordingJobs, recording_storage.go), one pass at a time. Lock
+// order: Service.mu before watchers.mu and remote.mu (never both);
+// recordingControl.mu before Call.mu; Call.mu is never held while taking
+// Service.mu.
 package cti

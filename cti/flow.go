@@ -402,6 +402,7 @@ func (s *Service) finish(log *slog.Logger, c *Call, reason EndReason) {
 	if ready != nil {
 		// After call.ended, so the record the event points to exists.
 		_ = s.publish(EventRecordingReady, ready.TenantID, ready.CallID, ready)
+		s.requestAnalysis(log, ready, c.Record())
 	}
 	s.removeCall(c)
 	c.notify()

@@ -23,6 +23,8 @@ type callHistory struct {
 
 	// recording is set once the call's recording is finished.
 	recording *RecordingRef
+	// recPauses are the recording's pauses (recording_control.go).
+	recPauses []RecordingPause
 	// queue is the call's story in a queue, if it was queued.
 	queue *QueueRecord
 
@@ -201,6 +203,7 @@ func (c *Call) recordLocked(now time.Time) CallRecord {
 	if c.hist.recording != nil {
 		r.Recording = ptr(*c.hist.recording)
 	}
+	r.RecordingPauses = slices.Clone(c.hist.recPauses)
 	if q := c.hist.queue; q != nil {
 		cp := *q
 		cp.Offers = slices.Clone(q.Offers)

@@ -137,6 +137,9 @@ type RecordingRequest struct {
 	ID       string // our recording id ("rec_…"), also the file's name
 	CallID   string
 	TenantID string
+	// Paused starts the recording paused (on-demand recording): it takes
+	// no audio until Resume, and its time starts at that first Resume.
+	Paused bool
 }
 
 // RecordingFile is a finished recording.
@@ -154,6 +157,11 @@ type Recording interface {
 	// connection (a relink) carries on in the same file; time unlinked is
 	// silence.
 	Attach(conn Connection) error
+	// Pause makes the recording silent until Resume (a card number read
+	// out) and returns the position in the file where the silence starts.
+	Pause() time.Duration
+	// Resume takes audio again and returns the position where it does.
+	Resume() time.Duration
 	// Stop ends the recording and returns the complete file.
 	Stop() (RecordingFile, error)
 }

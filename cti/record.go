@@ -51,6 +51,12 @@ type CallRecord struct {
 	// trip, estimated MOS) over the call; empty when no leg carried
 	// enough audio to measure.
 	Quality []LegQualitySummary `json:"quality"`
+	// RecordingPauses lists when the recording was paused and resumed,
+	// and by whom; absent when it never was.
+	RecordingPauses []RecordingPause `json:"recordingPauses,omitempty"`
+	// Analysis is what the post-call analysis service found in the
+	// recording (docs/recordings.md §6); absent until it reports.
+	Analysis *CallAnalysis `json:"analysis,omitempty"`
 }
 
 // LegRecord is one SIP dialog of a call.

@@ -5,18 +5,16 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
 	"time"
 )
 
-// Call recording: a tenant with TenantSettings.Record has every answered
-// call recorded by the voice path (the Recorder port). The recording
-// starts when the call is answered, follows the call across relinks
+// Call recording: an answered call is recorded by the voice path (the
+// Recorder port) as its recording policy says (recording_control.go).
+// The recording starts when the call is answered, follows the call across relinks
 // (moved sessions, blind transfers: it is attached to each new
 // Connection, and time with nothing linked is silence) and stops when the
 // call ends. The finished file is registered in the store, named in the
@@ -31,6 +29,16 @@ type RecordingMeta struct {
 	DurationSeconds float64   `json:"durationSeconds"`
 	SizeBytes       int64     `json:"sizeBytes"`
 	CreatedAt       time.Time `json:"createdAt"`
+	// Storage is where the file is now: "local" (Path) or "s3" (Key in
+	// the configured bucket).
+	Storage string `json:"storage,omitempty"`
+	// Key names the file in RecordingStorage: "<tenant>/<id>.wav".
+	Key string `json:"-"`
+	// UploadPending is set while the file waits to go to the configured
+	// storage (recording_storage.go).
+	UploadPending bool `json:"-"`
+	// UploadAttempts counts failed uploads.
+	UploadAttempts int `json:"-"`
 }
 
 // RecordingReady is the data of a recording.ready event.
@@ -45,10 +53,24 @@ type RecordingReady struct {
 
 // RecordingStore keeps recordings' metadata, tenant-scoped.
 type RecordingStore interface {
+	RecordingPolicyStore
 	SaveRecording(ctx context.Context, r *RecordingMeta) error
 	// GetRecording returns a tenant's recording; KindNotFound when the
-	// tenant has none with that id.
+	// tenant has none with that id (or it was deleted).
 	GetRecording(ctx context.Context, tenantID, id string) (*RecordingMeta, error)
+	// PendingRecordingUploads returns recordings, of any tenant, waiting
+	// to be uploaded whose next attempt is due at now, oldest first.
+	PendingRecordingUploads(ctx context.Context, now time.Time, limit int) ([]RecordingMeta, error)
+	// RecordingStored notes that a recording's file is now in storage.
+	RecordingStored(ctx context.Context, tenantID, id, storage string) error
+	// RecordingUploadFailed counts a failed upload and sets the next try.
+	RecordingUploadFailed(ctx context.Context, tenantID, id string, next time.Time) error
+	// ExpiredRecordings returns a tenant's recordings created before
+	// before, oldest first.
+	ExpiredRecordings(ctx context.Context, tenantID string, before time.Time, limit int) ([]RecordingMeta, error)
+	// MarkRecordingDeleted notes that a recording's file was deleted;
+	// GetRecording no longer finds it.
+	MarkRecordingDeleted(ctx context.Context, tenantID, id string, at time.Time) error
 }
 
 // RecordingContentType is the media type of every recording.
@@ -89,28 +111,6 @@ func parseRecordingCode(secret []byte, code string) (string, error) {
 	return id, nil
 }
 
-// startRecording starts recording the call if its tenant records calls
-// and it is not recorded yet. Failure is logged, never fatal to the call.
-// Runs on the call's owner goroutine.
-func (c *Call) startRecording(ctx context.Context, log *slog.Logger) {
-	if c.rec != nil || c.svc.recorder == nil || !c.svc.tenant(c.info.TenantID).Record {
-		return
-	}
-	id := newID("rec")
-	r, err := c.svc.recorder.StartRecording(ctx, RecordingRequest{ID: id, CallID: c.ID(), TenantID: c.info.TenantID})
-	if err != nil {
-		log.Error("starting the recording", "err", err)
-		return
-	}
-	c.rec, c.recID = r, id
-	if c.conn != nil {
-		if err := r.Attach(c.conn); err != nil {
-			log.Error("attaching the recording", "err", err)
-		}
-	}
-	log.Info("recording", "recording", id)
-}
-
 // finishRecording stops the call's recording, registers the file and
 // puts its reference in the call's history. It returns the recording.ready
 // data, or nil when there is nothing to announce.
@@ -118,10 +118,18 @@ func (s *Service) finishRecording(log *slog.Logger, c *Call) *RecordingReady {
 	if c.rec == nil {
 		return nil
 	}
+	started := c.stopControl()
 	f, err := c.rec.Stop()
 	c.rec = nil
 	if err != nil {
 		log.Error("finishing the recording", "recording", c.recID, "err", err)
+		return nil
+	}
+	if !started {
+		// On demand and never started: nothing was recorded.
+		if err := os.Remove(f.Path); err != nil {
+			log.Warn("removing an unstarted recording", "recording", c.recID, "err", err)
+		}
 		return nil
 	}
 	meta := RecordingMeta{ID: c.recID, TenantID: c.info.TenantID, CallID: c.ID(), Path: f.Path,
@@ -142,6 +150,7 @@ func (s *Service) finishRecording(log *slog.Logger, c *Call) *RecordingReady {
 // when it could not be stored (a code for an unregistered file would only
 // ever 404).
 func (s *Service) registerRecording(log *slog.Logger, meta RecordingMeta) (*RecordingRef, *RecordingReady) {
+	s.planUpload(&meta)
 	if s.store != nil {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 5*time.Second)
 		err := s.store.SaveRecording(ctx, &meta)
@@ -149,6 +158,9 @@ func (s *Service) registerRecording(log *slog.Logger, meta RecordingMeta) (*Reco
 		if err != nil {
 			log.Error("registering the recording", "recording", meta.ID, "path", meta.Path, "err", err)
 			return nil, nil
+		}
+		if meta.UploadPending {
+			s.kickUploads()
 		}
 	}
 	code := recordingCode(s.cfg.RecordingSecret, meta.ID)
@@ -176,11 +188,31 @@ func inlineRecording(log *slog.Logger, meta RecordingMeta, byCode *RecordingRef)
 }
 
 // OpenRecording returns a recording named by its download code and the
-// file's content. Integrations, admins and supervisors may fetch any of
-// their tenant's recordings, agents those of calls they took part in.
-// A malformed or forged code is KindInvalid; another tenant's recording
-// is indistinguishable from none (KindNotFound).
+// whole file's content (see OpenRecordingRange).
 func (s *Service) OpenRecording(ctx context.Context, p Principal, code string) (*RecordingMeta, io.ReadCloser, error) {
+	meta, open, err := s.OpenRecordingRange(ctx, p, code)
+	if err != nil {
+		return nil, nil, err
+	}
+	body, err := open(0, -1)
+	if err != nil {
+		return nil, nil, err
+	}
+	return meta, body, nil
+}
+
+// RecordingOpener reads n bytes of a recording from offset off (n < 0:
+// to the end).
+type RecordingOpener func(off, n int64) (io.ReadCloser, error)
+
+// OpenRecordingRange returns a recording named by its download code and
+// a way to read any byte range of it, wherever it is stored (a browser
+// player seeks with HTTP Range). Integrations, admins and supervisors may
+// fetch any of their tenant's recordings, agents those of calls they took
+// part in. A malformed or forged code is KindInvalid; another tenant's
+// recording, or one deleted by retention, is indistinguishable from none
+// (KindNotFound).
+func (s *Service) OpenRecordingRange(ctx context.Context, p Principal, code string) (*RecordingMeta, RecordingOpener, error) {
 	if err := p.require(rolesReadPhonebook, "download recordings"); err != nil {
 		return nil, nil, err
 	}
@@ -199,15 +231,18 @@ func (s *Service) OpenRecording(ctx context.Context, p Principal, code string) (
 			return nil, nil, notFound
 		}
 	}
-	f, err := os.Open(meta.Path)
-	if errors.Is(err, fs.ErrNotExist) {
-		s.log.Error("recording file missing", "recording", meta.ID, "path", meta.Path)
-		return nil, nil, notFound
+	open := func(off, n int64) (io.ReadCloser, error) {
+		body, err := s.readRecording(ctx, meta, off, n)
+		if ErrorKind(err) == KindNotFound {
+			s.log.Error("recording file missing", "recording", meta.ID, "storage", meta.Storage, "path", meta.Path)
+			return nil, notFound
+		}
+		if err != nil {
+			return nil, &Error{Kind: KindInternal, Message: "cannot read the recording", Err: err}
+		}
+		return body, nil
 	}
-	if err != nil {
-		return nil, nil, &Error{Kind: KindInternal, Message: "cannot read the recording", Err: err}
-	}
-	return meta, f, nil
+	return meta, open, nil
 }
 
 // RecordingCode returns the download code of a recording id, as call

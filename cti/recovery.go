@@ -61,6 +61,7 @@ func (s *Service) recoverCalls(ctx context.Context) error {
 		}
 		if ready != nil {
 			_ = s.publish(EventRecordingReady, ready.TenantID, ready.CallID, ready)
+			s.requestAnalysis(s.log.With("call", rec.ID), ready, rec)
 		}
 	}
 	if s.recorder != nil {

@@ -152,6 +152,9 @@ type Service struct {
 	access *accessCache
 	// recorder is media's Recorder, when it is one; nil: no recordings.
 	recorder Recorder
+	// jobs upload finished recordings and apply retention
+	// (recording_storage.go).
+	jobs recordingJobs
 	// player is media's Player, when it is one; nil: queued callers hear
 	// silence.
 	player Player
@@ -205,7 +208,7 @@ func New(cfg Config, store Store, media MediaEngine, log *slog.Logger) *Service 
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Service{
 		cfg: cfg, store: store, media: media, log: log, recorder: rec, player: player,
-		ctx: ctx, cancel: cancel,
+		ctx: ctx, cancel: cancel, jobs: recordingJobs{kick: make(chan struct{}, 1)},
 		events:   newPublisher(log),
 		hashes:   NewHashPool(cfg.HashConcurrency, cfg.HashQueue, 0),
 		access:   newAccessCache(cfg.AccessCacheTTL),

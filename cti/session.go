@@ -444,3 +444,9 @@ func (ss *AgentSession) closeWith(ev AgentEvent) {
 	close(ss.done)
 	s.log.Info("agent session closed", "tenant", ss.principal.TenantID, "ext", ss.principal.Extension, "session", ss.id)
 }
+
+// ControlRecording starts, pauses or resumes the recording of one of the
+// agent's calls.
+func (ss *AgentSession) ControlRecording(ctx context.Context, callID string, action RecordingAction) (RecordingStatus, error) {
+	return ss.svc.ControlRecording(ctx, ss.principal, callID, action)
+}

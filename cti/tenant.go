@@ -53,6 +53,15 @@ type TenantSettings struct {
 	RouteTimeout time.Duration
 	// Record makes every answered call of the tenant recorded. Default off.
 	Record bool
+	// RecordingPolicy is the tenant's default recording policy; rules
+	// per number, queue and agent override it. "" follows Record.
+	RecordingPolicy RecordingPolicy
+	// RecordingRetentionDays deletes recordings older than this many
+	// days (audited); 0 keeps them forever.
+	RecordingRetentionDays int
+	// RecordingAnalysis sends every recorded call to the analysis
+	// endpoint (recording.analysis_requested). Default off.
+	RecordingAnalysis bool
 	// RecordingDelivery is how call.ended carries the recording. Default
 	// RecordingByCode.
 	RecordingDelivery RecordingDelivery

@@ -123,7 +123,7 @@ async function enter() {
 
 // ---- tabs ----
 
-const loaders = { users: loadUsers, numbers: loadNumbers, settings: loadSettings, keys: loadKeys, webhooks: loadWebhooks, audit: loadAudit, trunks: loadTrunks, tenants: loadTenants };
+const loaders = { users: loadUsers, numbers: loadNumbers, calls: loadCalls, settings: loadSettings, keys: loadKeys, webhooks: loadWebhooks, audit: loadAudit, trunks: loadTrunks, tenants: loadTenants };
 
 async function show(tab) {
   for (const b of document.querySelectorAll('#tabs button')) b.setAttribute('aria-current', b.dataset.tab === tab ? 'page' : 'false');
@@ -154,6 +154,7 @@ function wire() {
   $('#key-form').addEventListener('submit', guarded(createKey, $('#key-form')));
   $('#webhook-form').addEventListener('submit', guarded(createWebhook, $('#webhook-form')));
   $('#audit-more').addEventListener('click', guarded(() => loadAudit(true)));
+  $('#calls-more').addEventListener('click', guarded(() => loadCalls(true)));
   $('#tenant-form').addEventListener('submit', guarded(createTenant, $('#tenant-form')));
   $('#trunk-form').addEventListener('submit', guarded(createTrunk, $('#trunk-form')));
 }
@@ -399,6 +400,38 @@ async function createWebhook(ev) {
   flash(`Webhook added. Signing secret:`, 'ok', w.secret);
   ev.target.reset();
   await loadWebhooks();
+}
+
+let callsCursor = '';
+const secs = (s) => `${Math.floor(s / 60)}:${String(Math.round(s % 60)).padStart(2, '0')}`;
+
+async function loadCalls(more = false) {
+  const q = new URLSearchParams({ limit: '25' });
+  if (more && callsCursor) q.set('cursor', callsCursor);
+  const page = await api('GET', `/api/v1/calls?${q}`);
+  const rows = page.items.map((c) => {
+    const rec = c.recording?.code
+      ? el('button', { type: 'button', 'data-testid': 'play-button', on: { click: guarded(() => playRecording(c)) } }, `▶ ${secs(c.recording.durationSeconds)}`)
+      : el('span', { class: 'muted' }, '—');
+    return el('tr', { 'data-call': c.id }, el('td', {}, when(c.startedAt)), el('td', {}, c.from), el('td', {}, c.to),
+      el('td', {}, (c.agents || []).map((a) => a.extension).join(', ')), el('td', {}, secs(c.durations?.talkSeconds || 0)), el('td', {}, rec));
+  });
+  if (more) $('#calls-body').append(...rows); else $('#calls-body').replaceChildren(...rows);
+  callsCursor = page.nextCursor || '';
+  $('#calls-more').hidden = !callsCursor;
+}
+
+/** Plays a call's recording: a short-lived link lets the audio element
+ * fetch (and seek with Range requests) without our Authorization header. */
+async function playRecording(c) {
+  const link = await api('POST', `${c.recording.url}/play-link`);
+  $('#player-title').textContent = `Recording · ${c.from} → ${c.to} · ${when(c.startedAt)}`;
+  $('#player-pauses').replaceChildren(...(c.recordingPauses || []).map((p) => el('li', {},
+    `Paused at ${p.offsetSeconds.toFixed(1)} s for ${p.durationSeconds.toFixed(1)} s by ${p.pausedBy}${p.resumedBy ? `, resumed by ${p.resumedBy}` : ''}`)));
+  const audio = $('#player-audio');
+  audio.src = link.url;
+  $('#player').hidden = false;
+  audio.load();
 }
 
 async function loadAudit(more = false) {

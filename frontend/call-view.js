@@ -20,7 +20,7 @@ export function publicCall(c, callData) {
     callId: c.id, direction: c.direction, origin: c.origin || null, state: c.state, number: c.remote || '', from: c.from || '', to: c.to || '',
     startedAt: c.startedAt || null, answeredAt: c.answeredAt || null, endedAt: c.endedAt || null, endReason: c.endReason || null,
     card: c.card || null, callData: callData || {}, remoteHeld: Boolean(c.remoteHeld), queue: c.queue || null,
-    monitor: c.monitor || null,
+    monitor: c.monitor || null, recording: c.recording || null,
     consult: k ? { by: k.by, target: k.target, state: k.state, talking: k.talking, conference: k.conference, internal: k.internal } : null,
   };
 }

@@ -16,7 +16,7 @@ const BUFFER_MAX = 50;
 
 export const EVENTS = ['ready', 'agent.signedIn', 'agent.signedOut', 'agent.statusChanged', 'agent.connection',
   'agent.tokenRequired', 'call.incoming', 'call.dialing', 'call.restored', 'call.updated', 'call.answered',
-  'call.held', 'call.resumed', 'call.muted', 'call.transferred', 'call.consult', 'call.remoteHold', 'call.ended', 'server.draining'];
+  'call.held', 'call.resumed', 'call.muted', 'call.transferred', 'call.consult', 'call.remoteHold', 'call.recording', 'call.ended', 'server.draining'];
 
 /** Reads the allowlist the server rendered into the page, plus our own origin. */
 export function allowedOrigins(doc = document) {
@@ -99,6 +99,7 @@ export class EmbedBridge {
       decline: (q) => p.decline(q.callId),
       hangup: (q) => p.hangup(q.callId),
       hold: (q) => p.hold(q.on !== false, q.callId),
+      recording: (q) => p.recording(q.action, q.callId),
       mute: (q) => p.mute(q.on !== false),
       dtmf: (q) => p.dtmf(q.digits, q.callId),
       transfer: (q) => p.transfer(q.to, q.callId),

@@ -302,6 +302,7 @@ export class Phone extends EventTarget {
     if (call.state === 'active' && prev?.state === 'held') this.#emit('call.resumed', pub());
     if (prev && Boolean(call.remoteHeld) !== Boolean(prev.remoteHeld)) this.#emit('call.remoteHold', { ...pub(), held: Boolean(call.remoteHeld) });
     if (prev && JSON.stringify(call.consult || null) !== JSON.stringify(prev.consult || null) && call.state !== 'ended') this.#emit('call.consult', pub());
+    if (prev && (call.recording || null) !== (prev.recording || null) && call.state !== 'ended') this.#emit('call.recording', pub());
     this.#known.set(call.id, call);
 
     if (call.state === 'ended') {
@@ -373,6 +374,11 @@ export class Phone extends EventTarget {
   decline(callId) { return this.#callRequest('reject', callId); }
   hangup(callId) { return this.#callRequest('hangup', callId); }
   hold(on, callId) { return this.#callRequest(on ? 'hold' : 'unhold', callId); }
+  /** Starts, pauses or resumes the call's recording (docs/recordings.md). */
+  recording(action, callId) {
+    if (!['start', 'pause', 'resume'].includes(action)) return Promise.reject(fail('bad_params', 'action must be start, pause or resume.'));
+    return this.#callRequest('recording', callId, { action });
+  }
 
   async dtmf(digits, callId) {
     const d = String(digits ?? '').toUpperCase();

@@ -183,6 +183,11 @@ export class RbSoftphoneElement extends HTMLElement {
     ui.hangupButton.addEventListener('click', this.#act(() => p.hangup()));
     ui.holdButton.addEventListener('click', this.#act(() => p.hold(call()?.state !== 'held')));
     ui.muteButton.addEventListener('click', this.#act(() => p.mute(!p.state.muted)));
+    // Recording: start (on demand), pause for a card number, resume.
+    ui.recordButton.addEventListener('click', this.#act(() => {
+      const r = call()?.recording;
+      return p.recording(r === 'available' ? 'start' : r === 'paused' ? 'resume' : 'pause');
+    }));
     ui.padButton.addEventListener('click', () => this.#toggleTool('pad'));
     ui.xferButton.addEventListener('click', () => this.#toggleTool('xfer'));
     ui.transferForm.addEventListener('submit', this.#act(async () => {
@@ -431,6 +436,12 @@ export class RbSoftphoneElement extends HTMLElement {
         ui.consultCancel.hidden = k.conference;
         ui.holdButton.disabled = true;
       }
+      ui.recordButton.hidden = !c.recording;
+      // Short labels: five buttons share a 320 px row.
+      ui.recordButton.textContent = { available: 'Record', recording: 'Rec ❚❚', paused: 'Rec ▶' }[c.recording] || 'Record';
+      ui.recordButton.setAttribute('aria-label', { available: 'Start recording', recording: 'Pause the recording', paused: 'Resume the recording' }[c.recording] || 'Record');
+      ui.recordButton.setAttribute('aria-pressed', String(c.recording === 'paused'));
+      ui.recordButton.dataset.recording = c.recording || '';
       ui.hangupButton.textContent = answered ? 'Hang up' : 'Cancel';
       ui.dtmfLog.textContent = s.dtmfLog.join(' ');
     }

@@ -125,6 +125,7 @@ export const template = (cssHref) => `
           <button type="button" id="hold-button" data-testid="hold-button" aria-pressed="false">Hold</button>
           <button type="button" id="pad-button" data-testid="pad-button" aria-pressed="false" aria-controls="dtmf-pad">Keypad</button>
           <button type="button" id="xfer-button" data-testid="xfer-button" aria-pressed="false" aria-controls="transfer-form">Transfer</button>
+          <button type="button" id="record-button" data-testid="record-button" aria-pressed="false" hidden>Record</button>
         </p>
         <p class="actions"><button id="hangup-button" data-testid="hangup-button" type="button" class="stop big wide">Hang up</button></p>
       </section>

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/ringbridge/ringbridge/cti"
 	"github.com/ringbridge/ringbridge/media/bridge"
@@ -58,7 +59,11 @@ func (e *Engine) StartRecording(_ context.Context, req cti.RecordingRequest) (ct
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("recording directory: %w", err)
 	}
-	r, err := recorder.New(path, nil)
+	newRecorder := recorder.New
+	if req.Paused {
+		newRecorder = recorder.NewPaused
+	}
+	r, err := newRecorder(path, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -166,6 +171,12 @@ func (r *recording) Attach(conn cti.Connection) error {
 	}
 	return nil
 }
+
+// Pause implements cti.Recording.
+func (r *recording) Pause() time.Duration { return r.rec.Pause() }
+
+// Resume implements cti.Recording.
+func (r *recording) Resume() time.Duration { return r.rec.Resume() }
 
 // Stop implements cti.Recording.
 func (r *recording) Stop() (cti.RecordingFile, error) {

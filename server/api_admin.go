@@ -121,6 +121,9 @@ type settingsJSON struct {
 	ScreenPop         string   `json:"screenPop"`
 	Record            bool     `json:"record"`
 	RecordingDelivery string   `json:"recordingDelivery"`
+	RecordingPolicy   string   `json:"recordingPolicy"`
+	RetentionDays     int      `json:"recordingRetentionDays"`
+	Analysis          bool     `json:"recordingAnalysis"`
 	CRM               crmJSON  `json:"crm"`
 	AllowedOrigins    []string `json:"allowedOrigins"`
 	WrapUpSeconds     int      `json:"wrapUpSeconds"`
@@ -162,7 +165,8 @@ func nonNil(s []string) []string {
 
 func settingsToJSON(t cti.TenantSettings) settingsJSON {
 	return settingsJSON{DefaultRegion: t.DefaultRegion, ScreenPop: string(t.ScreenPop), Record: t.Record,
-		RecordingDelivery: string(t.RecordingDelivery),
+		RecordingDelivery: string(t.RecordingDelivery), RecordingPolicy: string(t.RecordingPolicy),
+		RetentionDays: t.RecordingRetentionDays, Analysis: t.RecordingAnalysis,
 		CRM: crmJSON{LookupURL: t.CRM.LookupURL, LookupMethod: t.CRM.LookupMethod, RoutingURL: t.CRM.RoutingURL,
 			AuthHeader: t.CRM.AuthHeader, Username: t.CRM.Username, LookupTimeout: t.LookupTimeout.Milliseconds(),
 			RouteTimeout: t.RouteTimeout.Milliseconds(), APIKeySet: t.CRM.APIKey != "", PasswordSet: t.CRM.Password != ""},
@@ -180,6 +184,8 @@ func dialToJSON(r cti.DialRule) dialJSON {
 func (j settingsJSON) apply(t *cti.TenantSettings) {
 	t.DefaultRegion, t.ScreenPop, t.Record = j.DefaultRegion, cti.ScreenPopMode(j.ScreenPop), j.Record
 	t.RecordingDelivery = cti.RecordingDelivery(j.RecordingDelivery)
+	t.RecordingPolicy = cti.RecordingPolicy(j.RecordingPolicy)
+	t.RecordingRetentionDays, t.RecordingAnalysis = j.RetentionDays, j.Analysis
 	t.CRM.LookupURL, t.CRM.LookupMethod, t.CRM.RoutingURL = j.CRM.LookupURL, j.CRM.LookupMethod, j.CRM.RoutingURL
 	t.CRM.AuthHeader, t.CRM.Username = j.CRM.AuthHeader, j.CRM.Username
 	if j.CRM.APIKey != nil {

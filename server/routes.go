@@ -42,7 +42,14 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	api.Patch("/calls/:id", s.requireAuth, s.patchCall)
 	api.Put("/calls/:id/monitor", s.requireAuth, s.putMonitor)
 	api.Delete("/calls/:id/monitor", s.requireAuth, s.deleteMonitor)
+	api.Post("/calls/:id/recording/:action", s.requireAuth, s.postCallRecording)
+	api.Post("/calls/:id/analysis", s.requireAuth, s.postCallAnalysis)
 	api.Get("/recordings/:code", s.requireAuth, s.getRecording)
+	api.Post("/recordings/:code/play-link", s.requireAuth, s.postPlayLink)
+	api.Get("/recordings/:code/play", s.getRecordingPlay) // authorised by the link's signature
+	api.Get("/recording-policies", s.requireAuth, s.listRecordingPolicies)
+	api.Put("/recording-policies/:scope/:target", s.requireAuth, s.putRecordingPolicy)
+	api.Delete("/recording-policies/:scope/:target", s.requireAuth, s.deleteRecordingPolicy)
 	// Operators' statuses and time in status.
 	api.Get("/agents", s.requireAuth, s.listAgents)
 	api.Get("/agents/time-in-status", s.requireAuth, s.getTimeInStatus)

@@ -169,6 +169,8 @@ func (a *agentConn) dispatch(m *wsproto.Message) *wsproto.Message {
 		if b, err = statsFromWire(m.Stats); err == nil {
 			err = ss.ReportStats(b)
 		}
+	case wsproto.TypeRecording:
+		_, err = ss.ControlRecording(ctx, m.CallID, cti.RecordingAction(m.Action))
 	case wsproto.TypeStatus:
 		var st cti.AgentStatus
 		if st, err = cti.ParseAgentStatus(m.Status); err == nil {
@@ -215,6 +217,13 @@ func missingField(m *wsproto.Message) string {
 	case wsproto.TypeStatus:
 		if m.Status == "" {
 			return "status"
+		}
+	case wsproto.TypeRecording:
+		if m.CallID == "" {
+			return "callId"
+		}
+		if m.Action == "" {
+			return "action"
 		}
 	case wsproto.TypeTransfer, wsproto.TypeConsult:
 		if m.CallID == "" {

@@ -108,6 +108,7 @@ func callToWire(ci cti.CallInfo) wsproto.Call {
 		Queue:      ci.Queue,
 		Monitor:    string(ci.Monitor),
 		Consult:    consultToWire(ci.Consult),
+		Recording:  string(ci.Recording),
 	}
 }
 

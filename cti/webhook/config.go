@@ -42,6 +42,8 @@ var EventTypes = []cti.EventType{
 	cti.EventCallUpdated,
 	cti.EventAgentStatus,
 	cti.EventRecordingReady,
+	cti.EventAnalysisRequested, // for the analysis service (docs/recordings.md)
+	cti.EventRecordingAnalyzed,
 }
 
 // Defaults applied by Config.Normalize to fields left empty.

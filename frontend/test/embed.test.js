@@ -1,7 +1,8 @@
 // The widget inside a CRM (docs/widget-api.md): the example host page
 // (frontend/examples/crm-host.html) on another origin embeds /widget,
 // places a call by click-to-dial over postMessage, receives the events in
-// order, opens its customer panel on the screen-pop event; a frame from an
+// order, opens its customer panel on the screen-pop event, pauses and
+// resumes the recording; a frame from an
 // origin that is not on the allowlist can neither embed the widget nor
 // command it.
 
@@ -238,6 +239,31 @@ describe('embedded in a CRM', { timeout: 180_000 }, () => {
     assert.equal(state.call, null, 'no call was placed');
     assert.deepEqual(await evil.evaluate(() => window.got), [], 'nothing was answered to the foreign frame');
     assert.equal((await events()).filter((e) => e.i > before && e.event.startsWith('call.')).length, 0);
+  });
+
+  it('pauses and resumes the recording over postMessage', async () => {
+    const t = await h.login(server, 'admin');
+    const put = await fetch(`${server.url}/api/v1/recording-policies/agent/1001`, {
+      method: 'PUT', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${t.accessToken}` },
+      body: JSON.stringify({ policy: 'always' }),
+    });
+    assert.equal(put.status, 200);
+    const before = await last();
+    await page.getByTestId('dial-c-1001').click();
+    const answered = await waitEvent('call.answered', before);
+    assert.equal(answered.data.recording, 'recording');
+    const recordingIs = (state, after) => h.waitFor(async () => (await events())
+      .find((e) => e.event === 'call.recording' && e.i > after && e.data.recording === state), { what: `call.recording ${state}` });
+    await page.evaluate(() => window.crm.widget.request('recording', { action: 'pause' }));
+    const paused = await recordingIs('paused', answered.i);
+    const wrong = await page.evaluate(() => window.crm.widget.request('recording', { action: 'pause' }).then(() => null, (e) => e.code));
+    assert.equal(wrong, 'conflict', 'pausing a paused recording is refused');
+    const bad = await page.evaluate(() => window.crm.widget.request('recording', { action: 'rewind' }).then(() => null, (e) => e.code));
+    assert.equal(bad, 'bad_params');
+    await page.evaluate(() => window.crm.widget.request('recording', { action: 'resume' }));
+    const resumed = await recordingIs('recording', paused.i);
+    await page.getByTestId('host-hangup').click();
+    await waitEvent('call.ended', resumed.i);
   });
 
   it('cannot be framed by an origin that is not allowed', async () => {

@@ -17,8 +17,9 @@
 //
 // # Concurrency
 //
-// TapFrame is called from the two legs' read loops; one mutex per
-// recorder serialises them. TapFrame allocates nothing.
+// TapFrame is called from the two legs' read loops, Pause and Resume from
+// whoever controls the call; one mutex per recorder serialises them.
+// TapFrame allocates nothing.
 package recorder
 
 import (
@@ -87,6 +88,11 @@ type Recorder struct {
 	written [2]int64 // per channel: the next frame position
 	err     error
 	closed  bool
+	// paused drops what the channels hear, so the time stays silence
+	// (a card number read out); waiting is set while a recording started
+	// paused has heard nothing yet, and its first Resume starts the clock.
+	paused  bool
+	waiting bool
 	ring    [ringFrames * frameBytes]byte // frames [base, base+ringFrames), at position % ringFrames
 	scratch [rtpio.MTU]int16              // decoded samples of one frame
 }
@@ -111,6 +117,66 @@ func New(path string, now func() time.Time) (*Recorder, error) {
 	return &Recorder{path: path, now: now, f: f, start: now()}, nil
 }
 
+// NewPaused is New for a recording that starts only when asked (on-demand
+// recording): it hears nothing until Resume, and the recording's time
+// starts at that first Resume, so the file does not open with the
+// silence of the time before.
+func NewPaused(path string, now func() time.Time) (*Recorder, error) {
+	r, err := New(path, now)
+	if err != nil {
+		return nil, err
+	}
+	r.paused, r.waiting = true, true
+	return r, nil
+}
+
+// Pause makes the recording silent from now until Resume and returns
+// the position in the recording where the silence starts (to within the
+// frame in flight: a frame fills the 20 ms before it arrives). Audio that
+// jitter placement had put past that point is taken back, so the silence
+// starts exactly there. Pausing a paused recording changes nothing.
+func (r *Recorder) Pause() time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	at := max(r.samplesAt(r.now()), r.base)
+	if r.paused || r.closed {
+		return frameTime(at)
+	}
+	for side := range r.written {
+		for i := at; i < r.written[side]; i++ {
+			o := (i%ringFrames)*frameBytes + int64(side)*2
+			r.ring[o], r.ring[o+1] = 0, 0
+		}
+		r.written[side] = min(r.written[side], at)
+	}
+	r.paused = true
+	return frameTime(at)
+}
+
+// Resume takes audio again and returns the position in the recording
+// where it resumes. The first Resume of a recording made by NewPaused
+// starts its time (position 0).
+func (r *Recorder) Resume() time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.waiting && !r.closed {
+		r.start, r.waiting = r.now(), false
+	}
+	r.paused = false
+	return frameTime(r.samplesAt(r.now()))
+}
+
+// Started reports whether the recording has taken audio at any time
+// (false only for a NewPaused recording never resumed).
+func (r *Recorder) Started() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return !r.waiting
+}
+
+// frameTime converts a sample position into time.
+func frameTime(frames int64) time.Duration { return time.Duration(frames) * time.Second / Rate }
+
 // TapFrame records one relayed frame heard from side (Left or Right). It
 // is called before the sink's writer converts the payload in place.
 // Telephone-event frames are not audio and are ignored.
@@ -120,7 +186,7 @@ func (r *Recorder) TapFrame(side int, f *rtpio.Frame) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.closed || r.err != nil {
+	if r.closed || r.err != nil || r.paused {
 		return
 	}
 	n := min(len(f.Payload), len(r.scratch))
@@ -214,6 +280,9 @@ func (r *Recorder) Close() (Result, error) {
 	}
 	r.closed = true
 	frames := min(max(r.samplesAt(r.now()), r.written[Left], r.written[Right]), wav.MaxFrames)
+	if r.waiting {
+		frames = 0 // never started: an empty recording
+	}
 	for r.base < frames && r.err == nil {
 		r.flushTo(frames)
 	}

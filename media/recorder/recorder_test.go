@@ -219,3 +219,90 @@ func TestLongSilenceIsWrittenWhenAudioResumes(t *testing.T) {
 		t.Fatalf("hold not placed: %d %d %d", left[100], left[30*Rate], left[len(left)-200])
 	}
 }
+
+// Both sides talk for 3 s; the recording is paused from 1 s to 2 s.
+// Exactly that second is silence on both channels, and the positions
+// Pause and Resume return name it.
+func TestPauseLeavesSilenceExactlyThere(t *testing.T) {
+	clk := &clock{t: time.Unix(1000, 0)}
+	path := filepath.Join(t.TempDir(), "rec.wav")
+	r, err := New(path, clk.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var from, to time.Duration
+	for i := range 150 {
+		clk.advance(20 * time.Millisecond)
+		switch i {
+		case 50:
+			from = r.Pause()
+		case 100:
+			to = r.Resume()
+		}
+		r.TapFrame(Left, frame(rtpio.CodecPCMU, 8000))
+		r.TapFrame(Right, frame(rtpio.CodecPCMU, -8000))
+	}
+	if _, err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if from != 1020*time.Millisecond || to != 2020*time.Millisecond {
+		t.Fatalf("paused at %v, resumed at %v", from, to)
+	}
+	left, right := readStereo(t, path)
+	// A frame covers the 20 ms before its arrival: the one dropped at
+	// pause (arriving at 1.02 s) would have covered 1.00–1.02 s, the one
+	// heard at resume covers 2.00–2.02 s.
+	silentFrom, silentTo := int(from-20*time.Millisecond)*Rate/int(time.Second), int(to-20*time.Millisecond)*Rate/int(time.Second)
+	for i := range left {
+		quiet := i >= silentFrom && i < silentTo
+		if quiet != (left[i] == 0) || quiet != (right[i] == 0) {
+			t.Fatalf("sample %d (%v): left %d right %d, want silence only in [%d, %d)", i,
+				time.Duration(i)*time.Second/Rate, left[i], right[i], silentFrom, silentTo)
+		}
+	}
+}
+
+// A recording started paused (on demand) starts its time at the first
+// Resume; one never resumed is empty.
+func TestPausedRecordingStartsAtResume(t *testing.T) {
+	clk := &clock{t: time.Unix(1000, 0)}
+	dir := t.TempDir()
+	r, err := NewPaused(filepath.Join(dir, "a.wav"), clk.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 50 { // a second before anyone asked for the recording
+		clk.advance(20 * time.Millisecond)
+		r.TapFrame(Left, frame(rtpio.CodecPCMU, 8000))
+	}
+	if r.Started() {
+		t.Fatal("started before Resume")
+	}
+	if at := r.Resume(); at != 0 {
+		t.Fatalf("first Resume at %v, want 0", at)
+	}
+	for range 25 {
+		clk.advance(20 * time.Millisecond)
+		r.TapFrame(Left, frame(rtpio.CodecPCMU, 8000))
+	}
+	res, err := r.Close()
+	if err != nil || res.Duration != 500*time.Millisecond {
+		t.Fatalf("result %+v, %v", res, err)
+	}
+	left, _ := readStereo(t, res.Path)
+	for i, s := range left {
+		if !near(s, 8000) {
+			t.Fatalf("sample %d is %d: the recording does not start at Resume", i, s)
+		}
+	}
+
+	never, err := NewPaused(filepath.Join(dir, "b.wav"), clk.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(time.Second)
+	never.TapFrame(Left, frame(rtpio.CodecPCMU, 8000))
+	if res, err := never.Close(); err != nil || res.Duration != 0 {
+		t.Fatalf("never resumed: %+v, %v", res, err)
+	}
+}

@@ -43,6 +43,10 @@ const (
 	// TypeStats carries the browser's statistics of its PeerConnection
 	// (at most one a second; more are refused with rate_limited).
 	TypeStats = "stats"
+	// TypeRecording starts, pauses or resumes a call's recording
+	// (action: start | pause | resume); the call message that follows
+	// carries the new recording state.
+	TypeRecording = "recording"
 )
 
 // Server → client message types.
@@ -105,6 +109,9 @@ type Message struct {
 
 	// dial, transfer
 	To string `json:"to,omitempty"`
+
+	// recording: start | pause | resume
+	Action string `json:"action,omitempty"`
 
 	// answer / reject / hangup / hold / unhold / dtmf
 	CallID string `json:"callId,omitempty"`
@@ -191,6 +198,9 @@ type Call struct {
 	RemoteHeld bool `json:"remoteHeld,omitempty"`
 	// Queue names the queue the call came through.
 	Queue string `json:"queue,omitempty"`
+	// Recording is the call's recording: absent when not recorded,
+	// "available" (on demand, not started), "recording" or "paused".
+	Recording string `json:"recording,omitempty"`
 	// Monitor is set in a supervisor's view of a call they listen in
 	// on: listen | whisper | barge.
 	Monitor string `json:"monitor,omitempty"`

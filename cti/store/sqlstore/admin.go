@@ -68,7 +68,7 @@ func (s *Store) UpdateTenant(ctx context.Context, t *cti.Tenant) error {
 // tenantTables are the tables whose rows a tenant owns, children first so
 // foreign keys hold at every step. The audit log is not among them.
 var tenantTables = []string{"refresh_tokens", "api_keys", "contact_numbers", "contacts", "numbers",
-	"tenant_settings", "recordings", "calls", "webhook_endpoints", "users"}
+	"tenant_settings", "recording_policies", "recordings", "calls", "webhook_endpoints", "users"}
 
 // DeleteTenant removes a tenant and every row it owns in one transaction.
 func (s *Store) DeleteTenant(ctx context.Context, id string) (err error) {
@@ -328,6 +328,9 @@ type settingsDoc struct {
 	RouteTimeoutMs    int64    `json:"routeTimeoutMs"`
 	Record            bool     `json:"record"`
 	RecordingDelivery string   `json:"recordingDelivery"`
+	RecordingPolicy   string   `json:"recordingPolicy,omitempty"`
+	RetentionDays     int      `json:"recordingRetentionDays,omitempty"`
+	Analysis          bool     `json:"recordingAnalysis,omitempty"`
 	CRM               crmDoc   `json:"crm"`
 	AllowedOrigins    []string `json:"allowedOrigins"`
 	WrapUpMs          int64    `json:"wrapUpMs"`
@@ -379,8 +382,10 @@ func (s *Store) GetSettings(ctx context.Context, tenantID string) (*cti.TenantSe
 		LookupTimeout: time.Duration(d.LookupTimeoutMs) * time.Millisecond,
 		RouteTimeout:  time.Duration(d.RouteTimeoutMs) * time.Millisecond,
 		Record:        d.Record, RecordingDelivery: cti.RecordingDelivery(d.RecordingDelivery),
-		CRM:            cti.CRMSettings(d.CRM),
-		AllowedOrigins: d.AllowedOrigins, WrapUp: time.Duration(d.WrapUpMs) * time.Millisecond,
+		RecordingPolicy: cti.RecordingPolicy(d.RecordingPolicy), RecordingRetentionDays: d.RetentionDays,
+		RecordingAnalysis: d.Analysis,
+		CRM:               cti.CRMSettings(d.CRM),
+		AllowedOrigins:    d.AllowedOrigins, WrapUp: time.Duration(d.WrapUpMs) * time.Millisecond,
 		AwayReasons: d.AwayReasons,
 		DialRule:    cti.DialRule(d.DialRule), AnnounceMonitoring: d.AnnounceMonitor, CallWaiting: d.CallWaiting,
 	}, nil
@@ -391,7 +396,8 @@ func (s *Store) PutSettings(ctx context.Context, tenantID string, t cti.TenantSe
 	d := settingsDoc{
 		DefaultRegion: t.DefaultRegion, ScreenPop: string(t.ScreenPop),
 		LookupTimeoutMs: t.LookupTimeout.Milliseconds(), RouteTimeoutMs: t.RouteTimeout.Milliseconds(),
-		Record: t.Record, RecordingDelivery: string(t.RecordingDelivery), CRM: crmDoc(t.CRM),
+		Record: t.Record, RecordingDelivery: string(t.RecordingDelivery), RecordingPolicy: string(t.RecordingPolicy),
+		RetentionDays: t.RecordingRetentionDays, Analysis: t.RecordingAnalysis, CRM: crmDoc(t.CRM),
 		AllowedOrigins: t.AllowedOrigins, WrapUpMs: t.WrapUp.Milliseconds(), AwayReasons: t.AwayReasons,
 		DialRule: dialDoc(t.DialRule), AnnounceMonitor: t.AnnounceMonitoring, CallWaiting: t.CallWaiting,
 	}
