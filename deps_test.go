@@ -67,9 +67,16 @@ var depLayerRules = []depLayerRule{
 	{
 		name: "cti is the domain: no web, SIP, WebRTC, JWT or SQL, and no server or media",
 		applies: func(rel string) bool {
-			return depUnder("cti")(rel) && !depUnder("cti/store")(rel)
+			return depUnder("cti")(rel) && !depUnder("cti/store")(rel) && !depUnder("cti/recstore")(rel)
 		},
 		forbidden: depJoin(depWeb, depSIP, depPion, depJWT, depSQL, depEdge, depMedia),
+		deps:      true,
+	},
+	{
+		name:    "cti/recstore keeps recording files (a directory, an S3 client): no web framework, SIP, WebRTC, JWT, SQL, server or media",
+		applies: depUnder("cti/recstore"),
+		// database/sql/driver alone comes with google/uuid (minio-go).
+		forbidden: depJoin(depWeb, depSIP, depPion, depJWT, []string{"database/sql"}, depSQL[1:], depEdge, depMedia),
 		deps:      true,
 	},
 	{
