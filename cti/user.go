@@ -128,6 +128,7 @@ type Store interface {
 	DurableStore
 	QueueStore
 	ForwardingStore
+	IVRFlowStore
 
 	Close() error
 }

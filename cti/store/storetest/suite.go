@@ -53,6 +53,7 @@ var suite = []struct {
 	{"QueuesForwardingRecordings", testQueuesForwardingRecordings},
 	{"ConcurrentRefreshConsume", testConcurrentRefreshConsume},
 	{"NodesKeepTheirOwnState", testNodesKeepTheirOwnState},
+	{"IVRFlows", testIVRFlows},
 }
 
 // Run runs the whole suite against the databases db makes.
