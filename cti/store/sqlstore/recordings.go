@@ -23,7 +23,7 @@ func (s *Store) SaveRecording(ctx context.Context, r *cti.RecordingMeta) error {
 	_, err := s.writer.ExecContext(ctx, `INSERT INTO recordings (id, tenant_id, call_id, path, duration_ms, size_bytes,
 		created_at, storage, object_key, upload_pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, r.TenantID, r.CallID, r.Path, int64(math.Round(r.DurationSeconds*1000)), r.SizeBytes, formatTime(r.CreatedAt),
-		storage, r.Key, r.UploadPending)
+		storage, r.Key, boolInt(r.UploadPending))
 	if err != nil {
 		return classify(err, "recording", "tenant")
 	}
@@ -34,11 +34,12 @@ const recordingColumns = `id, tenant_id, call_id, path, duration_ms, size_bytes,
 
 func scanRecording(row interface{ Scan(...any) error }) (*cti.RecordingMeta, error) {
 	var r cti.RecordingMeta
-	var ms int64
+	var ms, pending int64
 	var created string
-	if err := row.Scan(&r.ID, &r.TenantID, &r.CallID, &r.Path, &ms, &r.SizeBytes, &created, &r.Storage, &r.Key, &r.UploadPending, &r.UploadAttempts); err != nil {
+	if err := row.Scan(&r.ID, &r.TenantID, &r.CallID, &r.Path, &ms, &r.SizeBytes, &created, &r.Storage, &r.Key, &pending, &r.UploadAttempts); err != nil {
 		return nil, err
 	}
+	r.UploadPending = pending != 0
 	r.DurationSeconds = float64(ms) / 1000
 	var err error
 	if r.CreatedAt, err = parseTime(created); err != nil {
@@ -171,4 +172,13 @@ func (s *Store) DeleteRecordingPolicy(ctx context.Context, tenantID string, scop
 		return cti.Errorf(cti.KindNotFound, "no recording policy for %s %q", scope, target)
 	}
 	return nil
+}
+
+// boolInt stores a flag as 0 or 1: the column is an integer in both
+// databases (PostgreSQL does not take a bool for it).
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }
