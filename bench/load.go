@@ -186,6 +186,7 @@ func (e *env) runLevel(ctx context.Context, n int) (*level, levelResult, error) 
 	drops0 := udpDrops()
 	s := startSampler(srv.pid)
 	var peakGoroutines float64
+	var memHold metricsSnapshot // the last scrape of the hold
 	if e.cfg.pprofDir != "" {
 		wg.Add(1)
 		go func() {
@@ -201,6 +202,7 @@ func (e *env) runLevel(ctx context.Context, n int) (*level, levelResult, error) 
 		sleepCtx(ctx, min(5*time.Second, hold-time.Since(start)))
 		if m, err := scrapeMetrics(ctx, srv.base); err == nil {
 			peakGoroutines = max(peakGoroutines, m.Goroutines)
+			memHold = m
 		}
 	}
 	u := s.Stop()
@@ -218,6 +220,10 @@ func (e *env) runLevel(ctx context.Context, n int) (*level, levelResult, error) 
 		r.RSSPerCallOnTopMiB = (u.meanRSS()/mib - r.RSSSessionsMiB) / float64(r.Established)
 		r.GoroutinesPerCall = (peakGoroutines - r.GoroutinesSessions) / float64(r.Established)
 		r.GoroutinesPerCallTotal = (peakGoroutines - r.GoroutinesBaseline) / float64(r.Established)
+		per := func(v, v0 float64) float64 { return (v - v0) / mib / float64(r.Established) }
+		r.HeapInusePerCallMiB = per(memHold.HeapInuse, m0.HeapInuse)
+		r.StackPerCallMiB = per(memHold.StackInuse, m0.StackInuse)
+		r.HeapIdleHoldMiB = (memHold.HeapIdle - memHold.HeapReleased) / mib
 	}
 	r.RSSPerSessionMiB = (r.RSSSessionsMiB - r.RSSBaselineMiB) / float64(len(lv.agents))
 	r.RSSHoldMiB, r.RSSHoldPeakMiB = u.meanRSS()/mib, float64(u.peakRSS)/mib

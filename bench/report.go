@@ -48,7 +48,11 @@ type levelResult struct {
 	RSSPerCallOnTopMiB float64 `json:"rssPerCallOnTopMiB"`
 	RSSPerCallTotalMiB float64 `json:"rssPerCallTotalMiB"`
 	RSSAfterLoginsMiB  float64 `json:"rssAfterLoginsMiB"`
-	RSSAfterCallsMiB   float64 `json:"rssAfterCallsMiB"` // 5 s after the last hang-up, sessions still up
+	// From the runtime's metrics at the end of the hold, over the baseline.
+	HeapInusePerCallMiB float64 `json:"heapInusePerCallMiB"`
+	StackPerCallMiB     float64 `json:"stackPerCallMiB"`
+	HeapIdleHoldMiB     float64 `json:"heapIdleNotReleasedMiB"` // held by the heap, not in use, not returned
+	RSSAfterCallsMiB    float64 `json:"rssAfterCallsMiB"`       // 5 s after the last hang-up, sessions still up
 
 	ThreadsBaseline        int     `json:"threadsBaseline"`
 	ThreadsSessions        int     `json:"threadsSessions"`
@@ -220,6 +224,10 @@ func printReport(w io.Writer, res *results) {
 		return fmt.Sprintf("%.0f/%.0f", l.RSSAfterLoginsMiB, l.RSSAfterCallsMiB)
 	})
 	row("RSS MiB per call (total)", func(l levelResult) string { return fmt.Sprintf("%.3f", l.RSSPerCallTotalMiB) })
+	row("  heap in use / stacks", func(l levelResult) string {
+		return fmt.Sprintf("%.3f/%.3f", l.HeapInusePerCallMiB, l.StackPerCallMiB)
+	})
+	row("heap idle, not returned MiB", func(l levelResult) string { return fmt.Sprintf("%.0f", l.HeapIdleHoldMiB) })
 	row("  per session", func(l levelResult) string { return fmt.Sprintf("%.3f", l.RSSPerSessionMiB) })
 	row("  per call on top", func(l levelResult) string { return fmt.Sprintf("%.3f", l.RSSPerCallOnTopMiB) })
 	row("threads base/sessions/peak", func(l levelResult) string {
