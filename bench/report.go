@@ -191,7 +191,7 @@ func printReport(w io.Writer, res *results) {
 	row := func(name string, f func(l levelResult) string) {
 		fmt.Fprintf(w, "  %-30s", name)
 		for _, l := range res.Levels {
-			fmt.Fprintf(w, "%16s", f(l))
+			fmt.Fprintf(w, "%22s", f(l))
 		}
 		fmt.Fprintln(w)
 	}

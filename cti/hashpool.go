@@ -49,6 +49,7 @@ type HashPool struct {
 	// releaseAfter, the memory is handed back in one go.
 	releaseMu    sync.Mutex
 	releaseTimer *time.Timer
+	freeOS       func() // debug.FreeOSMemory; tests count the calls
 }
 
 // releaseAfter is how long the pool must be idle before the heap it grew
@@ -71,7 +72,7 @@ func NewHashPool(concurrency, queue int, maxWait time.Duration) *HashPool {
 	if maxWait <= 0 {
 		maxWait = DefaultHashMaxWait
 	}
-	return &HashPool{slots: make(chan struct{}, concurrency), queue: int64(queue), maxWait: maxWait}
+	return &HashPool{slots: make(chan struct{}, concurrency), queue: int64(queue), maxWait: maxWait, freeOS: debug.FreeOSMemory}
 }
 
 // acquire takes a slot, or fails with ErrHashBusy (queue full, waited
@@ -117,7 +118,7 @@ func (p *HashPool) freeIfIdle() {
 	if len(p.slots) > 0 {
 		return
 	}
-	debug.FreeOSMemory()
+	p.freeOS()
 }
 
 // Verify is VerifyPassword within the pool's bounds.
