@@ -221,10 +221,12 @@ func (a *agent) dial(ctx context.Context) callResult {
 	var r callResult
 	m, err := a.request(ctx, wsproto.Message{Type: wsproto.TypeDial, To: dialNumber})
 	if err != nil {
+		a.client.Mute(true) // no call to hang up later
 		r.err = err
 		return r
 	}
 	if m.Type != wsproto.TypeAck || m.Call == nil {
+		a.client.Mute(true)
 		r.err = fmt.Errorf("dial: %s %s", m.Code, m.Message)
 		return r
 	}
