@@ -114,7 +114,7 @@ bench: build
 	$(GO) test -run '^$$' -bench SupervisorFeed -benchtime 2000x ./cti
 	$(GO) test -run '^$$' -bench SupervisorWebsocket -benchtime 2000x ./server
 	$(GO) test -run '^$$' -bench ScreenPop -benchtime 300x ./media
-	$(GO) run ./bench
+	$(GO) run ./bench $(BENCH_ARGS)
 
 clean:
 	rm -rf bin

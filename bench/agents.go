@@ -20,8 +20,9 @@ import (
 )
 
 // agent is one signed-in softphone: a websocket session and a pion
-// PeerConnection sending stamped 20 ms PCMU frames for its whole life, as
-// a browser with an open microphone does.
+// PeerConnection that sends stamped 20 ms PCMU frames while it has a call
+// and nothing between calls (the softphone replaces its microphone track
+// with none then), with RTCP reports every 5 s as Chrome sends them.
 type agent struct {
 	idx    int
 	ext    string
@@ -45,7 +46,8 @@ type agent struct {
 	sentWin    atomic.Int64
 	mu         sync.Mutex
 	recvWin    int64
-	delays     []int32 // one-way peer → server → agent, µs
+	delays     []int32 // one-way far end → server → agent, µs
+	rtts       []int32 // agent → far end → agent, µs
 }
 
 type callEvent struct {
@@ -104,6 +106,7 @@ func connectAgent(ctx context.Context, base string, capi *peer.ClientAPI, idx in
 	case <-ctx.Done():
 		return nil, fmt.Errorf("peer connection: %w", ctx.Err())
 	}
+	a.client.Mute(true)
 	a.client.SendAudio(a.fill)
 	ok = true
 	return a, nil
@@ -213,13 +216,17 @@ func (a *agent) dial(ctx context.Context) callResult {
 	a.firstAudio.Store(0)
 	t0 := time.Now()
 	a.dialAt.Store(t0.UnixNano())
+	// The softphone attaches its microphone as soon as it has a call.
+	a.client.Mute(false)
 	var r callResult
 	m, err := a.request(ctx, wsproto.Message{Type: wsproto.TypeDial, To: dialNumber})
 	if err != nil {
+		a.client.Mute(true) // no call to hang up later
 		r.err = err
 		return r
 	}
 	if m.Type != wsproto.TypeAck || m.Call == nil {
+		a.client.Mute(true)
 		r.err = fmt.Errorf("dial: %s %s", m.Code, m.Message)
 		return r
 	}
@@ -272,6 +279,7 @@ func (a *agent) waitState(ctx context.Context, id string, d time.Duration, state
 func (a *agent) hangup(ctx context.Context, id string) error {
 	a.inCall.Store(false)
 	a.dialAt.Store(0)
+	a.client.Mute(true)
 	m, err := a.request(ctx, wsproto.Message{Type: wsproto.TypeHangup, CallID: id})
 	if err != nil {
 		return err
@@ -299,11 +307,12 @@ func (a *agent) fill(dst []byte) {
 	}
 }
 
-// onAudio handles a frame from the peer (called on the client's read loop).
+// onAudio handles a frame from the far end (called on the client's read
+// loop): one of our own frames echoed, with the far end's send time added.
 func (a *agent) onAudio(p []byte) {
 	now := time.Now().UnixNano()
-	kind, _, _, sent, ok := parseStamp(p)
-	if !ok || kind != kindPeer {
+	kind, idx, _, sent, ok := parseStamp(p)
+	if !ok || kind != kindEcho || int(idx) != a.idx&0xFFFF {
 		return
 	}
 	if d := a.dialAt.Load(); d != 0 && sent > d && a.firstAudio.CompareAndSwap(0, now) {
@@ -315,18 +324,19 @@ func (a *agent) onAudio(p []byte) {
 	if a.win.in(sent) {
 		a.mu.Lock()
 		a.recvWin++
-		a.delays = append(a.delays, int32(min((now-sent)/1000, 1<<31-1)))
+		a.rtts = append(a.rtts, int32(min((now-sent)/1000, 1<<31-1)))
+		a.delays = append(a.delays, int32(min((now-echoTime(p))/1000, 1<<31-1)))
 		a.mu.Unlock()
 	}
 }
 
 // takeStats returns and resets the window counters.
-func (a *agent) takeStats() (sent, recv int64, delays []int32) {
+func (a *agent) takeStats() (sent, recv int64, delays, rtts []int32) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	sent, recv, delays = a.sentWin.Swap(0), a.recvWin, a.delays
-	a.recvWin, a.delays = 0, nil
-	return sent, recv, delays
+	sent, recv, delays, rtts = a.sentWin.Swap(0), a.recvWin, a.delays, a.rtts
+	a.recvWin, a.delays, a.rtts = 0, nil, nil
+	return sent, recv, delays, rtts
 }
 
 func (a *agent) close() {

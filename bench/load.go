@@ -56,15 +56,8 @@ func (e *env) runLevel(ctx context.Context, n int) (*level, levelResult, error) 
 		return nil, r, err
 	}
 	ss.cpus = e.cfg.serverCPUs
-	// Every agent logs in over REST against a first run of the server,
-	// a couple at a time. Each login is an argon2 verification that leaves
-	// ~20 MiB of garbage the Go heap keeps for minutes, which would swamp
-	// the per-session memory figures; the access tokens (stateless JWTs,
-	// same secret) stay valid for the measured run that follows.
-	loginSrv, err := ss.start(ctx)
-	if err != nil {
-		return nil, r, err
-	}
+	ss.pprof = e.cfg.pprofDir != ""
+	ss.env = e.cfg.serverEnv
 	var failed atomic.Int64
 	var errMu sync.Mutex
 	fail := func(what string, err error) {
@@ -73,18 +66,6 @@ func (e *env) runLevel(ctx context.Context, n int) (*level, levelResult, error) 
 		r.Errors = appendErr(r.Errors, what+": "+err.Error())
 		errMu.Unlock()
 	}
-	t0 := time.Now()
-	tokens := make([]string, n)
-	parallel(n, 2, func(i int) {
-		tok, err := login(ctx, loginSrv.base, fmt.Sprint(firstExt+i), e.cfg.password)
-		if err != nil {
-			fail("login", err)
-			return
-		}
-		tokens[i] = tok
-	})
-	r.LoginSeconds = time.Since(t0).Seconds()
-	loginSrv.stop()
 
 	r.OtherCoresBefore = waitQuiet(ctx, e.cfg.quietWait, 0)
 	srv, err := ss.start(ctx)
@@ -98,6 +79,24 @@ func (e *env) runLevel(ctx context.Context, n int) (*level, levelResult, error) 
 	base, _ := readProc(pid)
 	m0, _ := scrapeMetrics(ctx, srv.base)
 	r.RSSBaselineMiB, r.ThreadsBaseline, r.GoroutinesBaseline = float64(base.RSS)/mib, base.Threads, m0.Goroutines
+
+	// Every agent signs in over REST to the measured process, as at the
+	// start of a shift, a couple at a time. Each login is an argon2id
+	// verification that allocates ~19 MiB; that garbage, and whatever
+	// the heap keeps of it, is part of what a deployment carries.
+	t0 := time.Now()
+	tokens := make([]string, n)
+	parallel(n, 2, func(i int) {
+		tok, err := login(ctx, srv.base, fmt.Sprint(firstExt+i), e.cfg.password)
+		if err != nil {
+			fail("login", err)
+			return
+		}
+		tokens[i] = tok
+	})
+	r.LoginSeconds = time.Since(t0).Seconds()
+	afterLogin, _ := readProc(pid)
+	r.RSSAfterLoginsMiB = float64(afterLogin.RSS) / mib
 
 	// Open the sessions: websocket, auth, offer/answer, ICE and DTLS.
 	t0 = time.Now()
@@ -125,7 +124,7 @@ func (e *env) runLevel(ctx context.Context, n int) (*level, levelResult, error) 
 		return lv, r, fmt.Errorf("no agents signed in: %v", r.Errors)
 	}
 
-	// Idle: sessions up, every agent's microphone stream flowing, no calls.
+	// Idle: sessions up, no calls; the agents send only RTCP.
 	time.Sleep(2 * time.Second)
 	idle := startSampler(srv.pid)
 	sleepCtx(ctx, e.cfg.idle)
@@ -137,6 +136,7 @@ func (e *env) runLevel(ctx context.Context, n int) (*level, levelResult, error) 
 
 	// Ramp the calls up at a steady pace.
 	var setup, toAudio, toAudioNet samples
+	var worstMu sync.Mutex
 	var live []liveCall
 	var lmu sync.Mutex
 	var wg sync.WaitGroup
@@ -159,6 +159,12 @@ func (e *env) runLevel(ctx context.Context, n int) (*level, levelResult, error) 
 				return
 			}
 			setup.add(cr.setup)
+			worstMu.Lock()
+			if cr.setup > time.Duration(r.WorstSetup.SetupMs*float64(time.Millisecond)) {
+				r.WorstSetup = worstCall{Agent: a.ext, Call: cr.id, SetupMs: float64(cr.setup) / float64(time.Millisecond),
+					DialToAudioMs: float64(cr.firstAudio) / float64(time.Millisecond), StartedAtS: time.Since(t0).Seconds()}
+			}
+			worstMu.Unlock()
 			toAudio.add(cr.firstAudio)
 			if w, ok := e.peer.farEndWait(a.ext); ok {
 				toAudioNet.add(cr.firstAudio - w)
@@ -180,13 +186,27 @@ func (e *env) runLevel(ctx context.Context, n int) (*level, levelResult, error) 
 	drops0 := udpDrops()
 	s := startSampler(srv.pid)
 	var peakGoroutines float64
+	var memHold metricsSnapshot // the last scrape of the hold
+	if e.cfg.pprofDir != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Halfway through, so the profile sees every call up.
+			sleepCtx(ctx, hold/2-5*time.Second)
+			if err := srv.profiles(ctx, e.cfg.pprofDir, n); err != nil {
+				logf("N=%d: profiles: %v", n, err)
+			}
+		}()
+	}
 	for time.Since(start) < hold && ctx.Err() == nil && srv.alive() {
 		sleepCtx(ctx, min(5*time.Second, hold-time.Since(start)))
 		if m, err := scrapeMetrics(ctx, srv.base); err == nil {
 			peakGoroutines = max(peakGoroutines, m.Goroutines)
+			memHold = m
 		}
 	}
 	u := s.Stop()
+	wg.Wait() // the profiles
 	drops1 := udpDrops()
 	r.KernelDropsServer, r.KernelDropsGenerator = dropDelta(drops0, drops1, pid), dropDelta(drops0, drops1, "self")
 	mh1, _ := scrapeMetrics(ctx, srv.base)
@@ -199,6 +219,11 @@ func (e *env) runLevel(ctx context.Context, n int) (*level, levelResult, error) 
 		r.RSSPerCallTotalMiB = (u.meanRSS()/mib - r.RSSBaselineMiB) / float64(r.Established)
 		r.RSSPerCallOnTopMiB = (u.meanRSS()/mib - r.RSSSessionsMiB) / float64(r.Established)
 		r.GoroutinesPerCall = (peakGoroutines - r.GoroutinesSessions) / float64(r.Established)
+		r.GoroutinesPerCallTotal = (peakGoroutines - r.GoroutinesBaseline) / float64(r.Established)
+		per := func(v, v0 float64) float64 { return (v - v0) / mib / float64(r.Established) }
+		r.HeapInusePerCallMiB = per(memHold.HeapInuse, m0.HeapInuse)
+		r.StackPerCallMiB = per(memHold.StackInuse, m0.StackInuse)
+		r.HeapIdleHoldMiB = (memHold.HeapIdle - memHold.HeapReleased) / mib
 	}
 	r.RSSPerSessionMiB = (r.RSSSessionsMiB - r.RSSBaselineMiB) / float64(len(lv.agents))
 	r.RSSHoldMiB, r.RSSHoldPeakMiB = u.meanRSS()/mib, float64(u.peakRSS)/mib
@@ -233,12 +258,21 @@ func (e *env) runLevel(ctx context.Context, n int) (*level, levelResult, error) 
 	for e.peer.active.Load() > 0 && time.Since(t0) < 10*time.Second {
 		time.Sleep(50 * time.Millisecond)
 	}
-	var p2a samples
+	// What the process keeps once the calls are over (the sessions stay).
+	sleepCtx(ctx, 5*time.Second)
+	if after, err := readProc(pid); err == nil {
+		r.RSSAfterCallsMiB = float64(after.RSS) / mib
+	}
+	if m, err := scrapeMetrics(ctx, srv.base); err == nil {
+		r.GoroutinesAfterCalls = m.Goroutines
+	}
+	var p2a, rtt samples
 	for _, a := range lv.agents {
-		sent, recv, d := a.takeStats()
+		sent, recv, d, rt := a.takeStats()
 		r.SentAgent += sent
 		r.RecvAgent += recv
 		p2a.addAll(d)
+		rtt.addAll(rt)
 	}
 	r.SentPeer, r.RecvPeer = e.peer.sent.Load(), e.peer.recv.Load()
 	if r.Established > 0 {
@@ -249,10 +283,11 @@ func (e *env) runLevel(ctx context.Context, n int) (*level, levelResult, error) 
 	}
 	r.LossAgentToPeer = lossRatio(r.SentAgent, r.RecvPeer)
 	r.LossPeerToAgent = lossRatio(r.SentPeer, r.RecvAgent)
-	r.OneWayAgentToPeer, r.OneWayPeerToAgent = e.peer.delay.dist(), p2a.dist()
+	r.OneWayAgentToPeer, r.OneWayPeerToAgent, r.RTT = e.peer.delay.dist(), p2a.dist(), rtt.dist()
+	r.LossRoundTrip = lossRatio(r.SentAgent, r.RecvAgent)
 	r.ServerWarnings, r.ServerErrors, r.ServerLog = srv.logSummary()
-	logf("N=%d: loss a→p %.4f%% p→a %.4f%%, one-way p99 %.2f/%.2f ms, server %.3f cores, generator %.2f cores",
-		n, 100*r.LossAgentToPeer, 100*r.LossPeerToAgent, r.OneWayAgentToPeer.P99, r.OneWayPeerToAgent.P99, r.ServerCores, r.GeneratorCores)
+	logf("N=%d: loss round trip %.4f%%, RTT p50/p99 %.2f/%.2f ms, server %.3f cores, generator %.2f cores, %.3f MiB and %.1f goroutines per call",
+		n, 100*r.LossRoundTrip, r.RTT.P50, r.RTT.P99, r.ServerCores, r.GeneratorCores, r.RSSPerCallTotalMiB, r.GoroutinesPerCall)
 	return lv, r, nil
 }
 

@@ -4,7 +4,7 @@
 // answers and sends audio back, and a ramp of short calls finds the
 // highest call rate with setup p99 under 100 ms.
 //
-//	go run ./bench                    # N = 50, 200, 500, 30 s hold, rate ramp
+//	go run ./bench                    # N = 50, 200, 350, 500, 30 s hold, rate ramp
 //	go run ./bench -quick             # smoke run: 10 calls, 5 s hold
 //
 // See docs/benchmarks.md for what each figure means.
@@ -43,11 +43,13 @@ type config struct {
 	jsonPath   string
 	keep       bool
 	password   string
+	pprofDir   string
+	serverEnv  []string
 }
 
 func main() {
 	var cfg config
-	calls := flag.String("calls", "50,200,500", "concurrent call counts to hold, comma-separated")
+	calls := flag.String("calls", "50,200,350,500", "concurrent call counts to hold, comma-separated")
 	flag.DurationVar(&cfg.hold, "hold", 30*time.Second, "how long each N's calls are held")
 	flag.DurationVar(&cfg.idle, "idle", 5*time.Second, "measurement of signed-in agents without calls")
 	flag.Float64Var(&cfg.rampRate, "ramp", 50, "calls per second while bringing up the N calls")
@@ -60,11 +62,21 @@ func main() {
 	flag.IntVar(&cfg.retries, "retries", 0, "repeat a run (up to this many times) when other processes used over 0.25 cores during it; the least disturbed run is reported")
 	flag.StringVar(&cfg.serverCPUs, "server-cpus", "", "pin the server to these CPUs (taskset list); pin the bench with `taskset -c … go run ./bench`")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the temporary directory (server logs, database)")
+	flag.StringVar(&cfg.pprofDir, "pprof", "", "save the server's heap, goroutine and CPU profiles halfway through each hold into this directory")
+	serverEnv := flag.String("server-env", "", "extra environment for the server, comma-separated K=V (e.g. GOMEMLIMIT=96MiB,GOGC=50)")
 	quick := flag.Bool("quick", false, "smoke run: -calls 10 -hold 5s -idle 2s -rates 2,5 -rate-step 3s")
 	flag.Parse()
 	if *quick {
 		*calls, cfg.hold, cfg.idle, *rates, cfg.rateStep = "10", 5*time.Second, 2*time.Second, "2,5", 3*time.Second
 		cfg.quietWait = 0
+	}
+	for kv := range strings.SplitSeq(*serverEnv, ",") {
+		if kv = strings.TrimSpace(kv); kv != "" {
+			if !strings.Contains(kv, "=") {
+				fatal(fmt.Errorf("-server-env: %q is not K=V", kv))
+			}
+			cfg.serverEnv = append(cfg.serverEnv, kv)
+		}
 	}
 	var err error
 	if cfg.calls, err = parseList(*calls, strconv.Atoi); err != nil {
@@ -130,7 +142,8 @@ func run(ctx context.Context, cfg config, res *results) error {
 		return err
 	}
 	e := &env{cfg: cfg, tmp: tmp, bin: bin, hash: hash, win: &window{}}
-	if e.capi, err = peer.NewClientAPI(); err != nil {
+	// Chrome sends audio RTCP reports about every 5 s.
+	if e.capi, err = peer.NewClientAPIWith(peer.ClientOptions{ReportInterval: 5 * time.Second}); err != nil {
 		return err
 	}
 	if e.peer, err = newSIPPeer(e.win); err != nil {

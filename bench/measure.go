@@ -202,6 +202,10 @@ type metricsSnapshot struct {
 	Goroutines, Threads       float64
 	RTPRecv, RTPSent, RTPDrop float64
 	SIPLegs                   float64
+	// The Go runtime's own view of the memory (bytes): live heap spans,
+	// goroutine stacks, heap held but idle, and of that what was given
+	// back to the OS.
+	HeapInuse, StackInuse, HeapIdle, HeapReleased float64
 }
 
 func scrapeMetrics(ctx context.Context, base string) (metricsSnapshot, error) {
@@ -226,6 +230,10 @@ func scrapeMetrics(ctx context.Context, base string) (metricsSnapshot, error) {
 		"ringbridge_rtp_packets_sent_total":     &m.RTPSent,
 		"ringbridge_rtp_packets_dropped_total":  &m.RTPDrop,
 		"ringbridge_sip_legs":                   &m.SIPLegs,
+		"go_memstats_heap_inuse_bytes":          &m.HeapInuse,
+		"go_memstats_stack_inuse_bytes":         &m.StackInuse,
+		"go_memstats_heap_idle_bytes":           &m.HeapIdle,
+		"go_memstats_heap_released_bytes":       &m.HeapReleased,
 	}
 	for line := range strings.SplitSeq(string(body), "\n") {
 		name, val, ok := strings.Cut(line, " ")

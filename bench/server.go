@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -108,6 +109,42 @@ type server struct {
 	logPath string
 	exited  chan struct{}
 	exitErr error
+	// pprofAddr serves /debug/pprof ("" when not asked for).
+	pprofAddr string
+}
+
+// profiles saves the server's heap, goroutine and a 10 s CPU profile into
+// dir as n<N>-heap.pb.gz, n<N>-goroutine.txt and n<N>-cpu.pb.gz.
+func (s *server) profiles(ctx context.Context, dir string, n int) error {
+	if s.pprofAddr == "" {
+		return errors.New("the server was started without pprof")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	get := func(path, file string) error {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.pprofAddr+path, nil)
+		res, err := (&http.Client{Timeout: time.Minute}).Do(req)
+		if err != nil {
+			return err
+		}
+		defer res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: %s", path, res.Status)
+		}
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("n%d-%s", n, file)))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.Copy(f, res.Body)
+		return err
+	}
+	return errors.Join(
+		get("/debug/pprof/heap", "heap.pb.gz"),
+		get("/debug/pprof/goroutine?debug=1", "goroutine.txt"),
+		get("/debug/pprof/profile?seconds=10", "cpu.pb.gz"),
+	)
 }
 
 // serverSetup is a seeded data directory and a config; start runs a
@@ -117,6 +154,9 @@ type serverSetup struct {
 	bin, dir, cfgPath, base string
 	cpus                    string // taskset CPU list, "" for any
 	runs                    int
+	pprof                   bool // serve /debug/pprof on a private metrics port
+	env                     []string
+	metricsAddr             string
 }
 
 // prepareServer seeds a fresh data directory and writes a config pointing
@@ -181,6 +221,15 @@ func (ss *serverSetup) start(ctx context.Context) (*server, error) {
 	}
 	// /metrics is served on the main port only with a token.
 	cmd.Env = append(cmd.Env, "RINGBRIDGE_METRICS_TOKEN="+benchMetricsToken)
+	cmd.Env = append(cmd.Env, ss.env...)
+	if ss.pprof {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		ss.metricsAddr = fmt.Sprintf("127.0.0.1:%d", port)
+		cmd.Env = append(cmd.Env, "RINGBRIDGE_METRICS_ADDR="+ss.metricsAddr, "RINGBRIDGE_PPROF=1")
+	}
 	// Own process group, so a Ctrl-C in the terminal reaches only us and we
 	// stop the server ourselves; Pdeathsig is the backstop should the bench
 	// itself be killed.
@@ -188,7 +237,7 @@ func (ss *serverSetup) start(ctx context.Context) (*server, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	s := &server{cmd: cmd, pid: cmd.Process.Pid, base: ss.base, logPath: logPath, exited: make(chan struct{})}
+	s := &server{cmd: cmd, pid: cmd.Process.Pid, base: ss.base, logPath: logPath, exited: make(chan struct{}), pprofAddr: ss.metricsAddr}
 	go func() { s.exitErr = cmd.Wait(); close(s.exited) }()
 	if err := s.waitReady(ctx, 20*time.Second); err != nil {
 		s.stop()

@@ -20,14 +20,20 @@ import (
 //	[2:4]    agent index (agent frames)
 //	[4:8]    sequence number of the sender's stream
 //	[8:16]   send time, unix nanoseconds
-//	[16:32]  peer frames: bytes 0..16 of the last agent frame heard (the echo)
+//	[16:24]  echoed frames: the far end's send time of the echo
 //
-// The rest is µ-law silence.
+// The rest is µ-law silence. The far end sends each agent frame back as
+// it arrives, with kind set to echo and its own send time added, so the
+// agent measures the round trip with its own clock and both one-way
+// delays (all ends run in this process: one clock).
 const (
 	frameMagic = 0xB7
 	kindAgent  = 1
-	kindPeer   = 2
+	kindEcho   = 3
 )
+
+// echoTime is the far end's send time in an echoed frame.
+func echoTime(p []byte) int64 { return int64(binary.BigEndian.Uint64(p[16:])) }
 
 func stamp(dst []byte, kind byte, idx uint16, seq uint32, now int64) {
 	for i := range dst {
@@ -48,8 +54,8 @@ func parseStamp(p []byte) (kind byte, idx uint16, seq uint32, sent int64, ok boo
 }
 
 // sipPeer is the far end: a trunk.Phone that answers every INVITE at once
-// and sends 20 ms frames back for the whole call, each echoing the latest
-// agent frame it heard, as an echo test number would.
+// and sends every agent frame straight back as it arrives (an echo test
+// number without a jitter buffer).
 type sipPeer struct {
 	ph  *trunk.Phone
 	win *window
@@ -104,15 +110,13 @@ func (p *sipPeer) takeCalls(ctx context.Context) {
 	}
 }
 
-// peerCall is the state of one answered call; onFrame runs on the call's
-// RTP read loop, fill on its send ticker.
+// peerCall is the state of one answered call; echo runs on the call's
+// RTP read loop.
 type peerCall struct {
 	p          *sipPeer
 	answeredAt atomic.Int64 // unix nanos, when the 200 OK went out
-	firstSent  atomic.Int64 // unix nanos, our first audio frame
+	firstSent  atomic.Int64 // unix nanos, the first echo
 	mu         sync.Mutex
-	echo       [16]byte
-	seq        uint32
 	delays     []int32
 	recvWin    int64
 }
@@ -121,7 +125,7 @@ func (p *sipPeer) serve(ctx context.Context, c *trunk.PhoneCall) {
 	pc := &peerCall{p: p}
 	p.byExt.Store(c.From, pc)
 	defer p.byExt.CompareAndDelete(c.From, pc)
-	c.OnAudio(func(_ rtpio.Codec, payload []byte) { pc.onFrame(payload) })
+	c.Echo(func(_ rtpio.Codec, payload []byte) { pc.echo(payload) })
 	if err := c.Answer(ctx); err != nil {
 		p.failed.Add(1)
 		_ = c.Hangup(context.Background())
@@ -131,7 +135,6 @@ func (p *sipPeer) serve(ctx context.Context, c *trunk.PhoneCall) {
 	p.calls.Add(1)
 	p.active.Add(1)
 	defer p.active.Add(-1)
-	c.SendAudio(pc.fill)
 	select {
 	case <-c.Done():
 	case <-ctx.Done():
@@ -145,36 +148,30 @@ func (p *sipPeer) serve(ctx context.Context, c *trunk.PhoneCall) {
 	pc.mu.Unlock()
 }
 
-func (pc *peerCall) onFrame(payload []byte) {
+// echo counts an agent frame and turns it into its echo, which the call
+// then sends back. Frames are counted by the agent's send time, on both
+// ends, so sent and received compare the same frames.
+func (pc *peerCall) echo(payload []byte) {
 	now := time.Now().UnixNano()
 	kind, _, _, sent, ok := parseStamp(payload)
 	if !ok || kind != kindAgent {
 		return
 	}
-	pc.mu.Lock()
-	copy(pc.echo[:], payload[:16])
+	payload[1] = kindEcho
+	binary.BigEndian.PutUint64(payload[16:], uint64(now))
+	pc.firstSent.CompareAndSwap(0, now)
 	if pc.p.win.in(sent) {
+		pc.p.sent.Add(1)
+		pc.mu.Lock()
 		pc.recvWin++
 		pc.delays = append(pc.delays, int32(min((now-sent)/1000, 1<<31-1)))
-	}
-	pc.mu.Unlock()
-}
-
-func (pc *peerCall) fill(_ rtpio.Codec, dst []byte) {
-	now := time.Now().UnixNano()
-	pc.mu.Lock()
-	stamp(dst, kindPeer, 0, pc.seq, now)
-	copy(dst[16:32], pc.echo[:])
-	pc.seq++
-	pc.mu.Unlock()
-	pc.firstSent.CompareAndSwap(0, now)
-	if pc.p.win.in(now) {
-		pc.p.sent.Add(1)
+		pc.mu.Unlock()
 	}
 }
 
-// farEndWait is how long the peer held the call's first frame after
-// answering: one packetisation interval of its own, not the server's time.
+// farEndWait is how long after answering the far end echoed its first
+// frame: the wait for the agent's next frame (up to one 20 ms
+// packetisation interval), not the server's time.
 func (p *sipPeer) farEndWait(ext string) (time.Duration, bool) {
 	v, ok := p.byExt.Load(ext)
 	if !ok {

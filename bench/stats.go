@@ -38,6 +38,7 @@ func (s *samples) reset() {
 type dist struct {
 	N   int     `json:"n"`
 	P50 float64 `json:"p50Ms"`
+	P90 float64 `json:"p90Ms"`
 	P99 float64 `json:"p99Ms"`
 	Max float64 `json:"maxMs"`
 }
@@ -51,7 +52,7 @@ func (s *samples) dist() dist {
 	}
 	slices.Sort(v)
 	q := func(p float64) float64 { return float64(v[min(int(p*float64(len(v))), len(v)-1)]) / 1000 }
-	return dist{N: len(v), P50: q(0.50), P99: q(0.99), Max: float64(v[len(v)-1]) / 1000}
+	return dist{N: len(v), P50: q(0.50), P90: q(0.90), P99: q(0.99), Max: float64(v[len(v)-1]) / 1000}
 }
 
 // window is the measurement interval, in unix nanoseconds of send time.

@@ -3,6 +3,8 @@ package cti
 import (
 	"context"
 	"runtime"
+	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -39,7 +41,20 @@ type HashPool struct {
 	waiting atomic.Int64
 	queue   int64
 	maxWait time.Duration
+
+	// The 19 MiB each hash leaves behind is garbage at once, but the Go
+	// heap grows to hold a few of them and the runtime returns that to
+	// the OS only slowly (a 200-agent shift start left ~100 MiB of
+	// resident idle heap for minutes). Once hashing has been idle for
+	// releaseAfter, the memory is handed back in one go.
+	releaseMu    sync.Mutex
+	releaseTimer *time.Timer
+	freeOS       func() // debug.FreeOSMemory; tests count the calls
 }
+
+// releaseAfter is how long the pool must be idle before the heap it grew
+// is returned: long enough that a burst of sign-ins pays for it once.
+const releaseAfter = time.Second
 
 // NewHashPool returns a pool running at most concurrency hashes with up to
 // queue callers waiting at most maxWait each. Zero values take the
@@ -57,7 +72,7 @@ func NewHashPool(concurrency, queue int, maxWait time.Duration) *HashPool {
 	if maxWait <= 0 {
 		maxWait = DefaultHashMaxWait
 	}
-	return &HashPool{slots: make(chan struct{}, concurrency), queue: int64(queue), maxWait: maxWait}
+	return &HashPool{slots: make(chan struct{}, concurrency), queue: int64(queue), maxWait: maxWait, freeOS: debug.FreeOSMemory}
 }
 
 // acquire takes a slot, or fails with ErrHashBusy (queue full, waited
@@ -85,7 +100,26 @@ func (p *HashPool) acquire(ctx context.Context) error {
 	}
 }
 
-func (p *HashPool) release() { <-p.slots }
+func (p *HashPool) release() {
+	<-p.slots
+	p.releaseMu.Lock()
+	defer p.releaseMu.Unlock()
+	if p.releaseTimer == nil {
+		p.releaseTimer = time.AfterFunc(releaseAfter, p.freeIfIdle)
+	} else {
+		p.releaseTimer.Reset(releaseAfter)
+	}
+}
+
+// freeIfIdle returns the freed heap to the OS unless hashing resumed (the
+// next release re-arms the timer). FreeOSMemory is a full collection:
+// some milliseconds of CPU once per burst of sign-ins.
+func (p *HashPool) freeIfIdle() {
+	if len(p.slots) > 0 {
+		return
+	}
+	p.freeOS()
+}
 
 // Verify is VerifyPassword within the pool's bounds.
 func (p *HashPool) Verify(ctx context.Context, phc, pw string) (bool, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -71,5 +72,38 @@ func TestHashPoolVerifies(t *testing.T) {
 	wg.Wait()
 	if len(p.slots) != 0 || p.waiting.Load() != 0 {
 		t.Fatalf("slots %d waiting %d after all returned", len(p.slots), p.waiting.Load())
+	}
+}
+
+// A burst of hashes returns the heap once, after the pool went idle, and
+// not while hashing continues.
+func TestHashPoolReturnsHeapOnceIdle(t *testing.T) {
+	p := NewHashPool(2, 8, time.Minute)
+	var freed atomic.Int64
+	p.freeOS = func() { freed.Add(1) }
+	phc, err := p.Hash(t.Context(), "burst")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// While a hash is running the timer's check leaves the heap alone.
+	if err := p.acquire(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	p.freeIfIdle()
+	if n := freed.Load(); n != 0 {
+		t.Fatalf("heap returned %d times while hashing was in progress", n)
+	}
+	p.release()
+	for range 3 {
+		if ok, err := p.Verify(t.Context(), phc, "burst"); err != nil || !ok {
+			t.Fatalf("verify: %v %v", ok, err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for freed.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := freed.Load(); n != 1 {
+		t.Fatalf("heap returned %d times after the burst, want 1 (the timer is re-armed by each hash)", n)
 	}
 }

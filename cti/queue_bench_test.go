@@ -70,7 +70,7 @@ func BenchmarkQueueRouting(b *testing.B) {
 			}
 			go func() { // the agent: answer at once, hang up after 200 ms
 				for {
-					var ev cti.AgentEvent
+					var ev *cti.AgentEvent
 					select {
 					case ev = <-ss.Events():
 					case <-ss.Done():

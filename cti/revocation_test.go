@@ -80,8 +80,8 @@ func TestCheckAccessAndRevokeUserSessions(t *testing.T) {
 }
 
 // drain returns what is queued on ch without blocking.
-func drain(ch <-chan cti.AgentEvent) <-chan cti.AgentEvent {
-	out := make(chan cti.AgentEvent, cap(ch)+1)
+func drain(ch <-chan *cti.AgentEvent) <-chan *cti.AgentEvent {
+	out := make(chan *cti.AgentEvent, cap(ch)+1)
 	for {
 		select {
 		case ev := <-ch:

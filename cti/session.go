@@ -9,7 +9,10 @@ import (
 
 // sessionQueue bounds the events waiting for an agent's websocket. A client
 // that falls this far behind is resynchronised by resuming (the welcome
-// carries the calls in progress), so dropping is safe.
+// carries the calls in progress), so dropping is safe. The queue holds
+// pointers: 256 event values (112 bytes each) were 28 KiB per signed-in
+// agent, allocated at sign-in and held for the session's life, while
+// events themselves are rare.
 const sessionQueue = 256
 
 // AgentSession is one signed-in agent: a PeerConnection reused for every
@@ -22,7 +25,7 @@ type AgentSession struct {
 	agent     *agent
 	principal Principal
 	endpoint  AgentEndpoint
-	events    chan AgentEvent
+	events    chan *AgentEvent
 	done      chan struct{}
 	// browser is what the agent's browser last said about its media.
 	browser browserReport
@@ -60,7 +63,7 @@ func (s *Service) Connect(ctx context.Context, p Principal, takeover bool) (*Age
 		id:        newID("sess"),
 		svc:       s,
 		principal: p,
-		events:    make(chan AgentEvent, sessionQueue),
+		events:    make(chan *AgentEvent, sessionQueue),
 		done:      make(chan struct{}),
 		attached:  true,
 	}
@@ -151,7 +154,7 @@ func (ss *AgentSession) ID() string { return ss.id }
 func (ss *AgentSession) Principal() Principal { return ss.principal }
 
 // Events is the stream for the agent's websocket.
-func (ss *AgentSession) Events() <-chan AgentEvent { return ss.events }
+func (ss *AgentSession) Events() <-chan *AgentEvent { return ss.events }
 
 // Done is closed when the session has ended.
 func (ss *AgentSession) Done() <-chan struct{} { return ss.done }
@@ -191,7 +194,7 @@ func (ss *AgentSession) push(ev AgentEvent) {
 		return
 	}
 	select {
-	case ss.events <- ev:
+	case ss.events <- &ev:
 	default:
 		ss.svc.log.Warn("agent event dropped: client too slow", "session", ss.id, "kind", ev.Kind)
 	}
@@ -408,7 +411,7 @@ func (ss *AgentSession) closeWith(ev AgentEvent) {
 	}
 	// Best effort: tell a still-attached client why it is being closed.
 	select {
-	case ss.events <- ev:
+	case ss.events <- &ev:
 	default:
 	}
 	ss.mu.Unlock()

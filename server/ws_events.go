@@ -45,7 +45,7 @@ func (a *agentConn) forward() {
 }
 
 // relay sends one event and reports whether forwarding should go on.
-func (a *agentConn) relay(ev cti.AgentEvent) bool {
+func (a *agentConn) relay(ev *cti.AgentEvent) bool {
 	switch ev.Kind {
 	case cti.EventCall:
 		if ev.Call == nil {

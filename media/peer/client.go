@@ -13,6 +13,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/webrtc/v4"
 	"github.com/ringbridge/ringbridge/media/rtpio"
 )
@@ -33,10 +34,13 @@ type Client struct {
 	// sendLoss is the share of frames SendAudio drops, in 1/1000 (a
 	// client on a lossy network).
 	sendLoss atomic.Uint32
-	ctx      context.Context
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	mu       sync.Mutex
+	// muted stops SendAudio's packets (not its clock), as the softphone
+	// replacing its microphone track with none between calls.
+	muted  atomic.Bool
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	mu     sync.Mutex
 }
 
 // ClientAPI builds Clients; one is shared by many clients in a benchmark.
@@ -63,6 +67,10 @@ type ClientOptions struct {
 	// RelayOnly uses TURN relay candidates only (iceTransportPolicy
 	// "relay").
 	RelayOnly bool
+	// ReportInterval is how often sender and receiver reports go out
+	// (default 1 s, which tests want; Chrome sends audio reports about
+	// every 5 s, which the benchmark uses).
+	ReportInterval time.Duration
 }
 
 // ICEServer is one STUN or TURN server for a client.
@@ -92,7 +100,18 @@ func NewClientAPIWith(opts ClientOptions) (*ClientAPI, error) {
 	// Reports both ways, as a browser sends them: the server measures
 	// the round trip and the client's loss from them.
 	reg := &interceptor.Registry{}
-	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
+	if opts.ReportInterval > 0 {
+		rr, err := report.NewReceiverInterceptor(report.ReceiverInterval(opts.ReportInterval))
+		if err != nil {
+			return nil, err
+		}
+		sr, err := report.NewSenderInterceptor(report.SenderInterval(opts.ReportInterval))
+		if err != nil {
+			return nil, err
+		}
+		reg.Add(rr)
+		reg.Add(sr)
+	} else if err := webrtc.ConfigureRTCPReports(reg); err != nil {
 		return nil, err
 	}
 	se := webrtc.SettingEngine{}
@@ -237,6 +256,12 @@ func (c *Client) SendAudio(next func(dst []byte)) {
 				return
 			case <-tick.C:
 			}
+			if c.muted.Load() {
+				// Sequence numbers continue without a gap after the
+				// pause, the RTP clock runs on (Chrome does the same).
+				f.Header.Timestamp += 160
+				continue
+			}
 			next(buf)
 			f.Payload, f.Codec = buf, rtpio.CodecPCMU
 			if loss := c.sendLoss.Load(); loss == 0 || rand.Uint32N(1000) >= loss {
@@ -247,6 +272,10 @@ func (c *Client) SendAudio(next func(dst []byte)) {
 		}
 	}()
 }
+
+// Mute stops (true) or resumes SendAudio's packets without
+// renegotiation, as the softphone does between calls; RTCP continues.
+func (c *Client) Mute(on bool) { c.muted.Store(on) }
 
 // SetSendLoss makes SendAudio drop share (0 to 1) of its frames at
 // random after numbering them, as a lossy network would.

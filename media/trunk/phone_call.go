@@ -208,6 +208,37 @@ func (c *PhoneCall) SendAudio(next func(codec rtpio.Codec, dst []byte)) {
 	}()
 }
 
+// Echo sends every audio frame the phone receives straight back, in the
+// same read-loop turn, after edit (nil: unchanged) has rewritten its copy
+// of the payload; it replaces SendAudio and OnAudio. This is an echo test
+// number without a jitter buffer, so the round trip measured at the other
+// end has no wait for the phone's own 20 ms clock in it. Reports go out
+// once every 50 frames, as SendAudio sends them.
+func (c *PhoneCall) Echo(edit func(codec rtpio.Codec, payload []byte)) {
+	c.StopAudio()
+	var f rtpio.Frame
+	buf := make([]byte, rtpio.MTU)
+	ssrc := uint32(time.Now().UnixNano())
+	var seq uint16
+	var ts uint32
+	var n int
+	fn := func(codec rtpio.Codec, payload []byte) {
+		p := buf[:copy(buf, payload)]
+		if edit != nil {
+			edit(codec, p)
+		}
+		f.Header.SSRC, f.Header.SequenceNumber, f.Header.Timestamp = ssrc, seq, ts
+		f.Payload, f.Codec = p, codec
+		seq++
+		ts += uint32(len(p)) // 8 kHz codecs: one sample per byte
+		if n++; n%50 == 0 {
+			c.media.SendReport(time.Now())
+		}
+		c.media.Writer.WriteFrame(&f)
+	}
+	c.onAudio.Store(&fn)
+}
+
 // SetSendLoss makes SendAudio drop share (0 to 1) of its frames at
 // random after numbering them, as a lossy line would.
 func (c *PhoneCall) SetSendLoss(share float64) {
