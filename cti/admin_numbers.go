@@ -148,8 +148,11 @@ func (s *Service) numberRoute(ctx context.Context, to string) (NumberRoute, bool
 		switch {
 		case err == nil:
 			r := NumberRoute{TenantID: n.TenantID, Extension: n.Extension, Route: n.Route}
-			if n.Route == RouteQueue {
+			switch n.Route {
+			case RouteQueue:
 				r.Queue = n.Target
+			case RouteIVR:
+				r.Flow = n.Target
 			}
 			return r, true, nil
 		case ErrorKind(err) != KindNotFound:

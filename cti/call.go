@@ -21,6 +21,7 @@ const (
 	CallEnded
 	CallQueued    // answered and waiting in a queue for an agent
 	CallVoicemail // the caller is leaving a message
+	CallIVR       // the caller walks an IVR flow (ivr_runtime.go)
 	numCallStates
 )
 
@@ -42,6 +43,8 @@ func (s CallState) String() string {
 		return "queued"
 	case CallVoicemail:
 		return "voicemail"
+	case CallIVR:
+		return "ivr"
 	}
 	return "unknown"
 }
@@ -190,6 +193,7 @@ type Call struct {
 	// watchers mirrors the supervisors' modes for snapshots; guarded by mu.
 	watchers   map[*agent]MonitorMode
 	consult    *consultation // an attended transfer or conference in the making
+	ivr        *ivrRun       // the caller's walk through an IVR flow, while in one
 	beepAgents bool
 	rec        Recording // the call's recording in progress, if any
 	recID      string

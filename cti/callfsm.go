@@ -58,6 +58,7 @@ const (
 	inAnnounce       // time to tell the caller their position
 	inEarlyMedia     // the leg being dialled started early media
 	inConsultTimeout // the consulted agent did not answer in time
+	inIVRTimer       // an IVR prompt ended, or the caller did not answer in time
 	numInputs
 )
 
@@ -65,7 +66,7 @@ var inputNames = [numInputs]string{
 	"answer", "reject", "hang up", "hold", "resume", "send digits", "agent gone", "move",
 	"transfer", "listen in", "stop listening", "consult", "swap", "complete the transfer", "cancel the consultation",
 	"conference", "progress", "answered", "leg ended", "ring timeout", "shutdown",
-	"offer", "caller digit", "longest wait", "announce", "early media", "consult timeout",
+	"offer", "caller digit", "longest wait", "announce", "early media", "consult timeout", "IVR timer",
 }
 
 func (in callInput) String() string {
@@ -130,6 +131,12 @@ func init() {
 	wait[inAnnounce] = (*Call).announcePosition
 	wait[inLegEnded] = (*Call).callerLeft
 	wait[inShutdown] = end(EndShutdown)
+
+	iv := &transitions[CallIVR]
+	iv[inCallerDigit] = (*Call).ivrDigit
+	iv[inIVRTimer] = (*Call).ivrTimer
+	iv[inLegEnded] = end(EndRemoteHangup)
+	iv[inShutdown] = end(EndShutdown)
 
 	vm := &transitions[CallVoicemail]
 	vm[inLegEnded] = end(EndRemoteHangup) // the message is left
@@ -209,8 +216,12 @@ func (c *Call) next() callEvent {
 	if c.q != nil {
 		offers, digits = c.offers, c.digits
 	}
-	if c.voicemail {
+	if c.voicemail || c.ivr != nil {
 		digits = c.digits
+	}
+	var ivrTimer <-chan time.Time
+	if c.ivr != nil && c.ivr.timer != nil {
+		ivrTimer = c.ivr.timer.C
 	}
 	var aDone, bDone, progress, answer, early, kDone, kProgress, kAnswer <-chan struct{}
 	var kRing <-chan time.Time
@@ -267,6 +278,9 @@ func (c *Call) next() callEvent {
 		return callEvent{in: inProgress, leg: c.consult.s.leg}
 	case <-kDone:
 		return callEvent{in: inLegEnded, leg: c.consult.s.leg}
+	case <-ivrTimer:
+		c.ivr.timer = nil
+		return callEvent{in: inIVRTimer}
 	case <-kRing:
 		c.consult.ring = nil
 		return callEvent{in: inConsultTimeout}
@@ -317,6 +331,7 @@ func (c *Call) closeWith(why EndReason) {
 	c.stopRing()
 	c.stopMusic()
 	c.closeConsult()
+	c.ivrStop()
 	if c.q != nil {
 		c.leaveQueue(string(why))
 	}

@@ -36,6 +36,17 @@ func (s *Service) InboundCall(ctx context.Context, in InboundCall) error {
 		}
 		return nil
 	}
+	if target.flow != "" {
+		fv, err := s.store.GetIVRFlow(ctx, route.TenantID, target.flow, 0)
+		if err == nil {
+			return s.ivrInbound(in, route.TenantID, id, from, to, fv, attempt)
+		}
+		s.log.Warn("number routed to an IVR flow that cannot be read; taking the fallback", "flow", target.flow, "err", err)
+		target = routeTarget{ext: target.fallback, label: "fallback:" + target.fallback}
+		if target.ext == "" {
+			return s.refuse(attempt, Errorf(KindNotFound, "number %s is not in service", in.To))
+		}
+	}
 	if target.queue != "" {
 		cfg, err := s.queueConfig(ctx, route.TenantID, target.queue)
 		if err == nil {

@@ -13,6 +13,7 @@ type routeTarget struct {
 	ext      string
 	number   string
 	queue    string
+	flow     string
 	priority int
 	label    string
 	fallback string
@@ -31,8 +32,7 @@ func (s *Service) routeInbound(ctx context.Context, route NumberRoute, in Inboun
 	case RouteQueue:
 		return routeTarget{queue: route.Queue, label: "queue:" + route.Queue, fallback: route.Extension}
 	case RouteIVR:
-		log.Warn("number routes to an IVR flow, which does not exist yet; taking the fallback", "route", route.Route)
-		return fallback
+		return routeTarget{flow: route.Flow, label: "ivr:" + route.Flow, fallback: route.Extension}
 	default:
 		return routeTarget{ext: route.Extension, label: "static:" + route.Extension}
 	}

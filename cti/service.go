@@ -30,6 +30,9 @@ type NumberRoute struct {
 	Route     RouteKind
 	// Queue is the queue of a RouteQueue number (Extension is then unused).
 	Queue string
+	// Flow is the IVR flow of a RouteIVR number (Extension: the fallback
+	// when the flow cannot be read).
+	Flow string
 }
 
 // RouteKind says how a number's calls are routed.
@@ -39,8 +42,8 @@ const (
 	RouteStatic    RouteKind = ""          // always to NumberRoute.Extension
 	RouteExtension RouteKind = "extension" // the same, as stored and shown by the API
 	RouteCRM       RouteKind = "crm"       // ask the CRM (data query), NumberRoute.Extension as fallback
-	// RouteQueue names a queue (NumberRoute.Queue); RouteIVR an IVR flow,
-	// which does not exist yet, so its calls take the fallback extension.
+	// RouteQueue names a queue (NumberRoute.Queue); RouteIVR an IVR flow
+	// (NumberRoute.Flow, docs/ivr.md).
 	RouteQueue RouteKind = "queue"
 	RouteIVR   RouteKind = "ivr"
 )

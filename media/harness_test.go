@@ -58,6 +58,9 @@ type harnessOpts struct {
 	ctiConfig func(*cti.Config)
 	// trunkTransport is the outbound trunk's transport ("" = udp).
 	trunkTransport string
+	// carrierNoEvents: the carrier offers no RFC 4733 (keys are tones in
+	// the audio).
+	carrierNoEvents bool
 	// earlyMedia is the trunk's early media direction ("" = oneway).
 	earlyMedia string
 }
@@ -93,7 +96,7 @@ func newHarness(t testing.TB, o harnessOpts) *harness {
 		h.users[ext] = u
 	}
 
-	h.carrier, err = trunk.NewPhone(trunk.PhoneConfig{Listen: "127.0.0.1:0", User: "carrier", Codec: o.carrierCodec,
+	h.carrier, err = trunk.NewPhone(trunk.PhoneConfig{Listen: "127.0.0.1:0", User: "carrier", Codec: o.carrierCodec, NoTelephoneEvent: o.carrierNoEvents,
 		Realm: "carrier.test", Username: carrierUser, Password: carrierPass, Log: log.With("side", "carrier")})
 	if err != nil {
 		t.Fatal(err)

@@ -42,6 +42,7 @@ var EventTypes = []cti.EventType{
 	cti.EventCallUpdated,
 	cti.EventAgentStatus,
 	cti.EventRecordingReady,
+	cti.EventIVR,
 	cti.EventAnalysisRequested, // for the analysis service (docs/recordings.md)
 	cti.EventRecordingAnalyzed,
 }

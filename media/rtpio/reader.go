@@ -25,8 +25,9 @@ type Reader struct {
 	received atomic.Uint64
 	dropped  atomic.Uint64
 
-	rx    dtmf.Receiver
-	frame Frame
+	rx     dtmf.Receiver
+	inband atomic.Pointer[inband] // nil unless the far end sends no RFC 4733
+	frame  Frame
 	// stats are the reception statistics (quality.go).
 	stats reception
 }
@@ -38,8 +39,12 @@ func NewReader(f Format) *Reader {
 	return r
 }
 
-// SetFormat changes the expected payload types.
-func (r *Reader) SetFormat(f Format) { r.format.Store(&f) }
+// SetFormat changes the expected payload types. A format without
+// telephone events turns on in-band DTMF detection (inband.go).
+func (r *Reader) SetFormat(f Format) {
+	r.format.Store(&f)
+	r.setInband(f)
+}
 
 // Format returns the expected payload types.
 func (r *Reader) Format() Format { return *r.format.Load() }
@@ -115,6 +120,12 @@ func (r *Reader) forward() {
 	f := &r.frame
 	if f.Codec == CodecEvent {
 		if d, ok, _ := r.rx.Push(f.Header.Timestamp, f.Payload); ok {
+			if fn := r.onDTMF.Load(); fn != nil && *fn != nil {
+				(*fn)(d)
+			}
+		}
+	} else if in := r.inband.Load(); in != nil {
+		for _, d := range in.detect(f) {
 			if fn := r.onDTMF.Load(); fn != nil && *fn != nil {
 				(*fn)(d)
 			}

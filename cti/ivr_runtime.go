@@ -1,0 +1,360 @@
+package cti
+
+import (
+	"context"
+	"log/slog"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ringbridge/ringbridge/cti/ivr"
+)
+
+// Running IVR flows. A call to a number routed to a flow is answered and
+// walks the flow's version that was current when it arrived (a change
+// never reaches a call already in the flow). The walk belongs to the
+// call's owner goroutine like every other state: nodes that need nothing
+// from the caller (condition, set, webhook) run at once; play, menu and
+// collect wait on the caller's digits (RFC 4733, SIP INFO) and one timer;
+// route leaves the flow for a queue, an extension, a number or another
+// flow. A CRM query node is not run yet: it takes its onTimeout branch.
+
+// EventIVR is a flow's webhook node (Data: IVREvent).
+const EventIVR EventType = "ivr.event"
+
+// IVREvent is what a webhook node publishes.
+type IVREvent struct {
+	CallID  string            `json:"callId"`
+	Flow    string            `json:"flow"`
+	Version int               `json:"version"`
+	Node    string            `json:"node"`
+	Event   string            `json:"event"`
+	From    string            `json:"from"`
+	To      string            `json:"to"`
+	Vars    map[string]string `json:"vars"`
+	Digits  string            `json:"digits,omitempty"`
+	Started time.Time         `json:"startedAt"`
+}
+
+// ivrDefaultTimeout is how long a menu or collect waits after its prompt.
+const ivrDefaultTimeout = 5 * time.Second
+
+// ivrMaxSteps bounds the nodes one caller input may run (a flow of
+// conditions and sets pointing round in a circle through valid exits).
+const ivrMaxSteps = 100
+
+// ivrRun is a call's walk through a flow; owned by the call's goroutine.
+type ivrRun struct {
+	flow    ivr.Flow
+	version int
+	node    *ivr.Node
+	tries   int    // tries used on the current menu or collect
+	digits  string // collected so far on the current collect
+	vars    map[string]string
+	timer   *time.Timer
+	waiting bool // the prompt has played; digits are awaited
+	prompt  Playback
+}
+
+// ivrInbound answers a call routed to a flow and starts walking it.
+func (s *Service) ivrInbound(in InboundCall, tenantID, id, from, to string, fv *IVRFlowVersion, attempt refusedCall) error {
+	s.mu.Lock()
+	if s.draining {
+		s.mu.Unlock()
+		return s.refuse(attempt, Errorf(KindUnavailable, "shutting down"))
+	}
+	c := s.newCallWithIDLocked(id, tenantID, DirectionInbound, from, to, CallIVR)
+	c.info.SIPCallID = in.Leg.CallID()
+	label := "ivr:" + fv.Flow.ID
+	c.info.Route, c.hist.route = label, label
+	s.mu.Unlock()
+	c.trackLeg(in.Leg, DirectionInbound, from)
+	s.log.Info("inbound call to an IVR flow", "call", id, "flow", fv.Flow.ID, "version", fv.Version)
+	s.start(c, func(context.Context, *slog.Logger) EndReason {
+		c.a = legSide(in.Leg, false)
+		c.watchDTMF(in.Leg)
+		if err := in.Leg.Answer(c.ctx); err != nil {
+			c.log.Warn("answering an IVR caller", "err", err)
+			return EndCancelled
+		}
+		c.a.answered = true
+		c.legAnswered(in.Leg)
+		c.ivr = &ivrRun{flow: fv.Flow, version: fv.Version, vars: map[string]string{}}
+		return c.ivrGo(fv.Flow.Start)
+	})
+	return nil
+}
+
+// ivrGo runs nodes from id until one waits for the caller or the call
+// leaves the flow.
+func (c *Call) ivrGo(id string) EndReason {
+	r := c.ivr
+	for range ivrMaxSteps {
+		c.ivrStop()
+		n := r.flow.Node(id)
+		if n == nil {
+			return EndLocalHangup // a menu out of tries with no branch hangs up
+		}
+		r.node, r.tries, r.digits, r.waiting = n, 0, "", false
+		switch n.Kind {
+		case ivr.Play, ivr.Menu, ivr.Collect:
+			return c.ivrPrompt()
+		case ivr.Condition:
+			id = n.Else
+			if c.ivrHolds(n.If) {
+				id = n.Then
+			}
+		case ivr.Set:
+			for k, v := range n.Values {
+				r.vars[k] = v
+			}
+			id = n.Next
+		case ivr.Webhook:
+			c.ivrPublish(n)
+			id = n.Next
+		case ivr.CRMQuery:
+			id = n.OnTimeout
+		case ivr.Route:
+			return c.ivrRoute(n.To)
+		default: // hangup
+			return EndLocalHangup
+		}
+	}
+	c.log.Warn("IVR flow ran too many steps without the caller; hanging up", "flow", r.flow.ID)
+	return EndFailed
+}
+
+// ivrPrompt plays the node's sounds; a play node goes on when they end,
+// a menu or collect then waits for digits.
+func (c *Call) ivrPrompt() EndReason {
+	r := c.ivr
+	var sounds []Sound
+	var length time.Duration
+	for _, s := range r.node.Say {
+		switch {
+		case s.ToneHz > 0:
+			d := time.Duration(s.Ms) * time.Millisecond
+			sounds = append(sounds, Sound{ToneHz: s.ToneHz, Length: d})
+			length += d
+		case s.Digits != "":
+			sounds = append(sounds, Sound{Digits: s.Digits})
+			length += time.Duration(len(s.Digits)) * 200 * time.Millisecond
+		}
+	}
+	if len(sounds) > 0 && c.svc.player != nil {
+		pb, err := c.svc.player.Play(c.a.endpoint(), sounds, false)
+		if err != nil {
+			c.log.Warn("IVR prompt", "err", err)
+		} else {
+			r.prompt = pb
+		}
+	}
+	r.timer = time.NewTimer(length)
+	return EndNone
+}
+
+// ivrTimer: a prompt ended, or the caller did not answer in time.
+func (c *Call) ivrTimer(*callEvent) EndReason {
+	r := c.ivr
+	n := r.node
+	if !r.waiting {
+		if n.Kind == ivr.Play {
+			return c.ivrGo(n.Next)
+		}
+		r.waiting = true
+		c.ivrStopPrompt()
+		t := time.Duration(n.TimeoutSeconds) * time.Second
+		if t <= 0 {
+			t = ivrDefaultTimeout
+		}
+		r.timer = time.NewTimer(t)
+		return EndNone
+	}
+	if n.Kind == ivr.Collect && r.digits != "" {
+		return c.ivrCollected()
+	}
+	return c.ivrRetry(n.OnTimeout)
+}
+
+// ivrDigit: the caller pressed a key (during or after the prompt).
+func (c *Call) ivrDigit(ev *callEvent) EndReason {
+	r := c.ivr
+	n := r.node
+	if n == nil || ev.cmd.digits == "" {
+		return EndNone
+	}
+	d := ev.cmd.digits[:1]
+	switch n.Kind {
+	case ivr.Menu:
+		c.ivrStop()
+		if to, ok := n.Choices[d]; ok {
+			r.vars["menu_"+n.ID] = d
+			return c.ivrGo(to)
+		}
+		return c.ivrRetry(n.OnInvalid)
+	case ivr.Collect:
+		c.ivrStopPrompt()
+		if d == "#" {
+			c.ivrStop()
+			return c.ivrCollected()
+		}
+		r.digits += d
+		if len(r.digits) >= n.MaxDigits {
+			c.ivrStop()
+			return c.ivrCollected()
+		}
+		if r.waiting { // each key gives the caller the timeout again
+			c.ivrStop()
+			t := time.Duration(n.TimeoutSeconds) * time.Second
+			if t <= 0 {
+				t = ivrDefaultTimeout
+			}
+			r.waiting, r.timer = true, time.NewTimer(t)
+		}
+	}
+	return EndNone
+}
+
+// ivrCollected checks a collect node's digits and goes on.
+func (c *Call) ivrCollected() EndReason {
+	r := c.ivr
+	n := r.node
+	if n.Pattern != "" {
+		if re, err := regexp.Compile("^(?:" + n.Pattern + ")$"); err == nil && !re.MatchString(r.digits) {
+			r.digits = ""
+			return c.ivrRetry(n.OnInvalid)
+		}
+	}
+	r.vars[n.Var] = r.digits
+	return c.ivrGo(n.Next)
+}
+
+// ivrRetry plays the node again while tries remain, then takes branch
+// (none: hang up).
+func (c *Call) ivrRetry(branch string) EndReason {
+	r := c.ivr
+	c.ivrStop()
+	if r.tries < r.node.Retries {
+		r.tries++
+		r.digits, r.waiting = "", false
+		return c.ivrPrompt()
+	}
+	if branch == "" {
+		return EndLocalHangup
+	}
+	return c.ivrGo(branch)
+}
+
+func (c *Call) ivrStopPrompt() {
+	if r := c.ivr; r != nil && r.prompt != nil {
+		r.prompt.Stop()
+		r.prompt = nil
+	}
+}
+
+// ivrStop stops the prompt and the timer.
+func (c *Call) ivrStop() {
+	r := c.ivr
+	if r == nil {
+		return
+	}
+	c.ivrStopPrompt()
+	if r.timer != nil {
+		r.timer.Stop()
+		r.timer = nil
+	}
+}
+
+// ivrHolds evaluates a condition at the call's time (UTC: tenants have no
+// time zone setting yet).
+func (c *Call) ivrHolds(cond *ivr.Cond) bool {
+	now := time.Now().UTC()
+	if len(cond.Days) > 0 && !slices.Contains(cond.Days, strings.ToLower(now.Weekday().String()[:3])) {
+		return false
+	}
+	clock := now.Format("15:04")
+	if cond.From != "" && clock < cond.From || cond.Until != "" && clock >= cond.Until {
+		return false
+	}
+	if slices.Contains(cond.NotHolidays, now.Format("2006-01-02")) {
+		return false
+	}
+	if cond.CallerPrefix != "" && !strings.HasPrefix(c.info.From, strings.TrimPrefix(cond.CallerPrefix, "+")) {
+		return false
+	}
+	if cond.Tag != "" && c.ivr.vars["tag"] != cond.Tag {
+		return false
+	}
+	if cond.Var != "" && c.ivr.vars[cond.Var] != cond.Equals {
+		return false
+	}
+	return true
+}
+
+// ivrPublish fires a webhook node's event.
+func (c *Call) ivrPublish(n *ivr.Node) {
+	r := c.ivr
+	vars := make(map[string]string, len(r.vars))
+	for k, v := range r.vars {
+		vars[k] = v
+	}
+	ev := IVREvent{CallID: c.ID(), Flow: r.flow.ID, Version: r.version, Node: n.ID, Event: n.Event,
+		From: c.info.From, To: c.info.To, Vars: vars, Started: c.info.StartedAt}
+	if err := c.svc.publish(EventIVR, c.info.TenantID, c.ID(), ev); err != nil {
+		c.log.Error("IVR webhook event", "err", err)
+	}
+}
+
+// ivrRoute leaves the flow.
+func (c *Call) ivrRoute(to *ivr.Target) EndReason {
+	c.ivrStop()
+	switch to.Kind {
+	case "flow":
+		fv, err := c.svc.store.GetIVRFlow(c.ctx, c.info.TenantID, to.Target, 0)
+		if err != nil {
+			c.log.Warn("IVR route to a flow that cannot be read; hanging up", "flow", to.Target, "err", err)
+			return EndNotInService
+		}
+		c.ivr.flow, c.ivr.version = fv.Flow, fv.Version
+		return c.ivrGo(fv.Flow.Start)
+	case "queue":
+		cfg, err := c.svc.queueConfig(c.ctx, c.info.TenantID, to.Target)
+		if err != nil {
+			c.log.Warn("IVR route to an unknown queue; hanging up", "queue", to.Target, "err", err)
+			return EndNotInService
+		}
+		c.ivr = nil
+		return c.joinQueue(cfg, to.Priority)
+	case "extension":
+		c.svc.mu.Lock()
+		target, err := c.svc.ringableLocked(c.info.TenantID, to.Target)
+		c.svc.mu.Unlock()
+		if err != nil {
+			c.log.Info("IVR route to an extension that cannot take the call", "ext", to.Target, "err", err)
+			return EndUnavailable
+		}
+		c.ivr = nil
+		return c.ringTransferTarget(target)
+	case "number":
+		num := normalizeNumber(to.Target)
+		c.svc.mu.Lock()
+		err := c.svc.checkDialRule(c.info.TenantID, num)
+		c.svc.mu.Unlock()
+		if err != nil {
+			c.log.Warn("IVR route to a number outside the dialing rules", "err", err)
+			return EndNotInService
+		}
+		out, err := c.svc.media.Dial(c.ctx, DialRequest{TenantID: c.info.TenantID, CallID: c.ID(), From: c.info.From, To: num})
+		if err != nil {
+			c.log.Warn("IVR route dial failed", "err", err)
+			return EndFailed
+		}
+		c.ivr = nil
+		c.trackLeg(out, DirectionOutbound, num)
+		c.b = legSide(out, false)
+		c.setState(CallDialing)
+		return EndNone
+	}
+	return EndFailed
+}
