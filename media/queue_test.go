@@ -255,7 +255,10 @@ func digitsHeard(f *farEnd) <-chan rune {
 // estimated wait in minutes, as tones, between the music.
 func TestQueueAnnouncesPosition(t *testing.T) {
 	h := queueHarness(t, cti.QueueConfig{Name: "care", Members: []string{"1001"}, AnnounceSeconds: 5})
-	h.queuedCaller("15550001001")
+	first := h.queuedCaller("15550001001")
+	// The first caller joins the line once its answer is acknowledged:
+	// its music says it is in, so the second caller is second.
+	first.hears(t, h.ctx, holdMusicHz)
 	second := h.queuedCaller("15550001002")
 	digits := digitsHeard(second)
 	second.hears(t, h.ctx, holdMusicHz)
