@@ -103,8 +103,10 @@ func TestQueueLongestIdleOrder(t *testing.T) {
 	agents["1002"].hears(carrierTone)
 
 	// Everyone is busy: the next two wait, hearing music.
-	farEnds = append(farEnds, h.queuedCaller("15550001004"), h.queuedCaller("15550001005"))
-	farEnds[3].hears(t, h.ctx, holdMusicHz)
+	farEnds = append(farEnds, h.queuedCaller("15550001004"))
+	farEnds[3].hears(t, h.ctx, holdMusicHz) // in the line before the fifth dials
+	farEnds = append(farEnds, h.queuedCaller("15550001005"))
+	farEnds[4].hears(t, h.ctx, holdMusicHz)
 	st := queueState(t, h, "sales")
 	if len(st.Waiting) != 2 || st.AgentsBusy != 3 || st.Waiting[0].From != "15550001004" {
 		t.Fatalf("queue state with two waiting: %+v", st)
