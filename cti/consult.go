@@ -278,12 +278,7 @@ func (c *Call) stopConsult() {
 		k.ring.Stop()
 		k.ring = nil
 	}
-	for _, pb := range []Playback{k.music, k.tone} {
-		if pb != nil {
-			pb.Stop()
-		}
-	}
-	k.music, k.tone = nil, nil
+	k.stopSounds()
 	if c.conn != nil {
 		c.conn.Close()
 		c.conn = nil
@@ -313,12 +308,7 @@ func (c *Call) closeConsult() {
 // party still ringing is heard as ringback.
 func (c *Call) consultAudio() error {
 	k := c.consult
-	for _, pb := range []Playback{k.music, k.tone} {
-		if pb != nil {
-			pb.Stop()
-		}
-	}
-	k.music, k.tone = nil, nil
+	k.stopSounds()
 	if c.conn != nil {
 		c.conn.Close()
 		c.conn = nil
@@ -465,4 +455,14 @@ func (c *Call) consultOtherSide(ev *callEvent) (EndReason, bool) {
 		return EndNone, true
 	}
 	return EndNone, false
+}
+
+// stopSounds stops the hold music and the ringback of a consultation.
+func (k *consultation) stopSounds() {
+	for _, pb := range []Playback{k.music, k.tone} {
+		if pb != nil {
+			pb.Stop()
+		}
+	}
+	k.music, k.tone = nil, nil
 }

@@ -164,11 +164,7 @@ func (c *Call) ivrTimer(*callEvent) EndReason {
 		}
 		r.waiting = true
 		c.ivrStopPrompt()
-		t := time.Duration(n.TimeoutSeconds) * time.Second
-		if t <= 0 {
-			t = ivrDefaultTimeout
-		}
-		r.timer = time.NewTimer(t)
+		r.timer = time.NewTimer(ivrTimeout(n))
 		return EndNone
 	}
 	if n.Kind == ivr.Collect && r.digits != "" {
@@ -206,14 +202,18 @@ func (c *Call) ivrDigit(ev *callEvent) EndReason {
 		}
 		if r.waiting { // each key gives the caller the timeout again
 			c.ivrStop()
-			t := time.Duration(n.TimeoutSeconds) * time.Second
-			if t <= 0 {
-				t = ivrDefaultTimeout
-			}
-			r.waiting, r.timer = true, time.NewTimer(t)
+			r.waiting, r.timer = true, time.NewTimer(ivrTimeout(n))
 		}
 	}
 	return EndNone
+}
+
+// ivrTimeout is how long a menu or collect waits for the caller.
+func ivrTimeout(n *ivr.Node) time.Duration {
+	if n.TimeoutSeconds > 0 {
+		return time.Duration(n.TimeoutSeconds) * time.Second
+	}
+	return ivrDefaultTimeout
 }
 
 // ivrCollected checks a collect node's digits and goes on.
