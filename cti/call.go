@@ -217,6 +217,7 @@ type callCmd struct {
 	digits string
 	to     string
 	ep     AgentEndpoint
+	teams  []string   // inMonitor: a supervisor's teams (nil: an administrator)
 	reply  chan error // buffered(1); nil when nobody waits
 }
 

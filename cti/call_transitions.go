@@ -339,6 +339,7 @@ func (c *Call) release(ag *agent, why EndReason) {
 	c.svc.mu.Unlock()
 	c.svc.afterCall(ag, !info.AnsweredAt.IsZero())
 	c.svc.dispatch()
+	c.dropOutOfScope()
 }
 
 // ringInbound starts an inbound call: the caller hears ringing while the

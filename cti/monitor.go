@@ -39,6 +39,10 @@ type monitor struct {
 	ag   *agent
 	ep   AgentEndpoint
 	mode MonitorMode
+	// teams limit a supervisor to calls of their teams' agents, also
+	// after a transfer changes the call's agents; nil for an
+	// administrator, who may listen to any call of the tenant.
+	teams []string
 }
 
 var rolesMonitor = []Role{RoleAdmin, RoleSupervisor}
@@ -55,7 +59,11 @@ func (s *Service) Monitor(ctx context.Context, p Principal, callID string, mode 
 	if err != nil {
 		return CallInfo{}, err
 	}
-	if err := c.sendCmd(callCmd{kind: inMonitor, from: sup, to: string(mode)}); err != nil {
+	cmd := callCmd{kind: inMonitor, from: sup, to: string(mode)}
+	if p.Role == RoleSupervisor {
+		cmd.teams = append([]string{}, p.Teams...)
+	}
+	if err := c.sendCmd(cmd); err != nil {
 		return CallInfo{}, err
 	}
 	s.audit(ctx, p, p.TenantID, "call.monitor", callID, map[string]any{"mode": string(mode), "agents": c.agentExtensions()})
@@ -174,7 +182,7 @@ func (c *Call) startMonitor(ev *callEvent) EndReason {
 		cmd.from.call = c
 		ep := cmd.from.session.endpoint
 		c.svc.mu.Unlock()
-		m = &monitor{ag: cmd.from, ep: ep}
+		m = &monitor{ag: cmd.from, ep: ep, teams: cmd.teams}
 		c.monitors = append(c.monitors, m)
 	} else if m.mode == mode {
 		reply(cmd, nil)
@@ -216,6 +224,18 @@ func (c *Call) dropMonitor(m *monitor, why EndReason) {
 	}
 	c.pushMonitor(m, CallEnded, why)
 	c.log.Info("supervisor left the call", "ext", m.ag.ext, "why", string(why))
+}
+
+// dropOutOfScope takes out the supervisors who may no longer listen: a
+// transfer moved the call to agents outside their teams.
+func (c *Call) dropOutOfScope() {
+	parties := c.partiesNow()
+	for _, m := range slices.Clone(c.monitors) {
+		if m.teams == nil || slices.ContainsFunc(parties, func(a *agent) bool { return sharesTeam(m.teams, a.teams) }) {
+			continue
+		}
+		c.dropMonitor(m, EndMonitorStopped)
+	}
 }
 
 // releaseMonitors frees every supervisor when the call ends.

@@ -178,6 +178,59 @@ func TestMonitorRefusals(t *testing.T) {
 	}
 }
 
+// A supervisor listens only to calls of their teams' agents, also after
+// a transfer: when the call moves to an agent of another team, their
+// part ends and they stop hearing it; an administrator stays.
+func TestMonitorEndsWhenTransferLeavesTheTeam(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	for ext, teams := range map[string][]string{"1001": {"red"}, "1002": {"blue"}, "1003": {"red"}} {
+		u := h.users[ext]
+		u.Teams = teams
+		if err := h.store.UpdateUser(h.ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	red := h.signIn("1001", agentTone)
+	blue := h.signIn("1002", 700)
+	sup := h.signIn("1003", supervisorTone)
+	supEar := mixedEar()
+	sup.client.OnAudio(supEar.WriteUlaw)
+
+	ring, far := h.answerInbound(red, didAgent1)
+	red.waitCall(cti.CallActive)
+	far.hears(t, h.ctx, agentTone)
+	boss := cti.Principal{TenantID: tenant, UserID: h.users["1003"].ID, Extension: "1003", Role: cti.RoleSupervisor, Teams: []string{"red"}}
+	if _, err := h.svc.Monitor(h.ctx, boss, ring.ID, cti.MonitorListen); err != nil {
+		t.Fatal(err)
+	}
+	sup.waitCall(cti.CallActive)
+	hearsMixed(t, h.ctx, "red supervisor", supEar, agentTone, carrierTone)
+
+	if err := red.sess.Transfer(ring.ID, "1002"); err != nil {
+		t.Fatal(err)
+	}
+	if got := sup.waitCall(cti.CallEnded); got.EndReason != cti.EndMonitorStopped {
+		t.Fatalf("the red supervisor's part ended with %q, want %q", got.EndReason, cti.EndMonitorStopped)
+	}
+	bring := blue.waitCall(cti.CallRinging)
+	if err := blue.sess.Answer(bring.ID); err != nil {
+		t.Fatal(err)
+	}
+	supEar.Reset()
+	far.heard.Reset()
+	far.hears(t, h.ctx, 700)
+	// The call is live (the caller hears the blue agent); the red
+	// supervisor hears neither side of it.
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if supEar.Detected(carrierTone) || supEar.Detected(700) {
+			t.Fatal("the red supervisor still hears the call after it moved to the blue team")
+		}
+	}
+	if _, err := h.svc.Monitor(h.ctx, boss, ring.ID, cti.MonitorListen); cti.ErrorKind(err) != cti.KindNotFound {
+		t.Errorf("listening again to the blue agent's call: %v, want not found", err)
+	}
+}
+
 // A recorded call goes on recording while a supervisor whispers: the
 // agent stays on the left channel, and the right channel has what the
 // agent heard — the caller and the coaching.
