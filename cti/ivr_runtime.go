@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ringbridge/ringbridge/cti/ivr"
@@ -18,7 +19,8 @@ import (
 // from the caller (condition, set, webhook) run at once; play, menu and
 // collect wait on the caller's digits (RFC 4733, SIP INFO) and one timer;
 // route leaves the flow for a queue, an extension, a number or another
-// flow. A CRM query node is not run yet: it takes its onTimeout branch.
+// flow; a CRM query asks the tenant's CRM without blocking the call
+// (ivr_crm.go). Conditions read the clock in the tenant's time zone.
 
 // EventIVR is a flow's webhook node (Data: IVREvent).
 const EventIVR EventType = "ivr.event"
@@ -55,6 +57,10 @@ type ivrRun struct {
 	timer   *time.Timer
 	waiting bool // the prompt has played; digits are awaited
 	prompt  Playback
+	// answers brings the result of the CRM query in flight (ivr_crm.go);
+	// seq numbers the queries, so a late result is recognised.
+	answers <-chan ivrQueryResult
+	seq     int
 }
 
 // ivrInbound answers a call routed to a flow and starts walking it.
@@ -114,7 +120,11 @@ func (c *Call) ivrGo(id string) EndReason {
 			c.ivrPublish(n)
 			id = n.Next
 		case ivr.CRMQuery:
-			id = n.OnTimeout
+			next, wait := c.ivrQuery(n)
+			if wait {
+				return EndNone
+			}
+			id = next
 		case ivr.Route:
 			return c.ivrRoute(n.To)
 		default: // hangup
@@ -260,24 +270,17 @@ func (c *Call) ivrStop() {
 		return
 	}
 	c.ivrStopPrompt()
+	r.answers = nil
 	if r.timer != nil {
 		r.timer.Stop()
 		r.timer = nil
 	}
 }
 
-// ivrHolds evaluates a condition at the call's time (UTC: tenants have no
-// time zone setting yet).
+// ivrHolds evaluates a condition now, in the tenant's time zone.
 func (c *Call) ivrHolds(cond *ivr.Cond) bool {
-	now := time.Now().UTC()
-	if len(cond.Days) > 0 && !slices.Contains(cond.Days, strings.ToLower(now.Weekday().String()[:3])) {
-		return false
-	}
-	clock := now.Format("15:04")
-	if cond.From != "" && clock < cond.From || cond.Until != "" && clock >= cond.Until {
-		return false
-	}
-	if slices.Contains(cond.NotHolidays, now.Format("2006-01-02")) {
+	now := c.svc.now().In(tenantLocation(c.svc.tenant(c.info.TenantID).TimeZone))
+	if !ivrClockHolds(cond, now) {
 		return false
 	}
 	if cond.CallerPrefix != "" && !strings.HasPrefix(c.info.From, strings.TrimPrefix(cond.CallerPrefix, "+")) {
@@ -357,4 +360,44 @@ func (c *Call) ivrRoute(to *ivr.Target) EndReason {
 		return EndNone
 	}
 	return EndFailed
+}
+
+// ivrClockHolds tells whether the condition's days, hours and holidays
+// hold at now, read in now's location. From is inclusive, until is not;
+// a from after until spans midnight (22:00–06:00).
+func ivrClockHolds(cond *ivr.Cond, now time.Time) bool {
+	if len(cond.Days) > 0 && !slices.Contains(cond.Days, strings.ToLower(now.Weekday().String()[:3])) {
+		return false
+	}
+	clock := now.Format("15:04")
+	switch from, until := cond.From, cond.Until; {
+	case from != "" && until != "" && from > until:
+		if clock < from && clock >= until {
+			return false
+		}
+	case from != "" && clock < from, until != "" && clock >= until:
+		return false
+	}
+	return !slices.Contains(cond.NotHolidays, now.Format("2006-01-02"))
+}
+
+// locations caches loaded time zones by name (loading reads a file).
+var locations sync.Map
+
+// tenantLocation is a tenant's time zone; UTC when unset or unknown
+// (settings are validated on save, so unknown means a zone database
+// that changed under us).
+func tenantLocation(name string) *time.Location {
+	if name == "" {
+		return time.UTC
+	}
+	if l, ok := locations.Load(name); ok {
+		return l.(*time.Location)
+	}
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		return time.UTC
+	}
+	locations.Store(name, l)
+	return l
 }
