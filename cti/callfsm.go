@@ -153,7 +153,8 @@ func init() {
 		t := &transitions[st]
 		t[inProgress] = (*Call).progress
 		t[inEarlyMedia] = (*Call).earlyMedia
-		t[inAnswered] = (*Call).remoteAnswered
+		t[inAnswered] = byIVRCall((*Call).remoteAnswered, (*Call).ivrCallAnswered)
+		t[inTimeout] = byIVRCall(nil, end(EndNoAnswer))
 		t[inHangup] = (*Call).hangup
 		t[inDTMF] = (*Call).dtmf
 	}
@@ -167,6 +168,20 @@ func init() {
 	}
 	transitions[CallActive][inHold] = (*Call).hold
 	transitions[CallHeld][inUnhold] = (*Call).hold
+}
+
+// byIVRCall picks a transition by whether the call is an outbound IVR
+// call not answered yet (nil direct: the input means nothing otherwise).
+func byIVRCall(direct, ivrCall transition) transition {
+	return func(c *Call, ev *callEvent) EndReason {
+		if c.ivrOut != nil {
+			return ivrCall(c, ev)
+		}
+		if direct == nil {
+			return EndNone
+		}
+		return direct(c, ev)
+	}
 }
 
 // byQueue picks a transition by whether the call came from a queue (its

@@ -3,6 +3,7 @@ package cti
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -37,6 +38,42 @@ type IVREvent struct {
 	Vars    map[string]string `json:"vars"`
 	Digits  string            `json:"digits,omitempty"`
 	Started time.Time         `json:"startedAt"`
+}
+
+// IVRRecord is a call's walk through an IVR flow, in its call record.
+type IVRRecord struct {
+	Flow    string `json:"flow"`
+	Version int    `json:"version"`
+	// Node is where the caller was last: the node that left the flow
+	// (a route), or the one the call ended in.
+	Node string `json:"node,omitempty"`
+	// Vars are what the caller entered (collect nodes' variables,
+	// menu_<node> keys) and what set nodes and the CRM set.
+	Vars map[string]string `json:"vars"`
+	// Outcome of an outbound IVR call once ended: answered, no_answer,
+	// busy or failed.
+	Outcome string `json:"outcome,omitempty"`
+}
+
+func (r *IVRRecord) clone() *IVRRecord {
+	cp := *r
+	cp.Vars = maps.Clone(r.Vars)
+	if cp.Vars == nil {
+		cp.Vars = map[string]string{}
+	}
+	return &cp
+}
+
+// ivrNote copies the walk's position into the call's record.
+func (c *Call) ivrNote() {
+	r := c.ivr
+	rec := &IVRRecord{Flow: r.flow.ID, Version: r.version, Vars: maps.Clone(r.vars)}
+	if r.node != nil {
+		rec.Node = r.node.ID
+	}
+	c.mu.Lock()
+	c.hist.ivr = rec
+	c.mu.Unlock()
 }
 
 // ivrDefaultTimeout is how long a menu or collect waits after its prompt.
@@ -103,6 +140,7 @@ func (c *Call) ivrGo(id string) EndReason {
 			return EndLocalHangup // a menu out of tries with no branch hangs up
 		}
 		r.node, r.tries, r.digits, r.waiting = n, 0, "", false
+		c.ivrNote()
 		switch n.Kind {
 		case ivr.Play, ivr.Menu, ivr.Collect:
 			return c.ivrPrompt()
