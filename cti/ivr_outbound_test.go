@@ -2,12 +2,14 @@ package cti_test
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/ringbridge/ringbridge/cti"
 	"github.com/ringbridge/ringbridge/cti/ctitest"
 	"github.com/ringbridge/ringbridge/cti/ivr"
+	"github.com/ringbridge/ringbridge/cti/store/sqlite"
 )
 
 // outboundIVR is a service whose trunk hands out fake legs the test
@@ -125,6 +127,9 @@ func TestOutboundIVRCalls(t *testing.T) {
 	if got.Outcome != "no_answer" {
 		t.Errorf("unanswered callee: %+v", got)
 	}
+	for _, id := range []string{answered.ID, busy.ID, late.ID} {
+		waitEvents(t, events, id, cti.EventIVRCallEnded)
+	}
 	ended := map[string]string{}
 	for _, e := range events.All() {
 		if e.Type == cti.EventIVRCallEnded {
@@ -148,5 +153,47 @@ func TestOutboundIVRCallRate(t *testing.T) {
 	(<-legs).Fail(cti.EndBusy)
 	if _, err := svc.StartIVRCall(context.Background(), apiUser, cti.IVRCallRequest{Number: "+15559990000", Flow: "survey"}); cti.ErrorKind(err) != cti.KindRateLimited {
 		t.Fatalf("second call within the minute: %v, want rate limited", err)
+	}
+}
+
+// An outbound IVR call the process dropped (a crash) still reports its
+// end at the next start: interrupted, with what the callee entered.
+func TestInterruptedIVRCallReportsItsEnd(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "rb.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.CreateTenant(ctx, &cti.Tenant{ID: "demo", Name: "Demo"}); err != nil {
+		t.Fatal(err)
+	}
+	started := time.Now().UTC().Add(-time.Minute)
+	live := cti.CallRecord{ID: "call_ivr", TenantID: "demo", Direction: cti.DirectionOutbound, Origin: cti.OriginIVRCall,
+		From: "anonymous", To: "+15559990000", StartedAt: started, AnsweredAt: started.Add(3 * time.Second), Tags: []string{},
+		IVR: &cti.IVRRecord{Flow: "survey", Version: 2, Node: "ask", Vars: map[string]string{"score": "5"}}}
+	if err := st.ApplyEventState(ctx, &cti.EventState{LiveCall: &cti.LiveCall{Record: live, SeenAt: started.Add(20 * time.Second)}}); err != nil {
+		t.Fatal(err)
+	}
+	events := &ctitest.Events{}
+	svc := cti.New(cti.Config{}, st, &ctitest.Media{}, nil)
+	svc.SetEventSink(events)
+	if err := svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	svc.Close()
+	var got *cti.IVRCall
+	for _, e := range events.All() {
+		if e.Type == cti.EventIVRCallEnded {
+			c := e.Data.(cti.IVRCall)
+			got = &c
+		}
+	}
+	if got == nil || got.ID != "call_ivr" || got.Outcome != "answered" || got.EndReason != cti.EndInterrupted ||
+		got.Vars["score"] != "5" || got.Node != "ask" || got.Status != "ended" {
+		t.Fatalf("ivr.call.ended at start: %+v", got)
+	}
+	if rec, err := st.GetCallRecord(ctx, "demo", "call_ivr"); err != nil || rec.IVR == nil || rec.IVR.Outcome != "answered" {
+		t.Fatalf("stored record: %+v %v", rec, err)
 	}
 }
