@@ -4,12 +4,13 @@ import (
 	"context"
 	"log/slog"
 	"maps"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/ringbridge/ringbridge/cti/ivr"
 )
 
 // Outbound IVR calls: another system asks us (POST /api/v1/ivr-calls) to
@@ -43,8 +44,6 @@ const (
 	maxIVRCallVars    = 32
 	maxIVRCallVarText = 256
 )
-
-var ivrVarRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
 
 // IVRCallRequest asks for an outbound IVR call.
 type IVRCallRequest struct {
@@ -130,7 +129,7 @@ func (s *Service) StartIVRCall(ctx context.Context, p Principal, req IVRCallRequ
 		f.add("variables", "at most %d variables", maxIVRCallVars)
 	}
 	for k, v := range req.Variables {
-		if !ivrVarRE.MatchString(k) || len(v) > maxIVRCallVarText {
+		if !ivr.ValidVar(k) || len(v) > maxIVRCallVarText {
 			f.add("variables", "%q: names are lower-case letters, digits and _ (at most 32), values at most %d characters", k, maxIVRCallVarText)
 		}
 	}

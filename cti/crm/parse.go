@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 
 	"github.com/ringbridge/ringbridge/cti"
+	"github.com/ringbridge/ringbridge/cti/ivr"
 )
 
 // cardJSON is the lookup answer: {"name", "company", "tier", "notes",
@@ -106,8 +106,6 @@ const (
 	maxAnswerText = 256
 )
 
-var varNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
-
 func parseIVRAnswer(body []byte) (cti.IVRAnswer, error) {
 	var aj ivrAnswerJSON
 	if err := decodeObject(body, &aj); err != nil {
@@ -135,7 +133,7 @@ func parseIVRAnswer(body []byte) (cti.IVRAnswer, error) {
 		a.Vars = make(map[string]string, len(aj.Vars))
 		for k, raw := range aj.Vars {
 			v, ok := scalar(raw)
-			if !varNameRE.MatchString(k) || !ok || len(v) > maxAnswerText {
+			if !ivr.ValidVar(k) || !ok || len(v) > maxAnswerText {
 				return cti.IVRAnswer{}, fmt.Errorf("crm query: var %q: names are lower-case letters, digits and _, values scalars of at most %d characters", k, maxAnswerText)
 			}
 			a.Vars[k] = v
