@@ -15,8 +15,9 @@ import (
 
 // Outbound IVR calls through the whole product: an integration's API key
 // asks for a call over REST; ringbridge dials the carrier (a real SIP
-// peer on loopback), which answers, hears the prompt and presses its PIN
-// as RFC 4733 events into a collect node; a real HTTP server receives
+// peer on loopback), which answers; the flow asks the tenant's CRM who
+// it is, then the callee hears the prompt and presses its PIN as RFC 4733
+// events into a collect node; a real HTTP server receives
 // ivr.call.ended, signed, with the digits. A second call finds the callee
 // busy, and says so.
 
@@ -84,8 +85,24 @@ func (w *webhookReceiver) wait(callID string) map[string]any {
 
 func TestE2EOutboundIVRCall(t *testing.T) {
 	hook := newWebhookReceiver(t)
+	// The tenant's CRM, set over REST like any CRM connection: the flow's
+	// CRM node asks it who is being called.
+	crmSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var q struct{ From, Node string }
+		_ = json.NewDecoder(r.Body).Decode(&q)
+		if r.Header.Get("X-Api-Key") != "crm-secret" || q.From != ivrCalleeNum || q.Node != "who" {
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		io.WriteString(w, `{"branch": "known", "vars": {"customer": "Ada"}}`)
+	}))
+	defer crmSrv.Close()
 	e := startE2E(t, func(c *Config) { c.WebhookAllowPrivate = []string{"127.0.0.1/32"} })
 	admin := "Bearer " + e.login("admin")
+	if status, body := e.api("PATCH", "/api/v1/settings", admin, map[string]any{"crm": map[string]any{
+		"queryUrl": crmSrv.URL + "/ivr", "apiKey": "crm-secret", "authHeader": "X-Api-Key"}}); status != 200 {
+		t.Fatalf("settings: %d %s", status, body)
+	}
 
 	status, body := e.api("POST", "/api/v1/webhooks", admin, map[string]any{"url": hook.srv.URL, "events": []string{"ivr.call.ended"}})
 	var ep struct{ Secret string }
@@ -95,7 +112,8 @@ func TestE2EOutboundIVRCall(t *testing.T) {
 	hook.mu.Lock()
 	hook.secret = ep.Secret
 	hook.mu.Unlock()
-	status, body = e.api("POST", "/api/v1/ivr/flows", admin, map[string]any{"id": "pin", "name": "PIN check", "start": "ask", "nodes": []map[string]any{
+	status, body = e.api("POST", "/api/v1/ivr/flows", admin, map[string]any{"id": "pin", "name": "PIN check", "start": "who", "nodes": []map[string]any{
+		{"id": "who", "kind": "crm", "answers": map[string]string{"known": "ask"}, "onTimeout": "bye"},
 		{"id": "ask", "kind": "collect", "say": []map[string]any{{"toneHz": ivrPromptHz, "ms": 1500}}, "var": "pin", "maxDigits": 4,
 			"pattern": "[0-9]{4}", "timeoutSeconds": 10, "next": "thanks"},
 		{"id": "thanks", "kind": "play", "say": []map[string]any{{"toneHz": ivrThanksHz, "ms": 800}}, "next": "bye"},
@@ -159,7 +177,7 @@ func TestE2EOutboundIVRCall(t *testing.T) {
 	got := hook.wait(started.ID)
 	vars, _ := got["vars"].(map[string]any)
 	if got["outcome"] != "answered" || got["node"] != "bye" || got["flow"] != "pin" || got["status"] != "ended" ||
-		vars["pin"] != "4711" || vars["campaign"] != "dec" {
+		vars["pin"] != "4711" || vars["campaign"] != "dec" || vars["customer"] != "Ada" {
 		t.Fatalf("ivr.call.ended %v", got)
 	}
 	status, body = e.api("GET", "/api/v1/ivr-calls/"+started.ID, apiAuth, nil)
