@@ -178,6 +178,7 @@ func byIVRCall(direct, ivrCall transition) transition {
 			return ivrCall(c, ev)
 		}
 		if direct == nil {
+			c.log.Debug("input ignored", "input", ev.in.String(), "state", c.state().String())
 			return EndNone
 		}
 		return direct(c, ev)
