@@ -159,6 +159,11 @@ type Config struct {
 	// jitter, round trip, MOS; docs/quality.md). Default 2s;
 	// RINGBRIDGE_QUALITY_INTERVAL.
 	QualityInterval Duration `json:"qualityInterval"`
+	// IVRCallsPerMinute and IVRCallsConcurrent bound each tenant's
+	// outbound IVR calls (POST /api/v1/ivr-calls, docs/ivr.md): started
+	// per minute (default 60) and in progress at once (default 20).
+	IVRCallsPerMinute  int `json:"ivrCallsPerMinute"`
+	IVRCallsConcurrent int `json:"ivrCallsConcurrent"`
 	// AwayReasons are the codes agents choose from when away. Default
 	// lunch, break, meeting, training, other.
 	AwayReasons []string `json:"awayReasons"`
@@ -478,6 +483,9 @@ func (c *Config) validate() error {
 			return fmt.Errorf("mediaIp %q: %w", c.MediaIP, err)
 		}
 	}
+	if c.IVRCallsPerMinute < 0 || c.IVRCallsPerMinute > 6000 || c.IVRCallsConcurrent < 0 || c.IVRCallsConcurrent > 10000 {
+		return fmt.Errorf("ivrCallsPerMinute wants 0 to 6000 and ivrCallsConcurrent 0 to 10000 (0: the default)")
+	}
 	if _, err := webhook.ParsePrefixes(c.WebhookAllowPrivate); err != nil {
 		return fmt.Errorf("webhookAllowPrivate: %w", err)
 	}
@@ -569,7 +577,8 @@ func (c *Config) ctiConfig() cti.Config {
 	}
 	return cti.Config{Numbers: nums, DialRules: rules, RingTimeout: time.Duration(c.RingTimeout),
 		WrapUp: time.Duration(c.WrapUp), AwayReasons: c.AwayReasons, Tenants: tenants,
-		QualityInterval: time.Duration(c.QualityInterval)}
+		QualityInterval: time.Duration(c.QualityInterval), IVRCallsPerMinute: c.IVRCallsPerMinute,
+		IVRCallsConcurrent: c.IVRCallsConcurrent}
 }
 
 // crmTenants is the CRM connection of every tenant that has one.

@@ -17,6 +17,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	// Tenants' time zones (IVR conditions) resolve even on hosts without
+	// a zoneinfo database, such as minimal containers.
+	_ "time/tzdata"
 )
 
 func main() {

@@ -136,7 +136,7 @@ func seedConfig(ctx context.Context, st cti.Store, cfg *Config, log *slog.Logger
 		if t := cfg.Tenants[id]; t.CRM != nil {
 			c := t.CRM.TenantConfig
 			ts.CRM = cti.CRMSettings{LookupURL: c.LookupURL, LookupMethod: c.LookupMethod, RoutingURL: c.RoutingURL,
-				APIKey: c.APIKey, AuthHeader: c.AuthHeader, Username: c.Username, Password: c.Password}
+				QueryURL: c.QueryURL, APIKey: c.APIKey, AuthHeader: c.AuthHeader, Username: c.Username, Password: c.Password}
 		}
 		if err := st.PutSettings(ctx, id, ts); err != nil {
 			return fmt.Errorf("seeding settings of %s: %w", id, err)
@@ -153,7 +153,7 @@ func crmResolver(svc *cti.Service) func(string) (crm.TenantConfig, bool) {
 			return crm.TenantConfig{}, false
 		}
 		return crm.TenantConfig{LookupURL: c.LookupURL, LookupMethod: c.LookupMethod, RoutingURL: c.RoutingURL,
-			APIKey: c.APIKey, AuthHeader: c.AuthHeader, Username: c.Username, Password: c.Password}, true
+			QueryURL: c.QueryURL, APIKey: c.APIKey, AuthHeader: c.AuthHeader, Username: c.Username, Password: c.Password}, true
 	}
 }
 

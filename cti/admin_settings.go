@@ -143,11 +143,17 @@ func normalizeSettings(t *TenantSettings) error {
 		f.add("awayReasons", "at most 20 reasons")
 	}
 	checkDialRule(&f, &t.DialRule)
+	t.TimeZone = strings.TrimSpace(t.TimeZone)
+	if t.TimeZone != "" {
+		if _, err := time.LoadLocation(t.TimeZone); err != nil || t.TimeZone == "Local" {
+			f.add("timeZone", "%q: want an IANA time zone such as Europe/Budapest", t.TimeZone)
+		}
+	}
 	return f.err()
 }
 
 func checkCRM(f *fieldErrors, c *CRMSettings) {
-	for name, u := range map[string]*string{"crm.lookupUrl": &c.LookupURL, "crm.routingUrl": &c.RoutingURL} {
+	for name, u := range map[string]*string{"crm.lookupUrl": &c.LookupURL, "crm.routingUrl": &c.RoutingURL, "crm.queryUrl": &c.QueryURL} {
 		*u = strings.TrimSpace(*u)
 		if *u == "" {
 			continue

@@ -194,6 +194,7 @@ type Call struct {
 	watchers   map[*agent]MonitorMode
 	consult    *consultation // an attended transfer or conference in the making
 	ivr        *ivrRun       // the caller's walk through an IVR flow, while in one
+	ivrOut     *ivrOutbound  // an outbound IVR call's flow, until answered (ivr_outbound.go)
 	beepAgents bool
 	rec        Recording // the call's recording in progress, if any
 	recID      string

@@ -59,6 +59,7 @@ const (
 	inEarlyMedia     // the leg being dialled started early media
 	inConsultTimeout // the consulted agent did not answer in time
 	inIVRTimer       // an IVR prompt ended, or the caller did not answer in time
+	inIVRAnswer      // an IVR flow's CRM query answered (or failed)
 	numInputs
 )
 
@@ -67,6 +68,7 @@ var inputNames = [numInputs]string{
 	"transfer", "listen in", "stop listening", "consult", "swap", "complete the transfer", "cancel the consultation",
 	"conference", "progress", "answered", "leg ended", "ring timeout", "shutdown",
 	"offer", "caller digit", "longest wait", "announce", "early media", "consult timeout", "IVR timer",
+	"IVR CRM answer",
 }
 
 func (in callInput) String() string {
@@ -85,6 +87,8 @@ type callEvent struct {
 	cmd   callCmd    // for commands (and inCallerDigit's digit)
 	leg   SIPLeg     // for inProgress, inAnswered and inLegEnded
 	offer queueOffer // for inOffer
+	// answer is an IVR CRM query's result, for inIVRAnswer.
+	answer ivrQueryResult
 }
 
 // transition handles one input in one state.
@@ -135,6 +139,7 @@ func init() {
 	iv := &transitions[CallIVR]
 	iv[inCallerDigit] = (*Call).ivrDigit
 	iv[inIVRTimer] = (*Call).ivrTimer
+	iv[inIVRAnswer] = (*Call).ivrAnswer
 	iv[inLegEnded] = end(EndRemoteHangup)
 	iv[inShutdown] = end(EndShutdown)
 
@@ -148,7 +153,8 @@ func init() {
 		t := &transitions[st]
 		t[inProgress] = (*Call).progress
 		t[inEarlyMedia] = (*Call).earlyMedia
-		t[inAnswered] = (*Call).remoteAnswered
+		t[inAnswered] = byIVRCall((*Call).remoteAnswered, (*Call).ivrCallAnswered)
+		t[inTimeout] = byIVRCall(nil, end(EndNoAnswer))
 		t[inHangup] = (*Call).hangup
 		t[inDTMF] = (*Call).dtmf
 	}
@@ -162,6 +168,21 @@ func init() {
 	}
 	transitions[CallActive][inHold] = (*Call).hold
 	transitions[CallHeld][inUnhold] = (*Call).hold
+}
+
+// byIVRCall picks a transition by whether the call is an outbound IVR
+// call not answered yet (nil direct: the input means nothing otherwise).
+func byIVRCall(direct, ivrCall transition) transition {
+	return func(c *Call, ev *callEvent) EndReason {
+		if c.ivrOut != nil {
+			return ivrCall(c, ev)
+		}
+		if direct == nil {
+			c.log.Debug("input ignored", "input", ev.in.String(), "state", c.state().String())
+			return EndNone
+		}
+		return direct(c, ev)
+	}
 }
 
 // byQueue picks a transition by whether the call came from a queue (its
@@ -220,8 +241,12 @@ func (c *Call) next() callEvent {
 		digits = c.digits
 	}
 	var ivrTimer <-chan time.Time
-	if c.ivr != nil && c.ivr.timer != nil {
-		ivrTimer = c.ivr.timer.C
+	var ivrAnswers <-chan ivrQueryResult
+	if c.ivr != nil {
+		if c.ivr.timer != nil {
+			ivrTimer = c.ivr.timer.C
+		}
+		ivrAnswers = c.ivr.answers
 	}
 	var aDone, bDone, progress, answer, early, kDone, kProgress, kAnswer <-chan struct{}
 	var kRing <-chan time.Time
@@ -281,6 +306,8 @@ func (c *Call) next() callEvent {
 	case <-ivrTimer:
 		c.ivr.timer = nil
 		return callEvent{in: inIVRTimer}
+	case a := <-ivrAnswers:
+		return callEvent{in: inIVRAnswer, answer: a}
 	case <-kRing:
 		c.consult.ring = nil
 		return callEvent{in: inConsultTimeout}

@@ -13,6 +13,33 @@ type CRM interface {
 	// Route asks where a call should go. An error, or a decision with
 	// no target, makes cti take the number's fallback.
 	Route(ctx context.Context, p CallParams) (RouteDecision, error)
+	// Query is an IVR flow's CRM node: the call's data and the flow's
+	// variables go to the CRM, whose answer picks the branch. An error
+	// (none configured, a timeout, a garbled answer) takes the node's
+	// onTimeout branch.
+	Query(ctx context.Context, q IVRQuery) (IVRAnswer, error)
+}
+
+// IVRQuery is what an IVR flow's CRM node sends.
+type IVRQuery struct {
+	TenantID  string
+	CallID    string
+	From      string // the caller, E.164 when it could be read as one
+	To        string // the called number
+	Direction Direction
+	Flow      string
+	Node      string
+	Vars      map[string]string // what the caller entered and set nodes set
+}
+
+// IVRAnswer is the CRM's answer to an IVR query.
+type IVRAnswer struct {
+	// Branch picks the node's answers entry ("" or no entry: next).
+	Branch string
+	// Tag becomes the caller's tag (the "tag" variable) when set.
+	Tag string
+	// Vars are set as flow variables.
+	Vars map[string]string
 }
 
 // LookupEvent is the moment a lookup is made for.

@@ -435,4 +435,7 @@ func (s *Service) saveRecord(log *slog.Logger, c *Call) {
 	if err := s.publishWith(EventCallEnded, rec.TenantID, rec.ID, &rec, &EventState{CallRecord: &rec}); err != nil {
 		log.Error("storing the call record", "err", err)
 	}
+	if rec.Origin == OriginIVRCall {
+		s.ivrCallEnded(log, &rec)
+	}
 }

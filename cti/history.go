@@ -27,6 +27,8 @@ type callHistory struct {
 	recPauses []RecordingPause
 	// queue is the call's story in a queue, if it was queued.
 	queue *QueueRecord
+	// ivr is the call's walk through an IVR flow (ivr_runtime.go).
+	ivr *IVRRecord
 
 	// final is set once the record is built for storage; later updates
 	// go to the store.
@@ -211,6 +213,12 @@ func (c *Call) recordLocked(now time.Time) CallRecord {
 			cp.WaitSeconds = seconds(now.Sub(q.JoinedAt))
 		}
 		r.Queue = &cp
+	}
+	if c.hist.ivr != nil {
+		r.IVR = c.hist.ivr.clone()
+		if r.Origin == OriginIVRCall && !r.EndedAt.IsZero() {
+			r.IVR.Outcome = ivrOutcome(r.AnsweredAt, r.EndReason)
+		}
 	}
 	switch ci.Direction {
 	case DirectionInbound:

@@ -3,9 +3,11 @@ package cti
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ringbridge/ringbridge/cti/ivr"
@@ -18,7 +20,8 @@ import (
 // from the caller (condition, set, webhook) run at once; play, menu and
 // collect wait on the caller's digits (RFC 4733, SIP INFO) and one timer;
 // route leaves the flow for a queue, an extension, a number or another
-// flow. A CRM query node is not run yet: it takes its onTimeout branch.
+// flow; a CRM query asks the tenant's CRM without blocking the call
+// (ivr_crm.go). Conditions read the clock in the tenant's time zone.
 
 // EventIVR is a flow's webhook node (Data: IVREvent).
 const EventIVR EventType = "ivr.event"
@@ -35,6 +38,42 @@ type IVREvent struct {
 	Vars    map[string]string `json:"vars"`
 	Digits  string            `json:"digits,omitempty"`
 	Started time.Time         `json:"startedAt"`
+}
+
+// IVRRecord is a call's walk through an IVR flow, in its call record.
+type IVRRecord struct {
+	Flow    string `json:"flow"`
+	Version int    `json:"version"`
+	// Node is where the caller was last: the node that left the flow
+	// (a route), or the one the call ended in.
+	Node string `json:"node,omitempty"`
+	// Vars are what the caller entered (collect nodes' variables,
+	// menu_<node> keys) and what set nodes and the CRM set.
+	Vars map[string]string `json:"vars"`
+	// Outcome of an outbound IVR call once ended: answered, no_answer,
+	// busy or failed.
+	Outcome string `json:"outcome,omitempty"`
+}
+
+func (r *IVRRecord) clone() *IVRRecord {
+	cp := *r
+	cp.Vars = maps.Clone(r.Vars)
+	if cp.Vars == nil {
+		cp.Vars = map[string]string{}
+	}
+	return &cp
+}
+
+// ivrNote copies the walk's position into the call's record.
+func (c *Call) ivrNote() {
+	r := c.ivr
+	rec := &IVRRecord{Flow: r.flow.ID, Version: r.version, Vars: maps.Clone(r.vars)}
+	if r.node != nil {
+		rec.Node = r.node.ID
+	}
+	c.mu.Lock()
+	c.hist.ivr = rec
+	c.mu.Unlock()
 }
 
 // ivrDefaultTimeout is how long a menu or collect waits after its prompt.
@@ -55,6 +94,10 @@ type ivrRun struct {
 	timer   *time.Timer
 	waiting bool // the prompt has played; digits are awaited
 	prompt  Playback
+	// answers brings the result of the CRM query in flight (ivr_crm.go);
+	// seq numbers the queries, so a late result is recognised.
+	answers <-chan ivrQueryResult
+	seq     int
 }
 
 // ivrInbound answers a call routed to a flow and starts walking it.
@@ -97,6 +140,7 @@ func (c *Call) ivrGo(id string) EndReason {
 			return EndLocalHangup // a menu out of tries with no branch hangs up
 		}
 		r.node, r.tries, r.digits, r.waiting = n, 0, "", false
+		c.ivrNote()
 		switch n.Kind {
 		case ivr.Play, ivr.Menu, ivr.Collect:
 			return c.ivrPrompt()
@@ -114,7 +158,11 @@ func (c *Call) ivrGo(id string) EndReason {
 			c.ivrPublish(n)
 			id = n.Next
 		case ivr.CRMQuery:
-			id = n.OnTimeout
+			next, wait := c.ivrQuery(n)
+			if wait {
+				return EndNone
+			}
+			id = next
 		case ivr.Route:
 			return c.ivrRoute(n.To)
 		default: // hangup
@@ -260,24 +308,17 @@ func (c *Call) ivrStop() {
 		return
 	}
 	c.ivrStopPrompt()
+	r.answers = nil
 	if r.timer != nil {
 		r.timer.Stop()
 		r.timer = nil
 	}
 }
 
-// ivrHolds evaluates a condition at the call's time (UTC: tenants have no
-// time zone setting yet).
+// ivrHolds evaluates a condition now, in the tenant's time zone.
 func (c *Call) ivrHolds(cond *ivr.Cond) bool {
-	now := time.Now().UTC()
-	if len(cond.Days) > 0 && !slices.Contains(cond.Days, strings.ToLower(now.Weekday().String()[:3])) {
-		return false
-	}
-	clock := now.Format("15:04")
-	if cond.From != "" && clock < cond.From || cond.Until != "" && clock >= cond.Until {
-		return false
-	}
-	if slices.Contains(cond.NotHolidays, now.Format("2006-01-02")) {
+	now := c.svc.now().In(tenantLocation(c.svc.tenant(c.info.TenantID).TimeZone))
+	if !ivrClockHolds(cond, now) {
 		return false
 	}
 	if cond.CallerPrefix != "" && !strings.HasPrefix(c.info.From, strings.TrimPrefix(cond.CallerPrefix, "+")) {
@@ -357,4 +398,44 @@ func (c *Call) ivrRoute(to *ivr.Target) EndReason {
 		return EndNone
 	}
 	return EndFailed
+}
+
+// ivrClockHolds tells whether the condition's days, hours and holidays
+// hold at now, read in now's location. From is inclusive, until is not;
+// a from after until spans midnight (22:00–06:00).
+func ivrClockHolds(cond *ivr.Cond, now time.Time) bool {
+	if len(cond.Days) > 0 && !slices.Contains(cond.Days, strings.ToLower(now.Weekday().String()[:3])) {
+		return false
+	}
+	clock := now.Format("15:04")
+	switch from, until := cond.From, cond.Until; {
+	case from != "" && until != "" && from > until:
+		if clock < from && clock >= until {
+			return false
+		}
+	case from != "" && clock < from, until != "" && clock >= until:
+		return false
+	}
+	return !slices.Contains(cond.NotHolidays, now.Format("2006-01-02"))
+}
+
+// locations caches loaded time zones by name (loading reads a file).
+var locations sync.Map
+
+// tenantLocation is a tenant's time zone; UTC when unset or unknown
+// (settings are validated on save, so unknown means a zone database
+// that changed under us).
+func tenantLocation(name string) *time.Location {
+	if name == "" {
+		return time.UTC
+	}
+	if l, ok := locations.Load(name); ok {
+		return l.(*time.Location)
+	}
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		return time.UTC
+	}
+	locations.Store(name, l)
+	return l
 }

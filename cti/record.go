@@ -57,6 +57,9 @@ type CallRecord struct {
 	// Analysis is what the post-call analysis service found in the
 	// recording (docs/recordings.md §6); absent until it reports.
 	Analysis *CallAnalysis `json:"analysis,omitempty"`
+	// IVR is the call's walk through an IVR flow; absent when it never
+	// entered one.
+	IVR *IVRRecord `json:"ivr,omitempty"`
 }
 
 // LegRecord is one SIP dialog of a call.

@@ -55,6 +55,9 @@ func (s *Service) recoverCalls(ctx context.Context) error {
 			}
 		}
 		closeRecord(&rec, end, EndInterrupted)
+		if rec.IVR != nil && rec.Origin == OriginIVRCall {
+			rec.IVR.Outcome = ivrOutcome(rec.AnsweredAt, rec.EndReason)
+		}
 		s.log.Warn("call interrupted by a stop of the process; recording its end", "call", rec.ID, "ended_at", end, "recording", lc.RecordingID)
 		if err := s.publishWith(EventCallEnded, rec.TenantID, rec.ID, &rec, &EventState{CallRecord: &rec}); err != nil {
 			return fmt.Errorf("recovering call %s: %w", rec.ID, err)
@@ -62,6 +65,10 @@ func (s *Service) recoverCalls(ctx context.Context) error {
 		if ready != nil {
 			_ = s.publish(EventRecordingReady, ready.TenantID, ready.CallID, ready)
 			s.requestAnalysis(s.log.With("call", rec.ID), ready, rec)
+		}
+		if rec.Origin == OriginIVRCall {
+			// The system that asked for the call learns its end too.
+			s.ivrCallEnded(s.log.With("call", rec.ID), &rec)
 		}
 	}
 	if s.recorder != nil {

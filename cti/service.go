@@ -121,6 +121,13 @@ type Config struct {
 	// measured (loss, jitter, round trip, MOS); default
 	// DefaultQualityInterval.
 	QualityInterval time.Duration
+	// IVRCallsPerMinute bounds how many outbound IVR calls a tenant may
+	// start per minute (POST /api/v1/ivr-calls), with bursts of up to
+	// a tenth of it; default DefaultIVRCallsPerMinute.
+	IVRCallsPerMinute int
+	// IVRCallsConcurrent bounds a tenant's outbound IVR calls in progress
+	// at once; default DefaultIVRCallsConcurrent.
+	IVRCallsConcurrent int
 }
 
 // Service is the call-center core: agents, their sessions and calls.
@@ -186,6 +193,10 @@ type Service struct {
 	busOut     chan NodeChange
 	busDropped atomic.Int64
 	remote     remoteAgents
+
+	// ivrCallLimits are the tenants' outbound IVR call rates
+	// (ivr_outbound.go).
+	ivrCallLimits ivrCallLimits
 }
 
 // New builds the service. media may be nil in tests that make no calls.

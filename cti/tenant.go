@@ -80,6 +80,9 @@ type TenantSettings struct {
 	// AnnounceMonitoring plays the agents of a call a short beep when a
 	// supervisor starts listening in or changes mode. Default off.
 	AnnounceMonitoring bool
+	// TimeZone is the IANA time zone (e.g. "Europe/Budapest") in which
+	// IVR conditions read days, times and holidays. Default UTC.
+	TimeZone string
 	// CallWaiting lets a second direct call ring for an agent who is
 	// talking; the agent holds one and takes the other. Default off.
 	CallWaiting bool
@@ -92,6 +95,7 @@ type CRMSettings struct {
 	LookupURL    string
 	LookupMethod string
 	RoutingURL   string
+	QueryURL     string // IVR CRM nodes; empty: RoutingURL
 	APIKey       string
 	AuthHeader   string
 	Username     string

@@ -133,12 +133,15 @@ type settingsJSON struct {
 	AnnounceMonitoring bool `json:"announceMonitoring"`
 	// CallWaiting lets a second direct call ring for an agent on a call.
 	CallWaiting bool `json:"callWaiting"`
+	// TimeZone is where IVR conditions read the clock (IANA name).
+	TimeZone string `json:"timeZone"`
 }
 
 type crmJSON struct {
 	LookupURL     string  `json:"lookupUrl"`
 	LookupMethod  string  `json:"lookupMethod"`
 	RoutingURL    string  `json:"routingUrl"`
+	QueryURL      string  `json:"queryUrl"`
 	AuthHeader    string  `json:"authHeader"`
 	Username      string  `json:"username"`
 	LookupTimeout int64   `json:"lookupTimeoutMs"`
@@ -168,11 +171,11 @@ func settingsToJSON(t cti.TenantSettings) settingsJSON {
 		RecordingDelivery: string(t.RecordingDelivery), RecordingPolicy: string(t.RecordingPolicy),
 		RetentionDays: t.RecordingRetentionDays, Analysis: t.RecordingAnalysis,
 		CRM: crmJSON{LookupURL: t.CRM.LookupURL, LookupMethod: t.CRM.LookupMethod, RoutingURL: t.CRM.RoutingURL,
-			AuthHeader: t.CRM.AuthHeader, Username: t.CRM.Username, LookupTimeout: t.LookupTimeout.Milliseconds(),
+			QueryURL: t.CRM.QueryURL, AuthHeader: t.CRM.AuthHeader, Username: t.CRM.Username, LookupTimeout: t.LookupTimeout.Milliseconds(),
 			RouteTimeout: t.RouteTimeout.Milliseconds(), APIKeySet: t.CRM.APIKey != "", PasswordSet: t.CRM.Password != ""},
 		AllowedOrigins: nonNil(t.AllowedOrigins), WrapUpSeconds: int(t.WrapUp / time.Second),
 		AwayReasons: nonNil(t.AwayReasons), DialRules: dialToJSON(t.DialRule), AnnounceMonitoring: t.AnnounceMonitoring,
-		CallWaiting: t.CallWaiting}
+		CallWaiting: t.CallWaiting, TimeZone: t.TimeZone}
 }
 
 func dialToJSON(r cti.DialRule) dialJSON {
@@ -187,7 +190,7 @@ func (j settingsJSON) apply(t *cti.TenantSettings) {
 	t.RecordingPolicy = cti.RecordingPolicy(j.RecordingPolicy)
 	t.RecordingRetentionDays, t.RecordingAnalysis = j.RetentionDays, j.Analysis
 	t.CRM.LookupURL, t.CRM.LookupMethod, t.CRM.RoutingURL = j.CRM.LookupURL, j.CRM.LookupMethod, j.CRM.RoutingURL
-	t.CRM.AuthHeader, t.CRM.Username = j.CRM.AuthHeader, j.CRM.Username
+	t.CRM.QueryURL, t.CRM.AuthHeader, t.CRM.Username = j.CRM.QueryURL, j.CRM.AuthHeader, j.CRM.Username
 	if j.CRM.APIKey != nil {
 		t.CRM.APIKey = *j.CRM.APIKey
 	}
@@ -201,6 +204,7 @@ func (j settingsJSON) apply(t *cti.TenantSettings) {
 	t.DialRule = cti.DialRule(j.DialRules)
 	t.AnnounceMonitoring = j.AnnounceMonitoring
 	t.CallWaiting = j.CallWaiting
+	t.TimeZone = j.TimeZone
 }
 
 // getSettings: GET /api/v1/settings (admins).

@@ -269,10 +269,16 @@ func TestAdminFieldErrors(t *testing.T) {
 	if users, _ := e.store.ListUsers(t.Context(), testTenant); len(users) != 6 {
 		t.Errorf("a failed import created users: %d in the tenant", len(users))
 	}
-	resp, body = e.do("PATCH", "/api/v1/settings", map[string]any{"allowedOrigins": []string{"not a url"}, "crm": map[string]any{"lookupUrl": "ftp://x"}}, auth...)
+	resp, body = e.do("PATCH", "/api/v1/settings", map[string]any{"allowedOrigins": []string{"not a url"}, "crm": map[string]any{"lookupUrl": "ftp://x", "queryUrl": "x"},
+		"timeZone": "Europe/Nowhere"}, auth...)
 	p = decodeProblem(t, resp, body, 400)
-	if got := fmt.Sprint(p.Errors); !strings.Contains(got, "allowedOrigins") || !strings.Contains(got, "crm.lookupUrl") {
+	if got := fmt.Sprint(p.Errors); !strings.Contains(got, "allowedOrigins") || !strings.Contains(got, "crm.lookupUrl") ||
+		!strings.Contains(got, "crm.queryUrl") || !strings.Contains(got, "timeZone") {
 		t.Errorf("settings errors %s", got)
+	}
+	resp, body = e.do("PATCH", "/api/v1/settings", map[string]any{"timeZone": "America/Sao_Paulo", "crm": map[string]any{"queryUrl": "https://crm.example/ivr"}}, auth...)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"timeZone":"America/Sao_Paulo"`) || !strings.Contains(string(body), `"queryUrl":"https://crm.example/ivr"`) {
+		t.Errorf("time zone and query URL: %d %s", resp.StatusCode, body)
 	}
 	resp, body = e.do("POST", "/api/v1/numbers", map[string]any{"number": "+3612349999", "extension": "7777"}, auth...)
 	if p = decodeProblem(t, resp, body, 400); len(p.Errors) != 1 || p.Errors[0].Field != "extension" {

@@ -73,6 +73,8 @@ func (s *Server) routes(reg *prometheus.Registry) {
 	api.Post("/ivr/flows/:id/rollback", s.requireAuth, s.rollbackIVRFlow)
 	api.Put("/ivr/flows/:id/nodes/:node", s.requireAuth, s.putIVRNode)
 	api.Delete("/ivr/flows/:id/nodes/:node", s.requireAuth, s.deleteIVRNode)
+	api.Post("/ivr-calls", s.requireAuth, s.postIVRCall)
+	api.Get("/ivr-calls/:id", s.requireAuth, s.getIVRCall)
 	api.Get("/queues", s.requireAuth, s.listQueues)
 	api.Post("/queues", s.requireAuth, s.createQueue)
 	api.Get("/queues/:id", s.requireAuth, s.getQueue)

@@ -25,7 +25,8 @@ const MaxResponse = 64 << 10
 const userAgent = "ringbridge-crm/1"
 
 // ErrNotConfigured is returned by Route for a tenant without a routing
-// URL (cti then takes the fallback).
+// URL (cti then takes the fallback), and by Query without a query or
+// routing URL (the node's onTimeout branch).
 var ErrNotConfigured = errors.New("crm: no routing URL configured for this tenant")
 
 // Client talks to every tenant's CRM over HTTP.
@@ -169,6 +170,49 @@ func (c *Client) Route(ctx context.Context, p cti.CallParams) (cti.RouteDecision
 		return cti.RouteDecision{}, fmt.Errorf("crm route: HTTP %d", status)
 	}
 	return parseRoute(body)
+}
+
+// queryParams are an IVR query as sent.
+type queryParams struct {
+	CallID    string            `json:"callId"`
+	Tenant    string            `json:"tenant"`
+	From      string            `json:"from"`
+	To        string            `json:"to"`
+	Direction string            `json:"direction"`
+	Flow      string            `json:"flow"`
+	Node      string            `json:"node"`
+	Vars      map[string]string `json:"vars"`
+}
+
+// Query implements cti.CRM: a POST to the tenant's query URL (its routing
+// URL when none is set), with the same credentials as every request.
+func (c *Client) Query(ctx context.Context, q cti.IVRQuery) (cti.IVRAnswer, error) {
+	tc, ok := c.tenant(q.TenantID)
+	target := tc.QueryURL
+	if target == "" {
+		target = tc.RoutingURL
+	}
+	if !ok || target == "" {
+		return cti.IVRAnswer{}, ErrNotConfigured
+	}
+	vars := q.Vars
+	if vars == nil {
+		vars = map[string]string{}
+	}
+	req, err := jsonRequest(ctx, target, queryParams{CallID: q.CallID, Tenant: q.TenantID, From: q.From, To: q.To,
+		Direction: string(q.Direction), Flow: q.Flow, Node: q.Node, Vars: vars})
+	if err != nil {
+		return cti.IVRAnswer{}, err
+	}
+	tc.authorize(req)
+	body, status, err := c.do(req)
+	if err != nil {
+		return cti.IVRAnswer{}, err
+	}
+	if status != http.StatusOK {
+		return cti.IVRAnswer{}, fmt.Errorf("crm query: HTTP %d", status)
+	}
+	return parseIVRAnswer(body)
 }
 
 func getRequest(ctx context.Context, raw string, p lookupParams) (*http.Request, error) {

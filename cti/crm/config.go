@@ -19,6 +19,10 @@ type TenantConfig struct {
 	// RoutingURL answers where a call to a CRM-routed number goes
 	// (always POST with a JSON body).
 	RoutingURL string `json:"routingUrl"`
+	// QueryURL answers IVR flows' CRM nodes (always POST with a JSON
+	// body); empty: the RoutingURL, which then tells the two apart by
+	// the body's "node".
+	QueryURL string `json:"queryUrl"`
 	// APIKey is sent with every request: as "Authorization: Bearer
 	// <apiKey>", or as the bare value of AuthHeader when that is set
 	// (e.g. "X-Api-Key").
@@ -35,7 +39,7 @@ func (c TenantConfig) Validate() error { return c.validate() }
 
 // validate is Validate, and settles the default lookup method.
 func (c *TenantConfig) validate() error {
-	for name, u := range map[string]string{"lookupUrl": c.LookupURL, "routingUrl": c.RoutingURL} {
+	for name, u := range map[string]string{"lookupUrl": c.LookupURL, "routingUrl": c.RoutingURL, "queryUrl": c.QueryURL} {
 		if u == "" {
 			continue
 		}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/ringbridge/ringbridge/cti"
+	"github.com/ringbridge/ringbridge/cti/ivr"
 )
 
 // cardJSON is the lookup answer: {"name", "company", "tier", "notes",
@@ -90,6 +91,55 @@ func parseRoute(body []byte) (cti.RouteDecision, error) {
 		return d, nil
 	}
 	return cti.RouteDecision{}, errors.New("crm route: the answer names more than one target")
+}
+
+// ivrAnswerJSON is the answer to an IVR query: {"branch", "tag", "vars"}.
+type ivrAnswerJSON struct {
+	Branch json.RawMessage            `json:"branch"`
+	Tag    json.RawMessage            `json:"tag"`
+	Vars   map[string]json.RawMessage `json:"vars"`
+}
+
+// Limits on what an IVR answer may set, so a CRM cannot flood a call.
+const (
+	maxAnswerVars = 32
+	maxAnswerText = 256
+)
+
+func parseIVRAnswer(body []byte) (cti.IVRAnswer, error) {
+	var aj ivrAnswerJSON
+	if err := decodeObject(body, &aj); err != nil {
+		return cti.IVRAnswer{}, fmt.Errorf("crm query: %w", err)
+	}
+	var a cti.IVRAnswer
+	for _, f := range []struct {
+		name string
+		raw  json.RawMessage
+		dst  *string
+	}{{"branch", aj.Branch, &a.Branch}, {"tag", aj.Tag, &a.Tag}} {
+		if len(f.raw) == 0 || string(f.raw) == "null" {
+			continue
+		}
+		v, ok := scalar(f.raw)
+		if !ok || len(v) > maxAnswerText {
+			return cti.IVRAnswer{}, fmt.Errorf("crm query: %s must be a string or number of at most %d characters", f.name, maxAnswerText)
+		}
+		*f.dst = v
+	}
+	if len(aj.Vars) > maxAnswerVars {
+		return cti.IVRAnswer{}, fmt.Errorf("crm query: at most %d vars", maxAnswerVars)
+	}
+	if len(aj.Vars) > 0 {
+		a.Vars = make(map[string]string, len(aj.Vars))
+		for k, raw := range aj.Vars {
+			v, ok := scalar(raw)
+			if !ivr.ValidVar(k) || !ok || len(v) > maxAnswerText {
+				return cti.IVRAnswer{}, fmt.Errorf("crm query: var %q: names are lower-case letters, digits and _, values scalars of at most %d characters", k, maxAnswerText)
+			}
+			a.Vars[k] = v
+		}
+	}
+	return a, nil
 }
 
 // decodeObject decodes exactly one JSON object.

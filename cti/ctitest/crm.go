@@ -2,6 +2,7 @@ package ctitest
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/ringbridge/ringbridge/cti"
@@ -16,10 +17,12 @@ var (
 type CRM struct {
 	LookupFunc func(ctx context.Context, req cti.LookupRequest) (*cti.Card, error)
 	RouteFunc  func(ctx context.Context, p cti.CallParams) (cti.RouteDecision, error)
+	QueryFunc  func(ctx context.Context, q cti.IVRQuery) (cti.IVRAnswer, error)
 
 	mu      sync.Mutex
 	Lookups []cti.LookupRequest
 	Routes  []cti.CallParams
+	Queries []cti.IVRQuery
 }
 
 func (c *CRM) Lookup(ctx context.Context, req cti.LookupRequest) (*cti.Card, error) {
@@ -40,6 +43,18 @@ func (c *CRM) Route(ctx context.Context, p cti.CallParams) (cti.RouteDecision, e
 		return c.RouteFunc(ctx, p)
 	}
 	return cti.RouteDecision{}, nil
+}
+
+// Query answers an IVR query; without QueryFunc it fails (the node's
+// onTimeout branch).
+func (c *CRM) Query(ctx context.Context, q cti.IVRQuery) (cti.IVRAnswer, error) {
+	c.mu.Lock()
+	c.Queries = append(c.Queries, q)
+	c.mu.Unlock()
+	if c.QueryFunc != nil {
+		return c.QueryFunc(ctx, q)
+	}
+	return cti.IVRAnswer{}, errors.New("ctitest: no QueryFunc")
 }
 
 // Events records published events; it is an EventSink.

@@ -127,6 +127,10 @@ var (
 	weekdays = []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
 )
 
+// ValidVar tells whether name can be a flow variable: 1 to 32 lower-case
+// letters, digits and _, starting with a letter.
+func ValidVar(name string) bool { return varRE.MatchString(name) }
+
 // Node returns the node with id, or nil.
 func (f *Flow) Node(id string) *Node {
 	for i := range f.Nodes {

@@ -43,6 +43,7 @@ var EventTypes = []cti.EventType{
 	cti.EventAgentStatus,
 	cti.EventRecordingReady,
 	cti.EventIVR,
+	cti.EventIVRCallEnded,
 	cti.EventAnalysisRequested, // for the analysis service (docs/recordings.md)
 	cti.EventRecordingAnalyzed,
 }

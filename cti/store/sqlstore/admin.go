@@ -338,12 +338,14 @@ type settingsDoc struct {
 	DialRule          dialDoc  `json:"dialRule"`
 	AnnounceMonitor   bool     `json:"announceMonitoring,omitempty"`
 	CallWaiting       bool     `json:"callWaiting,omitempty"`
+	TimeZone          string   `json:"timeZone,omitempty"`
 }
 
 type crmDoc struct {
 	LookupURL    string `json:"lookupUrl"`
 	LookupMethod string `json:"lookupMethod"`
 	RoutingURL   string `json:"routingUrl"`
+	QueryURL     string `json:"queryUrl,omitempty"`
 	APIKey       string `json:"apiKey"`
 	AuthHeader   string `json:"authHeader"`
 	Username     string `json:"username"`
@@ -388,6 +390,7 @@ func (s *Store) GetSettings(ctx context.Context, tenantID string) (*cti.TenantSe
 		AllowedOrigins:    d.AllowedOrigins, WrapUp: time.Duration(d.WrapUpMs) * time.Millisecond,
 		AwayReasons: d.AwayReasons,
 		DialRule:    cti.DialRule(d.DialRule), AnnounceMonitoring: d.AnnounceMonitor, CallWaiting: d.CallWaiting,
+		TimeZone: d.TimeZone,
 	}, nil
 }
 
@@ -400,6 +403,7 @@ func (s *Store) PutSettings(ctx context.Context, tenantID string, t cti.TenantSe
 		RetentionDays: t.RecordingRetentionDays, Analysis: t.RecordingAnalysis, CRM: crmDoc(t.CRM),
 		AllowedOrigins: t.AllowedOrigins, WrapUpMs: t.WrapUp.Milliseconds(), AwayReasons: t.AwayReasons,
 		DialRule: dialDoc(t.DialRule), AnnounceMonitor: t.AnnounceMonitoring, CallWaiting: t.CallWaiting,
+		TimeZone: t.TimeZone,
 	}
 	d.CRM.APIKey, d.CRM.Password = s.sealSecret(tenantID, d.CRM.APIKey), s.sealSecret(tenantID, d.CRM.Password)
 	b, err := json.Marshal(d)
