@@ -334,11 +334,15 @@ async function saveNumber(ev) {
 // ---- settings ----
 
 const listFields = ['awayReasons', 'allowedOrigins', 'dialRules.allowPrefixes', 'dialRules.allowCountries'];
-const numberFields = ['wrapUpSeconds', 'crm.lookupTimeoutMs', 'crm.routeTimeoutMs', 'dialRules.maxDigits'];
+const numberFields = ['wrapUpSeconds', 'recordingRetentionDays', 'crm.lookupTimeoutMs', 'crm.routeTimeoutMs', 'dialRules.maxDigits'];
 
 async function loadSettings() {
   const s = await api('GET', '/api/v1/settings');
   const f = $('#settings-form');
+  const zones = $('#time-zones');
+  if (!zones.children.length && Intl.supportedValuesOf) {
+    zones.replaceChildren(...Intl.supportedValuesOf('timeZone').map((z) => Object.assign(document.createElement('option'), { value: z })));
+  }
   for (const input of f.elements) {
     if (!input.name) continue;
     const [a, b] = input.name.split('.');

@@ -116,11 +116,32 @@ describe('admin console', { timeout: 180_000 }, () => {
     const form = page.locator('#settings-form');
     await form.locator('[name=wrapUpSeconds]').fill('20');
     await form.locator('[name=allowedOrigins]').fill('https://crm.example');
+    await form.locator('[name=timeZone]').fill('Europe/Budapest');
+    await form.locator('[name=callWaiting]').check();
+    await form.locator('[name=recordingPolicy]').selectOption('on_demand');
+    await form.locator('[name=recordingRetentionDays]').fill('90');
+    await form.locator('[name="crm.queryUrl"]').fill('https://crm.example/ivr');
     await page.getByTestId('settings-save').click();
     await page.getByTestId('flash-ok').filter({ hasText: 'Settings saved' }).waitFor();
     const { body } = await api('GET', '/api/v1/settings');
     assert.equal(body.wrapUpSeconds, 20);
     assert.deepEqual(body.allowedOrigins, ['https://crm.example']);
+    assert.equal(body.timeZone, 'Europe/Budapest');
+    assert.equal(body.callWaiting, true);
+    assert.equal(body.recordingPolicy, 'on_demand');
+    assert.equal(body.recordingRetentionDays, 90);
+    assert.equal(body.crm.queryUrl, 'https://crm.example/ivr');
+    // The form shows what is stored after a reload.
+    await page.reload();
+    await page.getByRole('button', { name: 'Settings' }).click();
+    assert.equal(await form.locator('[name=timeZone]').inputValue(), 'Europe/Budapest');
+    assert.equal(await form.locator('[name=recordingPolicy]').inputValue(), 'on_demand');
+
+    // A time zone that does not exist is refused with the server's words, and nothing changes.
+    await form.locator('[name=timeZone]').fill('Mars/Olympus');
+    await page.getByTestId('settings-save').click();
+    await page.getByTestId('flash-error').waitFor();
+    assert.equal((await api('GET', '/api/v1/settings')).body.timeZone, 'Europe/Budapest');
   });
 
   it('lists and adds SIP trunks (super-admin)', async () => {
