@@ -29,6 +29,10 @@ type Versity struct {
 	AccessKey string
 	SecretKey string
 	Dir       string // the backend's root: one directory per bucket
+
+	bin  string
+	mu   sync.Mutex
+	kill func() // stops the running process; nil when none
 }
 
 // Config returns the configuration of a bucket (not created) on the
@@ -95,39 +99,91 @@ func versityBinary(tb testing.TB) string {
 // killed by its PID).
 func StartVersity(tb testing.TB) *Versity {
 	tb.Helper()
-	bin := versityBinary(tb)
 	key := make([]byte, 20)
 	_, _ = rand.Read(key)
-	v := &Versity{AccessKey: "rb" + hex.EncodeToString(key[:6]), SecretKey: hex.EncodeToString(key), Dir: tb.TempDir()}
+	v := &Versity{AccessKey: "rb" + hex.EncodeToString(key[:6]), SecretKey: hex.EncodeToString(key), Dir: tb.TempDir(), bin: versityBinary(tb)}
+	tb.Cleanup(func() { v.stop() })
 	for attempt := 1; ; attempt++ {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			tb.Fatal(err)
 		}
 		v.Endpoint = ln.Addr().String()
-		_ = ln.Close() // a small window in which another process could take the port: retried below
-		var out bytes.Buffer
-		cmd := exec.Command(bin, "--access", v.AccessKey, "--secret", v.SecretKey, "--region", "us-east-1",
-			"--port", v.Endpoint, "--quiet", "posix", v.Dir)
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			tb.Fatalf("s3test: start versitygw: %v", err)
-		}
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(exited) }()
-		stop := func() {
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if err := waitHTTP(v.Endpoint, exited); err == nil {
-			tb.Cleanup(stop)
+		_ = ln.Close() // another process could take the port now: retried below
+		out, err := v.run()
+		if err == nil {
 			return v
-		} else if attempt >= 3 {
-			stop()
-			tb.Fatalf("s3test: versitygw on %s: %v\n%s", v.Endpoint, err, out.String())
 		}
-		stop()
+		if attempt >= 3 {
+			tb.Fatalf("s3test: versitygw on %s: %v\n%s", v.Endpoint, err, out)
+		}
 	}
+}
+
+// Restart stops the gateway and starts it again on the same address and
+// directory (the buckets and objects stay) with a new secret key, as when
+// an operator rotates the store's credentials.
+func (v *Versity) Restart(tb testing.TB, secret string) {
+	tb.Helper()
+	v.stop()
+	v.SecretKey = secret
+	if out, err := v.run(); err != nil {
+		tb.Fatalf("s3test: restart versitygw on %s: %v\n%s", v.Endpoint, err, out)
+	}
+}
+
+// run starts the process and waits until it answers.
+func (v *Versity) run() (string, error) {
+	var out syncBuffer
+	cmd := exec.Command(v.bin, "--access", v.AccessKey, "--secret", v.SecretKey, "--region", "us-east-1",
+		"--port", v.Endpoint, "--quiet", "posix", v.Dir)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return "", fmt.Errorf("start versitygw: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	v.mu.Lock()
+	v.kill = func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+	v.mu.Unlock()
+	if err := waitHTTP(v.Endpoint, exited); err != nil {
+		v.stop()
+		return out.String(), err
+	}
+	return "", nil
+}
+
+// stop kills the running process, if any, and waits for it.
+func (v *Versity) stop() {
+	v.mu.Lock()
+	kill := v.kill
+	v.kill = nil
+	v.mu.Unlock()
+	if kill != nil {
+		kill()
+	}
+}
+
+// syncBuffer is the process's output, written by exec's copying
+// goroutines and read by the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // waitHTTP polls until the gateway answers HTTP (an anonymous request
