@@ -98,7 +98,7 @@ func wantProblem(t *testing.T, what string, status int, body []byte, hdr http.He
 // played back; a flow playing them (one by id, one by name) answers a
 // number, and the SIP caller hears 1 kHz, then the flow's 600 Hz tone,
 // then 1 kHz again. Bad files, names and roles are refused with
-// problem+json; a prompt in use cannot be deleted; a flow naming a prompt
+// problem+json; another tenant sees none of the prompts; a prompt in use cannot be deleted; a flow naming a prompt
 // that does not exist is refused naming the node.
 func TestE2EPromptsUploadPlayDelete(t *testing.T) {
 	e := startE2E(t)
@@ -166,6 +166,30 @@ func TestE2EPromptsUploadPlayDelete(t *testing.T) {
 	}
 	if res, _ := e.get("/api/v1/prompts/"+welcome.ID+"/audio", "", nil); res.StatusCode != 401 {
 		t.Fatalf("audio without credentials: %d", res.StatusCode)
+	}
+
+	// Another tenant sees none of it.
+	status, body = e.api("POST", "/api/v1/tenants", admin, map[string]any{"id": "acme", "name": "Acme", "admin": map[string]string{"username": "boss"}})
+	var acme struct{ Admin struct{ Username, Password string } }
+	if err := json.Unmarshal(body, &acme); err != nil || status != 201 {
+		t.Fatalf("tenant: %d %s", status, body)
+	}
+	status, body = e.api("POST", "/api/v1/auth/login", "", map[string]string{"tenant": "acme", "login": "boss", "password": acme.Admin.Password})
+	var tok struct{ AccessToken string }
+	if err := json.Unmarshal(body, &tok); err != nil || status != 200 {
+		t.Fatalf("acme login: %d %s", status, body)
+	}
+	other := "Bearer " + tok.AccessToken
+	if status, body = e.api("GET", "/api/v1/prompts", other, nil); status != 200 || strings.Contains(string(body), welcome.ID) {
+		t.Fatalf("acme lists demo's prompts: %d %s", status, body)
+	}
+	for _, path := range []string{"/api/v1/prompts/" + welcome.ID, "/api/v1/prompts/" + welcome.ID + "/audio", "/api/v1/prompts/welcome"} {
+		if res, _ := e.get(path, other, nil); res.StatusCode != 404 {
+			t.Fatalf("acme GET %s: %d, want 404", path, res.StatusCode)
+		}
+	}
+	if status, _ = e.api("DELETE", "/api/v1/prompts/"+welcome.ID, other, nil); status != 404 {
+		t.Fatalf("acme deletes demo's prompt: %d", status)
 	}
 
 	// A flow naming a prompt that does not exist is refused, naming the node.
