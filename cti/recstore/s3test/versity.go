@@ -75,6 +75,16 @@ func versityBinary(tb testing.TB) string {
 	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
 		tb.Fatal(err)
 	}
+	// Test binaries of several packages may get here at once: one builds,
+	// the others wait for its result.
+	unlock, err := buildLock(bin+".lock", func() bool { _, err := os.Stat(bin); return err == nil })
+	if err != nil {
+		tb.Fatalf("s3test: %v", err)
+	}
+	defer unlock()
+	if _, err := os.Stat(bin); err == nil {
+		return bin
+	}
 	// Built beside its final name and renamed, so a test binary running in
 	// parallel never runs a half-written file.
 	tmp := fmt.Sprintf("%s.%d.tmp", bin, os.Getpid())
@@ -92,6 +102,35 @@ func versityBinary(tb testing.TB) string {
 	}
 	tb.Logf("s3test: built versitygw in %v", time.Since(began).Round(time.Second))
 	return bin
+}
+
+// buildLock takes a lock file (created exclusively) or waits while
+// another process holds it, until done reports the other's work finished.
+// A lock older than the longest build is taken to be left over from a
+// killed run.
+func buildLock(path string, done func() bool) (func(), error) {
+	deadline := time.Now().Add(15 * time.Minute)
+	for {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if err == nil {
+			f.Close()
+			return func() { _ = os.Remove(path) }, nil
+		}
+		if !os.IsExist(err) {
+			return nil, err
+		}
+		if done() {
+			return func() {}, nil
+		}
+		if st, err := os.Stat(path); err == nil && time.Since(st.ModTime()) > 13*time.Minute {
+			_ = os.Remove(path)
+			continue
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("waited 15 minutes for %s", path)
+		}
+		time.Sleep(time.Second)
+	}
 }
 
 // StartVersity runs a versitygw on a free loopback port with fresh root
