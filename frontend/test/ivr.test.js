@@ -140,9 +140,19 @@ describe('admin console: IVR flows and prompts', { timeout: 180_000 }, () => {
     await page.screenshot({ path: path.join(h.ROOT, 'docs/img/admin-ivr.png') });
   });
 
-  it('refuses to delete a prompt a flow plays, naming the flow', async () => {
+  it('refuses to delete a prompt a flow plays, naming the flow; deletes one no flow plays', async () => {
     await page.locator('tr[data-prompt=welcome]').getByRole('button', { name: 'Delete' }).click();
     await page.getByTestId('flash-error').filter({ hasText: 'played by IVR flow main' }).waitFor();
     assert.equal(await page.locator('tr[data-prompt=welcome]').count(), 1);
+
+    await page.getByTestId('prompt-name').fill('spare');
+    await page.getByTestId('prompt-file').setInputFiles(h.writeToneWav(path.join(dir, 'spare.wav'), 600, { seconds: 0.5, rate: 16_000 }));
+    await page.getByTestId('prompt-upload').click();
+    await page.locator('tr[data-prompt=spare]').waitFor();
+    await page.locator('tr[data-prompt=spare]').getByRole('button', { name: 'Delete' }).click();
+    await page.getByTestId('flash-ok').filter({ hasText: 'Prompt spare deleted' }).waitFor();
+    await page.locator('tr[data-prompt=spare]').waitFor({ state: 'detached' });
+    const { body } = await api('GET', '/api/v1/prompts');
+    assert.deepEqual(body.items.map((p) => p.name), ['welcome']);
   });
 });
