@@ -77,6 +77,9 @@ func (s *Server) postPrompt(c *fiber.Ctx) error {
 	if len(filename) > 200 {
 		filename = filename[:200]
 	}
+	// Form and query values point into fasthttp's reused buffers; the
+	// prompt keeps its name and file name.
+	name, filename = strings.Clone(name), strings.Clone(filename)
 	pr, err := s.svc.UploadPrompt(c.UserContext(), p, name, filename, data)
 	if err != nil {
 		return err
