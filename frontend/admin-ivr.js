@@ -78,7 +78,10 @@ export function ivrTab(d) {
 
   /** The node's first sound: a prompt, a tone or digits. */
   function soundEditor(n) {
-    const s = (n.say ||= [{}])[0] || (n.say[0] = {});
+    // A node without a sound gets one: the first prompt, or a beep when
+    // none has been uploaded yet.
+    if (!n.say?.length) n.say = [prompts.length ? { prompt: prompts[0].name } : { toneHz: 440, ms: 500 }];
+    const s = n.say[0];
     const kind = s.prompt !== undefined ? 'prompt' : s.toneHz !== undefined ? 'tone' : s.digits !== undefined ? 'digits' : 'prompt';
     const kindSel = el('select', { 'aria-label': 'Sound', on: { change: () => {
       n.say[0] = kindSel.value === 'tone' ? { toneHz: 440, ms: 500 } : kindSel.value === 'digits' ? { digits: '1' } : { prompt: prompts[0]?.name || '' };
