@@ -170,7 +170,9 @@ func TestE2EPromptsUploadPlayDelete(t *testing.T) {
 
 	// Another tenant sees none of it.
 	status, body = e.api("POST", "/api/v1/tenants", admin, map[string]any{"id": "acme", "name": "Acme", "admin": map[string]string{"username": "boss"}})
-	var acme struct{ Admin struct{ Username, Password string } }
+	var acme struct {
+		Admin struct{ Username, Password string }
+	}
 	if err := json.Unmarshal(body, &acme); err != nil || status != 201 {
 		t.Fatalf("tenant: %d %s", status, body)
 	}
@@ -256,7 +258,9 @@ func TestE2EPromptsUploadPlayDelete(t *testing.T) {
 	}
 
 	status, body = e.api("GET", "/api/v1/audit", admin, nil)
-	var audit struct{ Items []struct{ Action, Target string } }
+	var audit struct {
+		Items []struct{ Action, Target string }
+	}
 	if err := json.Unmarshal(body, &audit); err != nil || status != 200 {
 		t.Fatalf("audit: %d %s", status, body)
 	}
