@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -52,7 +53,7 @@ func (e *e2e) get(path, auth string, hdr map[string]string) (*http.Response, []b
 // Content-Range, 416 past the end) and the audio holds both tones.
 // Retention then deletes the object, audited, and the code stops working.
 func TestE2ERecordingS3UploadRangeRetention(t *testing.T) {
-	s3cfg := s3test.Start(t)
+	s3cfg := s3test.StartVersity(t).Config("recordings")
 	dataDir := t.TempDir()
 	withS3 := func(c *Config) {
 		c.DataDir = dataDir
@@ -281,4 +282,136 @@ func channelTones(pcm []int16, ch int) *mediatest.ToneDetector {
 	}
 	d.WritePCM(mono)
 	return d
+}
+
+// recordOneCall has alice answer a call from the carrier, hears both
+// tones, hangs up, and returns the recording once it is waiting for
+// upload with at least one failed attempt.
+func recordOneCall(t *testing.T, e *e2e) cti.RecordingMeta {
+	t.Helper()
+	a := e.signIn("alice", 440)
+	_, call := e.ringAndAnswer(a, "1001")
+	heard := carrierAudio(call, 1000)
+	a.hears(1000)
+	if err := heard.WaitFor(e.ctx, 440); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // some audio in the file beyond the first tones
+	if err := call.Hangup(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	a.waitCall("ended")
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		metas, err := e.app.store.PendingRecordingUploads(e.ctx, time.Now().Add(time.Hour), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(metas) == 1 && metas[0].UploadAttempts >= 1 {
+			return metas[0]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no failed upload attempt: %+v", metas)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// versitygw checks every request's SigV4 signature, as AWS does. The
+// store's credentials are rotated while the product runs: its upload is
+// refused (the recording stays pending, its file on the local disk, and
+// is tried again); a start with the old key is refused ("recstore: s3
+// bucket recordings: Access Denied."); a start with the new key uploads the pending recording, which
+// then downloads whole and by Range from the store.
+func TestE2ERecordingS3WrongSecretKeepsRecording(t *testing.T) {
+	v := s3test.StartVersity(t)
+	dataDir := t.TempDir()
+	e := startE2E(t, func(c *Config) {
+		c.DataDir = dataDir
+		c.RecordingStorage, c.S3 = cti.StorageS3, v.Config("recordings")
+		c.Tenants = map[string]TenantConfig{"demo": {Record: true}}
+		c.recordingJobs = cti.RecordingJobOptions{Retry: 200 * time.Millisecond}
+	})
+	oldSecret := v.SecretKey
+	v.Restart(t, "rotated-"+oldSecret[:20])
+
+	meta := recordOneCall(t, e)
+	if meta.Storage != cti.StorageLocal {
+		t.Fatalf("storage %q after a refused upload", meta.Storage)
+	}
+	if st, err := os.Stat(meta.Path); err != nil || st.Size() != meta.SizeBytes {
+		t.Fatalf("the local copy must stay until uploaded: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(v.Dir, "recordings", meta.Key)); !os.IsNotExist(err) {
+		t.Fatalf("the refused upload reached the store: %v", err)
+	}
+	e.app.close()
+
+	// The old key: refused at start, saying why.
+	cfg := &Config{}
+	*cfg = *e.app.cfg
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if a, err := newApp(e.ctx, cfg, quiet, io.Discard); err == nil {
+		a.close()
+		t.Fatal("started with a secret key the store refuses")
+	} else if !strings.Contains(err.Error(), "Access Denied") { // a HEAD's 403 carries no error code
+		t.Fatalf("start with the old key: %v, want access denied", err)
+	}
+
+	// The new key: the pending recording goes up, the local copy goes.
+	cfg.S3.SecretKey = v.SecretKey
+	a2, err := newApp(e.ctx, cfg, quiet, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2.start()
+	t.Cleanup(a2.close)
+	deadline := time.Now().Add(20 * time.Second)
+	var m *cti.RecordingMeta
+	for m == nil || m.UploadPending {
+		if m, err = a2.store.GetRecording(e.ctx, "demo", meta.ID); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the pending recording was not uploaded with the new key: %+v", m)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if m.Storage != cti.StorageS3 {
+		t.Fatalf("storage %q after the upload", m.Storage)
+	}
+	if st, err := os.Stat(filepath.Join(v.Dir, "recordings", meta.Key)); err != nil || st.Size() != meta.SizeBytes {
+		t.Fatalf("the object in the gateway's directory: %v", err)
+	}
+	if _, err := os.Stat(meta.Path); !os.IsNotExist(err) {
+		t.Fatalf("the local copy is still there after the upload: %v", err)
+	}
+
+	// Downloaded from the store: whole, and by Range.
+	e2 := &e2e{t: t, ctx: e.ctx, app: a2, base: a2.url(), creds: e.creds}
+	auth := "Bearer " + e2.login("admin")
+	status, body := e2.api("GET", "/api/v1/calls/"+meta.CallID, auth, nil)
+	var rec struct {
+		Recording *struct{ URL string } `json:"recording"`
+	}
+	if err := json.Unmarshal(body, &rec); err != nil || status != 200 || rec.Recording == nil {
+		t.Fatalf("call record: %d %s", status, body)
+	}
+	url := rec.Recording.URL
+	res, whole := e2.get(url, auth, nil)
+	if res.StatusCode != 200 || int64(len(whole)) != meta.SizeBytes {
+		t.Fatalf("whole download: %d, %d bytes", res.StatusCode, len(whole))
+	}
+	res, part := e2.get(url, auth, map[string]string{"Range": "bytes=44-1043"})
+	if res.StatusCode != 206 || !bytes.Equal(part, whole[44:1044]) ||
+		res.Header.Get("Content-Range") != "bytes 44-1043/"+strconv.FormatInt(meta.SizeBytes, 10) {
+		t.Fatalf("range download: %d %q, %d bytes", res.StatusCode, res.Header.Get("Content-Range"), len(part))
+	}
+	pcm, channels, _, err := wav.ReadInterleaved(bytes.NewReader(whole))
+	if err != nil || channels != 2 {
+		t.Fatalf("wav from the store: %v", err)
+	}
+	if l, r := channelTones(pcm, 0), channelTones(pcm, 1); !l.Detected(440) || !r.Detected(1000) {
+		t.Fatalf("tones in the stored copy: left 440 %v, right 1000 %v", l.Detected(440), r.Detected(1000))
+	}
 }

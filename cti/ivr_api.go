@@ -2,6 +2,7 @@ package cti
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/ringbridge/ringbridge/cti/ivr"
@@ -45,7 +46,14 @@ func ivrError(err error) error {
 	if err == nil {
 		return nil
 	}
-	return &Error{Kind: KindInvalid, Message: err.Error(), Err: err}
+	e := &Error{Kind: KindInvalid, Message: err.Error(), Err: err}
+	// The node also goes in the problem's errors, so an editor can show
+	// the message beside it.
+	var ve *ivr.Error
+	if errors.As(err, &ve) && ve.Node != "" {
+		e.Fields = []FieldError{{Field: "nodes/" + ve.Node, Message: ve.Message}}
+	}
+	return e
 }
 
 // ListIVRFlows returns the current version of each of the tenant's flows.
@@ -83,6 +91,9 @@ func (s *Service) SaveIVRFlow(ctx context.Context, p Principal, f ivr.Flow) (*IV
 	}
 	if err := ivr.Validate(&f); err != nil {
 		return nil, ivrError(err)
+	}
+	if err := s.checkFlowPrompts(ctx, p.TenantID, &f); err != nil {
+		return nil, err
 	}
 	v, err := s.store.SaveIVRFlow(ctx, p.TenantID, &f, p.Username, time.Now().UTC())
 	if err != nil {
@@ -133,6 +144,9 @@ func (s *Service) DeleteIVRNode(ctx context.Context, p Principal, flowID, nodeID
 // RollbackIVRFlow makes an earlier version current again.
 func (s *Service) RollbackIVRFlow(ctx context.Context, p Principal, id string, version int) (*IVRFlowVersion, error) {
 	if err := p.require(rolesAdmin, "change IVR flows"); err != nil {
+		return nil, err
+	}
+	if err := s.checkVersionPrompts(ctx, p.TenantID, id, version); err != nil {
 		return nil, err
 	}
 	if err := s.store.SetIVRFlowCurrent(ctx, p.TenantID, id, version); err != nil {

@@ -188,6 +188,11 @@ func (c *Call) ivrPrompt() EndReason {
 		case s.Digits != "":
 			sounds = append(sounds, Sound{Digits: s.Digits})
 			length += time.Duration(len(s.Digits)) * 200 * time.Millisecond
+		case s.Prompt != "":
+			if ps, ok := c.promptSound(s.Prompt); ok {
+				sounds = append(sounds, ps)
+				length += ps.Length
+			}
 		}
 	}
 	if len(sounds) > 0 && c.svc.player != nil {

@@ -196,6 +196,9 @@ type Sound struct {
 	Digits string
 	// Ringback plays the ringing tone (425 Hz, 1 s on, 4 s off) for ever.
 	Ringback bool
+	// Audio is an 8 kHz mono 16-bit WAV file held in memory (an uploaded
+	// prompt), played once; Length is how long it lasts.
+	Audio []byte
 }
 
 // EarlyMediaNotifier is implemented by outbound legs that can tell when

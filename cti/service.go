@@ -168,6 +168,8 @@ type Service struct {
 	// player is media's Player, when it is one; nil: queued callers hear
 	// silence.
 	player Player
+	// prompts caches uploaded prompts' audio (prompt_cache.go).
+	prompts promptCache
 	// trunkApplier applies trunk changes to the voice path (set once,
 	// before serving; nil: changes apply at the next start).
 	trunkApplier TrunkApplier

@@ -129,6 +129,7 @@ type Store interface {
 	QueueStore
 	ForwardingStore
 	IVRFlowStore
+	PromptStore
 
 	Close() error
 }

@@ -5,6 +5,7 @@
 // read-only; super-admins also the tenants.
 
 import { AuthSession, safeStorage } from './auth.js';
+import { ivrTab } from './admin-ivr.js';
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const auth = new AuthSession(safeStorage(() => sessionStorage));
@@ -38,7 +39,9 @@ async function api(method, path, body, { raw = false, contentType = 'application
     const token = await auth.accessToken(attempt > 0);
     const headers = { Authorization: `Bearer ${token}`, Accept: 'application/json, application/problem+json, text/csv' };
     let payload;
-    if (body !== undefined) {
+    if (body instanceof FormData) {
+      payload = body; // the browser sets the multipart boundary
+    } else if (body !== undefined) {
       headers['Content-Type'] = contentType;
       payload = contentType === 'application/json' ? JSON.stringify(body) : body;
     }
@@ -79,6 +82,7 @@ const guarded = (fn, form) => async (ev) => {
 const list = (s) => String(s || '').split(/[,;]/).map((x) => x.trim()).filter(Boolean);
 const when = (t) => (t ? new Date(t).toLocaleString() : '');
 const isAdmin = () => me?.role === 'admin';
+const ivr = ivrTab({ api, el, flash, guarded, isAdmin, when });
 
 // ---- sign-in ----
 
@@ -123,7 +127,7 @@ async function enter() {
 
 // ---- tabs ----
 
-const loaders = { users: loadUsers, numbers: loadNumbers, calls: loadCalls, settings: loadSettings, keys: loadKeys, webhooks: loadWebhooks, audit: loadAudit, trunks: loadTrunks, tenants: loadTenants };
+const loaders = { users: loadUsers, numbers: loadNumbers, calls: loadCalls, ivr: () => ivr.load(), settings: loadSettings, keys: loadKeys, webhooks: loadWebhooks, audit: loadAudit, trunks: loadTrunks, tenants: loadTenants };
 
 async function show(tab) {
   for (const b of document.querySelectorAll('#tabs button')) b.setAttribute('aria-current', b.dataset.tab === tab ? 'page' : 'false');
@@ -157,6 +161,7 @@ function wire() {
   $('#calls-more').addEventListener('click', guarded(() => loadCalls(true)));
   $('#tenant-form').addEventListener('submit', guarded(createTenant, $('#tenant-form')));
   $('#trunk-form').addEventListener('submit', guarded(createTrunk, $('#trunk-form')));
+  ivr.wire();
 }
 
 function debounce(fn, ms = 250) {

@@ -50,6 +50,8 @@ func soundParts(s cti.Sound) ([]player.Part, error) {
 	switch {
 	case s.Ringback:
 		return []player.Part{{Source: player.NewRingback()}}, nil
+	case len(s.Audio) > 0:
+		return promptParts(s.Audio)
 	case s.Digits != "":
 		var parts []player.Part
 		for _, d := range s.Digits {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,18 +30,30 @@ func TestStores(t *testing.T) {
 	for i := range data {
 		data[i] = byte(i * 7)
 	}
-	s3, err := recstore.NewS3(s3test.Start(t))
-	if err != nil {
-		t.Fatal(err)
+	bucket := func(cfg recstore.S3Config) *recstore.S3 {
+		s3, err := recstore.NewS3(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s3.EnsureBucket(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := s3.EnsureBucket(ctx); err != nil {
+			t.Fatalf("bucket already there: %v", err)
+		}
+		return s3
 	}
-	if err := s3.EnsureBucket(ctx); err != nil {
-		t.Fatal(err)
+	stores := []struct {
+		name string
+		st   cti.RecordingStorage
+	}{
+		{"local", &recstore.Local{Root: t.TempDir()}},
+		{"gofakes3", bucket(s3test.Start(t))},
+		{"versitygw", bucket(s3test.StartVersity(t).Config("recordings"))},
 	}
-	if err := s3.EnsureBucket(ctx); err != nil {
-		t.Fatalf("bucket already there: %v", err)
-	}
-	for _, st := range []cti.RecordingStorage{&recstore.Local{Root: t.TempDir()}, s3} {
-		t.Run(st.Name(), func(t *testing.T) {
+	for _, tc := range stores {
+		st := tc.st
+		t.Run(tc.name, func(t *testing.T) {
 			src := filepath.Join(t.TempDir(), "x.wav")
 			if err := os.WriteFile(src, data, 0o600); err != nil {
 				t.Fatal(err)
@@ -87,5 +100,44 @@ func TestStores(t *testing.T) {
 				t.Fatalf("deleted key: %v", err)
 			}
 		})
+	}
+}
+
+// versitygw checks signatures: a client with the wrong secret key is
+// refused on every request, saying so, and what it tried to store is not
+// there; the right key stores it.
+func TestS3WrongSecretRefused(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	v := s3test.StartVersity(t)
+	good, err := recstore.NewS3(v.Config("recordings"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := good.EnsureBucket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cfg := v.Config("recordings")
+	cfg.SecretKey += "x"
+	bad, err := recstore.NewS3(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), "x.wav")
+	if err := os.WriteFile(src, []byte("RIFF…"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err = bad.Put(ctx, "demo/rec_1.wav", src)
+	if err == nil || !strings.Contains(err.Error(), "signature") {
+		t.Fatalf("put with a wrong secret: %v, want a signature error", err)
+	}
+	if err := bad.EnsureBucket(ctx); err == nil {
+		t.Fatal("bucket check with a wrong secret succeeded")
+	}
+	if _, _, err := good.Open(ctx, "demo/rec_1.wav", 0, -1); cti.ErrorKind(err) != cti.KindNotFound {
+		t.Fatalf("the refused object: %v, want not found", err)
+	}
+	if err := good.Put(ctx, "demo/rec_1.wav", src); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -10,6 +10,7 @@ import { cleanNumber, isDialable, safeHttpUrl, clock, secondsBetween, reasonLabe
 import { ROOT } from './harness.js';
 import { noticeFor } from '../views.js';
 import { warningText } from '../quality.js';
+import { edges } from '../ivr-graph.js';
 
 describe('format', () => {
   it('cleans pasted numbers', () => {
@@ -96,5 +97,15 @@ describe('call quality warning', () => {
     assert.match(warningText({ level: 'poor', side: 'remote', legs: [{ kind: 'agent', extension: '1002', level: 'poor' }] }), /other party's network/);
     assert.equal(warningText({ level: 'fair', legs: [] }), '');
     assert.equal(warningText(null), '');
+  });
+});
+
+describe('IVR graph', () => {
+  it('lists each node\'s branches with their labels', () => {
+    assert.deepEqual(edges({ id: 'm', kind: 'menu', choices: { 2: 'b', 1: 'a' }, onTimeout: 'm', onInvalid: 'bye' }),
+      [['a', '1'], ['b', '2'], ['m', 'timeout'], ['bye', 'invalid']]);
+    assert.deepEqual(edges({ id: 'c', kind: 'condition', then: 'x', else: 'y' }), [['x', 'then'], ['y', 'else']]);
+    assert.deepEqual(edges({ id: 'r', kind: 'route', to: { kind: 'flow', target: 'sales' } }), [['flow:sales', '']]);
+    assert.deepEqual(edges({ id: 'h', kind: 'hangup' }), []);
   });
 });

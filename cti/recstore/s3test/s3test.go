@@ -1,8 +1,9 @@
 // Package s3test starts an S3-compatible server on loopback for tests:
-// gofakes3 (an S3 REST server over real HTTP, objects in memory), or the
-// server RB_S3_ENDPOINT names (e.g. SeaweedFS's `weed mini`, with
-// RB_S3_ACCESS_KEY / RB_S3_SECRET_KEY), so the same tests can run against
-// another implementation. docs/recordings.md says why gofakes3.
+// versitygw (StartVersity: a real S3 gateway that checks request
+// signatures, run as a process), gofakes3 (Start: an S3 REST server over
+// real HTTP, objects in memory, no signature checks), or the server
+// RB_S3_ENDPOINT names (with RB_S3_ACCESS_KEY / RB_S3_SECRET_KEY).
+// docs/recordings.md says why versitygw.
 //
 // # Concurrency
 //

@@ -54,6 +54,7 @@ var suite = []struct {
 	{"ConcurrentRefreshConsume", testConcurrentRefreshConsume},
 	{"NodesKeepTheirOwnState", testNodesKeepTheirOwnState},
 	{"IVRFlows", testIVRFlows},
+	{"Prompts", testPrompts},
 }
 
 // Run runs the whole suite against the databases db makes.
