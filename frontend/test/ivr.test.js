@@ -3,8 +3,9 @@
 // builds a flow with a menu through the node editor, removes a node a
 // branch still points at and sees the server's refusal beside the menu
 // node, fixes the branch, saves, and rolls back to the first version.
-// The preview graph follows every step. The screenshots are
-// docs/img/admin-ivr.png and admin-ivr-error.png (docs/ivr.md).
+// The preview graph follows every step. The screenshots land in
+// test-results/browser/; docs/img/admin-ivr.png and admin-ivr-error.png
+// (docs/ivr.md) are copies of them, made by hand.
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -112,7 +113,7 @@ describe('admin console: IVR flows and prompts', { timeout: 180_000 }, () => {
     const err = page.getByTestId('node-error-menu');
     await err.filter({ hasText: 'goes to "sales", which does not exist' }).waitFor();
     await page.getByTestId('flash-error').filter({ hasText: 'Not saved' }).waitFor();
-    await page.screenshot({ path: path.join(h.ROOT, 'docs/img/admin-ivr-error.png') });
+    await h.screenshot(page, 'admin-ivr-error');
     assert.equal((await api('GET', '/api/v1/ivr/flows/main')).body.version, 1, 'nothing was saved');
 
     await node('menu').getByLabel('key 1').selectOption('bye');
@@ -137,7 +138,7 @@ describe('admin console: IVR flows and prompts', { timeout: 180_000 }, () => {
     const actions = audit.body.items.map((a) => a.action);
     for (const a of ['prompt.create', 'ivr.save', 'ivr.rollback']) assert.ok(actions.includes(a), `audit has ${a}`);
     await page.getByTestId('ivr-editor').scrollIntoViewIfNeeded();
-    await page.screenshot({ path: path.join(h.ROOT, 'docs/img/admin-ivr.png') });
+    await h.screenshot(page, 'admin-ivr');
   });
 
   it('refuses to delete a prompt a flow plays, naming the flow; deletes one no flow plays', async () => {
