@@ -7,7 +7,9 @@
 //
 // API is safe for concurrent use. An Endpoint's signalling methods may be
 // called from any goroutine; its media runs on one read goroutine per
-// remote track, owned by the Endpoint and ended by Close.
+// remote track, owned by the Endpoint and ended by Close. Every
+// Endpoint's RTCP reports are sent by one goroutine owned by the API
+// (reports.go), ended by API.Close.
 package peer
 
 import (
@@ -40,6 +42,9 @@ type Config struct {
 	PublicIPs []string
 	// IncludeLoopback offers 127.0.0.1 candidates (development and tests).
 	IncludeLoopback bool
+	// ReportInterval is how often each session sends its RTCP sender and
+	// receiver reports while media flows (default 5 s, as Chrome does).
+	ReportInterval time.Duration
 }
 
 // API builds PeerConnections that share the muxed sockets.
@@ -50,6 +55,7 @@ type API struct {
 	udpMux  ice.UDPMux
 	tcpMux  ice.TCPMux
 	log     *slog.Logger
+	reports *reporter
 	// cert is the DTLS certificate of every agent session: generating an
 	// ECDSA key per sign-in costs CPU and memory and buys nothing, since
 	// browsers pin the fingerprint per session from the SDP anyway. It is
@@ -100,12 +106,11 @@ func New(cfg Config, log *slog.Logger) (*API, error) {
 	}, webrtc.RTPCodecTypeAudio); err != nil {
 		return nil, fmt.Errorf("register telephone-event: %w", err)
 	}
+	// No interceptors: NACK and congestion control buy nothing for
+	// 64 kbit/s G.711 and cost CPU per packet, and the RTCP reports come
+	// from one loop for all sessions (reports.go) instead of two
+	// goroutines per PeerConnection.
 	reg := &interceptor.Registry{}
-	// Sender/receiver reports only: NACK and congestion control buy
-	// nothing for 64 kbit/s G.711 and cost CPU per packet.
-	if err := webrtc.ConfigureRTCPReports(reg); err != nil {
-		return nil, fmt.Errorf("rtcp reports: %w", err)
-	}
 
 	se := webrtc.SettingEngine{LoggerFactory: slogFactory{log}}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
@@ -166,6 +171,7 @@ func New(cfg Config, log *slog.Logger) (*API, error) {
 	}
 	se.SetNetworkTypes(networks)
 	a.api = webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
+	a.reports = newReporter(cfg.ReportInterval)
 	return a, nil
 }
 
@@ -174,6 +180,7 @@ func (a *API) UDPPort() int { return a.udpPort }
 
 // Close releases the shared sockets (after every Endpoint is closed).
 func (a *API) Close() error {
+	a.reports.close()
 	err := a.udpMux.Close()
 	if a.tcpMux != nil {
 		_ = a.tcpMux.Close()
