@@ -15,11 +15,12 @@ import (
 )
 
 // batchSize is how many datagrams one recvmmsg may return; batchSlot the
-// room for each (WebRTC keeps packets under the path MTU; a longer one
-// is cut and then fails its SRTP/DTLS check like any corrupt packet).
+// room for each: pion's own read buffer size, so whatever pion accepted
+// before still fits (WebRTC keeps packets under the path MTU, but a
+// reassembled IP fragment may be longer). 256 KiB per socket.
 const (
 	batchSize = 32
-	batchSlot = 1536
+	batchSlot = 8192
 )
 
 // batchConn is the shared ICE UDP socket read in batches. Every agent's

@@ -152,3 +152,35 @@ func BenchmarkBatchConnRead(b *testing.B) {
 		}
 	}
 }
+
+// A datagram longer than an Ethernet MTU (a reassembled fragment) comes
+// through whole, as it did when pion read the socket itself.
+func TestBatchConnKeepsLongDatagrams(t *testing.T) {
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc, err := newBatchConn(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bc.Close()
+	s, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	long := bytes.Repeat([]byte("0123456789abcdef"), 4000/16)
+	if _, err := s.WriteToUDPAddrPort(long, bc.LocalAddr().(*net.UDPAddr).AddrPort()); err != nil {
+		t.Fatal(err)
+	}
+	_ = bc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 8192)
+	n, _, err := bc.ReadFromAddrPort(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf[:n], long) {
+		t.Fatalf("got %d bytes, want the %d sent", n, len(long))
+	}
+}
