@@ -19,13 +19,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/ringbridge/ringbridge/media/peer"
 	"github.com/ringbridge/ringbridge/media/rtpio"
 	"github.com/ringbridge/ringbridge/media/trunk"
 )
 
 // registerMediaMetrics exposes packet counters and live legs. Labels stay
 // low-cardinality: no call ids, no numbers.
-func registerMediaMetrics(reg *prometheus.Registry, trunks *trunk.Trunks) {
+func registerMediaMetrics(reg *prometheus.Registry, trunks *trunk.Trunks, peers *peer.API) {
 	reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ringbridge_rtp_packets_received_total", Help: "RTP packets received on all legs."},
 			func() float64 { return float64(rtpio.Totals().Received) }),
@@ -35,6 +36,10 @@ func registerMediaMetrics(reg *prometheus.Registry, trunks *trunk.Trunks) {
 			func() float64 { return float64(rtpio.Totals().Dropped) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ringbridge_sip_legs", Help: "SIP legs in progress."},
 			func() float64 { return float64(trunks.ActiveLegs()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ringbridge_ice_udp_reads_total", Help: "System calls reading the shared WebRTC UDP sockets (each may return several datagrams)."},
+			func() float64 { r, _ := peers.ICEReads(); return float64(r) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ringbridge_ice_udp_datagrams_total", Help: "Datagrams read from the shared WebRTC UDP sockets."},
+			func() float64 { _, d := peers.ICEReads(); return float64(d) }),
 	)
 }
 

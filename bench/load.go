@@ -233,6 +233,9 @@ func (e *env) runLevel(ctx context.Context, n int) (*level, levelResult, error) 
 		r.ServerRTPInPerSec = (d.RTPRecv - mh0.RTPRecv) / secs
 		r.ServerRTPOutPerSec = (d.RTPSent - mh0.RTPSent) / secs
 		r.ServerRTPDropped = d.RTPDrop - mh0.RTPDrop
+		if reads := d.ICEReads - mh0.ICEReads; reads > 0 {
+			r.ICEDatagramsPerRead = (d.ICEDatagrams - mh0.ICEDatagrams) / reads
+		}
 	}
 	if perr == nil {
 		<-prb.done
@@ -265,6 +268,8 @@ func (e *env) runLevel(ctx context.Context, n int) (*level, levelResult, error) 
 	}
 	if m, err := scrapeMetrics(ctx, srv.base); err == nil {
 		r.GoroutinesAfterCalls = m.Goroutines
+		r.HeapIdleAfterMiB = (m.HeapIdle - m.HeapReleased) / mib
+		r.HeapInuseAfterMiB = (m.HeapInuse - m0.HeapInuse) / mib
 	}
 	var p2a, rtt samples
 	for _, a := range lv.agents {

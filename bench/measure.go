@@ -201,6 +201,7 @@ const benchMetricsToken = "ringbridge-bench-metrics-token"
 type metricsSnapshot struct {
 	Goroutines, Threads       float64
 	RTPRecv, RTPSent, RTPDrop float64
+	ICEReads, ICEDatagrams    float64
 	SIPLegs                   float64
 	// The Go runtime's own view of the memory (bytes): live heap spans,
 	// goroutine stacks, heap held but idle, and of that what was given
@@ -230,6 +231,8 @@ func scrapeMetrics(ctx context.Context, base string) (metricsSnapshot, error) {
 		"ringbridge_rtp_packets_sent_total":     &m.RTPSent,
 		"ringbridge_rtp_packets_dropped_total":  &m.RTPDrop,
 		"ringbridge_sip_legs":                   &m.SIPLegs,
+		"ringbridge_ice_udp_reads_total":        &m.ICEReads,
+		"ringbridge_ice_udp_datagrams_total":    &m.ICEDatagrams,
 		"go_memstats_heap_inuse_bytes":          &m.HeapInuse,
 		"go_memstats_stack_inuse_bytes":         &m.StackInuse,
 		"go_memstats_heap_idle_bytes":           &m.HeapIdle,

@@ -38,7 +38,10 @@ type Endpoint struct {
 
 	mu       sync.Mutex // serialises offers
 	hasTrack bool
-	reports  rtpio.RemoteReports // the browser's RTCP about our stream (quality.go)
+	reports  rtpio.Reports // the browser's RTCP about our stream, and ours about its (quality.go)
+	// repSent and repRecv are the packet counts at the last report; only
+	// the API's reporter touches them.
+	repSent, repRecv uint64
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -93,6 +96,7 @@ func (a *API) NewEndpoint(id string, ev cti.AgentEndpointEvents) (*Endpoint, err
 			ev.OnConnectionState(s.String())
 		}
 	})
+	a.reports.add(e)
 	return e, nil
 }
 
@@ -187,6 +191,7 @@ func (e *Endpoint) readLoop(tr *webrtc.TrackRemote) {
 // Close ends the PeerConnection and waits for its goroutines.
 func (e *Endpoint) Close() error {
 	e.cancel()
+	e.api.reports.remove(e)
 	e.reader.Sink.Store(nil)
 	err := e.pc.Close()
 	e.wg.Wait()
@@ -201,6 +206,7 @@ type outTrack struct {
 	id, stream string
 	writer     *rtpio.Writer
 	ws         atomic.Pointer[webrtc.TrackLocalWriter]
+	octets     atomic.Uint64 // payload bytes sent, for sender reports
 }
 
 var errUnbound = errors.New("track not bound yet")
@@ -211,6 +217,9 @@ func (t *outTrack) write(h *rtp.Header, payload []byte) error {
 		return errUnbound
 	}
 	_, err := (*ws).WriteRTP(h, payload)
+	if err == nil {
+		t.octets.Add(uint64(len(payload)))
+	}
 	return err
 }
 

@@ -13,8 +13,8 @@ var _ cti.MediaStatsReporter = (*Endpoint)(nil)
 
 // readSenderRTCP reads the browser's RTCP about our track until the
 // sender closes: its receiver reports carry its loss and jitter, and echo
-// our sender reports (sent by pion's report interceptor) for the round
-// trip. Reading is also what lets the interceptors see it.
+// our sender reports (reports.go) for the round trip; its sender reports
+// give the LSR/DLSR of our receiver reports.
 func (e *Endpoint) readSenderRTCP(s *webrtc.RTPSender) {
 	defer e.wg.Done()
 	for {
@@ -29,10 +29,7 @@ func (e *Endpoint) readSenderRTCP(s *webrtc.RTPSender) {
 		if ps := s.GetParameters().Encodings; len(ps) > 0 {
 			ssrc = uint32(ps[0].SSRC)
 		}
-		now, holes := time.Now(), e.writer.Holes()
-		for _, p := range pkts {
-			e.reports.Observe(p, ssrc, holes, now)
-		}
+		e.reports.Take(pkts, ssrc, e.writer.Holes(), time.Now())
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"testing"
+	"time"
 )
 
 var loopback = netip.MustParseAddr("127.0.0.1")
@@ -185,5 +186,64 @@ func TestPortsSkipsPortsTakenByOthers(t *testing.T) {
 	c.Close()
 	if _, _, err := p.Allocate(); !errors.Is(err, ErrNoPorts) {
 		t.Fatalf("err %v, want ErrNoPorts", err)
+	}
+}
+
+// When the calls in progress fall to half their peak and hang-ups pause,
+// the heap goes back to the OS once; a few calls ending while most go on
+// return nothing.
+func TestPortsReturnHeapWhenCallsEnd(t *testing.T) {
+	base := freeRange(t, 2*40)
+	p, err := NewPorts(loopback, base, base+2*40-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	freed := make(chan struct{}, 4)
+	p.mu.Lock()
+	p.freeOS = func() { freed <- struct{}{} }
+	p.mu.Unlock()
+	var pairs []pair
+	for range 40 {
+		pairs = append(pairs, allocate(t, p))
+	}
+	// 40 → 30: most calls go on.
+	for _, pr := range pairs[:10] {
+		pr.close(p)
+	}
+	// 30 → 0: the wave of hang-ups at the end of a shift.
+	for _, pr := range pairs[10:] {
+		pr.close(p)
+	}
+	select {
+	case <-freed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("heap not returned after the calls ended")
+	}
+	select {
+	case <-freed:
+		t.Fatal("heap returned twice for one wave of hang-ups")
+	case <-time.After(2 * returnAfter):
+	}
+
+	// A new peak of 20, of which 4 end: nothing to return.
+	pairs = pairs[:0]
+	for range 20 {
+		pairs = append(pairs, allocate(t, p))
+	}
+	for _, pr := range pairs[:4] {
+		pr.close(p)
+	}
+	select {
+	case <-freed:
+		t.Fatal("heap returned while most calls went on")
+	case <-time.After(2 * returnAfter):
+	}
+	for _, pr := range pairs[4:] {
+		pr.close(p)
+	}
+	select {
+	case <-freed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("heap not returned after the second wave")
 	}
 }

@@ -77,6 +77,12 @@ func (r *farReports) handleRTCP(buf []byte, ourSSRC uint32, holes uint64, now ti
 	if err != nil {
 		return
 	}
+	r.take(pkts, ourSSRC, holes, now)
+}
+
+// take records the far end's sender reports (for the LSR/DLSR of our next
+// report) and the report blocks about ourSSRC.
+func (r *farReports) take(pkts []rtcp.Packet, ourSSRC uint32, holes uint64, now time.Time) {
 	for _, p := range pkts {
 		if sr, ok := p.(*rtcp.SenderReport); ok {
 			r.lastSR.Store(uint32(sr.NTPTime >> 16))
@@ -153,4 +159,48 @@ func (r *farReports) block(rx Reception, now time.Time) (rtcp.ReceptionReport, b
 		b.Delay = uint32(now.Sub(time.Unix(0, at)) * (1 << 16) / time.Second)
 	}
 	return b, true
+}
+
+// report builds our next report: a sender report once we have sent, a
+// receiver report before; either carries our reception of the far end's
+// stream. nil when there is nothing to say yet.
+func (r *farReports) report(w *Writer, octets uint64, rx Reception, now time.Time) rtcp.Packet {
+	var blocks []rtcp.ReceptionReport
+	if b, ok := r.block(rx, now); ok {
+		blocks = []rtcp.ReceptionReport{b}
+	}
+	switch {
+	case w.Sent() > 0:
+		return &rtcp.SenderReport{
+			SSRC:        w.ssrcValue(),
+			NTPTime:     ntpTime(now),
+			RTPTime:     w.LastTimestamp(),
+			PacketCount: uint32(w.Sent()),
+			OctetCount:  uint32(octets),
+			Reports:     blocks,
+		}
+	case blocks != nil:
+		return &rtcp.ReceiverReport{SSRC: w.ssrcValue(), Reports: blocks}
+	}
+	return nil
+}
+
+// Reports is the RTCP state of a leg whose transport lives outside this
+// package (an agent's PeerConnection): what the far end reports about our
+// stream, and what our own reports about its stream are built from. Safe
+// for concurrent use.
+type Reports struct{ farReports }
+
+// Take reads one compound packet from the far end: its sender reports
+// (for the LSR/DLSR of our next report) and the report blocks about
+// ourSSRC. holes is our writer's Holes now.
+func (r *Reports) Take(pkts []rtcp.Packet, ourSSRC uint32, holes uint64, now time.Time) {
+	r.take(pkts, ourSSRC, holes, now)
+}
+
+// Report builds our next report about w's stream (octets is the payload
+// bytes it sent) and the far end's stream as received (rx): nil when we
+// have neither sent nor received anything yet.
+func (r *Reports) Report(w *Writer, octets uint64, rx Reception, now time.Time) rtcp.Packet {
+	return r.report(w, octets, rx, now)
 }

@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 )
 
@@ -308,24 +307,8 @@ func (l *UDPLeg) SendReport(now time.Time) {
 	if r == nil || s == nil || l.paused.Load() {
 		return
 	}
-	var blocks []rtcp.ReceptionReport
-	if b, ok := l.reports.block(l.Reader.Reception(), now); ok {
-		blocks = []rtcp.ReceptionReport{b}
-	}
-	var pkt rtcp.Packet
-	switch {
-	case l.Writer.Sent() > 0:
-		pkt = &rtcp.SenderReport{
-			SSRC:        l.Writer.ssrcValue(),
-			NTPTime:     ntpTime(now),
-			RTPTime:     l.Writer.LastTimestamp(),
-			PacketCount: uint32(l.Writer.Sent()),
-			OctetCount:  uint32(l.octetsSent.Load()),
-			Reports:     blocks,
-		}
-	case blocks != nil:
-		pkt = &rtcp.ReceiverReport{SSRC: l.Writer.ssrcValue(), Reports: blocks}
-	default:
+	pkt := l.reports.report(l.Writer, l.octetsSent.Load(), l.Reader.Reception(), now)
+	if pkt == nil {
 		return
 	}
 	b, err := pkt.Marshal()

@@ -241,3 +241,6 @@ func (w *Writer) ssrcValue() uint32 {
 	defer w.mu.Unlock()
 	return w.ssrc
 }
+
+// SSRC returns the SSRC our stream is sent with.
+func (w *Writer) SSRC() uint32 { return w.ssrcValue() }
