@@ -67,7 +67,7 @@ test-net: build
 # cluster), on a throwaway PostgreSQL 15 server and nats-server that the
 # tests start on loopback (temporary directories, free ports, stopped by
 # their PIDs).
-CLUSTER_APT_DEPS := postgresql-15 nats-server
+CLUSTER_APT_DEPS := postgresql-15 nats-server kamailio
 test-cluster: build
 	@$(MAKE) --no-print-directory deps-apt APT_DEPS="$(CLUSTER_APT_DEPS)"
 	$(GO) vet -tags cluster ./cti/store/... ./cti/natsbus/... .

@@ -320,3 +320,104 @@ func readWS(t *testing.T, c *websocket.Conn) wsproto.Message {
 	}
 	return m
 }
+
+// frontDoorCluster is three real nodes on one database and one NATS
+// server behind Kamailio, with alice (1001), bob (1002) and carol (1003).
+type frontDoorCluster struct {
+	ctx     context.Context
+	carrier *trunk.Phone
+	kam     *kamailio
+	procs   []*proc
+	e       []*e2e // each node's helpers; e[i].sip is Kamailio
+}
+
+func startFrontDoorCluster(t *testing.T, ctx context.Context) *frontDoorCluster {
+	t.Helper()
+	carrier, err := trunk.NewPhone(trunk.PhoneConfig{Listen: "127.0.0.1:0", User: "carrier"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { carrier.Close() })
+	url := pgCluster.NewDatabase(t)
+	kamPort := freePort(t)
+	kamAddr := fmt.Sprintf("127.0.0.1:%d", kamPort)
+	var numbers []map[string]any
+	for _, ext := range []string{"1001", "1002", "1003"} {
+		numbers = append(numbers, map[string]any{"number": ext, "tenant": "demo", "extension": ext})
+	}
+	node := func(name, keyFrom string, off int) func(map[string]any) {
+		base := clusterNode(url, name, keyFrom, off)
+		return func(c map[string]any) {
+			base(c)
+			c["bus"], c["natsUrl"] = busNATS, natsServer.URL()
+			c["trunks"] = []map[string]any{{"name": "frontdoor", "address": kamAddr, "allowFrom": []string{"127.0.0.1/32"}}}
+			c["numbers"] = numbers
+		}
+	}
+	fc := &frontDoorCluster{ctx: ctx, carrier: carrier}
+	pa := newProc(t, carrier, node("a", "", 0))
+	fc.procs = []*proc{pa, newProc(t, carrier, node("b", pa.dataDir, 40)), newProc(t, carrier, node("c", pa.dataDir, 80))}
+	creds := demoCredentials(t, pa.out.String())
+	var sips []string
+	for _, p := range fc.procs {
+		sips = append(sips, p.sip)
+	}
+	fc.kam = startKamailioAt(t, kamPort, carrier.Addr().String(), sips)
+	for _, p := range fc.procs {
+		fc.e = append(fc.e, &e2e{t: t, ctx: ctx, base: p.base, sip: kamAddr, carrier: carrier, creds: creds})
+	}
+	admin := "Bearer " + fc.e[0].login("admin")
+	creds["carol"] = "Fernweh-Cluster-pw-4711"
+	if st, body := fc.e[0].api("POST", "/api/v1/users", admin, map[string]any{
+		"username": "carol", "displayName": "Carol Agent", "extension": "1003", "role": "agent", "password": creds["carol"]}); st != 201 {
+		t.Fatalf("create carol: %d %s", st, body)
+	}
+	return fc
+}
+
+// redirects counts the calls nodes sent to another node.
+func (fc *frontDoorCluster) redirects() int {
+	n := 0
+	for _, p := range fc.procs {
+		n += strings.Count(p.out.String(), "inbound call redirected to the node holding the agent")
+	}
+	return n
+}
+
+// heardBothWays checks that agent and caller hear each other now.
+func heardBothWays(t *testing.T, ctx context.Context, a *wsAgent, call *trunk.PhoneCall, callerHz, agentHz float64) {
+	t.Helper()
+	heard := carrierAudio(call, callerHz)
+	a.heard.Reset()
+	a.hears(callerHz)
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := heard.WaitFor(wctx, agentHz); err != nil {
+		t.Fatalf("caller does not hear agent (%.0f Hz): %v", agentHz, err)
+	}
+}
+
+// Calls through Kamailio reach the agent wherever its session lives: the
+// node Kamailio picks redirects the call to the agent's node, and the
+// caller and the agent hear each other.
+func TestClusterFrontDoor(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	fc := startFrontDoorCluster(t, ctx)
+
+	// Alice on node A; three calls in turn, which Kamailio's round robin
+	// spreads over the three nodes: two of them land on B or C.
+	alice := fc.e[0].signIn("alice", 440)
+	for i := range 3 {
+		_, call := fc.e[0].ringAndAnswer(alice, "1001")
+		heardBothWays(t, ctx, alice, call, float64(700+300*i), 440)
+		if err := call.Hangup(ctx); err != nil {
+			t.Fatal(err)
+		}
+		alice.waitCall("ended")
+		t.Logf("call %d to alice heard both ways", i+1)
+	}
+	if n := fc.redirects(); n < 2 {
+		t.Fatalf("%d calls were redirected to alice's node, want at least 2 of 3", n)
+	}
+}

@@ -28,7 +28,17 @@ func (s *Service) InboundCall(ctx context.Context, in InboundCall) error {
 	if s.isDraining() {
 		return s.refuse(attempt, Errorf(KindUnavailable, "shutting down"))
 	}
-	target := s.routeInbound(ctx, route, in, id)
+	// A call another node redirected here comes with that node's routing
+	// decision (cluster.go); it is not routed or forwarded again.
+	handed := in.Handover != ""
+	var target routeTarget
+	if handed {
+		if target, err = s.acceptHandover(in.Handover, route.TenantID); err != nil {
+			return s.refuse(attempt, err)
+		}
+	} else {
+		target = s.routeInbound(ctx, route, in, id)
+	}
 	attempt.route = target.label
 	if target.number != "" {
 		if err := s.forwardInbound(in, route.TenantID, id, from, to, target); err != nil {
@@ -59,7 +69,10 @@ func (s *Service) InboundCall(ctx context.Context, in InboundCall) error {
 		}
 	}
 	// The extension's forwarding may send the call elsewhere.
-	plan := s.forwardFor(ctx, route.TenantID, target.ext)
+	plan := forwardPlan{ext: target.ext}
+	if !handed {
+		plan = s.forwardFor(ctx, route.TenantID, target.ext)
+	}
 	if plan.label != "" {
 		attempt.route = target.label + " " + plan.label
 		if plan.number != "" {
@@ -70,6 +83,12 @@ func (s *Service) InboundCall(ctx context.Context, in InboundCall) error {
 			return nil
 		}
 		target = routeTarget{ext: plan.ext, label: attempt.route}
+	}
+	// The agent may be signed in on another node: send the call there.
+	if !handed {
+		if err := s.redirectFor(ctx, route.TenantID, in.To, target); err != nil {
+			return err
+		}
 	}
 	// The phonebook is read before the call exists so the ringing event
 	// already carries the card; it is a local indexed lookup.

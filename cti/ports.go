@@ -97,6 +97,9 @@ type InboundCall struct {
 	From  string // caller number (user part)
 	To    string // called number (user part)
 	Leg   InboundLeg
+	// Handover is the token of a call another node redirected here
+	// (cluster.go, RedirectError); "" for a call from the trunk.
+	Handover string
 }
 
 // InboundHandler is implemented by Service: the trunk layer offers every

@@ -186,6 +186,10 @@ type Service struct {
 	busOut     chan NodeChange
 	busDropped atomic.Int64
 	remote     remoteAgents
+	// dir records which node holds each agent's session (cluster.go);
+	// nil on a single node. Set once by SetDirectory before use.
+	dir    SessionDirectory
+	dirSIP string
 }
 
 // New builds the service. media may be nil in tests that make no calls.

@@ -382,6 +382,11 @@ func (t *Trunks) dialogOver(remote string) bool {
 	return false
 }
 
+// ContactAddr is host:port of our Contact: where peers reach this stack.
+func (t *Trunks) ContactAddr() string {
+	return net.JoinHostPort(t.contact.Address.Host, strconv.Itoa(t.contact.Address.Port))
+}
+
 // OpenTCPConns returns how many accepted SIP TCP connections are open.
 func (t *Trunks) OpenTCPConns() int {
 	if t.tcpLn == nil {
