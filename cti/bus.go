@@ -72,6 +72,7 @@ func (s *Service) SetBus(node string, b Bus) error {
 	}
 	s.bus, s.node = b, node
 	s.busOut = make(chan NodeChange, busQueue)
+	s.watchLostNodes()
 	s.wg.Go(func() {
 		defer stop()
 		beat := time.NewTicker(s.cfg.NodeTimeout / 3)

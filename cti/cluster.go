@@ -182,13 +182,7 @@ func (s *Service) redirectFor(ctx context.Context, tenantID, to string, target r
 // nodeAlive reports whether node was heard on the bus within
 // NodeTimeout (true without a bus: the directory's expiry is all we have).
 func (s *Service) nodeAlive(node string) bool {
-	if s.bus == nil {
-		return true
-	}
-	s.remote.mu.Lock()
-	defer s.remote.mu.Unlock()
-	at, ok := s.remote.heard[node]
-	return ok && time.Since(at) <= s.cfg.NodeTimeout
+	return s.bus == nil || s.nodeHeard(node)
 }
 
 // handover is what a redirecting node tells the node it sends the call
