@@ -25,6 +25,7 @@ import (
 	"github.com/ringbridge/ringbridge/cti"
 	"github.com/ringbridge/ringbridge/cti/natsbus/natstest"
 	"github.com/ringbridge/ringbridge/cti/store/postgres/pgtest"
+	"github.com/ringbridge/ringbridge/media/mediatest"
 	"github.com/ringbridge/ringbridge/media/trunk"
 	"github.com/ringbridge/ringbridge/server/wsproto"
 )
@@ -404,6 +405,14 @@ func TestClusterFrontDoor(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	fc := startFrontDoorCluster(t, ctx)
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i, p := range fc.procs {
+				t.Logf("node %c:\n%s", 'a'+i, p.out.String())
+			}
+			t.Logf("kamailio:\n%s", fc.kam.out.String())
+		}
+	})
 
 	// Alice on node A; three calls in turn, which Kamailio's round robin
 	// spreads over the three nodes: two of them land on B or C.
@@ -419,5 +428,127 @@ func TestClusterFrontDoor(t *testing.T) {
 	}
 	if n := fc.redirects(); n < 2 {
 		t.Fatalf("%d calls were redirected to alice's node, want at least 2 of 3", n)
+	}
+
+	// Bob on node B, carol on node C; a call to each of the three agents,
+	// all held at once, each heard both ways.
+	bob := fc.e[1].signIn("bob", 600)
+	carol := fc.e[2].signIn("carol", 800)
+	type held struct {
+		a                 *wsAgent
+		id                string
+		call              *trunk.PhoneCall
+		callerHz, agentHz float64
+		heard             *mediatest.ToneDetector
+	}
+	calls := []*held{{a: alice, callerHz: 1000, agentHz: 440}, {a: bob, callerHz: 1250, agentHz: 600}, {a: carol, callerHz: 1500, agentHz: 800}}
+	for i, h := range calls {
+		ring, call := fc.e[0].ringAndAnswer(h.a, fmt.Sprint(1001+i))
+		h.id, h.call = ring.ID, call
+		h.heard = carrierAudio(call, h.callerHz)
+		h.a.heard.Reset()
+	}
+	stillHeard := func(h *held) {
+		t.Helper()
+		h.heard.Reset()
+		h.a.heard.Reset()
+		h.a.hears(h.callerHz)
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := h.heard.WaitFor(wctx, h.agentHz); err != nil {
+			t.Fatalf("call %s: caller does not hear the agent: %v", h.id, err)
+		}
+	}
+	for _, h := range calls {
+		stillHeard(h)
+	}
+
+	// A supervisor on node C sees every agent on a call.
+	admin := fc.e[0].login("admin")
+	waitAgents(t, fc.procs[2].base, admin, func(by map[string]cti.AgentPresence) bool {
+		return by["1001"].Status == cti.StatusOnCall && by["1002"].Status == cti.StatusOnCall && by["1003"].Status == cti.StatusOnCall
+	}, "all three agents on a call")
+
+	// Node B dies. The calls on A and C go on, heard; bob is shown
+	// offline; his call's record is written by a survivor as node_lost.
+	fc.procs[1].kill()
+	killed := time.Now()
+	stillHeard(calls[0])
+	stillHeard(calls[2])
+	waitAgents(t, fc.procs[2].base, admin, func(by map[string]cti.AgentPresence) bool {
+		return by["1002"].Status == cti.StatusOffline && by["1001"].Status == cti.StatusOnCall
+	}, "bob offline once his node is gone")
+	t.Logf("bob shown offline %v after his node was killed", time.Since(killed).Round(100*time.Millisecond))
+
+	// Bob signs in on node A and is offered a new call through Kamailio.
+	bob2 := fc.e[0].signIn("bob", 650)
+	_, call := fc.e[0].ringAndAnswer(bob2, "1002")
+	heardBothWays(t, ctx, bob2, call, 1700, 650)
+	t.Logf("bob answered a new call on node A %v after node B was killed", time.Since(killed).Round(100*time.Millisecond))
+	stillHeard(calls[0])
+	stillHeard(calls[2])
+
+	auth := "Bearer " + admin
+	for deadline := time.Now().Add(45 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+		st, body := fc.e[2].api("GET", "/api/v1/calls/"+calls[1].id, auth, nil)
+		var rec cti.CallRecord
+		_ = json.Unmarshal(body, &rec)
+		if st == 200 && rec.EndReason == cti.EndNodeLost {
+			t.Logf("bob's call on node B recorded as node_lost %v after the kill", time.Since(killed).Round(100*time.Millisecond))
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bob's call on the killed node: %d %s; want endReason node_lost", st, body)
+		}
+	}
+	// The survivors ended none of the live nodes' calls (a call in
+	// progress has no record yet, or one without an end).
+	for _, h := range []*held{calls[0], calls[2]} {
+		st, body := fc.e[0].api("GET", "/api/v1/calls/"+h.id, auth, nil)
+		var rec cti.CallRecord
+		_ = json.Unmarshal(body, &rec)
+		if st != 404 && (st != 200 || rec.EndReason != "") {
+			t.Fatalf("call %s on a live node: %d %s; want it still in progress", h.id, st, body)
+		}
+	}
+	stillHeard(calls[0])
+	stillHeard(calls[2])
+}
+
+// waitAgents polls a supervisor's snapshot on the node at base until ok
+// holds for its agents by extension.
+func waitAgents(t *testing.T, base, token string, ok func(map[string]cti.AgentPresence) bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		conn, _, err := websocket.DefaultDialer.Dial(strings.Replace(base, "http", "ws", 1)+"/ws/supervisor", http.Header{"Origin": {base}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.WriteJSON(wsproto.Message{Type: wsproto.TypeAuth, Token: token}); err != nil {
+			t.Fatal(err)
+		}
+		by := map[string]cti.AgentPresence{}
+		for {
+			m := readWS(t, conn)
+			if m.Type == wsproto.TypeSnapshot {
+				var snap cti.Snapshot
+				if err := json.Unmarshal(m.Snapshot, &snap); err != nil {
+					t.Fatal(err)
+				}
+				for _, a := range snap.Agents {
+					by[a.Extension] = a
+				}
+				break
+			}
+		}
+		conn.Close()
+		if ok(by) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("supervisor never saw %s: %+v", what, by)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
