@@ -552,3 +552,56 @@ func waitAgents(t *testing.T, base, token string, ok func(map[string]cti.AgentPr
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// A queued call is held by the node Kamailio gave it to and offered to
+// a member signed in on another node: alice, on node A only, answers it
+// and she and the caller hear each other (through the leg the holding
+// node placed to node A).
+func TestClusterQueueAcrossNodes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	fc := startFrontDoorCluster(t, ctx)
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i, p := range fc.procs {
+				t.Logf("node %c:\n%s", 'a'+i, p.out.String())
+			}
+		}
+	})
+	admin := "Bearer " + fc.e[0].login("admin")
+	if st, body := fc.e[0].api("POST", "/api/v1/queues", admin, map[string]any{
+		"name": "support", "strategy": "longest_idle", "members": []string{"1001"}, "ringSeconds": 15}); st != 201 {
+		t.Fatalf("create queue: %d %s", st, body)
+	}
+	if st, body := fc.e[0].api("POST", "/api/v1/numbers", admin, map[string]any{
+		"number": "1009", "route": "queue", "target": "support", "extension": "1002"}); st != 201 {
+		t.Fatalf("create number: %d %s", st, body)
+	}
+	alice := fc.e[0].signIn("alice", 440)
+	handed := func() int {
+		n := 0
+		for _, p := range fc.procs {
+			n += strings.Count(p.out.String(), "queued call offered to an agent on another node")
+		}
+		return n
+	}
+	// Kamailio's round robin gives one of three calls to node A itself;
+	// call until one is held by B or C (at most three).
+	for i := 0; ; i++ {
+		before := handed()
+		ring, call := fc.e[0].ringAndAnswer(alice, "1009")
+		heardBothWays(t, ctx, alice, call, float64(900+200*i), 440)
+		crossed := handed() > before
+		t.Logf("queued call %d (%s) answered by alice, heard both ways; held by another node: %v", i+1, ring.ID, crossed)
+		if err := call.Hangup(ctx); err != nil {
+			t.Fatal(err)
+		}
+		alice.waitCall("ended")
+		if crossed {
+			break
+		}
+		if i == 2 {
+			t.Fatal("three queued calls and none was held by a node other than alice's")
+		}
+	}
+}

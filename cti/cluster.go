@@ -76,7 +76,8 @@ const HandoverParam = "rb-handover"
 // node (SetBus's name, or the host's) reachable at sipAddr. Call it once,
 // before agents sign in.
 func (s *Service) SetDirectory(node, sipAddr string, d SessionDirectory) {
-	s.dir, s.dirSIP = d, sipAddr
+	s.dir = d
+	s.dirSIP.Store(&sipAddr)
 	if s.node == "" {
 		s.node = node
 	}
@@ -117,7 +118,16 @@ func (s *Service) refreshDirectory() {
 
 func (s *Service) locationOf(ss *AgentSession) SessionLocation {
 	return SessionLocation{Tenant: ss.principal.TenantID, Extension: ss.principal.Extension,
-		Node: s.node, SIP: s.dirSIP, Session: ss.id}
+		Node: s.node, SIP: s.sipAddr(), Session: ss.id}
+}
+
+// sipAddr is where the front door reaches this node ("" until
+// SetDirectory).
+func (s *Service) sipAddr() string {
+	if p := s.dirSIP.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // claimSession records a new session in the directory; a failure leaves

@@ -116,6 +116,11 @@ type DialRequest struct {
 	CallID   string // our call id, for logs
 	From     string // caller id presented to the far end
 	To       string // number to dial, already checked against dialing rules
+	// Node, when set, is another node's SIP address (host:port): the
+	// INVITE goes through the trunk (the front door) to To at that node,
+	// carrying Handover (cluster_queue.go).
+	Node     string
+	Handover string
 }
 
 // Connection is a live audio path between two endpoints.

@@ -189,7 +189,12 @@ type Service struct {
 	// dir records which node holds each agent's session (cluster.go);
 	// nil on a single node. Set once by SetDirectory before use.
 	dir    SessionDirectory
-	dirSIP string
+	dirSIP atomic.Pointer[string]
+	// remoteBusy: agents of other nodes a queued call here rings
+	// (cluster_queue.go); guarded by mu. dispatchKick asks the bus
+	// goroutine for a dispatch.
+	remoteBusy   map[agentKey]bool
+	dispatchKick chan struct{}
 }
 
 // New builds the service. media may be nil in tests that make no calls.
