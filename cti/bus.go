@@ -33,7 +33,7 @@ type Bus interface {
 // NodeChange is one change of a tenant's live picture made on a node:
 // exactly one of Agent, Queue and Call is set, or none for a heartbeat.
 type NodeChange struct {
-	Node   string         `json:"node"`
+	Node string `json:"node"`
 	// SIP is the sender's address for calls handed to it (cluster.go).
 	SIP    string         `json:"sip,omitempty"`
 	Tenant string         `json:"tenant"`

@@ -45,7 +45,7 @@ type queued struct {
 	// remotePause: no agent of another node is offered the call before
 	// then (after one failed; the bus heartbeat dispatches again).
 	remotePause time.Time
-	callback bool            // the caller hung up to be called back
+	callback    bool // the caller hung up to be called back
 }
 
 // queueOffer hands agents to a queued call's owner goroutine.
