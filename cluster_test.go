@@ -334,6 +334,12 @@ type frontDoorCluster struct {
 
 func startFrontDoorCluster(t *testing.T, ctx context.Context) *frontDoorCluster {
 	t.Helper()
+	return startFrontDoorNodes(t, ctx, 3, nil)
+}
+
+// startFrontDoorNodes starts n nodes (edit adjusts node i's config).
+func startFrontDoorNodes(t *testing.T, ctx context.Context, n int, edit func(i int, c map[string]any)) *frontDoorCluster {
+	t.Helper()
 	carrier, err := trunk.NewPhone(trunk.PhoneConfig{Listen: "127.0.0.1:0", User: "carrier"})
 	if err != nil {
 		t.Fatal(err)
@@ -346,18 +352,24 @@ func startFrontDoorCluster(t *testing.T, ctx context.Context) *frontDoorCluster 
 	for _, ext := range []string{"1001", "1002", "1003"} {
 		numbers = append(numbers, map[string]any{"number": ext, "tenant": "demo", "extension": ext})
 	}
-	node := func(name, keyFrom string, off int) func(map[string]any) {
-		base := clusterNode(url, name, keyFrom, off)
+	node := func(i int, keyFrom string) func(map[string]any) {
+		base := clusterNode(url, string(rune('a'+i)), keyFrom, 40*i)
 		return func(c map[string]any) {
 			base(c)
 			c["bus"], c["natsUrl"] = busNATS, natsServer.URL()
 			c["trunks"] = []map[string]any{{"name": "frontdoor", "address": kamAddr, "allowFrom": []string{"127.0.0.1/32"}}}
 			c["numbers"] = numbers
+			if edit != nil {
+				edit(i, c)
+			}
 		}
 	}
 	fc := &frontDoorCluster{ctx: ctx, carrier: carrier}
-	pa := newProc(t, carrier, node("a", "", 0))
-	fc.procs = []*proc{pa, newProc(t, carrier, node("b", pa.dataDir, 40)), newProc(t, carrier, node("c", pa.dataDir, 80))}
+	pa := newProc(t, carrier, node(0, ""))
+	fc.procs = []*proc{pa}
+	for i := 1; i < n; i++ {
+		fc.procs = append(fc.procs, newProc(t, carrier, node(i, pa.dataDir)))
+	}
 	creds := demoCredentials(t, pa.out.String())
 	var sips []string
 	for _, p := range fc.procs {
