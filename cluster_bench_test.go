@@ -110,6 +110,13 @@ func benchNodes(t *testing.T, n, heldPerNode int, cpsFor time.Duration) {
 	for i, p := range fc.procs {
 		cpuSum += procCPU(t, p.pid()) - cpuBefore[i]
 	}
+	var nodeSaid []string
+	for i, p := range fc.procs {
+		out := p.out.String()
+		nodeSaid = append(nodeSaid, fmt.Sprintf("%c: rate-limited=%d no-rtp-port=%d", 'a'+i,
+			strings.Count(out, "SIP rate limit exceeded"), strings.Count(out, "no RTP port")))
+	}
+	t.Logf("BENCH nodes=%d refusals logged by the nodes: %s", n, strings.Join(nodeSaid, "; "))
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	pct := func(p float64) time.Duration {
 		if len(lat) == 0 {
@@ -127,7 +134,15 @@ func benchNodes(t *testing.T, n, heldPerNode int, cpsFor time.Duration) {
 	var calls []*trunk.PhoneCall
 	var heardAny atomic.Int64
 	for i := range total {
-		call, err := fc.carrier.Dial(ctx, target, fmt.Sprintf("1555%07d", i))
+		var call *trunk.PhoneCall
+		var err error
+		// Right after the burst Kamailio may have a node marked down
+		// (a 503) until its next probe.
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+			if call, err = fc.carrier.Dial(ctx, target, fmt.Sprintf("1555%07d", i)); err == nil || time.Now().After(deadline) {
+				break
+			}
+		}
 		if err != nil {
 			t.Fatalf("held call %d: %v", i, err)
 		}

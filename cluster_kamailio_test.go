@@ -45,14 +45,16 @@ func startKamailioAt(t *testing.T, port int, carrier string, nodes []string) *ka
 		t.Fatal(err)
 	}
 	k := &kamailio{addr: fmt.Sprintf("127.0.0.1:%d", port), exited: make(chan struct{}), out: &syncBuffer{}}
-	k.cmd = exec.Command(bin, "-DD", "-E", "-f", cfg, "-m", "32", "-M", "4",
+	k.cmd = exec.Command(bin, "-DD", "-E", "-f", cfg, "-m", "128", "-M", "8",
 		"-Y", dir, "-w", dir, "-P", filepath.Join(dir, "kamailio.pid"),
 		"-A", "LISTEN=udp:"+k.addr,
 		"-A", fmt.Sprintf("DISPATCHER_LIST=%q", filepath.Join(dir, "ringbridge.list")),
 		"-A", fmt.Sprintf("CARRIER=%q", "sip:"+carrier),
 		"-A", "PING_INTERVAL=1")
 	k.cmd.Stdout, k.cmd.Stderr = k.out, k.out
-	k.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// Its own process group: Kamailio's main process signals its group
+	// when it stops, and stop ends the group's stragglers by its id.
+	k.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := k.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -100,11 +102,13 @@ func (k *kamailio) answersOptions() bool {
 	return err == nil && strings.HasPrefix(string(buf[:n]), "SIP/2.0 200")
 }
 
-// stop ends Kamailio (its main process stops its children).
+// stop ends Kamailio: its main process stops its children; any left
+// are ended through the process group it leads.
 func (k *kamailio) stop() {
 	if k.cmd.Process == nil {
 		return
 	}
+	pgid := k.cmd.Process.Pid
 	_ = k.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-k.exited:
@@ -112,4 +116,5 @@ func (k *kamailio) stop() {
 		_ = k.cmd.Process.Kill()
 		<-k.exited
 	}
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
 }
