@@ -227,3 +227,13 @@ func procTreeCPU(pid int) float64 {
 	}
 	return total
 }
+
+// pid is the running process's id (0 if none).
+func (p *proc) pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}

@@ -202,13 +202,3 @@ func (p *proc) kill() {
 func (p *proc) e2e(ctx context.Context, carrier *trunk.Phone) *e2e {
 	return &e2e{t: p.t, ctx: ctx, base: p.base, sip: p.sip, carrier: carrier, creds: demoCredentials(p.t, p.out.String())}
 }
-
-// pid is the running process's id (0 if none).
-func (p *proc) pid() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.cmd == nil || p.cmd.Process == nil {
-		return 0
-	}
-	return p.cmd.Process.Pid
-}
