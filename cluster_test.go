@@ -590,6 +590,14 @@ func TestClusterQueueAcrossNodes(t *testing.T) {
 		t.Fatalf("create number: %d %s", st, body)
 	}
 	alice := fc.e[0].signIn("alice", 440)
+	// A caller cannot hand itself to an extension: Kamailio refuses the
+	// parameter from outside, and a node a token it did not sign.
+	for _, to := range []string{"sip:1009@" + fc.e[0].sip, "sip:1009@" + fc.procs[0].sip} {
+		_, err := fc.carrier.Dial(ctx, to+";rb-handover=eyJ0IjoiZGVtbyIsImUiOiIxMDAxIiwieCI6OTk5OTk5OTk5OX0.Zm9yZ2Vk", "15557654321")
+		if err == nil || !strings.Contains(err.Error(), "403") {
+			t.Fatalf("INVITE with a forged handover to %s: %v, want 403", to, err)
+		}
+	}
 	handed := func() int {
 		n := 0
 		for _, p := range fc.procs {
