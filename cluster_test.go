@@ -525,6 +525,15 @@ func TestClusterFrontDoor(t *testing.T) {
 	}
 	stillHeard(calls[0])
 	stillHeard(calls[2])
+	// Both survivors sweep every 5 s; one wrote the record (the store
+	// suite races four for the same rows).
+	ended := 0
+	for _, p := range []*proc{fc.procs[0], fc.procs[2]} {
+		ended += strings.Count(p.out.String(), "call of a lost node ended")
+	}
+	if ended != 1 {
+		t.Fatalf("the survivors ended %d calls of node B, want 1 (bob's)", ended)
+	}
 }
 
 // waitAgents polls a supervisor's snapshot on the node at base until ok
