@@ -577,7 +577,7 @@ func waitAgents(t *testing.T, base, token string, ok func(map[string]cti.AgentPr
 // A queued call is held by the node Kamailio gave it to and offered to
 // a member signed in on another node: alice, on node A only, answers it
 // and she and the caller hear each other (through the leg the holding
-// node placed to node A).
+// node placed to node A). Then alice calls bob, signed in on node B.
 func TestClusterQueueAcrossNodes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -633,4 +633,20 @@ func TestClusterQueueAcrossNodes(t *testing.T) {
 			t.Fatal("three queued calls and none was held by a node other than alice's")
 		}
 	}
+
+	// Alice (node A) calls bob's extension; bob is signed in on node B.
+	bob := fc.e[1].signIn("bob", 600)
+	if r := alice.request(wsproto.Message{Type: wsproto.TypeDial, To: "1002"}); r.Type != wsproto.TypeAck {
+		t.Fatalf("alice dials 1002: %+v", r)
+	}
+	ring := bob.waitCall("ringing")
+	if r := bob.request(wsproto.Message{Type: wsproto.TypeAnswer, CallID: ring.ID}); r.Type != wsproto.TypeAck {
+		t.Fatalf("bob answers: %+v", r)
+	}
+	alice.waitCall("active")
+	alice.heard.Reset()
+	bob.heard.Reset()
+	alice.hears(600)
+	bob.hears(440)
+	t.Logf("alice on node A and bob on node B hear each other")
 }

@@ -224,25 +224,34 @@ func (s *Service) handoverToken(h handover) string {
 
 var errBadHandover = Errorf(KindForbidden, "bad or expired handover")
 
-// acceptHandover checks a token another node minted for tenantID.
-func (s *Service) acceptHandover(tok, tenantID string) (routeTarget, error) {
+// verifyHandover checks a token's signature and lifetime.
+func (s *Service) verifyHandover(tok string) (handover, error) {
 	enc := base64.RawURLEncoding
 	b, sig, ok := strings.Cut(tok, ".")
 	if !ok {
-		return routeTarget{}, errBadHandover
+		return handover{}, errBadHandover
 	}
 	body, err1 := enc.DecodeString(b)
 	mac, err2 := enc.DecodeString(sig)
 	if err := errors.Join(err1, err2); err != nil {
-		return routeTarget{}, errBadHandover
+		return handover{}, errBadHandover
 	}
 	m := hmac.New(sha256.New, s.handoverKey())
 	m.Write(body)
 	if !hmac.Equal(mac, m.Sum(nil)) {
-		return routeTarget{}, errBadHandover
+		return handover{}, errBadHandover
 	}
 	var h handover
-	if err := json.Unmarshal(body, &h); err != nil || h.Tenant != tenantID || h.Ext == "" || time.Now().Unix() > h.Exp {
+	if err := json.Unmarshal(body, &h); err != nil || h.Tenant == "" || h.Ext == "" || time.Now().Unix() > h.Exp {
+		return handover{}, errBadHandover
+	}
+	return h, nil
+}
+
+// acceptHandover checks a token another node minted for tenantID.
+func (s *Service) acceptHandover(tok, tenantID string) (routeTarget, error) {
+	h, err := s.verifyHandover(tok)
+	if err != nil || h.Tenant != tenantID {
 		return routeTarget{}, errBadHandover
 	}
 	label := h.Label

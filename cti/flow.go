@@ -13,8 +13,19 @@ import (
 func (s *Service) InboundCall(ctx context.Context, in InboundCall) error {
 	started := time.Now().UTC()
 	to := normalizeNumber(in.To)
-	route, ok, err := s.numberRoute(ctx, to)
-	if err != nil {
+	var route NumberRoute
+	var ok bool
+	var err error
+	if in.Handover != "" {
+		// Another node's call: the signed token names the tenant (an
+		// extension called from another node need not be a number).
+		h, herr := s.verifyHandover(in.Handover)
+		if herr != nil {
+			s.log.Warn("inbound call with a bad handover refused", "trunk", in.Trunk, "from", in.From, "to", in.To)
+			return herr
+		}
+		route, ok = NumberRoute{TenantID: h.Tenant}, true
+	} else if route, ok, err = s.numberRoute(ctx, to); err != nil {
 		return err
 	}
 	if !ok {
@@ -196,6 +207,12 @@ func (ss *AgentSession) Dial(ctx context.Context, to string) (CallInfo, error) {
 			return CallInfo{}, Errorf(KindInvalid, "cannot call your own extension")
 		case callee == nil || callee.session == nil || !callee.session.reachable():
 			s.mu.Unlock()
+			// Signed in on another node: a leg to that node (cluster.go).
+			if err := s.redirectFor(ctx, ss.principal.TenantID, num, routeTarget{ext: num, label: "internal:" + me.ext}); err != nil {
+				if via, ok := err.(*RedirectError); ok {
+					return ss.dialOut(ctx, num, via)
+				}
+			}
 			return CallInfo{}, Errorf(KindUnavailable, "extension %s is offline", num)
 		case callee.call != nil:
 			s.mu.Unlock()
@@ -225,6 +242,15 @@ func (ss *AgentSession) Dial(ctx context.Context, to string) (CallInfo, error) {
 		return CallInfo{}, err
 	}
 	s.mu.Unlock()
+	return ss.dialOut(ctx, num, nil)
+}
+
+// dialOut places the agent's call to a number through the trunk, or
+// (via set) to an extension signed in on another node, through the
+// front door to that node.
+func (ss *AgentSession) dialOut(ctx context.Context, num string, via *RedirectError) (CallInfo, error) {
+	s := ss.svc
+	me := ss.agent
 	// The phonebook is read before the call exists so the first event
 	// the agent sees already carries the card.
 	var card *Card
@@ -241,7 +267,11 @@ func (ss *AgentSession) Dial(ctx context.Context, to string) (CallInfo, error) {
 	ep := me.session.endpoint
 	s.mu.Unlock()
 
-	leg, err := s.media.Dial(ctx, DialRequest{TenantID: ss.principal.TenantID, CallID: c.ID(), From: me.ext, To: num})
+	req := DialRequest{TenantID: ss.principal.TenantID, CallID: c.ID(), From: me.ext, To: num}
+	if via != nil {
+		req.Node, req.Handover = via.Host, via.Token
+	}
+	leg, err := s.media.Dial(ctx, req)
 	if err != nil {
 		// The attempt is a call of its own in the history, failed.
 		c.agentRinging(me)
@@ -257,7 +287,11 @@ func (ss *AgentSession) Dial(ctx context.Context, to string) (CallInfo, error) {
 	c.trackLeg(leg, DirectionOutbound, num)
 	c.agentRinging(me)
 	c.agentAnswered(me)
-	s.log.Info("outbound call", "call", c.ID(), "sip_call_id", leg.CallID(), "from", me.ext, "to", num)
+	if via != nil {
+		s.log.Info("call to an extension on another node", "call", c.ID(), "sip_call_id", leg.CallID(), "from", me.ext, "to", num, "node", via.Node)
+	} else {
+		s.log.Info("outbound call", "call", c.ID(), "sip_call_id", leg.CallID(), "from", me.ext, "to", num)
+	}
 	// As placed: the call's goroutine may move it on before we return.
 	placed := c.infoFor(me)
 	s.start(c, func(ctx context.Context, log *slog.Logger) EndReason {
