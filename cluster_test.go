@@ -636,17 +636,44 @@ func TestClusterQueueAcrossNodes(t *testing.T) {
 
 	// Alice (node A) calls bob's extension; bob is signed in on node B.
 	bob := fc.e[1].signIn("bob", 600)
-	if r := alice.request(wsproto.Message{Type: wsproto.TypeDial, To: "1002"}); r.Type != wsproto.TypeAck {
-		t.Fatalf("alice dials 1002: %+v", r)
+	placed := alice.request(wsproto.Message{Type: wsproto.TypeDial, To: "1002"})
+	if placed.Type != wsproto.TypeAck || placed.Call == nil {
+		t.Fatalf("alice dials 1002: %+v", placed)
 	}
 	ring := bob.waitCall("ringing")
 	if r := bob.request(wsproto.Message{Type: wsproto.TypeAnswer, CallID: ring.ID}); r.Type != wsproto.TypeAck {
 		t.Fatalf("bob answers: %+v", r)
 	}
-	alice.waitCall("active")
+	mine := *alice.wait(func(m wsproto.Message) bool {
+		return m.Type == wsproto.TypeCall && m.Call.ID == placed.Call.ID && m.Call.State == "active"
+	}).Call
 	alice.heard.Reset()
 	bob.heard.Reset()
 	alice.hears(600)
 	bob.hears(440)
 	t.Logf("alice on node A and bob on node B hear each other")
+	if r := alice.request(wsproto.Message{Type: wsproto.TypeHangup, CallID: mine.ID}); r.Type != wsproto.TypeAck {
+		t.Fatalf("alice hangs up: %+v", r)
+	}
+	alice.wait(func(m wsproto.Message) bool {
+		return m.Type == wsproto.TypeCall && m.Call.ID == mine.ID && m.Call.State == "ended"
+	})
+	bob.wait(func(m wsproto.Message) bool {
+		return m.Type == wsproto.TypeCall && m.Call.ID == ring.ID && m.Call.State == "ended"
+	})
+
+	// A caller talks to alice, who transfers them to bob (node B): the
+	// caller and bob hear each other.
+	alice.seen, bob.seen = nil, nil // events of the calls before
+	ring2, call := fc.e[0].ringAndAnswer(alice, "1001")
+	heardBothWays(t, ctx, alice, call, 1300, 440)
+	if r := alice.request(wsproto.Message{Type: wsproto.TypeTransfer, CallID: ring2.ID, To: "1002"}); r.Type != wsproto.TypeAck {
+		t.Fatalf("alice transfers to 1002: %+v", r)
+	}
+	ring3 := bob.waitCall("ringing")
+	if r := bob.request(wsproto.Message{Type: wsproto.TypeAnswer, CallID: ring3.ID}); r.Type != wsproto.TypeAck {
+		t.Fatalf("bob answers the transfer: %+v", r)
+	}
+	heardBothWays(t, ctx, bob, call, 1700, 600)
+	t.Logf("a caller transferred by alice (node A) to bob (node B): they hear each other")
 }
