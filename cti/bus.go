@@ -77,7 +77,7 @@ func (s *Service) SetBus(node string, b Bus) error {
 	s.busOut = make(chan NodeChange, busQueue)
 	s.dispatchKick = make(chan struct{}, 1)
 	s.watchLostNodes()
-	s.wg.Go(func() {
+	s.bg.Go(func() {
 		defer stop()
 		beat := time.NewTicker(s.cfg.NodeTimeout / 3)
 		defer beat.Stop()

@@ -81,7 +81,7 @@ func (s *Service) SetDirectory(node, sipAddr string, d SessionDirectory) {
 	if s.node == "" {
 		s.node = node
 	}
-	s.wg.Go(func() {
+	s.bg.Go(func() {
 		tick := time.NewTicker(DirectoryRefresh)
 		defer tick.Stop()
 		for {
@@ -149,7 +149,7 @@ func (s *Service) releaseSession(ss *AgentSession) {
 		return
 	}
 	loc := s.locationOf(ss)
-	s.wg.Go(func() {
+	s.bg.Go(func() {
 		ctx, cancel := context.WithTimeout(s.ctx, time.Second)
 		defer cancel()
 		if err := s.dir.Delete(ctx, loc); err != nil && s.ctx.Err() == nil {

@@ -42,7 +42,7 @@ func (s *Service) watchLostNodes() {
 	if !ok {
 		return
 	}
-	s.wg.Go(func() {
+	s.bg.Go(func() {
 		t := time.NewTicker(LiveHeartbeat)
 		defer t.Stop()
 		for {

@@ -46,7 +46,9 @@ func (s *Service) pickRemoteLocked(c *Call) *remoteOffer {
 		return nil
 	}
 	q := c.q
-	if time.Now().Before(q.remotePause) {
+	// A booked callback is dialled by the agent who takes it, which a
+	// leg to another node cannot do.
+	if q.callback || time.Now().Before(q.remotePause) {
 		return nil
 	}
 	s.remote.mu.Lock()
@@ -168,6 +170,10 @@ func (c *Call) remoteOfferAnswered(ev *callEvent) EndReason {
 	r := c.remote
 	if r == nil || c.b == nil || ev.leg != c.b.leg {
 		return EndNone
+	}
+	if c.a == nil { // the caller booked a callback meanwhile
+		c.remoteOfferOver("callback")
+		return c.backInLine()
 	}
 	c.remote = nil
 	c.stopRing()

@@ -145,7 +145,10 @@ type Service struct {
 
 	ctx    context.Context // parent of every call; cancelled by Close
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	wg     sync.WaitGroup // the calls' goroutines: Drain waits for them
+	// bg: the background workers (bus, session directory, lost nodes),
+	// which end when Close cancels ctx; Drain does not wait for them.
+	bg sync.WaitGroup
 
 	events *publisher
 	// beat is closed when the live calls' heartbeat stops (nil: never
@@ -281,6 +284,7 @@ func (s *Service) Close() {
 	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
+	s.bg.Wait()
 	if s.beat != nil {
 		<-s.beat
 	}
