@@ -182,13 +182,6 @@ type Service struct {
 	// watchers are the supervisors' live feeds (supervisor.go).
 	watchers watchers
 
-	// The other nodes (bus.go); bus is nil on a single node. Set once
-	// by SetBus before use.
-	bus        Bus
-	node       string
-	busOut     chan NodeChange
-	busDropped atomic.Int64
-	remote     remoteAgents
 	// dir records which node holds each agent's session (cluster.go);
 	// nil on a single node. Set once by SetDirectory before use.
 	dir    SessionDirectory
@@ -198,6 +191,14 @@ type Service struct {
 	// goroutine for a dispatch.
 	remoteBusy   map[agentKey]bool
 	dispatchKick chan struct{}
+
+	// The other nodes (bus.go); bus is nil on a single node. Set once
+	// by SetBus before use.
+	bus        Bus
+	node       string
+	busOut     chan NodeChange
+	busDropped atomic.Int64
+	remote     remoteAgents
 }
 
 // New builds the service. media may be nil in tests that make no calls.
