@@ -51,6 +51,13 @@ func (t *Trunks) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			return
 		}
 	}
+	if l := t.legFor(req); l != nil {
+		// A second dialog-creating INVITE of a live call (a proxy's
+		// spiral or a fork reaching us twice): legs are kept by Call-ID,
+		// so the first call must not be replaced.
+		respond(tx, req, 482, "Loop Detected")
+		return
+	}
 	src := req.Source()
 	tr := t.trunkForSource(src)
 	if tr == nil {
