@@ -62,11 +62,12 @@ test-net: build
 	$(GO) vet -tags nettest ./nettest/
 	RB_BIN=$(CURDIR)/$(BIN) $(GO) test -tags nettest -race -count=1 -timeout 5m -v ./nettest/
 
-# Several nodes on PostgreSQL and NATS (docs/scale-out.md): the shared
-# store suite, the NATS bus and the product's cluster tests (-tags
-# cluster), on a throwaway PostgreSQL 15 server and nats-server that the
+# Several nodes on PostgreSQL and NATS behind Kamailio (docs/scale-out.md):
+# the shared store suite, the NATS bus and session directory, and the
+# product's cluster tests (-tags cluster), on a throwaway PostgreSQL 15
+# server, nats-server (JetStream) and Kamailio (examples/kamailio) that the
 # tests start on loopback (temporary directories, free ports, stopped by
-# their PIDs).
+# their PIDs). About two and a half minutes.
 CLUSTER_APT_DEPS := postgresql-15 nats-server kamailio
 test-cluster: build
 	@$(MAKE) --no-print-directory deps-apt APT_DEPS="$(CLUSTER_APT_DEPS)"
