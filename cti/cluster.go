@@ -189,6 +189,10 @@ func (s *Service) redirectFor(ctx context.Context, tenantID, to string, target r
 	return &RedirectError{User: to, Host: loc.SIP, Token: tok, Node: loc.Node}
 }
 
+// Draining reports whether the service refuses new calls: the SIP layer
+// then answers a front door's OPTIONS probes with 503.
+func (s *Service) Draining() bool { return s.isDraining() }
+
 // nodeAlive reports whether node was heard on the bus within
 // NodeTimeout (true without a bus: the directory's expiry is all we have).
 func (s *Service) nodeAlive(node string) bool {

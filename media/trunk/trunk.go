@@ -494,6 +494,9 @@ func (t *Trunks) watchdog() {
 	}
 }
 
+// drainer is a handler that may be draining (cti.Service).
+type drainer interface{ Draining() bool }
+
 // allowedMethods are the requests we handle.
 const allowedMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"
 
@@ -516,6 +519,14 @@ func (t *Trunks) identify(req *sip.Request) {
 }
 
 func (t *Trunks) onOptions(req *sip.Request, tx sip.ServerTransaction) {
+	if d, ok := t.handler.(drainer); ok && d.Draining() {
+		// A front door probing us (docs/scale-out.md) sends new calls to
+		// other nodes while this one drains.
+		res := sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Service Unavailable: draining", nil)
+		res.AppendHeader(sip.NewHeader("Retry-After", "30"))
+		_ = tx.Respond(res)
+		return
+	}
 	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
 	res.AppendHeader(sip.NewHeader("Allow", allowedMethods))
 	res.AppendHeader(sip.NewHeader("Server", t.cfg.UserAgent))
