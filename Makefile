@@ -7,7 +7,7 @@ PKGS      := ./...
 APT_DEPS  := sip-tester chromium
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run test test-go test-browser test-net test-cluster deps deps-apt deps-npm lint fuzz bench clean
+.PHONY: all build run test test-go test-browser test-net test-cluster bench-cluster deps deps-apt deps-npm lint fuzz bench clean
 
 all: build
 
@@ -62,12 +62,13 @@ test-net: build
 	$(GO) vet -tags nettest ./nettest/
 	RB_BIN=$(CURDIR)/$(BIN) $(GO) test -tags nettest -race -count=1 -timeout 5m -v ./nettest/
 
-# Several nodes on PostgreSQL and NATS (docs/scale-out.md): the shared
-# store suite, the NATS bus and the product's cluster tests (-tags
-# cluster), on a throwaway PostgreSQL 15 server and nats-server that the
+# Several nodes on PostgreSQL and NATS behind Kamailio (docs/scale-out.md):
+# the shared store suite, the NATS bus and session directory, and the
+# product's cluster tests (-tags cluster), on a throwaway PostgreSQL 15
+# server, nats-server (JetStream) and Kamailio (examples/kamailio) that the
 # tests start on loopback (temporary directories, free ports, stopped by
-# their PIDs).
-CLUSTER_APT_DEPS := postgresql-15 nats-server
+# their PIDs). About two and a half minutes.
+CLUSTER_APT_DEPS := postgresql-15 nats-server kamailio
 test-cluster: build
 	@$(MAKE) --no-print-directory deps-apt APT_DEPS="$(CLUSTER_APT_DEPS)"
 	$(GO) vet -tags cluster ./cti/store/... ./cti/natsbus/... .
@@ -115,6 +116,14 @@ bench: build
 	$(GO) test -run '^$$' -bench SupervisorWebsocket -benchtime 2000x ./server
 	$(GO) test -run '^$$' -bench ScreenPop -benchtime 300x ./media
 	$(GO) run ./bench $(BENCH_ARGS)
+	@$(MAKE) --no-print-directory bench-cluster
+
+# Several nodes behind Kamailio on PostgreSQL and NATS (docs/scale-out.md):
+# calls per second and CPU per held call with 1, 2 and 3 nodes, agent
+# failover time. About three minutes.
+bench-cluster: build
+	@$(MAKE) --no-print-directory deps-apt APT_DEPS="$(CLUSTER_APT_DEPS)"
+	RB_BIN=$(BIN) RB_BENCH_CLUSTER=1 $(GO) test -tags cluster -count=1 -timeout 15m -v -run '^TestBenchClusterScale$$' .
 
 clean:
 	rm -rf bin

@@ -25,6 +25,7 @@ import (
 	"github.com/ringbridge/ringbridge/cti"
 	"github.com/ringbridge/ringbridge/cti/natsbus/natstest"
 	"github.com/ringbridge/ringbridge/cti/store/postgres/pgtest"
+	"github.com/ringbridge/ringbridge/media/mediatest"
 	"github.com/ringbridge/ringbridge/media/trunk"
 	"github.com/ringbridge/ringbridge/server/wsproto"
 )
@@ -319,4 +320,360 @@ func readWS(t *testing.T, c *websocket.Conn) wsproto.Message {
 		t.Fatalf("websocket: %v", err)
 	}
 	return m
+}
+
+// frontDoorCluster is three real nodes on one database and one NATS
+// server behind Kamailio, with alice (1001), bob (1002) and carol (1003).
+type frontDoorCluster struct {
+	ctx     context.Context
+	carrier *trunk.Phone
+	kam     *kamailio
+	procs   []*proc
+	e       []*e2e // each node's helpers; e[i].sip is Kamailio
+}
+
+func startFrontDoorCluster(t *testing.T, ctx context.Context) *frontDoorCluster {
+	t.Helper()
+	return startFrontDoorNodes(t, ctx, 3, nil)
+}
+
+// startFrontDoorNodes starts n nodes (edit adjusts node i's config).
+func startFrontDoorNodes(t *testing.T, ctx context.Context, n int, edit func(i int, c map[string]any)) *frontDoorCluster {
+	t.Helper()
+	carrier, err := trunk.NewPhone(trunk.PhoneConfig{Listen: "127.0.0.1:0", User: "carrier"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { carrier.Close() })
+	url := pgCluster.NewDatabase(t)
+	kamPort := freePort(t)
+	kamAddr := fmt.Sprintf("127.0.0.1:%d", kamPort)
+	var numbers []map[string]any
+	for _, ext := range []string{"1001", "1002", "1003"} {
+		numbers = append(numbers, map[string]any{"number": ext, "tenant": "demo", "extension": ext})
+	}
+	node := func(i int, keyFrom string) func(map[string]any) {
+		base := clusterNode(url, string(rune('a'+i)), keyFrom, 40*i)
+		return func(c map[string]any) {
+			base(c)
+			c["bus"], c["natsUrl"] = busNATS, natsServer.URL()
+			c["trunks"] = []map[string]any{{"name": "frontdoor", "address": kamAddr, "allowFrom": []string{"127.0.0.1/32"}}}
+			c["numbers"] = numbers
+			if edit != nil {
+				edit(i, c)
+			}
+		}
+	}
+	fc := &frontDoorCluster{ctx: ctx, carrier: carrier}
+	pa := newProc(t, carrier, node(0, ""))
+	fc.procs = []*proc{pa}
+	for i := 1; i < n; i++ {
+		fc.procs = append(fc.procs, newProc(t, carrier, node(i, pa.dataDir)))
+	}
+	creds := demoCredentials(t, pa.out.String())
+	var sips []string
+	for _, p := range fc.procs {
+		sips = append(sips, p.sip)
+	}
+	fc.kam = startKamailioAt(t, kamPort, carrier.Addr().String(), sips)
+	for _, p := range fc.procs {
+		fc.e = append(fc.e, &e2e{t: t, ctx: ctx, base: p.base, sip: kamAddr, carrier: carrier, creds: creds})
+	}
+	admin := "Bearer " + fc.e[0].login("admin")
+	creds["carol"] = "Fernweh-Cluster-pw-4711"
+	if st, body := fc.e[0].api("POST", "/api/v1/users", admin, map[string]any{
+		"username": "carol", "displayName": "Carol Agent", "extension": "1003", "role": "agent", "password": creds["carol"]}); st != 201 {
+		t.Fatalf("create carol: %d %s", st, body)
+	}
+	return fc
+}
+
+// redirects counts the calls nodes sent to another node.
+func (fc *frontDoorCluster) redirects() int {
+	n := 0
+	for _, p := range fc.procs {
+		n += strings.Count(p.out.String(), "inbound call redirected to the node holding the agent")
+	}
+	return n
+}
+
+// heardBothWays checks that agent and caller hear each other now.
+func heardBothWays(t *testing.T, ctx context.Context, a *wsAgent, call *trunk.PhoneCall, callerHz, agentHz float64) {
+	t.Helper()
+	heard := carrierAudio(call, callerHz)
+	a.heard.Reset()
+	a.hears(callerHz)
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := heard.WaitFor(wctx, agentHz); err != nil {
+		t.Fatalf("caller does not hear agent (%.0f Hz): %v", agentHz, err)
+	}
+}
+
+// Calls through Kamailio reach the agent wherever its session lives: the
+// node Kamailio picks redirects the call to the agent's node, and the
+// caller and the agent hear each other.
+func TestClusterFrontDoor(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	fc := startFrontDoorCluster(t, ctx)
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i, p := range fc.procs {
+				t.Logf("node %c:\n%s", 'a'+i, p.out.String())
+			}
+			t.Logf("kamailio:\n%s", fc.kam.out.String())
+		}
+	})
+
+	// Alice on node A; three calls in turn, which Kamailio's round robin
+	// spreads over the three nodes: two of them land on B or C.
+	alice := fc.e[0].signIn("alice", 440)
+	for i := range 3 {
+		_, call := fc.e[0].ringAndAnswer(alice, "1001")
+		heardBothWays(t, ctx, alice, call, float64(700+300*i), 440)
+		if err := call.Hangup(ctx); err != nil {
+			t.Fatal(err)
+		}
+		alice.waitCall("ended")
+		t.Logf("call %d to alice heard both ways", i+1)
+	}
+	if n := fc.redirects(); n < 2 {
+		t.Fatalf("%d calls were redirected to alice's node, want at least 2 of 3", n)
+	}
+
+	// Bob on node B, carol on node C; a call to each of the three agents,
+	// all held at once, each heard both ways.
+	bob := fc.e[1].signIn("bob", 600)
+	carol := fc.e[2].signIn("carol", 800)
+	type held struct {
+		a                 *wsAgent
+		id                string
+		call              *trunk.PhoneCall
+		callerHz, agentHz float64
+		heard             *mediatest.ToneDetector
+	}
+	calls := []*held{{a: alice, callerHz: 1000, agentHz: 440}, {a: bob, callerHz: 1250, agentHz: 600}, {a: carol, callerHz: 1500, agentHz: 800}}
+	for i, h := range calls {
+		ring, call := fc.e[0].ringAndAnswer(h.a, fmt.Sprint(1001+i))
+		h.id, h.call = ring.ID, call
+		h.heard = carrierAudio(call, h.callerHz)
+		h.a.heard.Reset()
+	}
+	stillHeard := func(h *held) {
+		t.Helper()
+		h.heard.Reset()
+		h.a.heard.Reset()
+		h.a.hears(h.callerHz)
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := h.heard.WaitFor(wctx, h.agentHz); err != nil {
+			t.Fatalf("call %s: caller does not hear the agent: %v", h.id, err)
+		}
+	}
+	for _, h := range calls {
+		stillHeard(h)
+	}
+
+	// A supervisor on node C sees every agent on a call.
+	admin := fc.e[0].login("admin")
+	waitAgents(t, fc.procs[2].base, admin, func(by map[string]cti.AgentPresence) bool {
+		return by["1001"].Status == cti.StatusOnCall && by["1002"].Status == cti.StatusOnCall && by["1003"].Status == cti.StatusOnCall
+	}, "all three agents on a call")
+
+	// Node B dies. The calls on A and C go on, heard; bob is shown
+	// offline; his call's record is written by a survivor as node_lost.
+	fc.procs[1].kill()
+	killed := time.Now()
+	stillHeard(calls[0])
+	stillHeard(calls[2])
+	waitAgents(t, fc.procs[2].base, admin, func(by map[string]cti.AgentPresence) bool {
+		return by["1002"].Status == cti.StatusOffline && by["1001"].Status == cti.StatusOnCall
+	}, "bob offline once his node is gone")
+	t.Logf("bob shown offline %v after his node was killed", time.Since(killed).Round(100*time.Millisecond))
+
+	// Bob signs in on node A and is offered a new call through Kamailio.
+	bob2 := fc.e[0].signIn("bob", 650)
+	_, call := fc.e[0].ringAndAnswer(bob2, "1002")
+	heardBothWays(t, ctx, bob2, call, 1700, 650)
+	t.Logf("bob answered a new call on node A %v after node B was killed", time.Since(killed).Round(100*time.Millisecond))
+	stillHeard(calls[0])
+	stillHeard(calls[2])
+
+	auth := "Bearer " + admin
+	for deadline := time.Now().Add(45 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+		st, body := fc.e[2].api("GET", "/api/v1/calls/"+calls[1].id, auth, nil)
+		var rec cti.CallRecord
+		_ = json.Unmarshal(body, &rec)
+		if st == 200 && rec.EndReason == cti.EndNodeLost {
+			t.Logf("bob's call on node B recorded as node_lost %v after the kill", time.Since(killed).Round(100*time.Millisecond))
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bob's call on the killed node: %d %s; want endReason node_lost", st, body)
+		}
+	}
+	// The survivors ended none of the live nodes' calls (a call in
+	// progress has no record yet, or one without an end).
+	for _, h := range []*held{calls[0], calls[2]} {
+		st, body := fc.e[0].api("GET", "/api/v1/calls/"+h.id, auth, nil)
+		var rec cti.CallRecord
+		_ = json.Unmarshal(body, &rec)
+		if st != 404 && (st != 200 || rec.EndReason != "") {
+			t.Fatalf("call %s on a live node: %d %s; want it still in progress", h.id, st, body)
+		}
+	}
+	stillHeard(calls[0])
+	stillHeard(calls[2])
+	// Both survivors sweep every 5 s; one wrote the record (the store
+	// suite races four for the same rows).
+	ended := 0
+	for _, p := range []*proc{fc.procs[0], fc.procs[2]} {
+		ended += strings.Count(p.out.String(), "call of a lost node ended")
+	}
+	if ended != 1 {
+		t.Fatalf("the survivors ended %d calls of node B, want 1 (bob's)", ended)
+	}
+}
+
+// waitAgents polls a supervisor's snapshot on the node at base until ok
+// holds for its agents by extension.
+func waitAgents(t *testing.T, base, token string, ok func(map[string]cti.AgentPresence) bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		conn, _, err := websocket.DefaultDialer.Dial(strings.Replace(base, "http", "ws", 1)+"/ws/supervisor", http.Header{"Origin": {base}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.WriteJSON(wsproto.Message{Type: wsproto.TypeAuth, Token: token}); err != nil {
+			t.Fatal(err)
+		}
+		by := map[string]cti.AgentPresence{}
+		for {
+			m := readWS(t, conn)
+			if m.Type == wsproto.TypeSnapshot {
+				var snap cti.Snapshot
+				if err := json.Unmarshal(m.Snapshot, &snap); err != nil {
+					t.Fatal(err)
+				}
+				for _, a := range snap.Agents {
+					by[a.Extension] = a
+				}
+				break
+			}
+		}
+		conn.Close()
+		if ok(by) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("supervisor never saw %s: %+v", what, by)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// A queued call is held by the node Kamailio gave it to and offered to
+// a member signed in on another node: alice, on node A only, answers it
+// and she and the caller hear each other (through the leg the holding
+// node placed to node A). Then alice calls bob, signed in on node B.
+func TestClusterQueueAcrossNodes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	fc := startFrontDoorCluster(t, ctx)
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i, p := range fc.procs {
+				t.Logf("node %c:\n%s", 'a'+i, p.out.String())
+			}
+		}
+	})
+	admin := "Bearer " + fc.e[0].login("admin")
+	if st, body := fc.e[0].api("POST", "/api/v1/queues", admin, map[string]any{
+		"name": "support", "strategy": "longest_idle", "members": []string{"1001"}, "ringSeconds": 15}); st != 201 {
+		t.Fatalf("create queue: %d %s", st, body)
+	}
+	if st, body := fc.e[0].api("POST", "/api/v1/numbers", admin, map[string]any{
+		"number": "1009", "route": "queue", "target": "support", "extension": "1002"}); st != 201 {
+		t.Fatalf("create number: %d %s", st, body)
+	}
+	alice := fc.e[0].signIn("alice", 440)
+	// A caller cannot hand itself to an extension: Kamailio refuses the
+	// parameter from outside, and a node a token it did not sign.
+	for _, to := range []string{"sip:1009@" + fc.e[0].sip, "sip:1009@" + fc.procs[0].sip} {
+		_, err := fc.carrier.Dial(ctx, to+";rb-handover=eyJ0IjoiZGVtbyIsImUiOiIxMDAxIiwieCI6OTk5OTk5OTk5OX0.Zm9yZ2Vk", "15557654321")
+		if err == nil || !strings.Contains(err.Error(), "403") {
+			t.Fatalf("INVITE with a forged handover to %s: %v, want 403", to, err)
+		}
+	}
+	handed := func() int {
+		n := 0
+		for _, p := range fc.procs {
+			n += strings.Count(p.out.String(), "queued call offered to an agent on another node")
+		}
+		return n
+	}
+	// Kamailio's round robin gives one of three calls to node A itself;
+	// call until one is held by B or C (at most three).
+	for i := 0; ; i++ {
+		before := handed()
+		ring, call := fc.e[0].ringAndAnswer(alice, "1009")
+		heardBothWays(t, ctx, alice, call, float64(900+200*i), 440)
+		crossed := handed() > before
+		t.Logf("queued call %d (%s) answered by alice, heard both ways; held by another node: %v", i+1, ring.ID, crossed)
+		if err := call.Hangup(ctx); err != nil {
+			t.Fatal(err)
+		}
+		alice.waitCall("ended")
+		if crossed {
+			break
+		}
+		if i == 2 {
+			t.Fatal("three queued calls and none was held by a node other than alice's")
+		}
+	}
+
+	// Alice (node A) calls bob's extension; bob is signed in on node B.
+	bob := fc.e[1].signIn("bob", 600)
+	placed := alice.request(wsproto.Message{Type: wsproto.TypeDial, To: "1002"})
+	if placed.Type != wsproto.TypeAck || placed.Call == nil {
+		t.Fatalf("alice dials 1002: %+v", placed)
+	}
+	ring := bob.waitCall("ringing")
+	if r := bob.request(wsproto.Message{Type: wsproto.TypeAnswer, CallID: ring.ID}); r.Type != wsproto.TypeAck {
+		t.Fatalf("bob answers: %+v", r)
+	}
+	mine := *alice.wait(func(m wsproto.Message) bool {
+		return m.Type == wsproto.TypeCall && m.Call.ID == placed.Call.ID && m.Call.State == "active"
+	}).Call
+	alice.heard.Reset()
+	bob.heard.Reset()
+	alice.hears(600)
+	bob.hears(440)
+	t.Logf("alice on node A and bob on node B hear each other")
+	if r := alice.request(wsproto.Message{Type: wsproto.TypeHangup, CallID: mine.ID}); r.Type != wsproto.TypeAck {
+		t.Fatalf("alice hangs up: %+v", r)
+	}
+	alice.wait(func(m wsproto.Message) bool {
+		return m.Type == wsproto.TypeCall && m.Call.ID == mine.ID && m.Call.State == "ended"
+	})
+	bob.wait(func(m wsproto.Message) bool {
+		return m.Type == wsproto.TypeCall && m.Call.ID == ring.ID && m.Call.State == "ended"
+	})
+
+	// A caller talks to alice, who transfers them to bob (node B): the
+	// caller and bob hear each other.
+	alice.seen, bob.seen = nil, nil // events of the calls before
+	ring2, call := fc.e[0].ringAndAnswer(alice, "1001")
+	heardBothWays(t, ctx, alice, call, 1300, 440)
+	if r := alice.request(wsproto.Message{Type: wsproto.TypeTransfer, CallID: ring2.ID, To: "1002"}); r.Type != wsproto.TypeAck {
+		t.Fatalf("alice transfers to 1002: %+v", r)
+	}
+	ring3 := bob.waitCall("ringing")
+	if r := bob.request(wsproto.Message{Type: wsproto.TypeAnswer, CallID: ring3.ID}); r.Type != wsproto.TypeAck {
+		t.Fatalf("bob answers the transfer: %+v", r)
+	}
+	heardBothWays(t, ctx, bob, call, 1700, 600)
+	t.Logf("a caller transferred by alice (node A) to bob (node B): they hear each other")
 }

@@ -46,6 +46,11 @@ type Config struct {
 	// NATSURL is the NATS server (or comma-separated servers) with bus
 	// "nats", e.g. nats://nats.internal:4222. RINGBRIDGE_NATS_URL.
 	NATSURL string `json:"natsUrl"`
+	// NodeSIPAddr is host:port where the SIP front door reaches this node;
+	// other nodes redirect calls for this node's agents there
+	// (docs/scale-out.md). Default: the address put in our Contact.
+	// RINGBRIDGE_NODE_SIP_ADDR.
+	NodeSIPAddr string `json:"nodeSipAddr"`
 	// CertDir holds the TLS certificate, generated self-signed on first
 	// start when missing. Default "./certs"; RINGBRIDGE_CERT_DIR.
 	CertDir string `json:"certDir"`
@@ -296,6 +301,7 @@ func (c *Config) applyEnv() error {
 	str("RINGBRIDGE_NODE", &c.Node)
 	str("RINGBRIDGE_BUS", &c.Bus)
 	str("RINGBRIDGE_NATS_URL", &c.NATSURL)
+	str("RINGBRIDGE_NODE_SIP_ADDR", &c.NodeSIPAddr)
 	str("RINGBRIDGE_CERT_DIR", &c.CertDir)
 	str("RINGBRIDGE_HTTP_ADDR", &c.HTTPAddr)
 	str("RINGBRIDGE_TLS_CERT", &c.TLSCertFile)

@@ -214,6 +214,9 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (
 		return nil, err
 	}
 	engine.SetDialer(a.trunks)
+	if err = a.setDirectory(ctx, cfg); err != nil {
+		return nil, err
+	}
 	a.svc.SetTrunkApplier(trunkApplier{a.trunks})
 
 	reg := prometheus.NewRegistry()
@@ -280,6 +283,27 @@ func (a *app) url() string {
 }
 
 func (a *app) sipAddr() net.Addr { return a.udp.LocalAddr() }
+
+// setDirectory tells the service where agents' sessions are recorded:
+// JetStream KV with the NATS bus, this process's memory otherwise.
+func (a *app) setDirectory(ctx context.Context, cfg *Config) error {
+	sipAddr := cfg.NodeSIPAddr
+	if sipAddr == "" {
+		sipAddr = a.trunks.ContactAddr()
+	}
+	if a.bus == nil {
+		a.svc.SetDirectory(cfg.Node, sipAddr, cti.NewLocalDirectory(0))
+		return nil
+	}
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	d, err := a.bus.Directory(dctx, 0)
+	if err != nil {
+		return err
+	}
+	a.svc.SetDirectory(cfg.Node, sipAddr, d)
+	return nil
+}
 
 // shutdown drains: health checks fail and sign-ins stop at once, agents
 // are told, live calls finish until ctx ends and are hung up then (with

@@ -33,7 +33,9 @@ type Bus interface {
 // NodeChange is one change of a tenant's live picture made on a node:
 // exactly one of Agent, Queue and Call is set, or none for a heartbeat.
 type NodeChange struct {
-	Node   string         `json:"node"`
+	Node string `json:"node"`
+	// SIP is the sender's address for calls handed to it (cluster.go).
+	SIP    string         `json:"sip,omitempty"`
 	Tenant string         `json:"tenant"`
 	Teams  []string       `json:"teams,omitempty"` // the agent's, for supervisors' team scoping
 	Agent  *AgentPresence `json:"agent,omitempty"`
@@ -59,6 +61,7 @@ type remoteAgents struct {
 
 type remoteAgent struct {
 	node  string
+	sip   string
 	teams []string
 	p     AgentPresence
 }
@@ -72,7 +75,9 @@ func (s *Service) SetBus(node string, b Bus) error {
 	}
 	s.bus, s.node = b, node
 	s.busOut = make(chan NodeChange, busQueue)
-	s.wg.Go(func() {
+	s.dispatchKick = make(chan struct{}, 1)
+	s.watchLostNodes()
+	s.bg.Go(func() {
 		defer stop()
 		beat := time.NewTicker(s.cfg.NodeTimeout / 3)
 		defer beat.Stop()
@@ -86,10 +91,13 @@ func (s *Service) SetBus(node string, b Bus) error {
 				}
 			case now := <-beat.C:
 				// An idle node says it is alive; silent ones lose their agents.
-				if err := b.Publish(NodeChange{Node: node}); err != nil {
+				if err := b.Publish(NodeChange{Node: node, SIP: s.sipAddr()}); err != nil {
 					s.log.Warn("bus: heartbeat not sent", "err", err)
 				}
 				s.forgetSilentNodes(now)
+				s.dispatch() // calls paused after a remote offer failed
+			case <-s.dispatchKick:
+				s.dispatch()
 			}
 		}
 	})
@@ -128,7 +136,7 @@ func (s *Service) share(c NodeChange) {
 	if s.bus == nil {
 		return
 	}
-	c.Node = s.node
+	c.Node, c.SIP = s.node, s.sipAddr()
 	select {
 	case s.busOut <- c:
 	default:
@@ -151,10 +159,13 @@ func (s *Service) applyRemote(c NodeChange) {
 		if c.Agent.Status == StatusOffline {
 			delete(s.remote.by, k)
 		} else {
-			s.remote.by[k] = remoteAgent{node: c.Node, teams: c.Teams, p: *c.Agent}
+			s.remote.by[k] = remoteAgent{node: c.Node, sip: c.SIP, teams: c.Teams, p: *c.Agent}
 		}
 	}
 	s.remote.mu.Unlock()
+	if c.Agent != nil && c.Agent.Status == StatusAvailable {
+		s.kickDispatch() // a queued call here may go to them
+	}
 	if c.Tenant == "" {
 		return // a heartbeat
 	}

@@ -179,6 +179,9 @@ type Call struct {
 	maxWait  *time.Timer
 	announce *time.Ticker
 	offered  []*side
+	// remote is the agent on another node an offer rings through the
+	// leg in b (cluster_queue.go).
+	remote *remoteOffer
 	// voicemail is set while (and after) the caller leaves a message.
 	voicemail bool
 	// fwdNoAnswer is where the call goes if the ringing agent does not

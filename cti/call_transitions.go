@@ -260,7 +260,7 @@ func (c *Call) transfer(ev *callEvent) EndReason {
 		reply(cmd, Errorf(KindConflict, "only a call with an outside party can be transferred"))
 		return EndNone
 	}
-	target, num, err := c.svc.transferTarget(c.info.TenantID, cmd.to, from)
+	target, num, via, err := c.svc.transferTarget(c.ctx, c.info.TenantID, cmd.to, from)
 	if err != nil {
 		reply(cmd, err)
 		return EndNone
@@ -283,7 +283,7 @@ func (c *Call) transfer(ev *callEvent) EndReason {
 	if target != nil {
 		return c.ringTransferTarget(target)
 	}
-	out, err := c.svc.media.Dial(c.ctx, DialRequest{TenantID: c.info.TenantID, CallID: c.ID(), From: c.info.From, To: num})
+	out, err := c.svc.media.Dial(c.ctx, DialRequest{TenantID: c.info.TenantID, CallID: c.ID(), From: c.info.From, To: num}.viaNode(via))
 	if err != nil {
 		c.log.Warn("transfer dial failed", "err", err)
 		return EndFailed

@@ -127,6 +127,7 @@ func init() {
 	ring[inLegEnded] = byQueue((*Call).legEnded, (*Call).callerLeft)
 	ring[inCallerDigit] = (*Call).callerDigit
 	ring[inMaxWait] = (*Call).maxWaitReached
+	ring[inAnswered] = (*Call).remoteOfferAnswered // an agent on another node (cluster_queue.go)
 
 	wait := &transitions[CallQueued]
 	wait[inOffer] = (*Call).offer
@@ -359,6 +360,7 @@ func (c *Call) closeWith(why EndReason) {
 	c.stopMusic()
 	c.closeConsult()
 	c.ivrStop()
+	c.svc.releaseRemote(c.remote)
 	if c.q != nil {
 		c.leaveQueue(string(why))
 	}
@@ -389,7 +391,8 @@ func (c *Call) closeWith(why EndReason) {
 // dispatcher reserved for it are free again (finish releases every party).
 func (c *Call) drainOffer() {
 	select {
-	case <-c.offers:
+	case o := <-c.offers:
+		c.svc.releaseRemote(o.remote)
 	default:
 	}
 }

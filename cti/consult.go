@@ -66,7 +66,7 @@ func (c *Call) consultStart(ev *callEvent) EndReason {
 		reply(cmd, Errorf(KindUnavailable, "consulting needs hold music, which this server cannot play"))
 		return EndNone
 	}
-	target, num, err := c.svc.transferTarget(c.info.TenantID, cmd.to, cmd.from)
+	target, num, via, err := c.svc.transferTarget(c.ctx, c.info.TenantID, cmd.to, cmd.from)
 	if err != nil {
 		reply(cmd, err)
 		return EndNone
@@ -102,7 +102,7 @@ func (c *Call) consultStart(ev *callEvent) EndReason {
 		k.ring = time.NewTimer(c.svc.cfg.RingTimeout)
 		c.agentRinging(target)
 	} else {
-		out, err := c.svc.media.Dial(c.ctx, DialRequest{TenantID: c.info.TenantID, CallID: c.ID(), From: cmd.from.ext, To: num})
+		out, err := c.svc.media.Dial(c.ctx, DialRequest{TenantID: c.info.TenantID, CallID: c.ID(), From: cmd.from.ext, To: num}.viaNode(via))
 		if err != nil {
 			reply(cmd, &Error{Kind: KindUnavailable, Message: "cannot place the consultation call", Err: err})
 			return EndNone

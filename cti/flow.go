@@ -13,8 +13,19 @@ import (
 func (s *Service) InboundCall(ctx context.Context, in InboundCall) error {
 	started := time.Now().UTC()
 	to := normalizeNumber(in.To)
-	route, ok, err := s.numberRoute(ctx, to)
-	if err != nil {
+	var route NumberRoute
+	var ok bool
+	var err error
+	if in.Handover != "" {
+		// Another node's call: the signed token names the tenant (an
+		// extension called from another node need not be a number).
+		h, herr := s.verifyHandover(in.Handover)
+		if herr != nil {
+			s.log.Warn("inbound call with a bad handover refused", "trunk", in.Trunk, "from", in.From, "to", in.To)
+			return herr
+		}
+		route, ok = NumberRoute{TenantID: h.Tenant}, true
+	} else if route, ok, err = s.numberRoute(ctx, to); err != nil {
 		return err
 	}
 	if !ok {
@@ -28,7 +39,17 @@ func (s *Service) InboundCall(ctx context.Context, in InboundCall) error {
 	if s.isDraining() {
 		return s.refuse(attempt, Errorf(KindUnavailable, "shutting down"))
 	}
-	target := s.routeInbound(ctx, route, in, id)
+	// A call another node redirected here comes with that node's routing
+	// decision (cluster.go); it is not routed or forwarded again.
+	handed := in.Handover != ""
+	var target routeTarget
+	if handed {
+		if target, err = s.acceptHandover(in.Handover, route.TenantID); err != nil {
+			return s.refuse(attempt, err)
+		}
+	} else {
+		target = s.routeInbound(ctx, route, in, id)
+	}
 	attempt.route = target.label
 	if target.number != "" {
 		if err := s.forwardInbound(in, route.TenantID, id, from, to, target); err != nil {
@@ -59,7 +80,10 @@ func (s *Service) InboundCall(ctx context.Context, in InboundCall) error {
 		}
 	}
 	// The extension's forwarding may send the call elsewhere.
-	plan := s.forwardFor(ctx, route.TenantID, target.ext)
+	plan := forwardPlan{ext: target.ext}
+	if !handed {
+		plan = s.forwardFor(ctx, route.TenantID, target.ext)
+	}
 	if plan.label != "" {
 		attempt.route = target.label + " " + plan.label
 		if plan.number != "" {
@@ -70,6 +94,12 @@ func (s *Service) InboundCall(ctx context.Context, in InboundCall) error {
 			return nil
 		}
 		target = routeTarget{ext: plan.ext, label: attempt.route}
+	}
+	// The agent may be signed in on another node: send the call there.
+	if !handed {
+		if err := s.redirectFor(ctx, route.TenantID, in.To, target); err != nil {
+			return err
+		}
 	}
 	// The phonebook is read before the call exists so the ringing event
 	// already carries the card; it is a local indexed lookup.
@@ -177,6 +207,12 @@ func (ss *AgentSession) Dial(ctx context.Context, to string) (CallInfo, error) {
 			return CallInfo{}, Errorf(KindInvalid, "cannot call your own extension")
 		case callee == nil || callee.session == nil || !callee.session.reachable():
 			s.mu.Unlock()
+			// Signed in on another node: a leg to that node (cluster.go).
+			if err := s.redirectFor(ctx, ss.principal.TenantID, num, routeTarget{ext: num, label: "internal:" + me.ext}); err != nil {
+				if via, ok := err.(*RedirectError); ok {
+					return ss.dialOut(ctx, num, via)
+				}
+			}
 			return CallInfo{}, Errorf(KindUnavailable, "extension %s is offline", num)
 		case callee.call != nil:
 			s.mu.Unlock()
@@ -206,6 +242,15 @@ func (ss *AgentSession) Dial(ctx context.Context, to string) (CallInfo, error) {
 		return CallInfo{}, err
 	}
 	s.mu.Unlock()
+	return ss.dialOut(ctx, num, nil)
+}
+
+// dialOut places the agent's call to a number through the trunk, or
+// (via set) to an extension signed in on another node, through the
+// front door to that node.
+func (ss *AgentSession) dialOut(ctx context.Context, num string, via *RedirectError) (CallInfo, error) {
+	s := ss.svc
+	me := ss.agent
 	// The phonebook is read before the call exists so the first event
 	// the agent sees already carries the card.
 	var card *Card
@@ -222,7 +267,11 @@ func (ss *AgentSession) Dial(ctx context.Context, to string) (CallInfo, error) {
 	ep := me.session.endpoint
 	s.mu.Unlock()
 
-	leg, err := s.media.Dial(ctx, DialRequest{TenantID: ss.principal.TenantID, CallID: c.ID(), From: me.ext, To: num})
+	req := DialRequest{TenantID: ss.principal.TenantID, CallID: c.ID(), From: me.ext, To: num}
+	if via != nil {
+		req.Node, req.Handover = via.Host, via.Token
+	}
+	leg, err := s.media.Dial(ctx, req)
 	if err != nil {
 		// The attempt is a call of its own in the history, failed.
 		c.agentRinging(me)
@@ -238,7 +287,11 @@ func (ss *AgentSession) Dial(ctx context.Context, to string) (CallInfo, error) {
 	c.trackLeg(leg, DirectionOutbound, num)
 	c.agentRinging(me)
 	c.agentAnswered(me)
-	s.log.Info("outbound call", "call", c.ID(), "sip_call_id", leg.CallID(), "from", me.ext, "to", num)
+	if via != nil {
+		s.log.Info("call to an extension on another node", "call", c.ID(), "sip_call_id", leg.CallID(), "from", me.ext, "to", num, "node", via.Node)
+	} else {
+		s.log.Info("outbound call", "call", c.ID(), "sip_call_id", leg.CallID(), "from", me.ext, "to", num)
+	}
 	// As placed: the call's goroutine may move it on before we return.
 	placed := c.infoFor(me)
 	s.start(c, func(ctx context.Context, log *slog.Logger) EndReason {

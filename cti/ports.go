@@ -97,6 +97,9 @@ type InboundCall struct {
 	From  string // caller number (user part)
 	To    string // called number (user part)
 	Leg   InboundLeg
+	// Handover is the token of a call another node redirected here
+	// (cluster.go, RedirectError); "" for a call from the trunk.
+	Handover string
 }
 
 // InboundHandler is implemented by Service: the trunk layer offers every
@@ -113,6 +116,11 @@ type DialRequest struct {
 	CallID   string // our call id, for logs
 	From     string // caller id presented to the far end
 	To       string // number to dial, already checked against dialing rules
+	// Node, when set, is another node's SIP address (host:port): the
+	// INVITE goes through the trunk (the front door) to To at that node,
+	// carrying Handover (cluster_queue.go).
+	Node     string
+	Handover string
 }
 
 // Connection is a live audio path between two endpoints.

@@ -39,13 +39,20 @@ type queued struct {
 	priority int
 	offering bool            // an offer is with the call's goroutine or ringing
 	tried    map[*agent]bool // agents who let it ring this round
-	callback bool            // the caller hung up to be called back
+	// triedRemote: agents of other nodes who let it ring this round
+	// (cluster_queue.go).
+	triedRemote map[string]bool
+	// remotePause: no agent of another node is offered the call before
+	// then (after one failed; the bus heartbeat dispatches again).
+	remotePause time.Time
+	callback    bool // the caller hung up to be called back
 }
 
 // queueOffer hands agents to a queued call's owner goroutine.
 type queueOffer struct {
 	agents []*agent
 	eps    []AgentEndpoint
+	remote *remoteOffer // or an agent on another node
 }
 
 // defaultWaitEstimate is the expected wait per caller ahead before a
@@ -122,6 +129,11 @@ func (s *Service) dispatch() {
 			}
 			agents := s.pickLocked(c)
 			if len(agents) == 0 {
+				if r := s.pickRemoteLocked(c); r != nil {
+					q.offering = true
+					s.reserveRemoteLocked(r)
+					sends = append(sends, send{c, queueOffer{remote: r}})
+				}
 				continue
 			}
 			q.offering = true
@@ -198,6 +210,9 @@ func (s *Service) membersSignedInLocked(tenantID string, cfg *QueueConfig) bool 
 	for _, ext := range cfg.Members {
 		if ag := s.agents[agentKey{tenantID, ext}]; ag != nil && ag.session != nil && ag.status != StatusOffline {
 			return true
+		}
+		if _, ok := s.remotePresence(tenantID, ext); ok {
+			return true // signed in on another node
 		}
 	}
 	return false

@@ -147,6 +147,9 @@ func (c *Call) leaveQueue(outcome string) {
 // offer: the dispatcher reserved agents for the call; ring them.
 func (c *Call) offer(ev *callEvent) EndReason {
 	o := ev.offer
+	if o.remote != nil {
+		return c.offerRemote(o.remote)
+	}
 	now := time.Now().UTC()
 	c.offered = c.offered[:0]
 	if len(c.offered) == 0 && c.svc.tenant(c.info.TenantID).ScreenPop.onRinging() && len(o.agents) > 0 {
@@ -265,6 +268,10 @@ func (c *Call) offerGone(ev *callEvent) EndReason {
 // offerTimeout: nobody answered in the queue's ring time. Each offered
 // agent missed the call; one who misses too many in a row is set away.
 func (c *Call) offerTimeout(*callEvent) EndReason {
+	if c.remote != nil {
+		c.remoteOfferOver("no_answer")
+		return c.backInLine()
+	}
 	for _, o := range slices.Clone(c.offered) {
 		c.markTried(o.ag)
 		c.dropOffer(o, EndNoAnswer, "no_answer")
@@ -297,6 +304,10 @@ func (c *Call) backInLine() EndReason {
 
 // callerLeft: the caller hung up while waiting (or while agents rang).
 func (c *Call) callerLeft(ev *callEvent) EndReason {
+	if c.remoteLegEvent(ev) {
+		return c.remoteOfferEnded()
+	}
+	c.remoteOfferOver("abandoned")
 	if c.q != nil && c.q.callback {
 		return EndNone // the leg we hung up ourselves
 	}
@@ -363,6 +374,7 @@ func (c *Call) announcePosition(*callEvent) EndReason {
 // maxWaitReached: the caller waited the queue's longest wait.
 func (c *Call) maxWaitReached(*callEvent) EndReason {
 	cfg := c.q.cfg
+	c.remoteOfferOver("no_answer")
 	for _, o := range slices.Clone(c.offered) {
 		c.dropOffer(o, EndNoAnswer, "no_answer")
 	}

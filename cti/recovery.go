@@ -30,6 +30,11 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.recoverPresence(ctx); err != nil {
 		return err
 	}
+	// At once, not a beat later: with several nodes, a stale heartbeat
+	// would let another node take this node's first calls for lost.
+	if err := s.store.TouchLiveCalls(ctx, nil, time.Now().UTC()); err != nil {
+		return fmt.Errorf("storing the heartbeat: %w", err)
+	}
 	s.beat = make(chan struct{})
 	go s.heartbeat()
 	return nil

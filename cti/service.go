@@ -152,7 +152,10 @@ type Service struct {
 
 	ctx    context.Context // parent of every call; cancelled by Close
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	wg     sync.WaitGroup // the calls' goroutines: Drain waits for them
+	// bg: the background workers (bus, session directory, lost nodes),
+	// which end when Close cancels ctx; Drain does not wait for them.
+	bg sync.WaitGroup
 
 	events *publisher
 	// beat is closed when the live calls' heartbeat stops (nil: never
@@ -187,6 +190,16 @@ type Service struct {
 	lines map[queueKey]*queueLine
 	// watchers are the supervisors' live feeds (supervisor.go).
 	watchers watchers
+
+	// dir records which node holds each agent's session (cluster.go);
+	// nil on a single node. Set once by SetDirectory before use.
+	dir    SessionDirectory
+	dirSIP atomic.Pointer[string]
+	// remoteBusy: agents of other nodes a queued call here rings
+	// (cluster_queue.go); guarded by mu. dispatchKick asks the bus
+	// goroutine for a dispatch.
+	remoteBusy   map[agentKey]bool
+	dispatchKick chan struct{}
 
 	// The other nodes (bus.go); bus is nil on a single node. Set once
 	// by SetBus before use.
@@ -285,6 +298,7 @@ func (s *Service) Close() {
 	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
+	s.bg.Wait()
 	if s.beat != nil {
 		<-s.beat
 	}

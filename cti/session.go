@@ -114,6 +114,7 @@ func (s *Service) Connect(ctx context.Context, p Principal, takeover bool) (*Age
 	if old != nil {
 		old.close(EventReplaced)
 	}
+	s.claimSession(ctx, ss)
 	s.log.Info("agent signed in", "tenant", p.TenantID, "ext", p.Extension, "session", ss.id, "moved_call", call != nil)
 	return ss, nil
 }
@@ -429,8 +430,12 @@ func (ss *AgentSession) closeWith(ev AgentEvent) {
 		ag.session = nil
 		ch = s.setStatusLocked(ag, StatusOffline, "", time.Time{})
 	}
+	signedOut := ag.session == nil
 	s.mu.Unlock()
 	s.publishStatus(ch)
+	if signedOut {
+		s.releaseSession(ss)
+	}
 
 	for _, c := range []*Call{c, waiting} {
 		if c == nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -48,6 +50,13 @@ func (t *Trunks) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
 			return
 		}
+	}
+	if l := t.legFor(req); l != nil {
+		// A second dialog-creating INVITE of a live call (a proxy's
+		// spiral or a fork reaching us twice): legs are kept by Call-ID,
+		// so the first call must not be replaced.
+		respond(tx, req, 482, "Loop Detected")
+		return
 	}
 	src := req.Source()
 	tr := t.trunkForSource(src)
@@ -104,7 +113,16 @@ func (t *Trunks) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		From:  userOf(req.From()),
 		To:    requestUser(req),
 		Leg:   l,
+		// Only a node mints these; cti checks the signature.
+		Handover: uriParam(req.Recipient, cti.HandoverParam),
 	})
+	var redirect *cti.RedirectError
+	if errors.As(err, &redirect) {
+		l.log.Info("inbound call redirected to the node holding the agent", "node", redirect.Node, "to", redirect.Host)
+		l.finish(cti.EndRejected)
+		l.respondRedirect(redirect)
+		return
+	}
 	if err != nil {
 		status, reason := statusFor(err)
 		l.log.Info("inbound call refused", "status", status, "err", err)
@@ -142,6 +160,36 @@ func (l *inboundLeg) respondFinal(status int, reason string) {
 			l.log.Debug("final response", "status", status, "err", err)
 		}
 	})
+}
+
+// respondRedirect answers 302 Moved Temporarily towards another node; the
+// front door (docs/scale-out.md) sends the INVITE on.
+func (l *inboundLeg) respondRedirect(r *cti.RedirectError) {
+	l.finalOnce.Do(func() {
+		res := sip.NewResponseFromRequest(l.srv.InviteRequest, sip.StatusMovedTemporarily, "Moved Temporarily", nil)
+		uri := sip.Uri{Scheme: "sip", User: r.User, UriParams: sip.NewParams()}
+		host, port, err := net.SplitHostPort(r.Host)
+		if err == nil {
+			uri.Host = host
+			uri.Port, _ = strconv.Atoi(port)
+		} else {
+			uri.Host = r.Host
+		}
+		uri.UriParams.Add(cti.HandoverParam, r.Token)
+		res.AppendHeader(&sip.ContactHeader{Address: uri})
+		if err := l.tx.Respond(res); err != nil {
+			l.log.Debug("redirect response", "err", err)
+		}
+	})
+}
+
+// uriParam is a Request-URI parameter's value ("" if absent).
+func uriParam(u sip.Uri, name string) string {
+	if u.UriParams == nil {
+		return ""
+	}
+	v, _ := u.UriParams.Get(name)
+	return v
 }
 
 // Ringing implements cti.InboundLeg.

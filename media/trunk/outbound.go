@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -46,6 +48,18 @@ func (t *Trunks) Dial(ctx context.Context, req cti.DialRequest) (cti.OutboundLeg
 		return nil, errors.New("sip stack not serving")
 	}
 	tr := trunks[0]
+	var nodeHost string
+	var nodePort int
+	if req.Node != "" {
+		h, p, err := net.SplitHostPort(req.Node)
+		if err == nil {
+			nodePort, err = strconv.Atoi(p)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("node address %q: %w", req.Node, err)
+		}
+		nodeHost = h
+	}
 	rtpConn, rtcpConn, err := t.ports.Allocate()
 	if err != nil {
 		return nil, err
@@ -55,13 +69,23 @@ func (t *Trunks) Dial(ctx context.Context, req cti.DialRequest) (cti.OutboundLeg
 	if tr.CallerID != "" {
 		from = tr.CallerID
 	}
-	recipient := sip.Uri{Scheme: "sip", User: req.To, Host: tr.host, Port: tr.port}
+	recipient := sip.Uri{Scheme: "sip", User: req.To, Host: tr.host, Port: tr.port, UriParams: sip.NewParams()}
+	toHost := tr.Domain
+	if req.Node != "" {
+		// Another node's agent: addressed to that node, sent through the
+		// trunk (the front door), which relays it to a node of its own.
+		recipient.Host, toHost = nodeHost, nodeHost
+		recipient.Port = nodePort
+		recipient.UriParams.Add(cti.HandoverParam, req.Handover)
+	}
 	if tr.Transport != "udp" {
-		recipient.UriParams = sip.NewParams()
 		recipient.UriParams.Add("transport", tr.Transport)
 	}
 	invite := sip.NewRequest(sip.INVITE, recipient)
 	invite.SetTransport(transportName(tr.Transport))
+	if req.Node != "" {
+		invite.SetDestination(net.JoinHostPort(tr.host, strconv.Itoa(tr.port)))
+	}
 	fromURI := sip.Uri{Scheme: "sip", User: from, Host: tr.Domain}
 	fh := &sip.FromHeader{DisplayName: displayName(tr.CallerName), Address: fromURI, Params: sip.NewParams()}
 	fh.Params.Add("tag", sip.GenerateTagN(16))
@@ -74,7 +98,7 @@ func (t *Trunks) Dial(ctx context.Context, req cti.DialRequest) (cti.OutboundLeg
 		pai := sip.FromHeader{DisplayName: displayName(tr.CallerName), Address: fromURI}
 		invite.AppendHeader(sip.NewHeader("P-Asserted-Identity", pai.Value()))
 	}
-	invite.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: req.To, Host: tr.Domain}, Params: sip.NewParams()})
+	invite.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: req.To, Host: toHost}, Params: sip.NewParams()})
 	invite.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	t.identify(invite)
 

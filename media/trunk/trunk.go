@@ -382,6 +382,11 @@ func (t *Trunks) dialogOver(remote string) bool {
 	return false
 }
 
+// ContactAddr is host:port of our Contact: where peers reach this stack.
+func (t *Trunks) ContactAddr() string {
+	return net.JoinHostPort(t.contact.Address.Host, strconv.Itoa(t.contact.Address.Port))
+}
+
 // OpenTCPConns returns how many accepted SIP TCP connections are open.
 func (t *Trunks) OpenTCPConns() int {
 	if t.tcpLn == nil {
@@ -489,6 +494,9 @@ func (t *Trunks) watchdog() {
 	}
 }
 
+// drainer is a handler that may be draining (cti.Service).
+type drainer interface{ Draining() bool }
+
 // allowedMethods are the requests we handle.
 const allowedMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"
 
@@ -511,6 +519,14 @@ func (t *Trunks) identify(req *sip.Request) {
 }
 
 func (t *Trunks) onOptions(req *sip.Request, tx sip.ServerTransaction) {
+	if d, ok := t.handler.(drainer); ok && d.Draining() {
+		// A front door probing us (docs/scale-out.md) sends new calls to
+		// other nodes while this one drains.
+		res := sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Service Unavailable: draining", nil)
+		res.AppendHeader(sip.NewHeader("Retry-After", "30"))
+		_ = tx.Respond(res)
+		return
+	}
 	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
 	res.AppendHeader(sip.NewHeader("Allow", allowedMethods))
 	res.AppendHeader(sip.NewHeader("Server", t.cfg.UserAgent))

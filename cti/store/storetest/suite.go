@@ -53,6 +53,7 @@ var suite = []struct {
 	{"QueuesForwardingRecordings", testQueuesForwardingRecordings},
 	{"ConcurrentRefreshConsume", testConcurrentRefreshConsume},
 	{"NodesKeepTheirOwnState", testNodesKeepTheirOwnState},
+	{"LostNodeAdoptedOnce", testLostNodeAdoptedOnce},
 	{"IVRFlows", testIVRFlows},
 	{"Prompts", testPrompts},
 }
