@@ -165,6 +165,10 @@ type Call struct {
 	// saved is closed once the final record is stored, so updates that
 	// arrive during the call's teardown know where to go.
 	saved chan struct{}
+	// remoteMon is, for a supervisor's leg to another node, the call
+	// there it listens to (cluster_monitor.go); set before the call
+	// starts, then only read.
+	remoteMon string
 
 	// The rest belongs to the owner goroutine alone (callfsm.go).
 	ctx  context.Context
@@ -222,6 +226,7 @@ type callCmd struct {
 	to     string
 	ep     AgentEndpoint
 	teams  []string   // inMonitor: a supervisor's teams (nil: an administrator)
+	leg    SIPLeg     // inMonitor, inUnmonitor: a supervisor's leg from another node
 	reply  chan error // buffered(1); nil when nobody waits
 }
 

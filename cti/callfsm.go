@@ -320,6 +320,9 @@ func (c *Call) next() callEvent {
 // dispatch runs the transition for the event in the current state.
 func (c *Call) dispatch(ev *callEvent) EndReason {
 	if ev.in.isCommand() {
+		if ev.cmd.leg != nil {
+			return c.remoteMonitorCommand(ev)
+		}
 		if m := c.monitorOf(ev.cmd.from); m != nil {
 			return c.monitorCommand(m, ev)
 		}

@@ -63,6 +63,8 @@ const DirectoryRefresh = 3 * time.Second
 type RedirectError struct {
 	User, Host, Token string
 	Node              string
+	// monitor is the call on that node a supervisor's leg joins.
+	monitor string
 }
 
 func (e *RedirectError) Error() string {
@@ -207,6 +209,13 @@ type handover struct {
 	Ext    string `json:"e"`
 	Label  string `json:"l,omitempty"`
 	Exp    int64  `json:"x"`
+	// A supervisor's leg (cluster_monitor.go): Ext is the supervisor's
+	// extension, Call the call to join, Mode how, Teams the supervisor's
+	// scope unless Admin.
+	Call  string   `json:"c,omitempty"`
+	Mode  string   `json:"m,omitempty"`
+	Teams []string `json:"g,omitempty"`
+	Admin bool     `json:"a,omitempty"`
 }
 
 // handoverKey is derived from RecordingSecret, which every node derives
@@ -255,7 +264,7 @@ func (s *Service) verifyHandover(tok string) (handover, error) {
 // acceptHandover checks a token another node minted for tenantID.
 func (s *Service) acceptHandover(tok, tenantID string) (routeTarget, error) {
 	h, err := s.verifyHandover(tok)
-	if err != nil || h.Tenant != tenantID {
+	if err != nil || h.Tenant != tenantID || h.Call != "" {
 		return routeTarget{}, errBadHandover
 	}
 	label := h.Label

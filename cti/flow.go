@@ -24,6 +24,9 @@ func (s *Service) InboundCall(ctx context.Context, in InboundCall) error {
 			s.log.Warn("inbound call with a bad handover refused", "trunk", in.Trunk, "from", in.From, "to", in.To)
 			return herr
 		}
+		if h.Call != "" {
+			return s.monitorInbound(in, h)
+		}
 		route, ok = NumberRoute{TenantID: h.Tenant}, true
 	} else if route, ok, err = s.numberRoute(ctx, to); err != nil {
 		return err
@@ -264,6 +267,9 @@ func (ss *AgentSession) dialOut(ctx context.Context, num string, via *RedirectEr
 	}
 	c := s.newCallLocked(ss.principal.TenantID, DirectionOutbound, me.ext, num, CallDialing, me)
 	c.info.Card = card
+	if via != nil {
+		c.remoteMon = via.monitor
+	}
 	ep := me.session.endpoint
 	s.mu.Unlock()
 

@@ -36,8 +36,11 @@ const EndMonitorStopped EndReason = "monitor_stopped"
 
 // monitor is a supervisor in a call; owned by the call's goroutine.
 type monitor struct {
-	ag   *agent
-	ep   AgentEndpoint
+	ag *agent
+	ep AgentEndpoint
+	// leg is, instead of ag and ep, a supervisor's leg from another node
+	// (cluster_monitor.go).
+	leg  SIPLeg
 	mode MonitorMode
 	// teams limit a supervisor to calls of their teams' agents, also
 	// after a transfer changes the call's agents; nil for an
@@ -57,6 +60,10 @@ func (s *Service) Monitor(ctx context.Context, p Principal, callID string, mode 
 	}
 	c, sup, err := s.monitorTarget(p, callID)
 	if err != nil {
+		// Held by another node: a leg there (cluster_monitor.go).
+		if info, ok, rerr := s.monitorRemote(ctx, p, callID, mode); ok {
+			return info, rerr
+		}
 		return CallInfo{}, err
 	}
 	cmd := callCmd{kind: inMonitor, from: sup, to: string(mode)}
@@ -81,6 +88,11 @@ func (s *Service) StopMonitor(ctx context.Context, p Principal, callID string) e
 	c := s.calls[callID]
 	sup := s.agents[agentKey{p.TenantID, p.Extension}]
 	s.mu.Unlock()
+	if c == nil {
+		if ok, err := s.stopRemoteMonitor(ctx, p, callID); ok {
+			return err
+		}
+	}
 	if c == nil || c.info.TenantID != p.TenantID || sup == nil || p.Extension == "" {
 		return Errorf(KindNotFound, "no live call %s", callID)
 	}
@@ -212,6 +224,14 @@ func (c *Call) dropMonitor(m *monitor, why EndReason) {
 		return
 	}
 	c.monitors = slices.Delete(c.monitors, i, i+1)
+	if m.leg != nil {
+		c.hangupMonitorLeg(m)
+		if err := c.relinkIfLinked(); err != nil {
+			c.log.Error("relinking after a supervisor left", "err", err)
+		}
+		c.log.Info("supervisor of another node left the call", "why", string(why))
+		return
+	}
 	c.setWatcher(m.ag, "")
 	c.svc.mu.Lock()
 	free := m.ag.leaveLocked(c, time.Now())
@@ -242,6 +262,10 @@ func (c *Call) dropOutOfScope() {
 func (c *Call) releaseMonitors(why EndReason) {
 	freed := false
 	for _, m := range c.monitors {
+		if m.leg != nil {
+			c.hangupMonitorLeg(m)
+			continue
+		}
 		c.setWatcher(m.ag, "")
 		c.svc.mu.Lock()
 		freed = m.ag.leaveLocked(c, time.Now()) || freed
@@ -297,7 +321,7 @@ func (c *Call) mixMembers(first, second *side) []MixMember {
 	members := []MixMember{{Endpoint: first.endpoint(), Hears: []int{1}}, {Endpoint: second.endpoint(), Hears: []int{0}}}
 	for i, m := range c.monitors {
 		idx := 2 + i
-		members = append(members, MixMember{Endpoint: m.ep, Hears: []int{0, 1}})
+		members = append(members, MixMember{Endpoint: m.endpoint(), Hears: []int{0, 1}})
 		for p, s := range []*side{first, second} {
 			if m.mode == MonitorBarge || m.mode == MonitorWhisper && s.ag != nil {
 				members[p].Hears = append(members[p].Hears, idx)
@@ -313,4 +337,13 @@ func (c *Call) mixMembers(first, second *side) []MixMember {
 		}
 	}
 	return members
+}
+
+// endpoint is the supervisor's media: their softphone, or their leg from
+// another node.
+func (m *monitor) endpoint() Endpoint {
+	if m.leg != nil {
+		return m.leg
+	}
+	return m.ep
 }

@@ -1,0 +1,209 @@
+//go:build cluster
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ringbridge/ringbridge/media/mediatest"
+	"github.com/ringbridge/ringbridge/media/rtpio"
+	"github.com/ringbridge/ringbridge/server/wsproto"
+)
+
+// A supervisor connected to node B listens to, then whispers into, a call
+// whose media is on node A (docs/scale-out.md, cluster_monitor.go): node
+// B places a leg to node A, which mixes it in with the same rules as a
+// local supervisor's softphone. Then, on the same cluster, alice (node A)
+// consults bob (node B) and hands the caller over, and alice places a
+// call to the carrier through Kamailio; each is heard.
+func TestClusterMonitorAndConsultAcrossNodes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	fc := startFrontDoorNodes(t, ctx, 2, nil)
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i, p := range fc.procs {
+				t.Logf("node %c:\n%s", 'a'+i, p.out.String())
+			}
+		}
+	})
+	ea, eb := fc.e[0], fc.e[1]
+	admin := "Bearer " + ea.login("admin")
+	for _, u := range []map[string]any{
+		{"username": "sam", "displayName": "Sam Supervisor", "extension": "1004", "role": "supervisor", "teams": []string{"sales"}},
+		{"username": "otto", "displayName": "Otto Supervisor", "extension": "1005", "role": "supervisor", "teams": []string{"billing"}},
+	} {
+		u["password"] = "Fernweh-Cluster-pw-4711"
+		ea.creds[u["username"].(string)] = "Fernweh-Cluster-pw-4711"
+		if st, body := ea.api("POST", "/api/v1/users", admin, u); st != 201 {
+			t.Fatalf("create %s: %d %s", u["username"], st, body)
+		}
+	}
+	st, body := ea.api("GET", "/api/v1/users", admin, nil)
+	var users struct {
+		Items []struct{ ID, Username string }
+	}
+	if err := json.Unmarshal(body, &users); st != 200 || err != nil {
+		t.Fatalf("list users: %d %s", st, body)
+	}
+	for _, u := range users.Items {
+		if u.Username == "alice" {
+			if st, body := ea.api("PATCH", "/api/v1/users/"+u.ID, admin, map[string]any{"teams": []string{"sales"}}); st != 200 {
+				t.Fatalf("alice into sales: %d %s", st, body)
+			}
+		}
+	}
+
+	alice := ea.signIn("alice", 440)
+	sam := eb.signIn("sam", 1500)
+	samTok, ottoTok := "Bearer "+sam.token, "Bearer "+eb.login("otto")
+	ring, call := ea.ringAndAnswer(alice, "1001")
+	heardBothWays(t, ctx, alice, call, 900, 440)
+
+	// Node B learns of alice's call through the bus; a supervisor of
+	// another team is not shown it there (nor could node A be asked).
+	monitor := func(tok, mode string) (int, []byte) {
+		return eb.api("PUT", "/api/v1/calls/"+ring.ID+"/monitor", tok, map[string]any{"mode": mode})
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, body := monitor(samTok, "listen")
+		if st == 200 {
+			break
+		}
+		if st != 404 || time.Now().After(deadline) {
+			t.Fatalf("sam listens in from node B: %d %s", st, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if st, body := monitor(ottoTok, "listen"); st != 404 {
+		t.Fatalf("otto (billing) listens to alice (sales): %d %s, want 404", st, body)
+	}
+	// Two parties heard at once: no tone holds 70 % of a frame, so these
+	// ears ask for 20 % (as media/monitor_test.go does).
+	samEar, aliceEar, callerEar := mixedEar(), mixedEar(), mixedEar()
+	sam.client.OnAudio(samEar.WriteUlaw)
+	alice.client.OnAudio(aliceEar.WriteUlaw)
+	call.OnAudio(func(_ rtpio.Codec, p []byte) { callerEar.WriteUlaw(p) })
+	hearsAll(t, ctx, "sam on node B", samEar, 900, 440)
+	notHeard(t, ctx, "alice while listened to", aliceEar, 900, 1500)
+	t.Logf("sam on node B hears the caller and alice, whose call is on node A")
+
+	// Whisper: alice hears sam, the caller does not.
+	if st, body := monitor(samTok, "whisper"); st != 200 {
+		t.Fatalf("sam whispers: %d %s", st, body)
+	}
+	hearsAll(t, ctx, "alice while sam whispers", aliceEar, 1500, 900)
+	notHeard(t, ctx, "the caller while sam whispers", callerEar, 440, 1500)
+	hearsAll(t, ctx, "sam whispering", samEar, 900, 440)
+	t.Logf("sam whispers from node B: alice hears him, the caller does not")
+	if st, body := eb.api("DELETE", "/api/v1/calls/"+ring.ID+"/monitor", samTok, nil); st != 204 {
+		t.Fatalf("sam stops: %d %s", st, body)
+	}
+	waitLog(t, fc.procs[0].out, "supervisor of another node left the call")
+	alice.client.OnAudio(alice.heard.WriteUlaw)
+	heardBothWays(t, ctx, alice, call, 1100, 440)
+
+	// Consultation: alice consults bob (node B), then hands him the caller.
+	bob := eb.signIn("bob", 600)
+	if r := alice.request(wsproto.Message{Type: wsproto.TypeConsult, CallID: ring.ID, To: "1002"}); r.Type != wsproto.TypeAck {
+		t.Fatalf("alice consults 1002: %+v", r)
+	}
+	cring := bob.waitCall("ringing")
+	if r := bob.request(wsproto.Message{Type: wsproto.TypeAnswer, CallID: cring.ID}); r.Type != wsproto.TypeAck {
+		t.Fatalf("bob answers the consultation: %+v", r)
+	}
+	alice.heard.Reset()
+	bob.heard.Reset()
+	alice.hears(600)
+	bob.hears(440)
+	t.Logf("alice (node A) consults bob (node B): they hear each other")
+	if r := alice.request(wsproto.Message{Type: wsproto.TypeConsultComplete, CallID: ring.ID}); r.Type != wsproto.TypeAck {
+		t.Fatalf("alice completes the transfer: %+v", r)
+	}
+	heardBothWays(t, ctx, bob, call, 1300, 600)
+	t.Logf("after the consultation, the caller and bob hear each other")
+	if err := call.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bob.wait(func(m wsproto.Message) bool {
+		return m.Type == wsproto.TypeCall && m.Call.ID == cring.ID && m.Call.State == "ended"
+	})
+
+	// An outbound call from node A reaches the carrier through Kamailio.
+	alice.seen = nil
+	placed := alice.request(wsproto.Message{Type: wsproto.TypeDial, To: "+15559990000"})
+	if placed.Type != wsproto.TypeAck {
+		t.Fatalf("alice dials out: %+v", placed)
+	}
+	select {
+	case out := <-fc.carrier.Incoming():
+		if out.To != "+15559990000" {
+			t.Fatalf("carrier was asked for %q", out.To)
+		}
+		heard := carrierAudio(out, 1700)
+		if err := out.Answer(ctx); err != nil {
+			t.Fatal(err)
+		}
+		alice.heard.Reset()
+		alice.hears(1700)
+		wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+		defer wcancel()
+		if err := heard.WaitFor(wctx, 440); err != nil {
+			t.Fatalf("called party does not hear alice: %v", err)
+		}
+		if err := out.Hangup(ctx); err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the carrier never got alice's INVITE")
+	}
+}
+
+// waitLog polls a node's log for a line.
+func waitLog(t *testing.T, out interface{ String() string }, line string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), line) {
+		if time.Now().After(deadline) {
+			t.Fatalf("node never logged %q", line)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func mixedEar() *mediatest.ToneDetector {
+	return mediatest.NewToneDetector(mediatest.ToneDetectorConfig{Dominance: 0.2})
+}
+
+// hearsAll waits for each tone in what det decoded from now on.
+func hearsAll(t *testing.T, ctx context.Context, who string, det *mediatest.ToneDetector, freqs ...float64) {
+	t.Helper()
+	det.Reset()
+	for _, f := range freqs {
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := det.WaitFor(wctx, f)
+		cancel()
+		if err != nil {
+			t.Fatalf("%s does not hear %.0f Hz: %v", who, f, err)
+		}
+	}
+}
+
+// notHeard checks that det hears live (so the path carries audio) and,
+// for a second after, never absent.
+func notHeard(t *testing.T, ctx context.Context, who string, det *mediatest.ToneDetector, live, absent float64) {
+	t.Helper()
+	hearsAll(t, ctx, who, det, live)
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		if det.Detected(absent) {
+			t.Fatalf("%s hears %.0f Hz, which it must not", who, absent)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
