@@ -41,6 +41,18 @@ type NodeChange struct {
 	Agent  *AgentPresence `json:"agent,omitempty"`
 	Queue  *QueueView     `json:"queue,omitempty"`
 	Call   *LiveCallView  `json:"call,omitempty"`
+	// Queueing comes with Agent: what queue strategies weigh, so a
+	// queue on another node orders this agent among its own members
+	// (cluster_queue.go).
+	Queueing *AgentQueueing `json:"queueing,omitempty"`
+}
+
+// AgentQueueing is what a queue's strategy knows of an agent.
+type AgentQueueing struct {
+	IdleSince  time.Time      `json:"idleSince,omitzero"`
+	CallsToday int            `json:"callsToday,omitempty"`
+	TalkToday  time.Duration  `json:"talkToday,omitempty"`
+	Skills     map[string]int `json:"skills,omitempty"`
 }
 
 // busQueue is how many changes may wait for the bus.
@@ -64,6 +76,7 @@ type remoteAgent struct {
 	sip   string
 	teams []string
 	p     AgentPresence
+	q     AgentQueueing
 }
 
 // SetBus connects the service to the other nodes as node. Call it once,
@@ -159,7 +172,11 @@ func (s *Service) applyRemote(c NodeChange) {
 		if c.Agent.Status == StatusOffline {
 			delete(s.remote.by, k)
 		} else {
-			s.remote.by[k] = remoteAgent{node: c.Node, sip: c.SIP, teams: c.Teams, p: *c.Agent}
+			ra := remoteAgent{node: c.Node, sip: c.SIP, teams: c.Teams, p: *c.Agent}
+			if c.Queueing != nil {
+				ra.q = *c.Queueing
+			}
+			s.remote.by[k] = ra
 		}
 	}
 	s.remote.mu.Unlock()

@@ -3,6 +3,8 @@ package cti
 import (
 	"context"
 	"time"
+
+	"github.com/ringbridge/ringbridge/cti/queue"
 )
 
 // Queued calls and agents on other nodes (docs/scale-out.md). A queued
@@ -38,10 +40,13 @@ type remoteOffer struct {
 	sip  string
 }
 
-// pickRemoteLocked chooses a free member signed in on another live node
-// for a waiting call nobody here can take: the first in the queue's
-// member order not tried this round. Callers hold s.mu.
-func (s *Service) pickRemoteLocked(c *Call) *remoteOffer {
+// remoteMembersLocked adds to free the members free on other live nodes
+// (as the bus last said) that the call may be offered: not signed in
+// here, not tried this round, not rung from here already. Each comes with
+// what the strategy weighs (idle since, calls and talk today, skills),
+// so the queue's strategy orders them among the local members. Callers
+// hold s.mu.
+func (s *Service) remoteMembersLocked(c *Call, free *[]queue.Agent) map[string]*remoteOffer {
 	if s.bus == nil {
 		return nil
 	}
@@ -53,27 +58,31 @@ func (s *Service) pickRemoteLocked(c *Call) *remoteOffer {
 	}
 	s.remote.mu.Lock()
 	defer s.remote.mu.Unlock()
-	for pass := 0; pass < 2; pass++ {
-		for _, ext := range q.cfg.Members {
-			k := agentKey{c.info.TenantID, ext}
-			if ag := s.agents[k]; ag != nil && ag.session != nil {
-				continue // signed in here: the local dispatcher's
-			}
-			ra, ok := s.remote.by[k]
-			if !ok || ra.p.Status != StatusAvailable || ra.sip == "" || q.triedRemote[ext] || s.remoteBusy[k] {
-				continue
-			}
-			if at, ok := s.remote.heard[ra.node]; !ok || time.Since(at) > s.cfg.NodeTimeout {
-				continue
-			}
-			return &remoteOffer{key: k, node: ra.node, sip: ra.sip}
+	var out map[string]*remoteOffer
+	for i, ext := range q.cfg.Members {
+		k := agentKey{c.info.TenantID, ext}
+		if ag := s.agents[k]; ag != nil && ag.session != nil {
+			continue // signed in here: the local dispatcher's
 		}
-		if len(q.triedRemote) == 0 {
-			return nil
+		ra, ok := s.remote.by[k]
+		if !ok || ra.p.Status != StatusAvailable || ra.sip == "" || q.triedRemote[ext] || s.remoteBusy[k] {
+			continue
 		}
-		q.triedRemote = map[string]bool{} // a new round
+		if at, ok := s.remote.heard[ra.node]; !ok || time.Since(at) > s.cfg.NodeTimeout {
+			continue
+		}
+		idle := ra.q.IdleSince
+		if idle.IsZero() {
+			idle = ra.p.Since
+		}
+		*free = append(*free, queue.Agent{Extension: ext, Position: i, IdleSince: idle,
+			CallsToday: ra.q.CallsToday, TalkToday: ra.q.TalkToday, Skills: ra.q.Skills})
+		if out == nil {
+			out = map[string]*remoteOffer{}
+		}
+		out[ext] = &remoteOffer{key: k, node: ra.node, sip: ra.sip}
 	}
-	return nil
+	return out
 }
 
 // reserveRemoteLocked marks an agent of another node as being rung from

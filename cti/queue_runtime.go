@@ -127,13 +127,14 @@ func (s *Service) dispatch() {
 			if q.offering {
 				continue
 			}
-			agents := s.pickLocked(c)
+			agents, r := s.pickLocked(c)
+			if r != nil {
+				q.offering = true
+				s.reserveRemoteLocked(r)
+				sends = append(sends, send{c, queueOffer{remote: r}})
+				continue
+			}
 			if len(agents) == 0 {
-				if r := s.pickRemoteLocked(c); r != nil {
-					q.offering = true
-					s.reserveRemoteLocked(r)
-					sends = append(sends, send{c, queueOffer{remote: r}})
-				}
 				continue
 			}
 			q.offering = true
@@ -157,11 +158,13 @@ func (s *Service) dispatch() {
 
 // pickLocked chooses the agents to offer a waiting call to: free members
 // it has not rung this round, in the strategy's order (all of them for
-// ring-all). A round ends when every free member was tried. Callers hold
-// s.mu.
-func (s *Service) pickLocked(c *Call) []*agent {
+// ring-all), or one member free on another node (cluster_queue.go) when
+// the strategy puts them first. A round ends when every free member was
+// tried. Callers hold s.mu.
+func (s *Service) pickLocked(c *Call) ([]*agent, *remoteOffer) {
 	q := c.q
 	byExt := map[string]*agent{}
+	var remote map[string]*remoteOffer
 	var free []queue.Agent
 	collect := func() {
 		free = free[:0]
@@ -174,28 +177,38 @@ func (s *Service) pickLocked(c *Call) []*agent {
 			free = append(free, queue.Agent{Extension: ext, Position: i, IdleSince: ag.idleSince,
 				CallsToday: ag.day.calls, TalkToday: ag.day.talk, Skills: ag.skills})
 		}
+		remote = s.remoteMembersLocked(c, &free)
 	}
 	collect()
-	if len(free) == 0 && len(q.tried) > 0 {
-		q.tried = map[*agent]bool{}
+	if len(free) == 0 && (len(q.tried) > 0 || len(q.triedRemote) > 0) {
+		q.tried, q.triedRemote = map[*agent]bool{}, map[string]bool{}
 		collect()
 	}
 	if len(free) == 0 {
-		return nil
+		return nil, nil
 	}
 	w := queue.Widening{Every: time.Duration(q.cfg.WidenEverySeconds) * time.Second, Step: q.cfg.WidenStep}
 	order := queue.Order(q.cfg.Strategy, free, queue.Call{Skills: q.cfg.Skills, Waited: time.Since(q.joined)}, w, q.line.cursor, nil)
 	if len(order) == 0 {
-		return nil
+		return nil, nil
 	}
-	if q.cfg.Strategy != queue.RingAll {
-		order = order[:1]
+	if q.cfg.Strategy == queue.RingAll {
+		// A leg to another node rings one agent: ring-all rings the
+		// free members here, and another node's only when none is.
+		var out []*agent
+		for _, a := range order {
+			if ag := byExt[a.Extension]; ag != nil {
+				out = append(out, ag)
+			}
+		}
+		if len(out) > 0 {
+			return out, nil
+		}
 	}
-	out := make([]*agent, len(order))
-	for i, a := range order {
-		out[i] = byExt[a.Extension]
+	if r := remote[order[0].Extension]; r != nil {
+		return nil, r
 	}
-	return out
+	return []*agent{byExt[order[0].Extension]}, nil
 }
 
 // ringableLocked reports whether the agent can be offered a call now.

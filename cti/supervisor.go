@@ -2,6 +2,7 @@ package cti
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -133,7 +134,8 @@ func (s *Service) emitAgentLocked(ag *agent) {
 	p := ag.presenceOfLocked()
 	teams := ag.teams
 	s.emit(ag.key.tenant, Delta{Agent: &p}, func(w *Watch) bool { return w.sees(teams) })
-	s.share(NodeChange{Tenant: ag.key.tenant, Teams: teams, Agent: &p})
+	s.share(NodeChange{Tenant: ag.key.tenant, Teams: teams, Agent: &p, Queueing: &AgentQueueing{
+		IdleSince: ag.idleSince, CallsToday: ag.day.calls, TalkToday: ag.day.talk, Skills: maps.Clone(ag.skills)}})
 }
 
 // emitCall publishes a call's state.
