@@ -11,6 +11,7 @@ import (
 
 	"github.com/ringbridge/ringbridge/media/mediatest"
 	"github.com/ringbridge/ringbridge/media/rtpio"
+	"github.com/ringbridge/ringbridge/media/trunk"
 	"github.com/ringbridge/ringbridge/server/wsproto"
 )
 
@@ -162,6 +163,47 @@ func TestClusterMonitorAndConsultAcrossNodes(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the carrier never got alice's INVITE")
 	}
+	alice.wait(func(m wsproto.Message) bool {
+		return m.Type == wsproto.TypeCall && m.Call.ID == placed.Call.ID && m.Call.State == "ended"
+	})
+
+	// A longest-idle queue with alice (node A, just free) and bob (node B,
+	// free since the consultation): a call held by node A goes to bob.
+	if st, body := ea.api("POST", "/api/v1/queues", admin, map[string]any{
+		"name": "sales", "strategy": "longest_idle", "members": []string{"1001", "1002"}, "ringSeconds": 15}); st != 201 {
+		t.Fatalf("create queue: %d %s", st, body)
+	}
+	if st, body := ea.api("POST", "/api/v1/numbers", admin, map[string]any{
+		"number": "1009", "route": "queue", "target": "sales", "extension": "1002"}); st != 201 {
+		t.Fatalf("create number: %d %s", st, body)
+	}
+	bob.seen = nil
+	qcalls, qerrs := make(chan *trunk.PhoneCall, 1), make(chan error, 1)
+	go func() { // straight to node A, so node A holds the call
+		c, err := fc.carrier.Dial(ctx, "sip:1009@"+fc.procs[0].sip, "15557654321")
+		if err != nil {
+			qerrs <- err
+			return
+		}
+		qcalls <- c
+	}()
+	qring := bob.waitCall("ringing")
+	if r := bob.request(wsproto.Message{Type: wsproto.TypeAnswer, CallID: qring.ID}); r.Type != wsproto.TypeAck {
+		t.Fatalf("bob answers the queued call: %+v", r)
+	}
+	select {
+	case qc := <-qcalls:
+		heardBothWays(t, ctx, bob, qc, 1900, 600)
+		if err := qc.Hangup(ctx); err != nil {
+			t.Fatal(err)
+		}
+	case err := <-qerrs:
+		t.Fatal(err)
+	}
+	if !strings.Contains(fc.procs[0].out.String(), "queued call offered to an agent on another node") {
+		t.Fatal("node A did not offer its queued call through a leg to node B")
+	}
+	t.Logf("node A's queued call went to bob on node B, idle longer than alice on node A; heard both ways")
 }
 
 // waitLog polls a node's log for a line.
