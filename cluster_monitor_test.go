@@ -102,6 +102,12 @@ func TestClusterMonitorAndConsultAcrossNodes(t *testing.T) {
 	notHeard(t, ctx, "the caller while sam whispers", callerEar, 440, 1500)
 	hearsAll(t, ctx, "sam whispering", samEar, 900, 440)
 	t.Logf("sam whispers from node B: alice hears him, the caller does not")
+	// Barge: the caller hears sam too.
+	if st, body := monitor(samTok, "barge"); st != 200 {
+		t.Fatalf("sam barges in: %d %s", st, body)
+	}
+	hearsAll(t, ctx, "the caller while sam barges in", callerEar, 1500, 440)
+	t.Logf("sam barges in from node B: the caller hears him")
 	if st, body := eb.api("DELETE", "/api/v1/calls/"+ring.ID+"/monitor", samTok, nil); st != 204 {
 		t.Fatalf("sam stops: %d %s", st, body)
 	}

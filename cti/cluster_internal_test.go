@@ -103,3 +103,36 @@ func TestRedirectFor(t *testing.T) {
 		t.Fatalf("entry names this node: %v", err)
 	}
 }
+
+// A supervisor's leg from another node joins only the call its token
+// names, of the token's tenant, and only within the supervisor's teams;
+// its token does not route an ordinary call.
+func TestMonitorHandover(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	s := New(Config{RecordingSecret: key}, nil, nil, nil)
+	defer s.Close()
+	s.mu.Lock()
+	s.calls["call_1"] = &Call{info: CallInfo{ID: "call_1", TenantID: "t1"}, parties: []*agent{{ext: "1001", teams: []string{"sales"}}}}
+	s.mu.Unlock()
+	exp := time.Now().Add(time.Minute).Unix()
+	tok := func(h handover) string { return s.handoverToken(h) }
+	sales := handover{Tenant: "t1", Ext: "1004", Call: "call_1", Mode: "listen", Teams: []string{"sales"}, Exp: exp}
+	if _, err := s.acceptHandover(tok(sales), "t1"); ErrorKind(err) != KindForbidden {
+		t.Fatalf("a monitor token routed a call: %v", err)
+	}
+	for name, c := range map[string]struct {
+		h    handover
+		kind Kind
+	}{
+		"another team":   {handover{Tenant: "t1", Ext: "1005", Call: "call_1", Mode: "listen", Teams: []string{"billing"}, Exp: exp}, KindNotFound},
+		"no teams":       {handover{Tenant: "t1", Ext: "1005", Call: "call_1", Mode: "listen", Exp: exp}, KindNotFound},
+		"another tenant": {handover{Tenant: "t2", Ext: "1004", Call: "call_1", Mode: "listen", Admin: true, Exp: exp}, KindNotFound},
+		"no such call":   {handover{Tenant: "t1", Ext: "1004", Call: "call_2", Mode: "listen", Admin: true, Exp: exp}, KindNotFound},
+		"unknown mode":   {handover{Tenant: "t1", Ext: "1004", Call: "call_1", Mode: "shout", Admin: true, Exp: exp}, KindForbidden},
+	} {
+		err := s.InboundCall(context.Background(), InboundCall{Trunk: "frontdoor", From: "1005", To: "monitor", Handover: tok(c.h)})
+		if ErrorKind(err) != c.kind {
+			t.Errorf("%s: %v, want %s", name, err, c.kind)
+		}
+	}
+}
