@@ -166,9 +166,10 @@ type Call struct {
 	// arrive during the call's teardown know where to go.
 	saved chan struct{}
 	// remoteMon is, for a supervisor's leg to another node, the call
-	// there it listens to (cluster_monitor.go); set before the call
+	// there it listens to and how (cluster_monitor.go); set before the call
 	// starts, then only read.
-	remoteMon string
+	remoteMon     string
+	remoteMonMode MonitorMode
 
 	// The rest belongs to the owner goroutine alone (callfsm.go).
 	ctx  context.Context

@@ -63,8 +63,10 @@ const DirectoryRefresh = 3 * time.Second
 type RedirectError struct {
 	User, Host, Token string
 	Node              string
-	// monitor is the call on that node a supervisor's leg joins.
-	monitor string
+	// monitor is the call on that node a supervisor's leg joins, in
+	// monitorMode.
+	monitor     string
+	monitorMode MonitorMode
 }
 
 func (e *RedirectError) Error() string {

@@ -69,6 +69,11 @@ func (s *Service) monitorRemote(ctx context.Context, p Principal, callID string,
 		if cur.remoteMon != callID {
 			return CallInfo{}, true, Errorf(KindBusy, "extension %s is on another call", p.Extension)
 		}
+		if cur.remoteMonMode == mode {
+			info := cur.infoFor(sup)
+			info.Monitor = mode
+			return info, true, nil
+		}
 		// Another mode: the leg carries one, so it is replaced.
 		if err := s.endRemoteMonitor(ctx, sup, cur); err != nil {
 			return CallInfo{}, true, err
@@ -76,7 +81,7 @@ func (s *Service) monitorRemote(ctx context.Context, p Principal, callID string,
 	}
 	h := handover{Tenant: p.TenantID, Ext: p.Extension, Call: callID, Mode: string(mode),
 		Admin: p.Role == RoleAdmin, Teams: slices.Clone(p.Teams), Exp: time.Now().Add(time.Minute).Unix()}
-	via := &RedirectError{User: "monitor", Host: sip, Token: s.handoverToken(h), Node: node, monitor: callID}
+	via := &RedirectError{User: "monitor", Host: sip, Token: s.handoverToken(h), Node: node, monitor: callID, monitorMode: mode}
 	info, err = ss.dialOut(ctx, "monitor", via)
 	if err != nil {
 		return CallInfo{}, true, err

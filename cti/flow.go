@@ -268,7 +268,7 @@ func (ss *AgentSession) dialOut(ctx context.Context, num string, via *RedirectEr
 	c := s.newCallLocked(ss.principal.TenantID, DirectionOutbound, me.ext, num, CallDialing, me)
 	c.info.Card = card
 	if via != nil {
-		c.remoteMon = via.monitor
+		c.remoteMon, c.remoteMonMode = via.monitor, via.monitorMode
 	}
 	ep := me.session.endpoint
 	s.mu.Unlock()
