@@ -112,6 +112,11 @@ func TestClusterMonitorAndConsultAcrossNodes(t *testing.T) {
 		t.Fatalf("sam stops: %d %s", st, body)
 	}
 	waitLog(t, fc.procs[0].out, "supervisor of another node left the call")
+	sam.wait(func(m wsproto.Message) bool { return m.Type == wsproto.TypeCall && m.Call.State == "ended" })
+	if st, body := ea.api("GET", "/api/v1/audit", admin, nil); st != 200 ||
+		strings.Count(string(body), `"call.monitor"`) != 3 || !strings.Contains(string(body), "call.monitor_stop") {
+		t.Fatalf("audit log (three modes, one stop): %d %s", st, body)
+	}
 	alice.client.OnAudio(alice.heard.WriteUlaw)
 	heardBothWays(t, ctx, alice, call, 1100, 440)
 
