@@ -61,8 +61,10 @@ func (s *Service) Monitor(ctx context.Context, p Principal, callID string, mode 
 	c, sup, err := s.monitorTarget(p, callID)
 	if err != nil {
 		// Held by another node: a leg there (cluster_monitor.go).
-		if info, ok, rerr := s.monitorRemote(ctx, p, callID, mode); ok {
-			return info, rerr
+		if ErrorKind(err) == KindNotFound {
+			if info, ok, rerr := s.monitorRemote(ctx, p, callID, mode); ok {
+				return info, rerr
+			}
 		}
 		return CallInfo{}, err
 	}
