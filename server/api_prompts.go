@@ -2,10 +2,12 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"mime"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
@@ -25,18 +27,39 @@ const promptsPath = "/api/v1/prompts"
 // multipart framing and the name.
 const promptBodyLimit = cti.MaxPromptUpload + 64<<10
 
-// bodyLimitFor raises the body limit for prompt uploads only; it runs on
-// the request's header, before fasthttp reads the body, so every other
-// route still refuses a body over bodyLimit unread.
-func bodyLimitFor(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+// bodyLimitFor raises the body limit for prompt uploads by an
+// administrator only; it runs on the request's headers, before the body
+// is read, so every other request is refused over bodyLimit unread and
+// nobody without an admin's token or an API key can make the server
+// buffer an upload's worth of bytes. (The handler checks the credentials
+// again, as for any request.)
+func (s *Server) bodyLimitFor(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 	uri := h.RequestURI()
 	if i := bytes.IndexByte(uri, '?'); i >= 0 {
 		uri = uri[:i]
 	}
-	if string(h.Method()) == fiber.MethodPost && string(uri) == promptsPath {
-		return fasthttp.RequestConfig{MaxRequestBodySize: promptBodyLimit}
+	if string(h.Method()) != fiber.MethodPost || string(uri) != promptsPath || !s.mayUpload(string(h.Peek(fiber.HeaderAuthorization))) {
+		return fasthttp.RequestConfig{}
 	}
-	return fasthttp.RequestConfig{}
+	return fasthttp.RequestConfig{MaxRequestBodySize: promptBodyLimit}
+}
+
+// mayUpload tells whether an Authorization header carries an admin's
+// access token or a valid API key: both cheap to check (an HMAC, a
+// SHA-256 and one read), unlike a password.
+func (s *Server) mayUpload(header string) bool {
+	token, ok := bearerToken(header)
+	if !ok {
+		return false
+	}
+	if strings.HasPrefix(token, cti.APIKeyPrefix) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		p, err := s.svc.AuthenticateAPIKey(ctx, token)
+		return err == nil && p.Role == cti.RoleAdmin
+	}
+	p, err := s.tokens.verify(token)
+	return err == nil && p.Role == cti.RoleAdmin
 }
 
 // audioTypes are the raw-body content types an upload may have.

@@ -44,7 +44,8 @@ func (zeros) Read(p []byte) (int, error) {
 // Only the prompt upload may send more than the usual 1 MiB: there a
 // 2 MiB body reaches the handler (which, with no audio converter in this
 // test, answers 503), and one over the prompt limit is refused unread.
-// Elsewhere 2 MiB is still refused.
+// Elsewhere 2 MiB is still refused, and so is an upload's worth of bytes
+// from anyone but an administrator (no token, a bad one, an agent's).
 func TestPromptUploadBodyLimit(t *testing.T) {
 	e := newEnv(t)
 	e.listen()
@@ -55,4 +56,14 @@ func TestPromptUploadBodyLimit(t *testing.T) {
 	decodeProblem(t, resp, body, 413)
 	resp, body = rawRequest(t, e.addr, "/api/v1/phonebook", auth, 2<<20, false)
 	decodeProblem(t, resp, body, 413)
+	for who, h := range map[string]string{
+		"no token": "", "a bad token": "Bearer x.y.z", "an unknown API key": "Bearer rbk_nope_nope",
+		"an agent": "Bearer " + e.login("alice").AccessToken,
+	} {
+		resp, body = rawRequest(t, e.addr, "/api/v1/prompts?name=big", h, 2<<20, false)
+		if resp.StatusCode != 413 {
+			t.Errorf("%s: a 2 MiB upload got %d, want 413 before the body is read", who, resp.StatusCode)
+		}
+		decodeProblem(t, resp, body, 413)
+	}
 }

@@ -229,7 +229,7 @@ func New(cfg Config, svc *cti.Service, reg *prometheus.Registry, log *slog.Logge
 		// keeps it from waiting on a browser that never sends again.
 		IdleTimeout: 60 * time.Second,
 	})
-	s.app.Server().HeaderReceived = bodyLimitFor
+	s.app.Server().HeaderReceived = s.bodyLimitFor
 	s.routes(reg)
 	return s, nil
 }
