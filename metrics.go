@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/ringbridge/ringbridge/cti/store/sqlstore"
 	"github.com/ringbridge/ringbridge/media/peer"
 	"github.com/ringbridge/ringbridge/media/rtpio"
 	"github.com/ringbridge/ringbridge/media/trunk"
@@ -41,6 +42,15 @@ func registerMediaMetrics(reg *prometheus.Registry, trunks *trunk.Trunks, peers 
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ringbridge_ice_udp_datagrams_total", Help: "Datagrams read from the shared WebRTC UDP sockets."},
 			func() float64 { _, d := peers.ICEReads(); return float64(d) }),
 	)
+}
+
+// registerStoreMetrics exposes the store's commits: with SQLite each is a
+// sync of the WAL, the cost a durable write waits for, so commits per call
+// show whether concurrent calls share them (docs/durability.md).
+func registerStoreMetrics(reg *prometheus.Registry, st *sqlstore.Store) {
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "ringbridge_store_commits_total",
+		Help: "Write transactions committed to the database (SQLite: one WAL sync each; 0 with PostgreSQL)."},
+		func() float64 { return float64(st.Commits()) }))
 }
 
 // jwtSecret returns the configured secret or one generated once into the

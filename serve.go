@@ -222,6 +222,7 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registerMediaMetrics(reg, a.trunks, a.peers)
+	registerStoreMetrics(reg, a.store)
 	srvCfg := server.Config{Addr: cfg.HTTPAddr, JWTSecret: secret, AllowedOrigins: cfg.AllowedOrigins,
 		ICEServers: cfg.ICEServers, DefaultTenant: defaultTenant, Webhooks: a.outbox,
 		TURN:        server.TURNConfig{URLs: cfg.TURNURLs, Secret: cfg.TURNSecret, TTL: time.Duration(cfg.TURNCredentialTTL)},

@@ -140,6 +140,7 @@ func (e *env) runLevel(ctx context.Context, n int) (*level, levelResult, error) 
 	var live []liveCall
 	var lmu sync.Mutex
 	var wg sync.WaitGroup
+	mr0, _ := scrapeMetrics(ctx, srv.base)
 	t0 = time.Now()
 	for i, a := range lv.agents {
 		at := t0.Add(time.Duration(float64(i) / e.cfg.rampRate * float64(time.Second)))
@@ -172,9 +173,13 @@ func (e *env) runLevel(ctx context.Context, n int) (*level, levelResult, error) 
 		}()
 	}
 	wg.Wait()
+	if mr1, err := scrapeMetrics(ctx, srv.base); err == nil && len(lv.agents) > 0 {
+		r.StoreCommitsPerCall = (mr1.StoreCommits - mr0.StoreCommits) / float64(len(lv.agents))
+	}
 	r.Established = len(lv.agents) - r.SetupFailures
 	r.Setup, r.DialToAudio, r.DialToAudioNet = setup.dist(), toAudio.dist(), toAudioNet.dist()
-	logf("N=%d: %d calls up (%d failed); setup p50 %.1f ms p99 %.1f ms", n, r.Established, r.SetupFailures, r.Setup.P50, r.Setup.P99)
+	logf("N=%d: %d calls up (%d failed); setup p50 %.1f ms p99 %.1f ms max %.1f ms; %.2f store commits per call",
+		n, r.Established, r.SetupFailures, r.Setup.P50, r.Setup.P99, r.Setup.Max, r.StoreCommitsPerCall)
 
 	// Hold. Loss and delay count frames sent inside the window, which
 	// leaves out the first and the last second.

@@ -203,6 +203,7 @@ type metricsSnapshot struct {
 	RTPRecv, RTPSent, RTPDrop float64
 	ICEReads, ICEDatagrams    float64
 	SIPLegs                   float64
+	StoreCommits              float64
 	// The Go runtime's own view of the memory (bytes): live heap spans,
 	// goroutine stacks, heap held but idle, and of that what was given
 	// back to the OS.
@@ -231,6 +232,7 @@ func scrapeMetrics(ctx context.Context, base string) (metricsSnapshot, error) {
 		"ringbridge_rtp_packets_sent_total":     &m.RTPSent,
 		"ringbridge_rtp_packets_dropped_total":  &m.RTPDrop,
 		"ringbridge_sip_legs":                   &m.SIPLegs,
+		"ringbridge_store_commits_total":        &m.StoreCommits,
 		"ringbridge_ice_udp_reads_total":        &m.ICEReads,
 		"ringbridge_ice_udp_datagrams_total":    &m.ICEDatagrams,
 		"go_memstats_heap_inuse_bytes":          &m.HeapInuse,

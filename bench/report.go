@@ -24,6 +24,10 @@ type levelResult struct {
 	DialToAudio    dist      `json:"dialToAudio"`    // dial sent → first far-end frame at the agent
 	DialToAudioNet dist      `json:"dialToAudioNet"` // same, minus the wait for the agent's next frame to echo
 	WorstSetup     worstCall `json:"worstSetup"`
+	// StoreCommitsPerCall is the server's database commits during the
+	// ramp (dial to first audio of every call) per call: with SQLite each
+	// is a WAL sync that setups may wait for.
+	StoreCommitsPerCall float64 `json:"storeCommitsPerCall"`
 
 	HoldSeconds      float64 `json:"holdSeconds"`
 	CPUPerCallSecond float64 `json:"serverCpuSecondsPerCallSecond"`
@@ -211,6 +215,7 @@ func printReport(w io.Writer, res *results) {
 	row("  worst call: at s, to audio ms", func(l levelResult) string {
 		return fmt.Sprintf("%.1f, %.0f", l.WorstSetup.StartedAtS, l.WorstSetup.DialToAudioMs)
 	})
+	row("store commits per call setup", func(l levelResult) string { return fmt.Sprintf("%.2f", l.StoreCommitsPerCall) })
 	row("dial→audio p50/p99 ms", func(l levelResult) string { return fmt.Sprintf("%.1f/%.1f", l.DialToAudio.P50, l.DialToAudio.P99) })
 	row("  minus wait for next frame", func(l levelResult) string {
 		return fmt.Sprintf("%.1f/%.1f", l.DialToAudioNet.P50, l.DialToAudioNet.P99)

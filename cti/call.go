@@ -151,6 +151,9 @@ type Call struct {
 
 	// hist is the call's history for its record; guarded by mu.
 	hist callHistory
+	// activity holds changes of the agents' effective status that the
+	// call's next event stores (history.go); guarded by mu.
+	activity []*AgentStatusChange
 	// quality is the legs' live quality and summaries (quality_monitor.go);
 	// guarded by mu.
 	quality qualityState

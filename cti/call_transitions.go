@@ -60,6 +60,7 @@ func (c *Call) dialForAgent(cmd callCmd) EndReason {
 	ag := c.b.ag
 	c.b.answered = true
 	c.agentAnswered(ag)
+	c.storeActivity() // call.answered waits for the far end
 	leg, err := c.svc.media.Dial(c.ctx, DialRequest{TenantID: c.info.TenantID, CallID: c.ID(), From: c.dial.callerID, To: c.dial.num})
 	if err != nil {
 		reply(cmd, &Error{Kind: KindUnavailable, Message: "cannot place the call", Err: err})
@@ -319,6 +320,7 @@ func (c *Call) ringTransferTarget(target *agent) EndReason {
 // release takes an agent out of a call that goes on without them.
 func (c *Call) release(ag *agent, why EndReason) {
 	c.agentLeft(ag, why)
+	c.storeActivity() // the call goes on without them
 	// Under notifyMu, so no later push of the call (a card arriving)
 	// can reach the agent after it was told the call ended.
 	c.notifyMu.Lock()

@@ -101,6 +101,7 @@ func (c *Call) consultStart(ev *callEvent) EndReason {
 		k.s = agentSide(target, ep, false)
 		k.ring = time.NewTimer(c.svc.cfg.RingTimeout)
 		c.agentRinging(target)
+		c.storeActivity() // no event of the call follows
 	} else {
 		out, err := c.svc.media.Dial(c.ctx, DialRequest{TenantID: c.info.TenantID, CallID: c.ID(), From: cmd.from.ext, To: num}.viaNode(via))
 		if err != nil {
@@ -220,6 +221,7 @@ func (c *Call) consultAnswered() {
 	k.s.answered = true
 	if k.s.ag != nil {
 		c.agentAnswered(k.s.ag)
+		c.storeActivity() // no event of the call follows
 	}
 	c.updateConsultView(func(v *ConsultInfo) { v.State = CallActive })
 	if err := c.consultAudio(); err != nil {

@@ -51,6 +51,10 @@ type EventState struct {
 	// Presence is an agent's status as it now is (with agent.status), so
 	// agents signed in when the process died can be signed out at start.
 	Presence *AgentStatusChange
+	// Agents are the changes of agents' effective status that a call's
+	// event implies (ringing for it, on it, done with it), stored with
+	// that event instead of each in a commit of its own.
+	Agents []*AgentStatusChange
 }
 
 // StateSink is an EventSink that stores Event.State in the same
@@ -59,6 +63,15 @@ type EventState struct {
 type StateSink interface {
 	EventSink
 	StoresEventState()
+}
+
+// StateCommitter is a StateSink that also stores state without an event
+// (a change of an agent's effective status that no event carries) in the
+// commits it shares among concurrent writers, so that state costs no sync
+// of its own when others are writing too.
+type StateCommitter interface {
+	StateSink
+	StoreState(ctx context.Context, st *EventState) error
 }
 
 // LiveCall is the last stored picture of a call in progress.

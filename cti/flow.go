@@ -491,7 +491,7 @@ func (s *Service) saveRecord(log *slog.Logger, c *Call) {
 	rec := c.finalRecord()
 	// The record and its call.ended are one transaction: neither exists
 	// without the other, even across a crash.
-	if err := s.publishWith(EventCallEnded, rec.TenantID, rec.ID, &rec, &EventState{CallRecord: &rec}); err != nil {
+	if err := s.publishWith(EventCallEnded, rec.TenantID, rec.ID, &rec, &EventState{CallRecord: &rec, Agents: c.takeActivity()}); err != nil {
 		log.Error("storing the call record", "err", err)
 	}
 	if rec.Origin == OriginIVRCall {

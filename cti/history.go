@@ -90,7 +90,7 @@ func (c *Call) agentRinging(ag *agent) {
 	c.mu.Lock()
 	c.hist.agents = append(c.hist.agents, agentPart{ag: ag, rec: seg})
 	c.mu.Unlock()
-	c.svc.setActivity(ag, StatusRinging)
+	c.noteActivity(ag, StatusRinging)
 }
 
 // agentAnswered marks the agent's open part answered.
@@ -100,7 +100,7 @@ func (c *Call) agentAnswered(ag *agent) {
 		p.rec.AnsweredAt = time.Now().UTC()
 	}
 	c.mu.Unlock()
-	c.svc.setActivity(ag, StatusOnCall)
+	c.noteActivity(ag, StatusOnCall)
 }
 
 // agentLeft ends the agent's open part.
@@ -121,7 +121,35 @@ func (c *Call) agentLeft(ag *agent, why EndReason) {
 		ag.countCallLocked(time.Now(), talk)
 		c.svc.mu.Unlock()
 	}
-	c.svc.setActivity(ag, c.svc.activityAfter(ag, c))
+	c.noteActivity(ag, c.svc.activityAfter(ag, c))
+}
+
+// noteActivity marks what the call asks of the agent and keeps the
+// change of the agent's effective status for the call's next event
+// (publishCall, saveRecord), which stores it in its own transaction: a
+// call's setup then waits for one commit, not one per agent and step.
+// Callers whose next event is not at hand call storeActivity.
+func (c *Call) noteActivity(ag *agent, act AgentStatus) {
+	if ch := c.svc.markActivity(ag, act); ch != nil {
+		c.mu.Lock()
+		c.activity = append(c.activity, ch)
+		c.mu.Unlock()
+	}
+}
+
+// takeActivity returns the noted changes not yet stored and forgets them.
+func (c *Call) takeActivity() []*AgentStatusChange {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.activity
+	c.activity = nil
+	return out
+}
+
+// storeActivity stores the noted changes now, for callers that publish
+// no event of the call right after noting one.
+func (c *Call) storeActivity() {
+	_ = c.svc.storePresence(c.takeActivity()...)
 }
 
 func (c *Call) openPartLocked(ag *agent) *agentPart {
@@ -259,5 +287,5 @@ func (c *Call) recordLocked(now time.Time) CallRecord {
 func (c *Call) publishCall(t EventType) {
 	rec := c.Record()
 	live := &LiveCall{Record: rec, RecordingID: c.recID, SeenAt: time.Now().UTC()}
-	_ = c.svc.publishWith(t, rec.TenantID, rec.ID, &rec, &EventState{LiveCall: live})
+	_ = c.svc.publishWith(t, rec.TenantID, rec.ID, &rec, &EventState{LiveCall: live, Agents: c.takeActivity()})
 }

@@ -53,27 +53,37 @@ func (s *Service) presenceLocked(ag *agent, now time.Time) *AgentStatusChange {
 	return ch
 }
 
-// setActivity marks what a call asks of the agent (StatusRinging,
-// StatusOnCall, or "" when the call no longer needs them) and stores the
-// effective status when that changed.
-func (s *Service) setActivity(ag *agent, act AgentStatus) {
+// markActivity marks what a call asks of the agent (StatusRinging,
+// StatusOnCall, or "" when the call no longer needs them), tells the
+// watchers, and returns the change of the effective status to store (nil
+// when it did not change). The caller stores it: with the call's next
+// event (Call.noteActivity) or on its own (storePresence).
+func (s *Service) markActivity(ag *agent, act AgentStatus) *AgentStatusChange {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	ag.activity = act
 	ch := s.presenceLocked(ag, s.now())
 	if ch != nil {
 		s.emitAgentLocked(ag)
 	}
-	s.mu.Unlock()
-	if ch != nil {
-		_ = s.storePresence(ch)
-	}
+	return ch
 }
 
-// storePresence stores a change of effective status without an event.
-func (s *Service) storePresence(ch *AgentStatusChange) error {
+// storePresence stores changes of effective status without an event, in
+// the events' group commit when there is one.
+func (s *Service) storePresence(chs ...*AgentStatusChange) error {
+	st := &EventState{}
+	for _, ch := range chs {
+		if ch != nil {
+			st.Agents = append(st.Agents, ch)
+		}
+	}
+	if len(st.Agents) == 0 {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), publishTimeout)
 	defer cancel()
-	return s.storeState(ctx, &EventState{Presence: ch})
+	return s.storeStateShared(ctx, st)
 }
 
 // now is the service's clock (Config.Now, or the wall clock).

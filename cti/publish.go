@@ -96,6 +96,31 @@ func (s *Service) publishWith(t EventType, tenantID, callID string, data any, st
 	return &Error{Kind: KindUnavailable, Message: "the event could not be stored; retry", Err: err}
 }
 
+// storeStateShared stores state that has no event and returns once it is
+// durable: in the sink's group commit when the sink has one (a
+// StateCommitter), so that it shares a sync with whatever else is being
+// published, else (or should that fail) straight to the store.
+func (s *Service) storeStateShared(ctx context.Context, st *EventState) error {
+	if sc, ok := s.events.current().(StateCommitter); ok {
+		err := safeStoreState(ctx, sc, st)
+		if err == nil {
+			return nil
+		}
+		s.log.Warn("state not stored with the events; storing it alone", "err", err)
+	}
+	return s.storeState(ctx, st)
+}
+
+// safeStoreState keeps a panicking sink from taking the process down.
+func safeStoreState(ctx context.Context, sc StateCommitter, st *EventState) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("event sink panicked: %v", r)
+		}
+	}()
+	return sc.StoreState(ctx, st)
+}
+
 // storeState writes state straight to the store.
 func (s *Service) storeState(ctx context.Context, st *EventState) error {
 	if s.store == nil {

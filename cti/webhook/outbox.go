@@ -19,7 +19,7 @@ import (
 	"github.com/ringbridge/ringbridge/cti"
 )
 
-var _ cti.StateSink = (*Outbox)(nil)
+var _ cti.StateCommitter = (*Outbox)(nil)
 
 // StoresEventState marks the outbox as a cti.StateSink: Publish stores an
 // event's State in the event's transaction.
@@ -264,6 +264,17 @@ func (o *Outbox) Publish(ctx context.Context, ev cti.Event) error {
 	return o.gc.publish(ctx, req, o.commit)
 }
 
+// StoreState implements cti.StateCommitter: it stores state that has no
+// event in the next group commit, with whatever events and state other
+// goroutines are publishing at the same moment, and returns once it is
+// durable.
+func (o *Outbox) StoreState(ctx context.Context, st *cti.EventState) error {
+	if st == nil {
+		return nil
+	}
+	return o.gc.publish(ctx, &pubReq{state: st, done: make(chan error, 1)}, o.commit)
+}
+
 // wanted reports whether any endpoint of the event's tenant subscribes to
 // its type.
 func (o *Outbox) wanted(ev cti.Event) bool {
@@ -330,6 +341,17 @@ type groupCommit struct {
 	token chan struct{} // capacity 1: holding it means committing
 	mu    sync.Mutex
 	queue []*pubReq
+	// committing is how many requests the token's holder is committing.
+	committing int
+}
+
+// Waiting returns how many publications (events and state) are waiting
+// for their commit, those being committed included: what the next commits
+// will share.
+func (o *Outbox) Waiting() int {
+	o.gc.mu.Lock()
+	defer o.gc.mu.Unlock()
+	return len(o.gc.queue) + o.gc.committing
 }
 
 func (g *groupCommit) publish(ctx context.Context, req *pubReq, commit func([]*pubReq)) error {
@@ -345,10 +367,14 @@ func (g *groupCommit) publish(ctx context.Context, req *pubReq, commit func([]*p
 			n := min(len(g.queue), maxGroup)
 			batch := slices.Clone(g.queue[:n])
 			g.queue = slices.Delete(g.queue, 0, n)
+			g.committing = n
 			g.mu.Unlock()
 			if len(batch) > 0 {
 				commit(batch)
 			}
+			g.mu.Lock()
+			g.committing = 0
+			g.mu.Unlock()
 			<-g.token
 		case <-ctx.Done():
 			g.mu.Lock()

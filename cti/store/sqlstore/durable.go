@@ -70,6 +70,11 @@ func applyEventState(ctx context.Context, db execer, node string, st *cti.EventS
 			return err
 		}
 	}
+	for _, p := range st.Agents {
+		if err := applyPresence(ctx, db, node, p); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

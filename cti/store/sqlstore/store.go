@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -94,8 +95,24 @@ func New(writer, reader *sql.DB, d *Dialect) *Store {
 	r := w
 	if reader != writer {
 		r = &DB{DB: reader, d: d}
+		// Only a writer pool of its own counts: on a shared pool reads
+		// would pass for commits.
+		w.commits = new(atomic.Uint64)
 	}
 	return &Store{writer: w, reader: r, d: d}
+}
+
+// Commits counts the write transactions committed through the writer
+// pool since the store was opened (statements outside a transaction count
+// one each). With SQLite and synchronous=FULL each is one sync of the WAL,
+// which is what a caller waiting for durability waits for, so it is how
+// tests and /metrics see whether concurrent writers share commits. Zero
+// for a store whose reads and writes share one pool (PostgreSQL).
+func (s *Store) Commits() uint64 {
+	if s.writer.commits == nil {
+		return 0
+	}
+	return s.writer.commits.Load()
 }
 
 // Writer and Reader give tests and the database packages the pools, with
@@ -120,20 +137,37 @@ func (s *Store) Close() error {
 type DB struct {
 	*sql.DB
 	d *Dialect
+	// commits, on a writer pool of its own, counts what it committed
+	// (Store.Commits); nil elsewhere.
+	commits *atomic.Uint64
+}
+
+// count adds one commit on a counting pool.
+func count(c *atomic.Uint64) {
+	if c != nil {
+		c.Add(1)
+	}
 }
 
 // ExecContext runs q after rebinding.
 func (db *DB) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return db.DB.ExecContext(ctx, db.d.Rebind(q), args...)
+	res, err := db.DB.ExecContext(ctx, db.d.Rebind(q), args...)
+	if err == nil {
+		count(db.commits)
+	}
+	return res, err
 }
 
-// QueryContext runs q after rebinding.
+// QueryContext runs q after rebinding. (On the writer pool it is a write
+// with RETURNING.)
 func (db *DB) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	count(db.commits)
 	return db.DB.QueryContext(ctx, db.d.Rebind(q), args...)
 }
 
 // QueryRowContext runs q after rebinding.
 func (db *DB) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	count(db.commits)
 	return db.DB.QueryRowContext(ctx, db.d.Rebind(q), args...)
 }
 
@@ -148,13 +182,23 @@ func (db *DB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Tx{Tx: tx, d: db.d}, nil
+	return &Tx{Tx: tx, d: db.d, commits: db.commits}, nil
 }
 
 // Tx is a *sql.Tx whose statements are rewritten for its dialect.
 type Tx struct {
 	*sql.Tx
-	d *Dialect
+	d       *Dialect
+	commits *atomic.Uint64
+}
+
+// Commit commits and counts the commit (Store.Commits).
+func (tx *Tx) Commit() error {
+	err := tx.Tx.Commit()
+	if err == nil {
+		count(tx.commits)
+	}
+	return err
 }
 
 // ExecContext runs q after rebinding.
