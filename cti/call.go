@@ -142,6 +142,10 @@ type Call struct {
 	svc  *Service
 	cmds chan callCmd
 	done chan struct{}
+	// over is set once the call has ended, while its record may still be
+	// on its way to the disk: limits on calls in progress stop counting
+	// it then.
+	over atomic.Bool
 
 	mu   sync.Mutex
 	info CallInfo

@@ -459,6 +459,7 @@ func (s *Service) finish(log *slog.Logger, c *Call, reason EndReason) {
 	c.info.EndReason = reason
 	c.info.EndedAt = time.Now().UTC()
 	answered := !c.info.AnsweredAt.IsZero()
+	c.over.Store(true) // before anyone can read the call as ended
 	c.mu.Unlock()
 	parties := c.partiesNow()
 	for _, p := range parties {

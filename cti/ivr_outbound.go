@@ -221,7 +221,7 @@ func (s *Service) StartIVRCall(ctx context.Context, p Principal, req IVRCallRequ
 func (s *Service) ivrCallsLocked(tenantID string) int {
 	n := 0
 	for _, c := range s.calls {
-		if c.info.TenantID == tenantID && c.hist.origin == OriginIVRCall {
+		if c.info.TenantID == tenantID && c.hist.origin == OriginIVRCall && !c.over.Load() {
 			n++
 		}
 	}
