@@ -107,16 +107,7 @@ func (s *Service) endLostNode(ctx context.Context, st NodeLossStore, node string
 		return
 	}
 	for _, p := range agents {
-		now := time.Now().UTC()
-		if p.ChangedAt.After(now) {
-			now = p.ChangedAt
-		}
-		ch := &AgentStatusChange{
-			TenantID: p.TenantID, Extension: p.Extension, UserID: p.UserID, Username: p.Username,
-			Status: StatusOffline, Reason: string(EndNodeLost),
-			PreviousStatus: p.Status, PreviousReason: p.Reason, PreviousSeconds: seconds(now.Sub(p.ChangedAt)),
-			ChangedAt: now,
-		}
+		ch := signedOutAt(p, time.Now().UTC(), EndNodeLost)
 		s.log.Warn("agent of a lost node signed out", "node", node, "tenant", p.TenantID, "ext", p.Extension)
 		if err := s.publishStatus(statusChange{event: ch, presence: ch}); err != nil {
 			s.log.Error("status of a lost node's agent not stored", "node", node, "ext", p.Extension, "err", err)

@@ -148,21 +148,26 @@ func (s *Service) recoverPresence(ctx context.Context) error {
 		last = now
 	}
 	for _, p := range agents {
-		now := last
-		if p.ChangedAt.After(now) {
-			now = p.ChangedAt
-		}
-		ch := &AgentStatusChange{
-			TenantID: p.TenantID, Extension: p.Extension, UserID: p.UserID, Username: p.Username,
-			Status: StatusOffline, Reason: string(EndInterrupted),
-			PreviousStatus: p.Status, PreviousReason: p.Reason, PreviousSeconds: seconds(now.Sub(p.ChangedAt)),
-			ChangedAt: now,
-		}
+		ch := signedOutAt(p, last, EndInterrupted)
 		if err := s.publishStatus(statusChange{event: ch, presence: ch}); err != nil {
 			return fmt.Errorf("recovering the status of %s: %w", p.Extension, err)
 		}
 	}
 	return nil
+}
+
+// signedOutAt is the change that signs out an agent a stopped or lost
+// node left signed in: at when (never before their last change), for why.
+func signedOutAt(p AgentStatusChange, when time.Time, why EndReason) *AgentStatusChange {
+	if p.ChangedAt.After(when) {
+		when = p.ChangedAt
+	}
+	return &AgentStatusChange{
+		TenantID: p.TenantID, Extension: p.Extension, UserID: p.UserID, Username: p.Username,
+		Status: StatusOffline, Reason: string(why),
+		PreviousStatus: p.Status, PreviousReason: p.Reason, PreviousSeconds: seconds(when.Sub(p.ChangedAt)),
+		ChangedAt: when,
+	}
 }
 
 // heartbeat refreshes the live calls' SeenAt until Close.

@@ -119,12 +119,18 @@ func (s *Store) LiveCalls(ctx context.Context) ([]cti.LiveCall, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: live calls: %w", err)
 	}
+	return scanLiveCalls(rows, "live calls")
+}
+
+// scanLiveCalls reads rows of (record, recording_id, seen_at) and closes
+// them.
+func scanLiveCalls(rows *sql.Rows, what string) ([]cti.LiveCall, error) {
 	defer rows.Close()
 	var out []cti.LiveCall
 	for rows.Next() {
 		var body, recID, seen string
 		if err := rows.Scan(&body, &recID, &seen); err != nil {
-			return nil, fmt.Errorf("store: live calls: %w", err)
+			return nil, fmt.Errorf("store: %s: %w", what, err)
 		}
 		r, err := decodeCallRecord(body)
 		if err != nil {

@@ -48,24 +48,7 @@ func (s *Store) AdoptLiveCalls(ctx context.Context, node string, before time.Tim
 	if err != nil {
 		return nil, fmt.Errorf("store: adopt live calls: %w", err)
 	}
-	defer rows.Close()
-	var out []cti.LiveCall
-	for rows.Next() {
-		var body, recID, seen string
-		if err := rows.Scan(&body, &recID, &seen); err != nil {
-			return nil, fmt.Errorf("store: adopt live calls: %w", err)
-		}
-		r, err := decodeCallRecord(body)
-		if err != nil {
-			return nil, err
-		}
-		at, err := parseTime(seen)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, cti.LiveCall{Record: *r, RecordingID: recID, SeenAt: at})
-	}
-	return out, rows.Err()
+	return scanLiveCalls(rows, "adopt live calls")
 }
 
 // AdoptPresence makes this node the writer of the statuses node left
