@@ -25,8 +25,12 @@ export function edges(n) {
   return out;
 }
 
-/** Rows by breadth-first distance from the start; unreachable nodes last. */
-function layers(flow) {
+/**
+ * Rows by breadth-first distance from the start; unreachable nodes last.
+ * Within a row nodes stand in the order the walk found them (a menu's
+ * key 1 left of key 2), so edges rarely cross.
+ */
+export function layers(flow) {
   const byId = new Map(flow.nodes.map((n) => [n.id, n]));
   const depth = new Map();
   const todo = byId.has(flow.start) ? [flow.start] : [];
@@ -40,9 +44,11 @@ function layers(flow) {
       }
     }
   }
+  const found = [...depth.keys()];
+  const rank = (n) => (depth.has(n.id) ? found.indexOf(n.id) : found.length);
   const last = Math.max(0, ...depth.values()) + 1;
   const rows = [];
-  for (const n of flow.nodes) (rows[depth.has(n.id) ? depth.get(n.id) : last] ||= []).push(n);
+  for (const n of [...flow.nodes].sort((a, b) => rank(a) - rank(b))) (rows[depth.has(n.id) ? depth.get(n.id) : last] ||= []).push(n);
   return rows.filter(Boolean);
 }
 

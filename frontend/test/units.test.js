@@ -10,7 +10,7 @@ import { cleanNumber, isDialable, safeHttpUrl, clock, secondsBetween, reasonLabe
 import { ROOT } from './harness.js';
 import { noticeFor } from '../views.js';
 import { warningText } from '../quality.js';
-import { edges } from '../ivr-graph.js';
+import { edges, layers } from '../ivr-graph.js';
 
 describe('format', () => {
   it('cleans pasted numbers', () => {
@@ -107,5 +107,18 @@ describe('IVR graph', () => {
     assert.deepEqual(edges({ id: 'c', kind: 'condition', then: 'x', else: 'y' }), [['x', 'then'], ['y', 'else']]);
     assert.deepEqual(edges({ id: 'r', kind: 'route', to: { kind: 'flow', target: 'sales' } }), [['flow:sales', '']]);
     assert.deepEqual(edges({ id: 'h', kind: 'hangup' }), []);
+  });
+
+  it('lays a flow out in rows from the start, branches in key order', () => {
+    const flow = {
+      start: 'menu',
+      nodes: [
+        { id: 'bye', kind: 'hangup' },
+        { id: 'lost', kind: 'hangup' },
+        { id: 'sales', kind: 'route', to: { kind: 'extension', target: '1001' } },
+        { id: 'menu', kind: 'menu', choices: { 1: 'sales', 2: 'bye' } },
+      ],
+    };
+    assert.deepEqual(layers(flow).map((row) => row.map((n) => n.id)), [['menu'], ['sales', 'bye'], ['lost']]);
   });
 });
