@@ -143,7 +143,7 @@ func (c *Call) remoteOfferOver(outcome string) {
 		c.legClosed(leg, EndCancelled)
 		c.b = nil
 	}
-	c.noteRemoteOffer(r.key.ext, outcome)
+	c.noteOffer(r.key.ext, outcome)
 	s := c.svc
 	s.mu.Lock()
 	delete(s.remoteBusy, r.key)
@@ -155,22 +155,6 @@ func (c *Call) remoteOfferOver(outcome string) {
 		c.q.remotePause = time.Now().Add(remoteRetry)
 	}
 	s.mu.Unlock()
-}
-
-// noteRemoteOffer records a remote agent's answer in the queue story.
-func (c *Call) noteRemoteOffer(ext, outcome string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	r := c.hist.queue
-	if r == nil {
-		return
-	}
-	for i := len(r.Offers) - 1; i >= 0; i-- {
-		if r.Offers[i].Extension == ext && r.Offers[i].Outcome == "" {
-			r.Offers[i].Outcome = outcome
-			return
-		}
-	}
 }
 
 // remoteOfferAnswered: the agent on the other node picked up; the caller
@@ -186,7 +170,7 @@ func (c *Call) remoteOfferAnswered(ev *callEvent) EndReason {
 	}
 	c.remote = nil
 	c.stopRing()
-	c.noteRemoteOffer(r.key.ext, "answered")
+	c.noteOffer(r.key.ext, "answered")
 	c.svc.mu.Lock()
 	delete(c.svc.remoteBusy, r.key)
 	c.svc.mu.Unlock()

@@ -179,8 +179,9 @@ func (c *Call) offer(ev *callEvent) EndReason {
 	return EndNone
 }
 
-// noteOffer records an offered agent's answer in the queue story.
-func (c *Call) noteOffer(ag *agent, outcome string) {
+// noteOffer records the answer of the agent offered the call (on this
+// node or another) in the queue story.
+func (c *Call) noteOffer(ext, outcome string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	r := c.hist.queue
@@ -188,7 +189,7 @@ func (c *Call) noteOffer(ag *agent, outcome string) {
 		return
 	}
 	for i := len(r.Offers) - 1; i >= 0; i-- {
-		if r.Offers[i].Extension == ag.ext && r.Offers[i].Outcome == "" {
+		if r.Offers[i].Extension == ext && r.Offers[i].Outcome == "" {
 			r.Offers[i].Outcome = outcome
 			return
 		}
@@ -208,7 +209,7 @@ func (c *Call) offeredTo(ag *agent) *side {
 // dropOffer releases one offered agent (why for their part of the call).
 func (c *Call) dropOffer(s *side, why EndReason, outcome string) {
 	c.offered = slices.DeleteFunc(c.offered, func(o *side) bool { return o == s })
-	c.noteOffer(s.ag, outcome)
+	c.noteOffer(s.ag.ext, outcome)
 	c.release(s.ag, why)
 }
 
@@ -228,7 +229,7 @@ func (c *Call) answerOffer(ev *callEvent) EndReason {
 		}
 	}
 	c.offered = nil
-	c.noteOffer(s.ag, "answered")
+	c.noteOffer(s.ag.ext, "answered")
 	c.svc.resetMissed(s.ag)
 	callback := c.q.callback
 	if callback {
