@@ -2,6 +2,7 @@ package cti
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"time"
 
@@ -60,8 +61,16 @@ func (c *Call) ivrQuery(n *ivr.Node) (next string, wait bool) {
 		qctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
 		start := time.Now()
-		a, err := crm.Query(qctx, q)
-		ch <- ivrQueryResult{seq: seq, answer: a, err: err, took: time.Since(start)}
+		res := ivrQueryResult{seq: seq}
+		defer func() {
+			// A panicking CRM adapter fails this query, not the process.
+			if p := recover(); p != nil {
+				res.err = fmt.Errorf("crm query panicked: %v", p)
+			}
+			res.took = time.Since(start)
+			ch <- res
+		}()
+		res.answer, res.err = crm.Query(qctx, q)
 	}()
 	return "", true
 }

@@ -1,6 +1,7 @@
 package media_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -199,5 +200,36 @@ func TestIVRCRMNodeCallerHangsUpDuringTheQuery(t *testing.T) {
 	case <-c.cancelled:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the query outlived the call")
+	}
+}
+
+// panickyCRM is a CRM adapter whose IVR query panics.
+type panickyCRM struct{ cti.CRM }
+
+func (panickyCRM) Query(context.Context, cti.IVRQuery) (cti.IVRAnswer, error) {
+	panic("adapter bug")
+}
+
+// A CRM adapter that panics fails the node's query, not the process: the
+// caller hears the timeout branch, and the next call is served.
+func TestIVRCRMNodeAdapterPanics(t *testing.T) {
+	c := newIVRCRM(t)
+	client, err := crm.New(map[string]crm.TenantConfig{tenant: {QueryURL: c.srv.URL + "/ivr", APIKey: "crm-key"}}, logger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(client.Close)
+	h := newHarness(t, harnessOpts{ctiConfig: func(cfg *cti.Config) {
+		cfg.CRM = panickyCRM{client}
+		cfg.Numbers[didCRMIVR] = cti.NumberRoute{TenantID: tenant, Route: cti.RouteIVR, Flow: "crm", Extension: "1002"}
+	}})
+	if _, err := h.svc.SaveIVRFlow(h.ctx, cti.SystemPrincipal(tenant, "test"), crmFlow()); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		calls, errs := h.dialIn(didCRMIVR)
+		far := newFarEnd(waitDialed(t, calls, errs), carrierTone)
+		far.hears(t, h.ctx, slowHz)
+		waitDone(t, far.call)
 	}
 }
