@@ -63,9 +63,11 @@ func runServe(ctx context.Context, args []string) error {
 	// on the spot.
 	drainCtx, cutDrain := context.WithTimeout(context.Background(), time.Duration(cfg.ShutdownTimeout))
 	defer cutDrain()
+	// Listening before the drain begins: agents are told of the drain
+	// at once, and a second signal sent on their word must be heard.
+	sig := make(chan os.Signal, 2)
+	notifySecond(sig)
 	go func() {
-		sig := make(chan os.Signal, 2)
-		notifySecond(sig)
 		<-sig
 		log.Warn("second signal: hanging up live calls now; a third exits at once")
 		cutDrain()
