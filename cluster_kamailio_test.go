@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ringbridge/ringbridge/cti/ctitest"
 )
 
 // kamailio is Debian's Kamailio running examples/kamailio/kamailio.cfg on
@@ -21,7 +23,7 @@ type kamailio struct {
 	addr   string // "127.0.0.1:port"
 	cmd    *exec.Cmd
 	exited chan struct{}
-	out    *syncBuffer
+	out    *ctitest.SyncBuffer
 }
 
 // startKamailioAt runs Kamailio on port in front of nodes (their SIP addresses),
@@ -44,7 +46,7 @@ func startKamailioAt(t *testing.T, port int, carrier string, nodes []string) *ka
 	if err := os.WriteFile(filepath.Join(dir, "ringbridge.list"), []byte(list.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	k := &kamailio{addr: fmt.Sprintf("127.0.0.1:%d", port), exited: make(chan struct{}), out: &syncBuffer{}}
+	k := &kamailio{addr: fmt.Sprintf("127.0.0.1:%d", port), exited: make(chan struct{}), out: &ctitest.SyncBuffer{}}
 	k.cmd = exec.Command(bin, "-DD", "-E", "-f", cfg, "-m", "128", "-M", "8",
 		"-Y", dir, "-w", dir, "-P", filepath.Join(dir, "kamailio.pid"),
 		"-A", "LISTEN=udp:"+k.addr,

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringbridge/ringbridge/cti/ctitest"
 	"github.com/ringbridge/ringbridge/media/trunk"
 )
 
@@ -33,25 +33,8 @@ type proc struct {
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd has exited and been reaped
-	out  *syncBuffer   // everything every start printed
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
+	done chan struct{}       // closed when cmd has exited and been reaped
+	out  *ctitest.SyncBuffer // everything every start printed
 }
 
 // productBinary returns the ringbridge binary: $RB_BIN when set (make
@@ -98,7 +81,7 @@ func freePort(t *testing.T) int {
 // the product.
 func newProc(t *testing.T, carrier *trunk.Phone, edit func(map[string]any)) *proc {
 	t.Helper()
-	p := &proc{t: t, bin: productBinary(t), dataDir: t.TempDir(), out: &syncBuffer{}}
+	p := &proc{t: t, bin: productBinary(t), dataDir: t.TempDir(), out: &ctitest.SyncBuffer{}}
 	httpPort, sipPort, udpPort := freePort(t), freePort(t), freePort(t)
 	rtpLow := 30000 + (os.Getpid()%500)*40
 	cfg := map[string]any{

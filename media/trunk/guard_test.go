@@ -2,7 +2,6 @@ package trunk
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -11,31 +10,13 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/ringbridge/ringbridge/cti"
+	"github.com/ringbridge/ringbridge/cti/ctitest"
 )
-
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // readAll collects every response to p within d.
 func (p *sipPeer) readAll(d time.Duration) []sipRes {
@@ -57,7 +38,7 @@ func (p *sipPeer) readAll(d time.Duration) []sipRes {
 
 func TestRateLimitPerSource(t *testing.T) {
 	quietSIPLogs(t)
-	logs := &syncBuffer{}
+	logs := &ctitest.SyncBuffer{}
 	_, udpAddr, _ := startTrunksWith(t, &refuseAll{}, func(c *Config) {
 		c.RateLimits = RateLimits{OptionsPerSecond: 0.5, OptionsBurst: 3}
 		c.testLog = slog.New(slog.NewTextHandler(logs, nil))

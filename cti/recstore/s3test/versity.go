@@ -1,7 +1,6 @@
 package s3test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringbridge/ringbridge/cti/ctitest"
 	"github.com/ringbridge/ringbridge/cti/recstore"
 )
 
@@ -173,7 +173,7 @@ func (v *Versity) Restart(tb testing.TB, secret string) {
 
 // run starts the process and waits until it answers.
 func (v *Versity) run() (string, error) {
-	var out syncBuffer
+	var out ctitest.SyncBuffer
 	cmd := exec.Command(v.bin, "--access", v.AccessKey, "--secret", v.SecretKey, "--region", "us-east-1",
 		"--port", v.Endpoint, "--quiet", "posix", v.Dir)
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -204,25 +204,6 @@ func (v *Versity) stop() {
 	if kill != nil {
 		kill()
 	}
-}
-
-// syncBuffer is the process's output, written by exec's copying
-// goroutines and read by the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // waitHTTP polls until the gateway answers HTTP (an anonymous request
