@@ -102,17 +102,10 @@ type ivrRun struct {
 
 // ivrInbound answers a call routed to a flow and starts walking it.
 func (s *Service) ivrInbound(in InboundCall, tenantID, id, from, to string, fv *IVRFlowVersion, attempt refusedCall) error {
-	s.mu.Lock()
-	if s.draining {
-		s.mu.Unlock()
-		return s.refuse(attempt, Errorf(KindUnavailable, "shutting down"))
+	c, err := s.admitInbound(in, tenantID, id, from, to, CallIVR, "ivr:"+fv.Flow.ID)
+	if err != nil {
+		return s.refuse(attempt, err)
 	}
-	c := s.newCallWithIDLocked(id, tenantID, DirectionInbound, from, to, CallIVR)
-	c.info.SIPCallID = in.Leg.CallID()
-	label := "ivr:" + fv.Flow.ID
-	c.info.Route, c.hist.route = label, label
-	s.mu.Unlock()
-	c.trackLeg(in.Leg, DirectionInbound, from)
 	s.log.Info("inbound call to an IVR flow", "call", id, "flow", fv.Flow.ID, "version", fv.Version)
 	s.start(c, func(context.Context, *slog.Logger) EndReason {
 		c.a = legSide(in.Leg, false)

@@ -97,19 +97,30 @@ func (s *Service) isExtension(tenantID, ext string) bool {
 	return ok
 }
 
-// forwardInbound starts a call the CRM routed to an outside number: the
-// caller is bridged to a new outbound leg, no agent takes part.
-func (s *Service) forwardInbound(in InboundCall, tenantID, id, from, to string, target routeTarget) error {
+// admitInbound creates the call an inbound leg starts with no agent
+// ringing yet (forwarded, queued, in an IVR flow) and tracks the leg;
+// a draining service takes no new calls.
+func (s *Service) admitInbound(in InboundCall, tenantID, id, from, to string, st CallState, route string) (*Call, error) {
 	s.mu.Lock()
 	if s.draining {
 		s.mu.Unlock()
-		return Errorf(KindUnavailable, "shutting down")
+		return nil, Errorf(KindUnavailable, "shutting down")
 	}
-	c := s.newCallWithIDLocked(id, tenantID, DirectionInbound, from, to, CallDialing)
+	c := s.newCallWithIDLocked(id, tenantID, DirectionInbound, from, to, st)
 	c.info.SIPCallID = in.Leg.CallID()
-	c.info.Route, c.hist.route = target.label, target.label
+	c.info.Route, c.hist.route = route, route
 	s.mu.Unlock()
 	c.trackLeg(in.Leg, DirectionInbound, from)
+	return c, nil
+}
+
+// forwardInbound starts a call the CRM routed to an outside number: the
+// caller is bridged to a new outbound leg, no agent takes part.
+func (s *Service) forwardInbound(in InboundCall, tenantID, id, from, to string, target routeTarget) error {
+	c, err := s.admitInbound(in, tenantID, id, from, to, CallDialing, target.label)
+	if err != nil {
+		return err
+	}
 	s.log.Info("inbound call forwarded", "call", id, "sip_call_id", in.Leg.CallID(), "from", from, "to", target.number)
 	s.start(c, func(context.Context, *slog.Logger) EndReason {
 		return c.forwardTo(in.Leg, target.number)
@@ -120,16 +131,10 @@ func (s *Service) forwardInbound(in InboundCall, tenantID, id, from, to string, 
 // queueInbound starts a call into a queue: the caller is answered and
 // waits in line with music until an agent takes the call.
 func (s *Service) queueInbound(in InboundCall, tenantID, id, from, to string, target routeTarget, cfg *QueueConfig, attempt refusedCall) error {
-	s.mu.Lock()
-	if s.draining {
-		s.mu.Unlock()
-		return s.refuse(attempt, Errorf(KindUnavailable, "shutting down"))
+	c, err := s.admitInbound(in, tenantID, id, from, to, CallQueued, target.label)
+	if err != nil {
+		return s.refuse(attempt, err)
 	}
-	c := s.newCallWithIDLocked(id, tenantID, DirectionInbound, from, to, CallQueued)
-	c.info.SIPCallID = in.Leg.CallID()
-	c.info.Route, c.hist.route = target.label, target.label
-	s.mu.Unlock()
-	c.trackLeg(in.Leg, DirectionInbound, from)
 	s.log.Info("inbound call to a queue", "call", id, "sip_call_id", in.Leg.CallID(), "from", from, "queue", cfg.Name, "priority", target.priority)
 	s.start(c, func(context.Context, *slog.Logger) EndReason {
 		return c.enqueue(in.Leg, cfg, target.priority)
