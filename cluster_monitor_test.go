@@ -86,27 +86,27 @@ func TestClusterMonitorAndConsultAcrossNodes(t *testing.T) {
 	}
 	// Two parties heard at once: no tone holds 70 % of a frame, so these
 	// ears ask for 20 % (as media/monitor_test.go does).
-	samEar, aliceEar, callerEar := mixedEar(), mixedEar(), mixedEar()
+	samEar, aliceEar, callerEar := mediatest.MixedEar(), mediatest.MixedEar(), mediatest.MixedEar()
 	sam.client.OnAudio(samEar.WriteUlaw)
 	alice.client.OnAudio(aliceEar.WriteUlaw)
 	call.OnAudio(func(_ rtpio.Codec, p []byte) { callerEar.WriteUlaw(p) })
-	hearsAll(t, ctx, "sam on node B", samEar, 900, 440)
-	notHeard(t, ctx, "alice while listened to", aliceEar, 900, 1500)
+	mediatest.HearsAll(t, ctx, "sam on node B", samEar, 900, 440)
+	mediatest.NotHeard(t, ctx, "alice while listened to", aliceEar, 900, 1500)
 	t.Logf("sam on node B hears the caller and alice, whose call is on node A")
 
 	// Whisper: alice hears sam, the caller does not.
 	if st, body := monitor(samTok, "whisper"); st != 200 {
 		t.Fatalf("sam whispers: %d %s", st, body)
 	}
-	hearsAll(t, ctx, "alice while sam whispers", aliceEar, 1500, 900)
-	notHeard(t, ctx, "the caller while sam whispers", callerEar, 440, 1500)
-	hearsAll(t, ctx, "sam whispering", samEar, 900, 440)
+	mediatest.HearsAll(t, ctx, "alice while sam whispers", aliceEar, 1500, 900)
+	mediatest.NotHeard(t, ctx, "the caller while sam whispers", callerEar, 440, 1500)
+	mediatest.HearsAll(t, ctx, "sam whispering", samEar, 900, 440)
 	t.Logf("sam whispers from node B: alice hears him, the caller does not")
 	// Barge: the caller hears sam too.
 	if st, body := monitor(samTok, "barge"); st != 200 {
 		t.Fatalf("sam barges in: %d %s", st, body)
 	}
-	hearsAll(t, ctx, "the caller while sam barges in", callerEar, 1500, 440)
+	mediatest.HearsAll(t, ctx, "the caller while sam barges in", callerEar, 1500, 440)
 	t.Logf("sam barges in from node B: the caller hears him")
 	if st, body := eb.api("DELETE", "/api/v1/calls/"+ring.ID+"/monitor", samTok, nil); st != 204 {
 		t.Fatalf("sam stops: %d %s", st, body)
@@ -224,38 +224,6 @@ func waitLog(t *testing.T, out interface{ String() string }, line string) {
 	for !strings.Contains(out.String(), line) {
 		if time.Now().After(deadline) {
 			t.Fatalf("node never logged %q", line)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func mixedEar() *mediatest.ToneDetector {
-	return mediatest.NewToneDetector(mediatest.ToneDetectorConfig{Dominance: 0.2})
-}
-
-// hearsAll waits for each tone in what det decoded from now on.
-func hearsAll(t *testing.T, ctx context.Context, who string, det *mediatest.ToneDetector, freqs ...float64) {
-	t.Helper()
-	det.Reset()
-	for _, f := range freqs {
-		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := det.WaitFor(wctx, f)
-		cancel()
-		if err != nil {
-			t.Fatalf("%s does not hear %.0f Hz: %v", who, f, err)
-		}
-	}
-}
-
-// notHeard checks that det hears live (so the path carries audio) and,
-// for a second after, never absent.
-func notHeard(t *testing.T, ctx context.Context, who string, det *mediatest.ToneDetector, live, absent float64) {
-	t.Helper()
-	hearsAll(t, ctx, who, det, live)
-	deadline := time.Now().Add(time.Second)
-	for time.Now().Before(deadline) {
-		if det.Detected(absent) {
-			t.Fatalf("%s hears %.0f Hz, which it must not", who, absent)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -20,7 +20,7 @@ func consultCall(t *testing.T) (*harness, *agent, *agent, cti.CallInfo, *farEnd,
 	col := h.signIn("1002", colleagueTone)
 	ring, far := h.answerInbound(ag, didAgent1)
 	ag.waitCall(cti.CallActive)
-	ear := &callerEar{det: mixedEar()}
+	ear := &callerEar{det: mediatest.MixedEar()}
 	far.call.OnAudio(func(codec rtpio.Codec, p []byte) {
 		if codec == rtpio.CodecPCMA {
 			ear.det.WriteAlaw(p)
@@ -28,7 +28,7 @@ func consultCall(t *testing.T) (*harness, *agent, *agent, cti.CallInfo, *farEnd,
 			ear.det.WriteUlaw(p)
 		}
 	})
-	hearsMixed(t, h.ctx, "caller", ear.det, agentTone)
+	mediatest.HearsAll(t, h.ctx, "caller", ear.det, agentTone)
 	return h, ag, col, ring, far, ear
 }
 
@@ -52,7 +52,7 @@ func waitRecord(t *testing.T, h *harness, id string) *cti.CallRecord {
 // has both agents' parts.
 func TestAttendedTransferToColleague(t *testing.T) {
 	h, ag, col, ring, far, ear := consultCall(t)
-	agEar, colEar := mixedEar(), mixedEar()
+	agEar, colEar := mediatest.MixedEar(), mediatest.MixedEar()
 	ag.client.OnAudio(agEar.WriteUlaw)
 	col.client.OnAudio(colEar.WriteUlaw)
 
@@ -63,27 +63,27 @@ func TestAttendedTransferToColleague(t *testing.T) {
 	if offer.ID != ring.ID || offer.Remote != "1001" || offer.Consult == nil || offer.Consult.By != "1001" {
 		t.Fatalf("the colleague was offered %+v, want a consultation from 1001", offer)
 	}
-	hearsMixed(t, h.ctx, "caller on hold while consulting", ear.det, holdMusicHz)
+	mediatest.HearsAll(t, h.ctx, "caller on hold while consulting", ear.det, holdMusicHz)
 	if err := ag.sess.ConsultComplete(ring.ID); cti.ErrorKind(err) != cti.KindConflict {
 		t.Errorf("completing before the colleague answered: %v, want a conflict", err)
 	}
 	if err := col.sess.Answer(ring.ID); err != nil {
 		t.Fatal(err)
 	}
-	hearsMixed(t, h.ctx, "agent consulting", agEar, colleagueTone)
-	hearsMixed(t, h.ctx, "colleague", colEar, agentTone)
-	silentFor(t, h.ctx, "caller while consulting", ear.det, holdMusicHz, agentTone)
+	mediatest.HearsAll(t, h.ctx, "agent consulting", agEar, colleagueTone)
+	mediatest.HearsAll(t, h.ctx, "colleague", colEar, agentTone)
+	mediatest.NotHeard(t, h.ctx, "caller while consulting", ear.det, holdMusicHz, agentTone)
 
 	// Swap: the agent is back with the caller, the colleague hears music.
 	if err := ag.sess.ConsultSwap(ring.ID); err != nil {
 		t.Fatal(err)
 	}
-	hearsMixed(t, h.ctx, "caller after swap", ear.det, agentTone)
-	hearsMixed(t, h.ctx, "colleague after swap", colEar, holdMusicHz)
+	mediatest.HearsAll(t, h.ctx, "caller after swap", ear.det, agentTone)
+	mediatest.HearsAll(t, h.ctx, "colleague after swap", colEar, holdMusicHz)
 	if err := ag.sess.ConsultSwap(ring.ID); err != nil {
 		t.Fatal(err)
 	}
-	hearsMixed(t, h.ctx, "agent after swapping back", agEar, colleagueTone)
+	mediatest.HearsAll(t, h.ctx, "agent after swapping back", agEar, colleagueTone)
 
 	if err := ag.sess.ConsultComplete(ring.ID); err != nil {
 		t.Fatal(err)
@@ -91,8 +91,8 @@ func TestAttendedTransferToColleague(t *testing.T) {
 	if got := ag.waitCall(cti.CallEnded); got.EndReason != cti.EndTransferred {
 		t.Errorf("the agent's part ended with %q, want transferred", got.EndReason)
 	}
-	hearsMixed(t, h.ctx, "caller after the transfer", ear.det, colleagueTone)
-	hearsMixed(t, h.ctx, "colleague after the transfer", colEar, carrierTone)
+	mediatest.HearsAll(t, h.ctx, "caller after the transfer", ear.det, colleagueTone)
+	mediatest.HearsAll(t, h.ctx, "colleague after the transfer", colEar, carrierTone)
 	if err := far.call.Hangup(h.ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestAttendedTransferToColleague(t *testing.T) {
 // with the caller.
 func TestConsultNumberThenCancel(t *testing.T) {
 	h, ag, _, ring, far, ear := consultCall(t)
-	agEar := mixedEar()
+	agEar := mediatest.MixedEar()
 	ag.client.OnAudio(agEar.WriteUlaw)
 	if err := ag.sess.Consult(ring.ID, "+15550009999"); err != nil {
 		t.Fatal(err)
@@ -119,16 +119,16 @@ func TestConsultNumberThenCancel(t *testing.T) {
 	if err := in.Answer(h.ctx); err != nil {
 		t.Fatal(err)
 	}
-	hearsMixed(t, h.ctx, "agent consulting a number", agEar, 1500)
+	mediatest.HearsAll(t, h.ctx, "agent consulting a number", agEar, 1500)
 	other.hears(t, h.ctx, agentTone)
-	hearsMixed(t, h.ctx, "caller while the agent consults", ear.det, holdMusicHz)
+	mediatest.HearsAll(t, h.ctx, "caller while the agent consults", ear.det, holdMusicHz)
 
 	if err := ag.sess.ConsultCancel(ring.ID); err != nil {
 		t.Fatal(err)
 	}
 	waitDone(t, other.call)
-	hearsMixed(t, h.ctx, "caller after cancel", ear.det, agentTone)
-	hearsMixed(t, h.ctx, "agent after cancel", agEar, carrierTone)
+	mediatest.HearsAll(t, h.ctx, "caller after cancel", ear.det, agentTone)
+	mediatest.HearsAll(t, h.ctx, "agent after cancel", agEar, carrierTone)
 	if err := far.call.Hangup(h.ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestConsultNumberThenCancel(t *testing.T) {
 // the agent leaving leaves the caller and the colleague talking.
 func TestThreeWayConference(t *testing.T) {
 	h, ag, col, ring, far, ear := consultCall(t)
-	agEar, colEar := mixedEar(), mixedEar()
+	agEar, colEar := mediatest.MixedEar(), mediatest.MixedEar()
 	ag.client.OnAudio(agEar.WriteUlaw)
 	col.client.OnAudio(colEar.WriteUlaw)
 	if err := ag.sess.Consult(ring.ID, "1002"); err != nil {
@@ -157,16 +157,16 @@ func TestThreeWayConference(t *testing.T) {
 	if err := ag.sess.Conference(ring.ID); err != nil {
 		t.Fatal(err)
 	}
-	hearsMixed(t, h.ctx, "caller in the conference", ear.det, agentTone, colleagueTone)
-	hearsMixed(t, h.ctx, "agent in the conference", agEar, carrierTone, colleagueTone)
-	hearsMixed(t, h.ctx, "colleague in the conference", colEar, carrierTone, agentTone)
+	mediatest.HearsAll(t, h.ctx, "caller in the conference", ear.det, agentTone, colleagueTone)
+	mediatest.HearsAll(t, h.ctx, "agent in the conference", agEar, carrierTone, colleagueTone)
+	mediatest.HearsAll(t, h.ctx, "colleague in the conference", colEar, carrierTone, agentTone)
 
 	if err := ag.sess.Hangup(ring.ID); err != nil {
 		t.Fatal(err)
 	}
 	ag.waitCall(cti.CallEnded)
-	silentFor(t, h.ctx, "caller after the host left", ear.det, colleagueTone, agentTone)
-	hearsMixed(t, h.ctx, "colleague after the host left", colEar, carrierTone)
+	mediatest.NotHeard(t, h.ctx, "caller after the host left", ear.det, colleagueTone, agentTone)
+	mediatest.HearsAll(t, h.ctx, "colleague after the host left", colEar, carrierTone)
 	if err := far.call.Hangup(h.ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -180,14 +180,14 @@ func TestConsultRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	col.waitCall(cti.CallRinging)
-	hearsMixed(t, h.ctx, "caller on hold", ear.det, holdMusicHz)
+	mediatest.HearsAll(t, h.ctx, "caller on hold", ear.det, holdMusicHz)
 	if err := col.sess.Reject(ring.ID); err != nil {
 		t.Fatal(err)
 	}
 	if got := col.waitCall(cti.CallEnded); got.EndReason != cti.EndRejected {
 		t.Errorf("the colleague's part ended with %q", got.EndReason)
 	}
-	hearsMixed(t, h.ctx, "caller after the refusal", ear.det, agentTone)
+	mediatest.HearsAll(t, h.ctx, "caller after the refusal", ear.det, agentTone)
 	if err := ag.sess.ConsultSwap(ring.ID); cti.ErrorKind(err) != cti.KindConflict {
 		t.Errorf("swap with no consultation: %v, want a conflict", err)
 	}

@@ -2,7 +2,6 @@ package media_test
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -19,44 +18,6 @@ import (
 // supervisorTone is what the supervisor's microphone plays.
 const supervisorTone = 700.0
 
-// mixedEar is a detector for a party who hears two voices at once: each
-// tone is then about half of what it hears.
-func mixedEar() *mediatest.ToneDetector {
-	return mediatest.NewToneDetector(mediatest.ToneDetectorConfig{Dominance: 0.2})
-}
-
-// silentFor checks that det has not heard freq in the last window, after
-// waiting for a tone the same ear must hear (so the path is live).
-func silentFor(t *testing.T, ctx context.Context, who string, det *mediatest.ToneDetector, live, absent float64) {
-	t.Helper()
-	det.Reset()
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := det.WaitFor(wctx, live); err != nil {
-		t.Fatalf("%s does not hear %.0f Hz: %v", who, live, err)
-	}
-	deadline := time.Now().Add(time.Second)
-	for time.Now().Before(deadline) {
-		if det.Detected(absent) {
-			t.Fatalf("%s hears %.0f Hz, which it must not", who, absent)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func hearsMixed(t *testing.T, ctx context.Context, who string, det *mediatest.ToneDetector, freqs ...float64) {
-	t.Helper()
-	det.Reset()
-	for _, f := range freqs {
-		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := det.WaitFor(wctx, f)
-		cancel()
-		if err != nil {
-			t.Fatalf("%s does not hear %.0f Hz: %v", who, f, err)
-		}
-	}
-}
-
 // A supervisor listens to, whispers into and barges into a live call
 // through their own softphone session, switching modes on the same
 // PeerConnection; each party hears exactly what the mode says, and the
@@ -68,13 +29,13 @@ func TestSupervisorListenWhisperBarge(t *testing.T) {
 	}
 	ag := h.signIn("1001", agentTone)
 	sup := h.signIn("1003", supervisorTone)
-	agentEar, supEar := mixedEar(), mixedEar()
+	agentEar, supEar := mediatest.MixedEar(), mediatest.MixedEar()
 	ag.client.OnAudio(agentEar.WriteUlaw)
 	sup.client.OnAudio(supEar.WriteUlaw)
 
 	ring, far := h.answerInbound(ag, didAgent1)
 	ag.waitCall(cti.CallActive)
-	callerEar := mixedEar()
+	callerEar := mediatest.MixedEar()
 	far.call.OnAudio(func(codec rtpio.Codec, p []byte) {
 		if codec == rtpio.CodecPCMA {
 			callerEar.WriteAlaw(p)
@@ -82,7 +43,7 @@ func TestSupervisorListenWhisperBarge(t *testing.T) {
 			callerEar.WriteUlaw(p)
 		}
 	})
-	hearsMixed(t, h.ctx, "caller", callerEar, agentTone)
+	mediatest.HearsAll(t, h.ctx, "caller", callerEar, agentTone)
 
 	boss := cti.Principal{TenantID: tenant, UserID: h.users["1003"].ID, Username: "agent1003", Extension: "1003", Role: cti.RoleAdmin}
 	info, err := h.svc.Monitor(h.ctx, boss, ring.ID, cti.MonitorListen)
@@ -95,24 +56,24 @@ func TestSupervisorListenWhisperBarge(t *testing.T) {
 	if got := sup.waitCall(cti.CallActive); got.ID != ring.ID {
 		t.Fatalf("supervisor was told about call %s, want %s", got.ID, ring.ID)
 	}
-	hearsMixed(t, h.ctx, "agent (announcement)", agentEar, mix.BeepHz)
-	hearsMixed(t, h.ctx, "listening supervisor", supEar, agentTone, carrierTone)
-	silentFor(t, h.ctx, "agent while listened to", agentEar, carrierTone, supervisorTone)
-	silentFor(t, h.ctx, "caller while listened to", callerEar, agentTone, supervisorTone)
+	mediatest.HearsAll(t, h.ctx, "agent (announcement)", agentEar, mix.BeepHz)
+	mediatest.HearsAll(t, h.ctx, "listening supervisor", supEar, agentTone, carrierTone)
+	mediatest.NotHeard(t, h.ctx, "agent while listened to", agentEar, carrierTone, supervisorTone)
+	mediatest.NotHeard(t, h.ctx, "caller while listened to", callerEar, agentTone, supervisorTone)
 
 	if _, err := h.svc.Monitor(h.ctx, boss, ring.ID, cti.MonitorWhisper); err != nil {
 		t.Fatal(err)
 	}
-	hearsMixed(t, h.ctx, "agent coached", agentEar, supervisorTone, carrierTone)
-	silentFor(t, h.ctx, "caller while the agent is coached", callerEar, agentTone, supervisorTone)
-	hearsMixed(t, h.ctx, "whispering supervisor", supEar, agentTone, carrierTone)
+	mediatest.HearsAll(t, h.ctx, "agent coached", agentEar, supervisorTone, carrierTone)
+	mediatest.NotHeard(t, h.ctx, "caller while the agent is coached", callerEar, agentTone, supervisorTone)
+	mediatest.HearsAll(t, h.ctx, "whispering supervisor", supEar, agentTone, carrierTone)
 
 	if _, err := h.svc.Monitor(h.ctx, boss, ring.ID, cti.MonitorBarge); err != nil {
 		t.Fatal(err)
 	}
-	hearsMixed(t, h.ctx, "caller after barge", callerEar, agentTone, supervisorTone)
-	hearsMixed(t, h.ctx, "agent after barge", agentEar, supervisorTone, carrierTone)
-	hearsMixed(t, h.ctx, "barging supervisor", supEar, agentTone, carrierTone)
+	mediatest.HearsAll(t, h.ctx, "caller after barge", callerEar, agentTone, supervisorTone)
+	mediatest.HearsAll(t, h.ctx, "agent after barge", agentEar, supervisorTone, carrierTone)
+	mediatest.HearsAll(t, h.ctx, "barging supervisor", supEar, agentTone, carrierTone)
 
 	// The supervisor hanging up leaves; the call goes on, two-way again.
 	if err := sup.sess.Hangup(ring.ID); err != nil {
@@ -121,8 +82,8 @@ func TestSupervisorListenWhisperBarge(t *testing.T) {
 	if got := sup.waitCall(cti.CallEnded); got.EndReason != cti.EndMonitorStopped {
 		t.Errorf("supervisor's part ended with %q", got.EndReason)
 	}
-	silentFor(t, h.ctx, "caller after the supervisor left", callerEar, agentTone, supervisorTone)
-	silentFor(t, h.ctx, "agent after the supervisor left", agentEar, carrierTone, supervisorTone)
+	mediatest.NotHeard(t, h.ctx, "caller after the supervisor left", callerEar, agentTone, supervisorTone)
+	mediatest.NotHeard(t, h.ctx, "agent after the supervisor left", agentEar, carrierTone, supervisorTone)
 	if err := ag.sess.Hangup(ring.ID); err != nil {
 		t.Fatalf("the agent's call did not go on after the supervisor left: %v", err)
 	}
@@ -193,7 +154,7 @@ func TestMonitorEndsWhenTransferLeavesTheTeam(t *testing.T) {
 	red := h.signIn("1001", agentTone)
 	blue := h.signIn("1002", 700)
 	sup := h.signIn("1003", supervisorTone)
-	supEar := mixedEar()
+	supEar := mediatest.MixedEar()
 	sup.client.OnAudio(supEar.WriteUlaw)
 
 	ring, far := h.answerInbound(red, didAgent1)
@@ -204,7 +165,7 @@ func TestMonitorEndsWhenTransferLeavesTheTeam(t *testing.T) {
 		t.Fatal(err)
 	}
 	sup.waitCall(cti.CallActive)
-	hearsMixed(t, h.ctx, "red supervisor", supEar, agentTone, carrierTone)
+	mediatest.HearsAll(t, h.ctx, "red supervisor", supEar, agentTone, carrierTone)
 
 	if err := red.sess.Transfer(ring.ID, "1002"); err != nil {
 		t.Fatal(err)
@@ -249,9 +210,9 @@ func TestRecordingWhileWhispered(t *testing.T) {
 		t.Fatal(err)
 	}
 	sup.waitCall(cti.CallActive)
-	agentEar := mixedEar()
+	agentEar := mediatest.MixedEar()
 	ag.client.OnAudio(agentEar.WriteUlaw)
-	hearsMixed(t, h.ctx, "coached agent", agentEar, supervisorTone, carrierTone)
+	mediatest.HearsAll(t, h.ctx, "coached agent", agentEar, supervisorTone, carrierTone)
 	if err := far.call.Hangup(h.ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/ringbridge/ringbridge/cti"
+	"github.com/ringbridge/ringbridge/media/mediatest"
 )
 
 // secondCallerTone is what the second caller plays.
@@ -35,7 +36,7 @@ func TestCallWaiting(t *testing.T) {
 	ag.heard.Reset()
 	ag.hears(secondCallerTone)
 	farA.heard.Reset()
-	silentFor(t, h.ctx, "agent while the first caller is held", ag.heard, secondCallerTone, carrierTone)
+	mediatest.NotHeard(t, h.ctx, "agent while the first caller is held", ag.heard, secondCallerTone, carrierTone)
 	if farA.heard.Detected(agentTone) {
 		t.Error("the held first caller still hears the agent")
 	}
@@ -52,7 +53,7 @@ func TestCallWaiting(t *testing.T) {
 	farB.hears(t, h.ctx, reloadedTone)
 	ag.hears(secondCallerTone)
 	farA.heard.Reset()
-	silentFor(t, h.ctx, "the second caller after the reload", farB.heard, reloadedTone, carrierTone)
+	mediatest.NotHeard(t, h.ctx, "the second caller after the reload", farB.heard, reloadedTone, carrierTone)
 	if farA.heard.Detected(reloadedTone) {
 		t.Error("the held first caller hears the reloaded agent")
 	}
