@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/ringbridge/ringbridge/media/tone"
 )
 
 // wavFile builds a WAV file of a sine (per channel freqs[c]) in the given
@@ -72,19 +74,9 @@ func wavFile(t testing.TB, tag, bits, rate, channels int, seconds float64, freqs
 	return b.Bytes()
 }
 
-// power is the strength of freq in pcm (Goertzel), relative to a
-// full-scale sine.
-func power(pcm []int16, freq float64) float64 {
-	k := 2 * math.Cos(2*math.Pi*freq/Rate)
-	var s1, s2 float64
-	for _, v := range pcm {
-		s := float64(v)/32768 + k*s1 - s2
-		s2, s1 = s1, s
-	}
-	p := s1*s1 + s2*s2 - k*s1*s2
-	n := float64(len(pcm))
-	return p / (n * n / 4)
-}
+// power is the strength of freq in pcm relative to a full-scale sine
+// (tone.Power gives such a sine 0.5).
+func power(pcm []int16, freq float64) float64 { return 2 * tone.Power(pcm, freq, Rate) }
 
 func db(x float64) float64 { return 10 * math.Log10(x+1e-30) }
 
