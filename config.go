@@ -14,6 +14,7 @@ import (
 	"github.com/ringbridge/ringbridge/cti/crm"
 	"github.com/ringbridge/ringbridge/cti/recstore"
 	"github.com/ringbridge/ringbridge/cti/webhook"
+	"github.com/ringbridge/ringbridge/media/peer"
 	"github.com/ringbridge/ringbridge/media/trunk"
 	"github.com/ringbridge/ringbridge/server/wsproto"
 )
@@ -91,6 +92,11 @@ type Config struct {
 	// WebRTCTCPPort is the ICE-TCP fallback (0 disables). Default 8444;
 	// RINGBRIDGE_WEBRTC_TCP_PORT.
 	WebRTCTCPPort *int `json:"webrtcTcpPort"`
+	// WebRTCStack is the agents' transport: "lite" (default: the server's
+	// own ICE-lite, DTLS-SRTP endpoint, no goroutine per session) or
+	// "pion" (a pion PeerConnection per session); RINGBRIDGE_WEBRTC_STACK.
+	// See docs/benchmarks.md.
+	WebRTCStack string `json:"webrtcStack"`
 	// ICEServers are handed to browsers (STUN/TURN). Default none;
 	// RINGBRIDGE_ICE_SERVERS as comma-separated URLs.
 	ICEServers []wsproto.ICEServer `json:"iceServers"`
@@ -309,6 +315,7 @@ func (c *Config) applyEnv() error {
 	str("RINGBRIDGE_PUBLIC_IP", &c.PublicIP)
 	str("RINGBRIDGE_SIP_ADDR", &c.SIPAddr)
 	str("RINGBRIDGE_MEDIA_IP", &c.MediaIP)
+	str("RINGBRIDGE_WEBRTC_STACK", &c.WebRTCStack)
 	str("RINGBRIDGE_RTP_PORTS", &c.RTPPorts)
 	str("RINGBRIDGE_JWT_SECRET", &c.JWTSecret)
 	str("RINGBRIDGE_METRICS_ADDR", &c.MetricsAddr)
@@ -483,6 +490,9 @@ func (c *Config) validate() error {
 		if _, err := netip.ParseAddr(c.PublicIP); err != nil {
 			return fmt.Errorf("publicIp %q: %w", c.PublicIP, err)
 		}
+	}
+	if c.WebRTCStack != "" && c.WebRTCStack != peer.StackLite && c.WebRTCStack != peer.StackPion {
+		return fmt.Errorf("webrtcStack %q: want %q or %q", c.WebRTCStack, peer.StackLite, peer.StackPion)
 	}
 	if c.MediaIP != "" {
 		if _, err := netip.ParseAddr(c.MediaIP); err != nil {

@@ -147,7 +147,7 @@ func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (
 		mediaIP = netip.MustParseAddr(cfg.MediaIP)
 	}
 	a.peers, err = peer.New(peer.Config{ListenIP: cfg.MediaIP, UDPPort: cfg.WebRTCUDPPort, TCPPort: *cfg.WebRTCTCPPort,
-		PublicIPs: publicIPs, IncludeLoopback: cfg.PublicIP == ""}, log.With("component", "webrtc"))
+		PublicIPs: publicIPs, IncludeLoopback: cfg.PublicIP == "", Stack: cfg.WebRTCStack}, log.With("component", "webrtc"))
 	if err != nil {
 		return nil, err
 	}

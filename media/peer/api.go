@@ -1,15 +1,26 @@
-// Package peer owns the WebRTC side of the voice path: one pion API shared
-// by every agent (one UDP port for all ICE traffic, ICE-TCP as a fallback,
-// 1:1 NAT addresses) and one Endpoint — a PeerConnection — per agent
-// session, created at sign-in and reused for every call.
+// Package peer owns the WebRTC side of the voice path: one API shared by
+// every agent (one UDP port for all ICE traffic, ICE-TCP as a fallback,
+// 1:1 NAT addresses) and one endpoint per agent session, created at
+// sign-in and reused for every call.
+//
+// Two stacks implement the endpoint. The default, "lite", is the
+// server's own: an ICE-lite agent on the shared sockets, a DTLS handshake
+// (pion/dtls) only to agree the SRTP keys, SRTP (pion/srtp contexts) and
+// RTCP of its own (litenet.go, liteendpoint.go). The other, "pion", is a
+// full pion PeerConnection per session (endpoint.go), kept as a fallback
+// for networks the lite agent has not met. The Go test client (client.go)
+// is always a pion PeerConnection, like a browser.
 //
 // # Concurrency
 //
-// API is safe for concurrent use. An Endpoint's signalling methods may be
-// called from any goroutine; its media runs on one read goroutine per
-// remote track, owned by the Endpoint and ended by Close. Every
-// Endpoint's RTCP reports are sent by one goroutine owned by the API
-// (reports.go), ended by API.Close.
+// API is safe for concurrent use, and so are an endpoint's signalling
+// methods. Lite: one read goroutine per shared socket (and per ICE-TCP
+// connection) owned by the API decrypts and delivers every session's
+// media inline; a session has a goroutine only during its DTLS handshake
+// and while it plays DTMF. Pion: one read goroutine per remote track,
+// owned by the Endpoint and ended by Close. Every session's RTCP reports
+// are sent by one goroutine owned by the API (reports.go), ended by
+// API.Close.
 package peer
 
 import (
@@ -19,6 +30,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -26,6 +38,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
+	"github.com/ringbridge/ringbridge/cti"
 )
 
 // Config is the WebRTC part of the configuration.
@@ -45,17 +58,29 @@ type Config struct {
 	// ReportInterval is how often each session sends its RTCP sender and
 	// receiver reports while media flows (default 5 s, as Chrome does).
 	ReportInterval time.Duration
+	// Stack chooses the endpoint implementation: StackLite (default) or
+	// StackPion.
+	Stack string
 }
+
+// The endpoint stacks (see the package comment).
+const (
+	StackLite = "lite"
+	StackPion = "pion"
+)
 
 // API builds PeerConnections that share the muxed sockets.
 type API struct {
 	api     *webrtc.API
+	lite    *liteNet // the lite stack; nil with pion's
 	udpPort int
-	tcpLn   net.Listener
-	udpMux  ice.UDPMux
-	tcpMux  ice.TCPMux
-	log     *slog.Logger
-	reports *reporter
+	// publicIPs are announced instead of local addresses (lite stack).
+	publicIPs []string
+	tcpLn     net.Listener
+	udpMux    ice.UDPMux
+	tcpMux    ice.TCPMux
+	log       *slog.Logger
+	reports   *reporter
 	// socks are the shared ICE UDP sockets, read in batches where the
 	// platform can (batchconn_linux.go).
 	socksMu sync.Mutex
@@ -64,8 +89,36 @@ type API struct {
 	// ECDSA key per sign-in costs CPU and memory and buys nothing, since
 	// browsers pin the fingerprint per session from the SDP anyway. It is
 	// renewed before it expires (pion refuses expired ones).
-	certMu sync.Mutex
-	cert   *webrtc.Certificate
+	certMu   sync.Mutex
+	cert     *webrtc.Certificate
+	liteCert *liteCert
+}
+
+// liteCertificate returns the lite stack's shared DTLS certificate,
+// renewing it when due.
+func (a *API) liteCertificate() (*liteCert, error) {
+	a.certMu.Lock()
+	defer a.certMu.Unlock()
+	if a.liteCert == nil || time.Until(a.liteCert.expires) < certRenewal {
+		c, err := newLiteCert()
+		if err != nil {
+			return nil, err
+		}
+		a.liteCert = c
+	}
+	return a.liteCert, nil
+}
+
+// NewEndpoint creates the transport of one agent session.
+func (a *API) NewEndpoint(id string, ev cti.AgentEndpointEvents) (cti.AgentEndpoint, error) {
+	if a.lite != nil {
+		return a.newLiteEndpoint(id, ev)
+	}
+	ep, err := a.newPionEndpoint(id, ev)
+	if err != nil {
+		return nil, err
+	}
+	return ep, nil
 }
 
 // certRenewal is how long before expiry the shared certificate is replaced.
@@ -94,6 +147,31 @@ const telephoneEventFmtp = "0-16"
 
 // New opens the shared ICE sockets.
 func New(cfg Config, log *slog.Logger) (*API, error) {
+	switch cfg.Stack {
+	case "", StackLite:
+		a := &API{log: log, publicIPs: cfg.PublicIPs}
+		for _, ip := range cfg.PublicIPs {
+			if _, err := netip.ParseAddr(ip); err != nil {
+				return nil, fmt.Errorf("public IP %q: %w", ip, err)
+			}
+		}
+		n, err := newLiteNet(cfg, log, a.addSocket)
+		if err != nil {
+			return nil, err
+		}
+		a.lite, a.udpPort = n, n.socks[0].port
+		a.reports = newReporter(cfg.ReportInterval)
+		return a, nil
+	case StackPion:
+		return newPion(cfg, log)
+	default:
+		return nil, fmt.Errorf("unknown WebRTC stack %q (want %q or %q)", cfg.Stack, StackLite, StackPion)
+	}
+}
+
+// newPion builds the pion stack: a PeerConnection per session on pion's
+// shared UDP and TCP muxes.
+func newPion(cfg Config, log *slog.Logger) (*API, error) {
 	me := &webrtc.MediaEngine{}
 	// PCMU only toward browsers: every browser supports it, trunks relay
 	// it without transcoding, and one codec means no per-call negotiation
@@ -218,6 +296,10 @@ func (a *API) UDPPort() int { return a.udpPort }
 // Close releases the shared sockets (after every Endpoint is closed).
 func (a *API) Close() error {
 	a.reports.close()
+	if a.lite != nil {
+		a.lite.close()
+		return nil
+	}
 	err := a.udpMux.Close()
 	if a.tcpMux != nil {
 		_ = a.tcpMux.Close()

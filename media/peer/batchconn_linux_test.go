@@ -2,6 +2,7 @@ package peer
 
 import (
 	"bytes"
+	"github.com/ringbridge/ringbridge/cti"
 	"net"
 	"net/netip"
 	"testing"
@@ -80,10 +81,19 @@ func TestBatchConnReadsWaitingDatagramsInBatches(t *testing.T) {
 
 // The ICE socket of an API is read in batches, and agents connect over it.
 func TestAPIReadsICESocketInBatches(t *testing.T) {
-	ep, _ := connectPair(t, Config{}, ClientOptions{})
-	reads, datagrams := ep.api.ICEReads()
-	if reads == 0 || datagrams < reads {
-		t.Fatalf("ICE socket reads %d, datagrams %d: want the batch reader in use", reads, datagrams)
+	for _, stack := range []string{StackLite, StackPion} {
+		t.Run(stack, func(t *testing.T) {
+			api := liteServerStack(t, Config{Stack: stack})
+			capi, err := NewClientAPI()
+			if err != nil {
+				t.Fatal(err)
+			}
+			connect(t, api, capi, cti.AgentEndpointEvents{})
+			reads, datagrams := api.ICEReads()
+			if reads == 0 || datagrams < reads {
+				t.Fatalf("ICE socket reads %d, datagrams %d: want the batch reader in use", reads, datagrams)
+			}
+		})
 	}
 }
 

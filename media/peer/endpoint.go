@@ -48,8 +48,8 @@ type Endpoint struct {
 	wg     sync.WaitGroup
 }
 
-// NewEndpoint creates the PeerConnection for one agent session.
-func (a *API) NewEndpoint(id string, ev cti.AgentEndpointEvents) (*Endpoint, error) {
+// newPionEndpoint creates the PeerConnection for one agent session.
+func (a *API) newPionEndpoint(id string, ev cti.AgentEndpointEvents) (*Endpoint, error) {
 	cert, err := a.certificate()
 	if err != nil {
 		return nil, err

@@ -29,30 +29,34 @@ type reporter struct {
 
 	mu   sync.Mutex
 	next int
-	eps  map[*Endpoint]int // endpoint → slot
+	eps  map[reportee]int // endpoint → slot
 
 	stopOnce sync.Once
 	stop     chan struct{}
 	done     chan struct{}
 }
 
+// reportee is a session the reporter visits: the pion Endpoint or the
+// ICE-lite one.
+type reportee interface{ sendReport(now time.Time) }
+
 func newReporter(interval time.Duration) *reporter {
 	if interval <= 0 {
 		interval = defaultReportInterval
 	}
-	r := &reporter{interval: interval, eps: map[*Endpoint]int{}, stop: make(chan struct{}), done: make(chan struct{})}
+	r := &reporter{interval: interval, eps: map[reportee]int{}, stop: make(chan struct{}), done: make(chan struct{})}
 	go r.loop()
 	return r
 }
 
-func (r *reporter) add(e *Endpoint) {
+func (r *reporter) add(e reportee) {
 	r.mu.Lock()
 	r.eps[e] = r.next % reportSlots
 	r.next++
 	r.mu.Unlock()
 }
 
-func (r *reporter) remove(e *Endpoint) {
+func (r *reporter) remove(e reportee) {
 	r.mu.Lock()
 	delete(r.eps, e)
 	r.mu.Unlock()
@@ -67,7 +71,7 @@ func (r *reporter) loop() {
 	defer close(r.done)
 	t := time.NewTicker(r.interval / reportSlots)
 	defer t.Stop()
-	var due []*Endpoint
+	var due []reportee
 	for slot := 0; ; slot = (slot + 1) % reportSlots {
 		select {
 		case <-r.stop:

@@ -12,8 +12,16 @@ import (
 	"github.com/ringbridge/ringbridge/media/rtpio"
 )
 
+// testEndpoint is what the tests use of either stack's endpoint.
+type testEndpoint interface {
+	cti.AgentEndpoint
+	Writer() *rtpio.Writer
+	Reader() *rtpio.Reader
+	MediaStats() cti.MediaStats
+}
+
 // connectPair brings up a server endpoint and a loopback client.
-func connectPair(t *testing.T, cfg Config, copts ClientOptions) (*Endpoint, *Client) {
+func connectPair(t *testing.T, cfg Config, copts ClientOptions) (testEndpoint, *Client) {
 	t.Helper()
 	cfg.ListenIP, cfg.IncludeLoopback = "127.0.0.1", true
 	api, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -24,10 +32,11 @@ func connectPair(t *testing.T, cfg Config, copts ClientOptions) (*Endpoint, *Cli
 	if err != nil {
 		t.Fatal(err)
 	}
-	ep, err := api.NewEndpoint("s1", cti.AgentEndpointEvents{})
+	aep, err := api.NewEndpoint("s1", cti.AgentEndpointEvents{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	ep := aep.(testEndpoint)
 	c, err := capi.NewClient()
 	if err != nil {
 		t.Fatal(err)

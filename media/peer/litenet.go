@@ -1,0 +1,366 @@
+package peer
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+// liteNet is the server's side of every agent session's transport as an
+// ICE-lite agent (RFC 8445 §2.5): the shared UDP sockets (and the ICE-TCP
+// listener), one read goroutine per socket, and the tables that route a
+// datagram to its session. A session costs no goroutine of its own once
+// its DTLS handshake is done: the socket's reader checks STUN, decrypts
+// SRTP and hands the frame to the session's rtpio.Reader inline, and the
+// session's writer encrypts and sends from whichever goroutine writes.
+//
+// Concurrency: the tables are guarded by mu; a socket's read loop is the
+// only reader of its socket; writes go straight to the sockets from any
+// goroutine. The loops are owned by liteNet and end with close.
+type liteNet struct {
+	log   *slog.Logger
+	socks []*liteSock
+	tcp   *liteTCP // nil without ICE-TCP
+
+	mu      sync.RWMutex
+	byUfrag map[string]*liteCreds // our ufrag → session and password
+	byPath  map[pathKey]*liteEndpoint
+
+	closed atomic.Bool
+	wg     sync.WaitGroup
+}
+
+// liteSock is one shared UDP socket, on one local address.
+type liteSock struct {
+	conn udpSocket
+	ip   netip.Addr
+	port int
+}
+
+// udpSocket is what the read loops need of a socket: the batch reader on
+// Linux, the plain socket elsewhere.
+type udpSocket interface {
+	ReadFromAddrPort(p []byte) (int, netip.AddrPort, error)
+	WriteToAddrPort(p []byte, ap netip.AddrPort) (int, error)
+	LocalAddr() net.Addr
+	Close() error
+}
+
+// pathKey is one way to reach a browser: a UDP address on one of our
+// sockets, or an ICE-TCP connection.
+type pathKey struct {
+	sock *liteSock
+	tcp  *tcpPath
+	addr netip.AddrPort
+}
+
+func (p pathKey) String() string {
+	if p.tcp != nil {
+		return "tcp " + p.addr.String()
+	}
+	return "udp " + p.addr.String()
+}
+
+// liteCreds are the ICE credentials an offer was answered with.
+type liteCreds struct {
+	ep  *liteEndpoint
+	pwd string
+}
+
+// maxPaths bounds the addresses one session may be reached from (its
+// candidates' pairs and NAT rebindings); the oldest is forgotten.
+const maxPaths = 8
+
+func newLiteNet(cfg Config, log *slog.Logger, onSocket func(net.PacketConn)) (*liteNet, error) {
+	n := &liteNet{log: log, byUfrag: map[string]*liteCreds{}, byPath: map[pathKey]*liteEndpoint{}}
+	ips, err := listenIPs(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	port := cfg.UDPPort
+	for _, ip := range ips {
+		c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port))))
+		if err != nil {
+			n.closeSockets()
+			return nil, fmt.Errorf("ice udp %s port %d: %w", ip, port, err)
+		}
+		_ = c.SetReadBuffer(4 << 20)
+		_ = c.SetWriteBuffer(4 << 20)
+		w, err := wrapICESocket(c)
+		if err != nil {
+			_ = c.Close()
+			n.closeSockets()
+			return nil, err
+		}
+		onSocket(w)
+		s := &liteSock{conn: asUDPSocket(w), ip: ip, port: c.LocalAddr().(*net.UDPAddr).Port}
+		// Port 0 picks one port for the first address and the same for
+		// the others, so the answer names one port.
+		port = s.port
+		n.socks = append(n.socks, s)
+	}
+	if cfg.TCPPort > 0 {
+		if n.tcp, err = newLiteTCP(n, cfg.ListenIP, cfg.TCPPort); err != nil {
+			n.closeSockets()
+			return nil, err
+		}
+	}
+	for _, s := range n.socks {
+		n.wg.Add(1)
+		go n.readLoop(s)
+	}
+	if n.tcp != nil {
+		n.wg.Add(1)
+		go n.tcp.acceptLoop()
+	}
+	return n, nil
+}
+
+// listenIPs are the local addresses to open the shared port on: the
+// configured one, or every usable address (one socket per address: a
+// socket on 0.0.0.0 cannot tell which address a browser reached, and
+// would answer from another).
+func listenIPs(cfg Config, log *slog.Logger) ([]netip.Addr, error) {
+	if cfg.ListenIP != "" {
+		ip, err := netip.ParseAddr(cfg.ListenIP)
+		if err != nil {
+			return nil, fmt.Errorf("ice listen address %q: %w", cfg.ListenIP, err)
+		}
+		return []netip.Addr{ip}, nil
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil, fmt.Errorf("local addresses: %w", err)
+	}
+	var ips []netip.Addr
+	for _, a := range addrs {
+		pfx, err := netip.ParsePrefix(a.String())
+		if err != nil {
+			continue
+		}
+		ip := pfx.Addr().Unmap()
+		switch {
+		case ip.IsLinkLocalUnicast(), ip.IsMulticast(), ip.IsUnspecified():
+			continue
+		case ip.IsLoopback() && !cfg.IncludeLoopback:
+			continue
+		}
+		if bindable(net.IP(ip.AsSlice()), log) {
+			ips = append(ips, ip)
+		}
+	}
+	if len(ips) == 0 {
+		return nil, errors.New("no local address to open the ICE port on")
+	}
+	return ips, nil
+}
+
+func (n *liteNet) closeSockets() {
+	for _, s := range n.socks {
+		_ = s.conn.Close()
+	}
+}
+
+func (n *liteNet) close() {
+	if n.closed.Swap(true) {
+		return
+	}
+	n.closeSockets()
+	if n.tcp != nil {
+		n.tcp.close()
+	}
+	n.wg.Wait()
+}
+
+// readLoop reads one socket until it is closed. A panic in a session's
+// handling is recovered per datagram: one malformed packet must not stop
+// every agent's audio.
+func (n *liteNet) readLoop(s *liteSock) {
+	defer n.wg.Done()
+	rd := newPacketReader(n)
+	buf := make([]byte, batchSlot)
+	for {
+		nr, from, err := s.conn.ReadFromAddrPort(buf)
+		if err != nil {
+			if n.closed.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			n.log.Debug("ice udp read", "err", err)
+			continue
+		}
+		rd.handle(pathKey{sock: s, addr: from}, buf[:nr])
+	}
+}
+
+// packetReader is one read loop's scratch space: the decrypted packet
+// and the parsed headers, reused for every datagram.
+type packetReader struct {
+	n     *liteNet
+	plain []byte
+	hdr   rtp.Header
+	stun  stunScratch
+}
+
+func newPacketReader(n *liteNet) *packetReader {
+	return &packetReader{n: n, plain: make([]byte, batchSlot)}
+}
+
+// handle routes one datagram by its first byte (RFC 7983): STUN, DTLS or
+// SRTP/SRTCP; anything else is dropped.
+func (r *packetReader) handle(p pathKey, b []byte) {
+	defer func() {
+		if v := recover(); v != nil {
+			r.n.log.Error("panic handling an ICE datagram", "path", p.String(), "panic", v)
+		}
+	}()
+	if len(b) == 0 {
+		return
+	}
+	switch c := b[0]; {
+	case c <= 3:
+		r.n.handleSTUN(&r.stun, p, b)
+	case c >= 20 && c <= 63:
+		if ep := r.n.lookup(p); ep != nil {
+			ep.dtlsIn(p, b)
+		}
+	case c >= 128 && c <= 191:
+		if ep := r.n.lookup(p); ep != nil {
+			ep.mediaIn(r, p, b)
+		}
+	}
+}
+
+func (n *liteNet) lookup(p pathKey) *liteEndpoint {
+	n.mu.RLock()
+	ep := n.byPath[p]
+	n.mu.RUnlock()
+	return ep
+}
+
+// send writes one packet on a path.
+func (n *liteNet) send(p *pathKey, b []byte) error {
+	if p.tcp != nil {
+		return p.tcp.write(b)
+	}
+	_, err := p.sock.conn.WriteToAddrPort(b, p.addr)
+	return err
+}
+
+// register makes ufrag/pwd answer for ep.
+func (n *liteNet) register(ufrag, pwd string, ep *liteEndpoint) {
+	n.mu.Lock()
+	n.byUfrag[ufrag] = &liteCreds{ep: ep, pwd: pwd}
+	n.mu.Unlock()
+}
+
+func (n *liteNet) unregister(ufrag string) {
+	n.mu.Lock()
+	delete(n.byUfrag, ufrag)
+	n.mu.Unlock()
+}
+
+// addPath routes p to ep (after a valid check from it); it returns false
+// when p already belongs to another session, which keeps its path.
+func (n *liteNet) addPath(p pathKey, ep *liteEndpoint) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if cur, ok := n.byPath[p]; ok {
+		return cur == ep
+	}
+	n.byPath[p] = ep
+	return true
+}
+
+func (n *liteNet) removePaths(ps []pathKey, ep *liteEndpoint) {
+	n.mu.Lock()
+	for _, p := range ps {
+		if n.byPath[p] == ep {
+			delete(n.byPath, p)
+		}
+	}
+	n.mu.Unlock()
+}
+
+// dropTCP forgets every route over a closed ICE-TCP connection.
+func (n *liteNet) dropTCP(t *tcpPath) {
+	var eps []*liteEndpoint
+	n.mu.Lock()
+	for p, ep := range n.byPath {
+		if p.tcp == t {
+			delete(n.byPath, p)
+			eps = append(eps, ep)
+		}
+	}
+	n.mu.Unlock()
+	for _, ep := range eps {
+		ep.pathGone(t)
+	}
+}
+
+// candidates are the host candidates of every session's answer: each
+// socket's address (or the configured public addresses, for 1:1 NAT),
+// then ICE-TCP passive ones.
+func (n *liteNet) candidates(public []string) []string {
+	type hp struct {
+		ip   string
+		port int
+	}
+	var hosts []hp
+	if len(public) > 0 {
+		for _, ip := range public {
+			hosts = append(hosts, hp{ip, n.socks[0].port})
+		}
+	} else {
+		for _, s := range n.socks {
+			hosts = append(hosts, hp{s.ip.String(), s.port})
+		}
+	}
+	var out []string
+	for i, h := range hosts {
+		// Local preference falls with the index so the browser tries
+		// the first address first; UDP before TCP by type preference.
+		out = append(out, "candidate:"+strconv.Itoa(i+1)+" 1 udp "+strconv.FormatUint(priority(126, 65535-i), 10)+" "+h.ip+" "+strconv.Itoa(h.port)+" typ host generation 0")
+	}
+	if n.tcp != nil {
+		for i, h := range hosts {
+			out = append(out, "candidate:"+strconv.Itoa(100+i+1)+" 1 tcp "+strconv.FormatUint(priority(80, 65535-i), 10)+" "+h.ip+" "+strconv.Itoa(n.tcp.port)+" typ host tcptype passive generation 0")
+		}
+	}
+	return out
+}
+
+// priority is RFC 8445 §5.1.2.1's formula for component 1.
+func priority(typePref, localPref int) uint64 {
+	return uint64(typePref)<<24 | uint64(localPref)<<8 | 255
+}
+
+// asUDPSocket gives a socket the AddrPort reads and writes the loops use.
+func asUDPSocket(c net.PacketConn) udpSocket {
+	if s, ok := c.(udpSocket); ok {
+		return s
+	}
+	return plainUDP{c.(*net.UDPConn)}
+}
+
+// plainUDP is a socket read a datagram at a time (outside Linux).
+type plainUDP struct{ *net.UDPConn }
+
+func (p plainUDP) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
+	return p.ReadFromUDPAddrPort(b)
+}
+
+func (p plainUDP) WriteToAddrPort(b []byte, ap netip.AddrPort) (int, error) {
+	return p.WriteToUDPAddrPort(b, ap)
+}
+
+// stale is how long a session's path may be silent before a check from
+// another address takes over (a NAT rebinding or a network switch).
+const stale = 2 * time.Second
