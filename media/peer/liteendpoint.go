@@ -170,7 +170,7 @@ func (e *liteEndpoint) HandleOffer(_ context.Context, raw string) (string, error
 	}
 	e.fpAlg, e.fp = info.fpAlg, info.fp
 	f := pcmuFormat
-	f.EventPT = info.eventPT
+	f.AudioPT, f.EventPT = info.pcmuPT, info.eventPT
 	e.reader.SetFormat(f)
 	e.writer.SetFormat(f)
 	setup := "active"

@@ -35,6 +35,10 @@ type offerInfo struct {
 // can verify; md2 and md5 are left out on purpose (RFC 8122 §5).
 var fingerprintLen = map[string]int{"sha-1": 20, "sha-224": 28, "sha-256": 32, "sha-384": 48, "sha-512": 64}
 
+// errUnanswerable marks every parseOffer error, so the signalling layer
+// can tell a browser's bad offer (tell the agent) from a server fault.
+var errUnanswerable = errors.New("cannot answer offer")
+
 // parseOffer reads an offer and returns an error for anything the server
 // cannot answer, so that a bad offer fails at signalling time with a
 // message the agent's page can show, never halfway through ICE or DTLS.
@@ -42,41 +46,41 @@ func parseOffer(raw string) (*sdp.SessionDescription, offerInfo, error) {
 	var info offerInfo
 	offer := &sdp.SessionDescription{}
 	if err := offer.UnmarshalString(raw); err != nil {
-		return nil, info, fmt.Errorf("parse offer: %w", err)
+		return nil, info, fmt.Errorf("%w: %w", errUnanswerable, err)
 	}
 	for i, m := range offer.MediaDescriptions {
 		if len(m.MediaName.Protos) == 0 || len(m.MediaName.Formats) == 0 {
-			return nil, info, fmt.Errorf("parse offer: m-line %d has no proto or no formats", i)
+			return nil, info, fmt.Errorf("%w: m-line %d has no proto or no formats", errUnanswerable, i)
 		}
 	}
 	m, idx := audioLine(offer, &info)
 	if m == nil {
-		return nil, info, errors.New("parse offer: no audio m-line offering PCMU")
+		return nil, info, fmt.Errorf("%w: no audio m-line offering PCMU", errUnanswerable)
 	}
 	info.audioIndex = idx
 	if proto := strings.Join(m.MediaName.Protos, "/"); proto != "UDP/TLS/RTP/SAVPF" {
-		return nil, info, fmt.Errorf("parse offer: audio proto %q is not UDP/TLS/RTP/SAVPF", proto)
+		return nil, info, fmt.Errorf("%w: audio proto %q is not UDP/TLS/RTP/SAVPF", errUnanswerable, proto)
 	}
 	info.audioMid, _ = m.Attribute(sdp.AttrKeyMID)
 	if info.ufrag = attr(offer, m, "ice-ufrag"); info.ufrag == "" {
-		return nil, info, errors.New("parse offer: no ice-ufrag")
+		return nil, info, fmt.Errorf("%w: no ice-ufrag", errUnanswerable)
 	}
 	if info.pwd = attr(offer, m, "ice-pwd"); info.pwd == "" {
-		return nil, info, errors.New("parse offer: no ice-pwd")
+		return nil, info, fmt.Errorf("%w: no ice-pwd", errUnanswerable)
 	}
 	if err := offerFingerprint(offer, m, &info); err != nil {
-		return nil, info, fmt.Errorf("parse offer: %w", err)
+		return nil, info, fmt.Errorf("%w: %w", errUnanswerable, err)
 	}
 	switch info.setup = attr(offer, m, sdp.AttrKeyConnectionSetup); info.setup {
 	case "":
 		info.setup = "actpass"
 	case "actpass", "active", "passive":
 	default:
-		return nil, info, fmt.Errorf("parse offer: unsupported setup %q", info.setup)
+		return nil, info, fmt.Errorf("%w: unsupported setup %q", errUnanswerable, info.setup)
 	}
 	_, info.rtcpMux = m.Attribute(sdp.AttrKeyRTCPMux)
 	if !info.rtcpMux {
-		return nil, info, errors.New("parse offer: no rtcp-mux on the audio m-line")
+		return nil, info, fmt.Errorf("%w: no rtcp-mux on the audio m-line", errUnanswerable)
 	}
 	return offer, info, nil
 }

@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -219,7 +220,7 @@ func TestAnswerRejectsOtherLines(t *testing.T) {
 func TestParseOfferErrors(t *testing.T) {
 	r := strings.NewReplacer
 	for _, tc := range []struct{ name, offer, want string }{
-		{"garbage", "hello\r\nworld", "parse offer"},
+		{"garbage", "hello\r\nworld", "sdp: syntax error"},
 		{"empty", "", "no audio m-line offering PCMU"},
 		{"no audio", r("m=audio", "m=video").Replace(chromeOffer), "no audio m-line offering PCMU"},
 		{"no PCMU", r(" 0 8", " 8", "a=rtpmap:0 PCMU/8000\r\n", "").Replace(chromeOffer), "no audio m-line offering PCMU"},
@@ -236,7 +237,7 @@ func TestParseOfferErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := parseOffer(tc.offer)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
+			if !errors.Is(err, errUnanswerable) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err %v, want %q", err, tc.want)
 			}
 		})
@@ -248,20 +249,29 @@ func TestBuildAnswerRefusesBadParams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, edit := range map[string]func(*answerParams){
-		"same setup":   func(p *answerParams) {},
-		"short pwd":    func(p *answerParams) { p.setup, p.pwd = "active", "short" },
-		"md5-sized fp": func(p *answerParams) { p.setup, p.fingerprint = "active", "AB:CD" },
-		"line break": func(p *answerParams) {
-			p.setup, p.candidates = "active", []string{"candidate:1 1 udp 1 127.0.0.1 1 typ host\r\na=x"}
-		},
-		"spaced cname":  func(p *answerParams) { p.setup, p.cname = "active", "a b" },
-		"actpass setup": func(p *answerParams) { p.setup = "actpass" },
+	good := testParams()
+	good.setup = "active"
+	if _, err := buildAnswer(offer, info, good); err != nil {
+		t.Fatalf("good params refused: %v", err)
+	}
+	for _, tc := range []struct {
+		name, want string
+		edit       func(*answerParams)
+	}{
+		{"same setup", "also passive", func(p *answerParams) { p.setup = "passive" }},
+		{"actpass setup", "neither active nor passive", func(p *answerParams) { p.setup = "actpass" }},
+		{"short pwd", "ice-pwd 22", func(p *answerParams) { p.pwd = "short" }},
+		{"short fingerprint", "has 2 bytes", func(p *answerParams) { p.fingerprint = "AB:CD" }},
+		{"line break", "line break", func(p *answerParams) {
+			p.candidates = []string{"candidate:1 1 udp 1 127.0.0.1 1 typ host\r\na=x"}
+		}},
+		{"spaced cname", "single words", func(p *answerParams) { p.cname = "a b" }},
+		{"no track id", "single words", func(p *answerParams) { p.trackID = "" }},
 	} {
-		p := testParams()
-		edit(&p)
-		if ans, err := buildAnswer(offer, info, p); err == nil {
-			t.Errorf("%s: answered\n%s", name, ans)
+		p := good
+		tc.edit(&p)
+		if ans, err := buildAnswer(offer, info, p); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err %v, want %q\n%s", tc.name, err, tc.want, ans)
 		}
 	}
 }
