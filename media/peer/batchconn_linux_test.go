@@ -81,20 +81,18 @@ func TestBatchConnReadsWaitingDatagramsInBatches(t *testing.T) {
 
 // The ICE socket of an API is read in batches, and agents connect over it.
 func TestAPIReadsICESocketInBatches(t *testing.T) {
-	for _, stack := range []string{StackLite, StackPion} {
-		t.Run(stack, func(t *testing.T) {
-			api := liteServerStack(t, Config{Stack: stack})
-			capi, err := NewClientAPI()
-			if err != nil {
-				t.Fatal(err)
-			}
-			connect(t, api, capi, cti.AgentEndpointEvents{})
-			reads, datagrams := api.ICEReads()
-			if reads == 0 || datagrams < reads {
-				t.Fatalf("ICE socket reads %d, datagrams %d: want the batch reader in use", reads, datagrams)
-			}
-		})
-	}
+	bothStacks(t, func(t *testing.T, stack string) {
+		api := liteServerStack(t, Config{Stack: stack})
+		capi, err := NewClientAPI()
+		if err != nil {
+			t.Fatal(err)
+		}
+		connect(t, api, capi, cti.AgentEndpointEvents{})
+		reads, datagrams := api.ICEReads()
+		if reads == 0 || datagrams < reads {
+			t.Fatalf("ICE socket reads %d, datagrams %d: want the batch reader in use", reads, datagrams)
+		}
+	})
 }
 
 // An IPv6 source keeps its address (a mapped IPv4 one stays mapped, as

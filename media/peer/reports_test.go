@@ -72,7 +72,18 @@ func connectPair(t *testing.T, cfg Config, copts ClientOptions) (testEndpoint, *
 // stream, and once the client's receiver reports echo them the server
 // knows the round trip and the client's loss.
 func TestEndpointSendsReportsAndMeasuresRoundTrip(t *testing.T) {
-	ep, c := connectPair(t, Config{ReportInterval: 200 * time.Millisecond}, ClientOptions{ReportInterval: 200 * time.Millisecond})
+	bothStacks(t, testReportsAndRoundTrip)
+}
+
+// bothStacks runs a test on each endpoint stack.
+func bothStacks(t *testing.T, test func(t *testing.T, stack string)) {
+	for _, stack := range []string{StackLite, StackPion} {
+		t.Run(stack, func(t *testing.T) { test(t, stack) })
+	}
+}
+
+func testReportsAndRoundTrip(t *testing.T, stack string) {
+	ep, c := connectPair(t, Config{Stack: stack, ReportInterval: 200 * time.Millisecond}, ClientOptions{ReportInterval: 200 * time.Millisecond})
 	c.SendAudio(func(dst []byte) { clear(dst) })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -147,7 +158,11 @@ func TestEndpointSendsReportsAndMeasuresRoundTrip(t *testing.T) {
 
 // A session with no media either way sends no reports.
 func TestIdleEndpointSendsNoReports(t *testing.T) {
-	ep, c := connectPair(t, Config{ReportInterval: 100 * time.Millisecond}, ClientOptions{ReportInterval: time.Hour})
+	bothStacks(t, testIdleSendsNoReports)
+}
+
+func testIdleSendsNoReports(t *testing.T, stack string) {
+	ep, c := connectPair(t, Config{Stack: stack, ReportInterval: 100 * time.Millisecond}, ClientOptions{ReportInterval: time.Hour})
 	got := make(chan rtcp.Packet, 1)
 	go func() {
 		for {
