@@ -161,6 +161,12 @@ type Call struct {
 	// quality is the legs' live quality and summaries (quality_monitor.go);
 	// guarded by mu.
 	quality qualityState
+	// qmu guards the quality loop's state of the call: whether it is
+	// measured, its meters and its count of readings.
+	qmu           sync.Mutex
+	qualityOn     bool
+	qualityMeters map[string]*legMeter
+	qualityTicks  int
 
 	// notifyMu keeps the agents' view of the call in order: a snapshot
 	// and its push happen together, so a card arriving from a CRM

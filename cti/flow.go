@@ -427,9 +427,9 @@ func (s *Service) start(c *Call, begin func(ctx context.Context, log *slog.Logge
 		defer s.wg.Done()
 		log := s.log.With("call", c.ID(), "sip_call_id", c.Snapshot().SIPCallID)
 		ctx, cancel := context.WithCancel(s.ctx)
-		c.bg.Add(1)
-		go c.watchQuality(ctx)
+		c.startQuality()
 		reason := c.run(ctx, log, func() EndReason { return begin(ctx, log) })
+		c.stopQuality()
 		cancel() // ends the call's CRM lookups
 		s.finish(log, c, reason)
 	}()

@@ -2,17 +2,18 @@ package cti
 
 import (
 	"cmp"
-	"context"
 	"slices"
 	"sync/atomic"
 	"time"
 )
 
-// The quality monitor: every answered call owns one goroutine (counted
-// in Call.bg, ended with the call's context) that measures each leg with
-// audio every Config.QualityInterval, keeps the live figures and the
+// The quality monitor: one goroutine of the service (counted in
+// Service.bg, ended with its context) measures each running call's legs
+// with audio every Config.QualityInterval, keeps the live figures and the
 // call's summary under Call.mu, tells the agents when a leg's level
-// changes, and refreshes the supervisors' view of the call.
+// changes, and refreshes the supervisors' view of the call. A call is
+// measured from its start until its flow stops (Call.quality* under
+// Call.qmu), so the summary its record gets is final.
 
 // DefaultQualityInterval is how often legs are measured: long enough for
 // 100 packets at 20 ms (so 1 % of loss is one packet), short enough that
@@ -82,7 +83,7 @@ func (ss *AgentSession) ReportStats(b BrowserStats) error {
 	return nil
 }
 
-// legMeter measures one leg; it belongs to the call's quality goroutine.
+// legMeter measures one leg; it belongs to the quality loop (under Call.qmu).
 type legMeter struct {
 	kind      LegKind
 	ext       string
@@ -103,26 +104,76 @@ type legMeter struct {
 	rttTotal    float64
 }
 
-// watchQuality runs until ctx ends (the call's flow stopped).
-func (c *Call) watchQuality(ctx context.Context) {
-	defer c.bg.Done()
-	every := c.svc.cfg.QualityInterval
+// qualityLoop measures every running call once per interval: one
+// goroutine for all calls rather than one per call.
+func (s *Service) qualityLoop() {
+	defer s.bg.Done()
+	every := s.cfg.QualityInterval
 	if every <= 0 {
 		every = DefaultQualityInterval
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
-	meters := map[string]*legMeter{}
-	n := 0
+	var calls []*Call
 	for {
 		select {
-		case <-ctx.Done():
+		case <-s.ctx.Done():
 			return
 		case now := <-t.C:
-			n++
-			c.measureQuality(meters, now, n%supervisorRefresh == 0)
+			s.mu.Lock()
+			for _, c := range s.calls {
+				calls = append(calls, c)
+			}
+			s.mu.Unlock()
+			for _, c := range calls {
+				c.measureTick(now)
+			}
+			clear(calls)
+			calls = calls[:0]
 		}
 	}
+}
+
+// startQuality makes the quality loop measure the call (and starts the
+// loop with the service's first call).
+func (c *Call) startQuality() {
+	s := c.svc
+	s.qualityOnce.Do(func() {
+		s.bg.Add(1)
+		go s.qualityLoop()
+	})
+	c.qmu.Lock()
+	c.qualityOn = true
+	c.qmu.Unlock()
+}
+
+// stopQuality ends the call's measurements; when it returns no reading
+// is in progress, so the summary stays as it is.
+func (c *Call) stopQuality() {
+	c.qmu.Lock()
+	c.qualityOn = false
+	c.qmu.Unlock()
+}
+
+// measureTick takes the call's reading for this interval. A panic in one
+// call's measurement is that call's problem: it stops being measured.
+func (c *Call) measureTick(now time.Time) {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if !c.qualityOn {
+		return
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			c.qualityOn = false
+			c.svc.log.Error("measuring a call's quality failed with a panic", "call", c.ID(), "panic", r)
+		}
+	}()
+	if c.qualityMeters == nil {
+		c.qualityMeters = map[string]*legMeter{}
+	}
+	c.qualityTicks++
+	c.measureQuality(c.qualityMeters, now, c.qualityTicks%supervisorRefresh == 0)
 }
 
 // measureQuality takes one reading of every leg with audio.

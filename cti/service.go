@@ -156,6 +156,8 @@ type Service struct {
 	// bg: the background workers (bus, session directory, lost nodes),
 	// which end when Close cancels ctx; Drain does not wait for them.
 	bg sync.WaitGroup
+	// qualityOnce starts the quality loop with the first call.
+	qualityOnce sync.Once
 
 	events *publisher
 	// beat is closed when the live calls' heartbeat stops (nil: never

@@ -75,6 +75,10 @@ type liteCreds struct {
 	pwd string
 }
 
+// maxDatagram is the read buffer of the shared sockets: pion's size, so
+// whatever a browser sent before still fits.
+const maxDatagram = 8192
+
 // maxPaths bounds the addresses one session may be reached from (its
 // candidates' pairs and NAT rebindings); the oldest is forgotten.
 const maxPaths = 8
@@ -186,7 +190,7 @@ func (n *liteNet) close() {
 func (n *liteNet) readLoop(s *liteSock) {
 	defer n.wg.Done()
 	rd := newPacketReader(n)
-	buf := make([]byte, batchSlot)
+	buf := make([]byte, maxDatagram)
 	for {
 		nr, from, err := s.conn.ReadFromAddrPort(buf)
 		if err != nil {
@@ -210,7 +214,7 @@ type packetReader struct {
 }
 
 func newPacketReader(n *liteNet) *packetReader {
-	return &packetReader{n: n, plain: make([]byte, batchSlot)}
+	return &packetReader{n: n, plain: make([]byte, maxDatagram)}
 }
 
 // handle routes one datagram by its first byte (RFC 7983): STUN, DTLS or

@@ -13,7 +13,8 @@ import (
 )
 
 // UDPLeg is the media of one SIP leg: an RTP socket with a read loop, the
-// symmetric-RTP latch, and an RTCP socket. It is both a source (Reader) and
+// symmetric-RTP latch, and an RTCP socket (read, with every other leg's,
+// by one poller: rtcppoll_linux.go). It is both a source (Reader) and
 // a sink (Writer).
 type UDPLeg struct {
 	*Reader
@@ -187,7 +188,9 @@ func (l *UDPLeg) startLocked() {
 	l.started = true
 	s := l.sock.Load()
 	go l.readLoop(s.rtp)
-	go l.rtcpLoop(s.rtcp)
+	if !readRTCP(l, s.rtcp) {
+		go l.rtcpLoop(s.rtcp)
+	}
 }
 
 func (l *UDPLeg) readLoop(conn *net.UDPConn) {
@@ -251,11 +254,16 @@ func (l *UDPLeg) rtcpLoop(conn *net.UDPConn) {
 			}
 			continue
 		}
-		// Reports are measured (loss, jitter, round trip), not acted on:
-		// a bridge relays, it does not adapt bitrate.
-		l.rtcpRecv.Add(1)
-		l.reports.handleRTCP(buf[:n], l.Writer.ssrcValue(), l.Writer.Holes(), time.Now())
+		l.takeRTCP(buf[:n])
 	}
+}
+
+// takeRTCP reads one report from the far end. Reports are measured (loss,
+// jitter, round trip), not acted on: a bridge relays, it does not adapt
+// bitrate.
+func (l *UDPLeg) takeRTCP(b []byte) {
+	l.rtcpRecv.Add(1)
+	l.reports.handleRTCP(b, l.Writer.ssrcValue(), l.Writer.Holes(), time.Now())
 }
 
 // send is the Writer's transport: marshal into the leg's buffer and send
@@ -333,6 +341,7 @@ func (l *UDPLeg) Close() {
 		s := l.sock.Load()
 		l.mu.Unlock()
 		if s != nil {
+			stopRTCP(s.rtcp)
 			_ = s.rtp.Close()
 			_ = s.rtcp.Close()
 			if l.ports != nil {

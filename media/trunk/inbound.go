@@ -105,7 +105,7 @@ func (t *Trunks) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	l.srv = dlg
 	l.inbound = l
 	t.addLeg(l.leg)
-	go l.monitor(dlg.Context())
+	l.monitor(dlg.Context())
 	l.log.Info("INVITE received", "transport", req.Transport(), "source", src, "codec", rm.format.Codec.String(), "late_offer", lateOffer)
 
 	err = t.handler.InboundCall(dlg.Context(), cti.InboundCall{

@@ -119,13 +119,11 @@ func (l *leg) finish(r cti.EndReason) {
 }
 
 // monitor ends the leg when its dialog ends from the far side (BYE,
-// CANCEL, transaction timeout).
+// CANCEL, transaction timeout), without a goroutine waiting per call.
+// After a local end the dialog's context ends too and finish is a no-op:
+// the first reason stays.
 func (l *leg) monitor(dialogCtx context.Context) {
-	select {
-	case <-dialogCtx.Done():
-		l.finish(cti.EndRemoteHangup)
-	case <-l.done:
-	}
+	context.AfterFunc(dialogCtx, func() { l.finish(cti.EndRemoteHangup) })
 }
 
 // silent reports whether an answered, unheld leg has had no RTP for d.
