@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/contrib/websocket"
@@ -75,6 +76,7 @@ type agentConn struct {
 	c       *wsConn
 	ctx     context.Context
 	fwdDone chan struct{} // closed when the event forwarder has stopped
+	fwdOnce sync.Once
 
 	// Set once by authenticate, before the connection is attached and thus
 	// visible to other goroutines; never changed afterwards.
@@ -107,7 +109,9 @@ func (s *Server) serveAgent(ws *websocket.Conn) {
 		cancel()
 		<-c.pumpDone
 		if a.sess != nil {
-			<-a.fwdDone
+			// The pump has stopped, so nothing forwards any more (even if
+			// it ended before it took the feed).
+			a.forwarded()
 			if s.attached.release(a.sess.ID(), a) {
 				a.detach()
 			}
@@ -130,10 +134,7 @@ func (s *Server) serveAgent(ws *websocket.Conn) {
 		a.drain()
 		return
 	}
-	go func() {
-		defer close(a.fwdDone)
-		a.forward()
-	}()
+	c.setFeed(a)
 	a.readLoop()
 }
 

@@ -51,7 +51,8 @@ type wsConn struct {
 	pingEvery time.Duration
 
 	out        chan []byte
-	stop       chan struct{} // closed once a close has been requested
+	feeds      chan feedSource // buffered(1): the session the pump forwards
+	stop       chan struct{}   // closed once a close has been requested
 	readerDone chan struct{} // closed by the handler when it stops reading
 	pumpDone   chan struct{}
 
@@ -72,6 +73,7 @@ func newWSConn(ws *websocket.Conn, log *slog.Logger, m *metrics, pingEvery time.
 		m:          m,
 		pingEvery:  pingEvery,
 		out:        make(chan []byte, wsQueue),
+		feeds:      make(chan feedSource, 1),
 		stop:       make(chan struct{}),
 		readerDone: make(chan struct{}),
 		pumpDone:   make(chan struct{}),
@@ -147,10 +149,16 @@ func (c *wsConn) endRead() {
 
 // pump writes queued messages and pings until a close is requested or a
 // write fails.
+//
+// Once an agent's session is attached (feed), the pump also writes the
+// session's events itself: a goroutine per session that only moved them
+// from the session's queue to out would cost more than the events.
 func (c *wsConn) pump() {
 	defer close(c.pumpDone)
 	ping := time.NewTicker(c.pingEvery)
 	defer ping.Stop()
+	var f feed
+	defer f.stop()
 	for {
 		select {
 		case b := <-c.out:
@@ -165,9 +173,38 @@ func (c *wsConn) pump() {
 		case <-c.stop:
 			c.flushAndClose()
 			return
+		case src := <-c.feeds:
+			f.start(src)
+		case ev := <-f.events:
+			if !f.src.relay(ev, c.writeMessage) {
+				f.stop()
+			}
+		case <-f.recheck:
+			if !f.src.recheck(c.writeMessage) {
+				f.stop()
+			}
+		case <-f.done:
+			// The closing event may sit in the queue behind others;
+			// select picks ready cases at random, so drain first.
+			f.drain(c.writeMessage)
+			c.closeWith(closeNormal, "session closed")
+			f.stop()
 		}
 	}
 }
+
+// writeMessage writes msg at once; only the pump may call it.
+func (c *wsConn) writeMessage(msg *wsproto.Message) bool {
+	b, err := json.Marshal(msg)
+	if err != nil {
+		c.log.Error("encoding websocket message", "type", msg.Type, "err", err)
+		return false
+	}
+	return c.write(b)
+}
+
+// setFeed hands the pump an agent session's events to write (once).
+func (c *wsConn) setFeed(src feedSource) { c.feeds <- src }
 
 func (c *wsConn) write(b []byte) bool {
 	_ = c.ws.SetWriteDeadline(time.Now().Add(wsWriteWait))

@@ -10,62 +10,89 @@ import (
 // forward relays the session's events to the client until the connection
 // closes or the session ends, and checks every AuthRecheck that the user
 // may still be signed in. It runs on its own goroutine.
-func (a *agentConn) forward() {
-	events := a.sess.Events()
-	recheck := time.NewTicker(a.srv.cfg.AuthRecheck)
-	defer recheck.Stop()
+// feedSource is an agent session as the pump forwards it.
+type feedSource interface {
+	events() <-chan *cti.AgentEvent
+	sessionDone() <-chan struct{}
+	recheckEvery() time.Duration
+	// relay writes one event with send; false ends the forwarding.
+	relay(ev *cti.AgentEvent, send func(*wsproto.Message) bool) bool
+	// recheck re-checks the user's access; false ends the forwarding.
+	recheck(send func(*wsproto.Message) bool) bool
+	// forwarded is called once when the pump stops forwarding.
+	forwarded()
+}
+
+// feed is the pump's state of the session it forwards; the zero feed
+// forwards nothing (nil channels never fire).
+type feed struct {
+	src     feedSource
+	events  <-chan *cti.AgentEvent
+	done    <-chan struct{}
+	recheck <-chan time.Time
+	ticker  *time.Ticker
+}
+
+func (f *feed) start(src feedSource) {
+	f.stop()
+	f.src, f.events, f.done = src, src.events(), src.sessionDone()
+	f.ticker = time.NewTicker(src.recheckEvery())
+	f.recheck = f.ticker.C
+}
+
+func (f *feed) stop() {
+	if f.src == nil {
+		return
+	}
+	f.ticker.Stop()
+	f.src.forwarded()
+	*f = feed{}
+}
+
+// drain writes the events already queued.
+func (f *feed) drain(send func(*wsproto.Message) bool) {
 	for {
 		select {
-		case <-a.c.stop:
+		case ev := <-f.events:
+			if !f.src.relay(ev, send) {
+				return
+			}
+		default:
 			return
-		case <-recheck.C:
-			if !a.stillAllowed() {
-				return
-			}
-		case ev := <-events:
-			if !a.relay(ev) {
-				return
-			}
-		case <-a.sess.Done():
-			// The closing event may sit in the queue behind others; select
-			// picks ready cases at random, so drain before giving up.
-			for {
-				select {
-				case ev := <-events:
-					if !a.relay(ev) {
-						return
-					}
-				default:
-					a.c.closeWith(closeNormal, "session closed")
-					return
-				}
-			}
 		}
 	}
 }
 
+func (a *agentConn) events() <-chan *cti.AgentEvent { return a.sess.Events() }
+func (a *agentConn) sessionDone() <-chan struct{}   { return a.sess.Done() }
+func (a *agentConn) recheckEvery() time.Duration    { return a.srv.cfg.AuthRecheck }
+func (a *agentConn) forwarded()                     { a.fwdOnce.Do(func() { close(a.fwdDone) }) }
+func (a *agentConn) recheck(send func(*wsproto.Message) bool) bool {
+	return a.stillAllowed(send)
+}
+
 // relay sends one event and reports whether forwarding should go on.
-func (a *agentConn) relay(ev *cti.AgentEvent) bool {
+func (a *agentConn) relay(ev *cti.AgentEvent, send func(*wsproto.Message) bool) bool {
 	switch ev.Kind {
 	case cti.EventCall:
 		if ev.Call == nil {
 			return true
 		}
 		call := callToWire(*ev.Call)
-		return a.c.send(&wsproto.Message{Type: wsproto.TypeCall, Call: &call})
+		return send(&wsproto.Message{Type: wsproto.TypeCall, Call: &call})
 	case cti.EventICE:
 		if ev.ICE == nil {
 			return true
 		}
-		return a.c.send(&wsproto.Message{Type: wsproto.TypeICE, Candidate: candidateToWire(*ev.ICE)})
+		return send(&wsproto.Message{Type: wsproto.TypeICE, Candidate: candidateToWire(*ev.ICE)})
 	case cti.EventDTMF:
-		return a.c.send(&wsproto.Message{Type: wsproto.TypeDTMF, CallID: ev.CallID, Digits: string(ev.Digit)})
+		return send(&wsproto.Message{Type: wsproto.TypeDTMF, CallID: ev.CallID, Digits: string(ev.Digit)})
 	case cti.EventStatus:
-		return a.c.send(&wsproto.Message{Type: wsproto.TypeStatus, Status: string(ev.Status), Reason: ev.Reason, Until: rfc3339(ev.Until),
+		return send(&wsproto.Message{Type: wsproto.TypeStatus, Status: string(ev.Status), Reason: ev.Reason, Until: rfc3339(ev.Until),
 			Since: rfc3339(time.Now())})
 	case cti.EventReplaced:
 		a.log.Info("agent session replaced by a newer sign-in")
-		a.c.send(&wsproto.Message{Type: wsproto.TypeError, Code: wsproto.CodeSessionReplace,
+		send(&wsproto.Message{Type: wsproto.TypeError, Code: wsproto.CodeSessionReplace,
 			Message: "signed in from another connection"})
 		a.c.closeWith(closeReplaced, "session replaced")
 		return false
@@ -73,16 +100,16 @@ func (a *agentConn) relay(ev *cti.AgentEvent) bool {
 		a.c.closeWith(closeNormal, "session closed")
 		return false
 	case cti.EventDraining:
-		return a.c.send(&wsproto.Message{Type: wsproto.TypeDraining, Until: rfc3339(ev.Until),
+		return send(&wsproto.Message{Type: wsproto.TypeDraining, Until: rfc3339(ev.Until),
 			Message: "the server is restarting: calls in progress continue, new calls wait for it"})
 	case cti.EventRevoked:
-		a.revoked(ev.Reason)
+		a.revoked(ev.Reason, send)
 		return false
 	case cti.EventQuality:
 		if ev.Quality == nil {
 			return true
 		}
-		return a.c.send(&wsproto.Message{Type: wsproto.TypeQuality, Quality: qualityToWire(ev.Quality, a.principal.Extension)})
+		return send(&wsproto.Message{Type: wsproto.TypeQuality, Quality: qualityToWire(ev.Quality, a.principal.Extension)})
 	}
 	a.log.Warn("unknown agent event kind", "kind", int(ev.Kind))
 	return true
@@ -155,7 +182,7 @@ func candidateFromWire(c *wsproto.ICECandidate) cti.ICECandidate {
 // stillAllowed re-checks the connection's user. A store error is logged
 // and the connection kept: a database hiccup must not sign every agent
 // out; the next tick checks again.
-func (a *agentConn) stillAllowed() bool {
+func (a *agentConn) stillAllowed(send func(*wsproto.Message) bool) bool {
 	err := a.srv.svc.CheckAccess(a.ctx, a.principal)
 	switch {
 	case err == nil:
@@ -169,14 +196,14 @@ func (a *agentConn) stillAllowed() bool {
 	// Ending the session (not just the socket) keeps it from being
 	// resumed and takes the agent offline; its close event comes back
 	// through relay, but the reason is told here already.
-	a.revoked(cti.ErrorMessage(err))
+	a.revoked(cti.ErrorMessage(err), send)
 	a.sess.Revoke(cti.ErrorMessage(err))
 	return false
 }
 
 // revoked tells the client its access ended, and closes the socket.
-func (a *agentConn) revoked(reason string) {
+func (a *agentConn) revoked(reason string, send func(*wsproto.Message) bool) {
 	a.log.Info("agent websocket closed: access revoked", "reason", reason)
-	a.c.send(&wsproto.Message{Type: wsproto.TypeError, Code: wsproto.CodeRevoked, Message: reason})
+	send(&wsproto.Message{Type: wsproto.TypeError, Code: wsproto.CodeRevoked, Message: reason})
 	a.c.closeWith(closeRevoked, closeReason(cti.Errorf(cti.KindUnauthorized, "%s", reason)))
 }
