@@ -12,9 +12,9 @@ import (
 	"github.com/pion/rtp"
 )
 
-// UDPLeg is the media of one SIP leg: an RTP socket with a read loop, the
-// symmetric-RTP latch, and an RTCP socket (read, with every other leg's,
-// by one poller: rtcppoll_linux.go). It is both a source (Reader) and
+// UDPLeg is the media of one SIP leg: an RTP socket, the symmetric-RTP
+// latch, and an RTCP socket. Both sockets are read, with every other
+// leg's, by pollers (poll_linux.go); elsewhere by a goroutine each. It is both a source (Reader) and
 // a sink (Writer).
 type UDPLeg struct {
 	*Reader
@@ -171,7 +171,7 @@ func (l *UDPLeg) Idle(now time.Time) time.Duration {
 // TouchIdle restarts the idle clock (after answer or unhold).
 func (l *UDPLeg) TouchIdle() { l.lastRecv.Store(time.Now().UnixNano()) }
 
-// Start runs the RTP and RTCP read loops until Close. A pending leg
+// Start begins reading the RTP and RTCP sockets until Close. A pending leg
 // starts them in Attach instead.
 func (l *UDPLeg) Start() {
 	l.mu.Lock()
@@ -187,12 +187,15 @@ func (l *UDPLeg) startLocked() {
 	}
 	l.started = true
 	s := l.sock.Load()
-	go l.readLoop(s.rtp)
-	if !readRTCP(l, s.rtcp) {
+	if !pollUDP(rtpPollers, s.rtp, l.onRTP) {
+		go l.readLoop(s.rtp)
+	}
+	if !pollUDP(rtcpPollers, s.rtcp, l.onRTCP) {
 		go l.rtcpLoop(s.rtcp)
 	}
 }
 
+// readLoop reads the RTP socket where no poller can (poll_other.go).
 func (l *UDPLeg) readLoop(conn *net.UDPConn) {
 	buf := make([]byte, MTU+1)
 	for {
@@ -203,46 +206,55 @@ func (l *UDPLeg) readLoop(conn *net.UDPConn) {
 			}
 			continue // ICMP errors surface here on some systems; keep reading
 		}
-		if n > MTU || n < 12 {
-			l.drop()
-			continue
-		}
-		latched := l.latched.Load()
-		moved := false
-		if latched {
-			if r := l.remote.Load(); r == nil || (r.Addr() != src.Addr().Unmap() || r.Port() != src.Port()) {
-				if !l.relearn(buf[:n]) {
-					l.drop()
-					continue
-				}
-				moved = true
-			}
-		}
-		switch l.parse(buf[:n]) {
-		case verdictBad:
-			continue
-		case verdictOther:
-			// Comfort noise from the far end still proves it is alive,
-			// but only audio or events may latch: a scanner's probe or a
-			// stray datagram must not take the stream.
-			if latched && !moved {
-				l.lastRecv.Store(time.Now().UnixNano())
-			}
-			continue
-		}
-		if !latched || moved {
-			p := netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
-			l.remote.Store(&p)
-			l.latched.Store(true)
-			if moved {
-				l.relearned.Add(1)
-			}
-		}
-		l.ssrc = l.Reader.frame.Header.SSRC
-		l.lastRecv.Store(time.Now().UnixNano())
-		l.forward()
+		l.onRTP(buf[:n], src)
 	}
 }
+
+// onRTP takes one datagram from the RTP socket: the latch, then the
+// relay. Only the socket's reader (its poller) calls it.
+func (l *UDPLeg) onRTP(b []byte, src netip.AddrPort) {
+	if len(b) > MTU || len(b) < 12 {
+		l.drop()
+		return
+	}
+	latched := l.latched.Load()
+	moved := false
+	if latched {
+		if r := l.remote.Load(); r == nil || (r.Addr() != src.Addr().Unmap() || r.Port() != src.Port()) {
+			if !l.relearn(b) {
+				l.drop()
+				return
+			}
+			moved = true
+		}
+	}
+	switch l.parse(b) {
+	case verdictBad:
+		return
+	case verdictOther:
+		// Comfort noise from the far end still proves it is alive, but
+		// only audio or events may latch: a scanner's probe or a stray
+		// datagram must not take the stream.
+		if latched && !moved {
+			l.lastRecv.Store(time.Now().UnixNano())
+		}
+		return
+	}
+	if !latched || moved {
+		p := netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+		l.remote.Store(&p)
+		l.latched.Store(true)
+		if moved {
+			l.relearned.Add(1)
+		}
+	}
+	l.ssrc = l.Reader.frame.Header.SSRC
+	l.lastRecv.Store(time.Now().UnixNano())
+	l.forward()
+}
+
+// onRTCP takes one report from the RTCP socket.
+func (l *UDPLeg) onRTCP(b []byte, _ netip.AddrPort) { l.takeRTCP(b) }
 
 func (l *UDPLeg) rtcpLoop(conn *net.UDPConn) {
 	buf := make([]byte, MTU)
@@ -341,7 +353,8 @@ func (l *UDPLeg) Close() {
 		s := l.sock.Load()
 		l.mu.Unlock()
 		if s != nil {
-			stopRTCP(s.rtcp)
+			unpollUDP(rtpPollers, s.rtp)
+			unpollUDP(rtcpPollers, s.rtcp)
 			_ = s.rtp.Close()
 			_ = s.rtcp.Close()
 			if l.ports != nil {
