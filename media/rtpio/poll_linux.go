@@ -2,8 +2,10 @@ package rtpio
 
 import (
 	"encoding/binary"
+	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"runtime"
 	"sync"
 	"syscall"
@@ -54,14 +56,11 @@ func newPollers(n int) []*poller {
 	return ps
 }
 
-// pollWait is how long a poller waits before looking again whether it
-// still has sockets; pollSweep how often it forgets sockets closed
-// without remove (their owner closed them itself: the kernel has dropped
-// them from the epoll set already, only the map remembers them).
-const (
-	pollWait  = 500 * time.Millisecond
-	pollSweep = pollWait
-)
+// pollSweep is how often a poller forgets sockets closed without remove
+// (their owner closed them itself: the kernel has dropped them from the
+// epoll set already, only the map remembers them) and, when none is
+// left, stops.
+const pollSweep = 500 * time.Millisecond
 
 // pollUDP makes a poller of ps read conn, calling on for each datagram;
 // false means it cannot (the caller then reads it on a goroutine).
@@ -104,6 +103,10 @@ func (p *poller) add(fd int32, s *polled) bool {
 		if err != nil {
 			return false
 		}
+		if err := unix.SetNonblock(epfd, true); err != nil {
+			_ = unix.Close(epfd)
+			return false
+		}
 		wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 		if err != nil {
 			_ = unix.Close(epfd)
@@ -139,28 +142,49 @@ func (p *poller) remove(fd int32, conn *net.UDPConn) {
 	}
 }
 
+// loop waits on the epoll set through Go's own netpoller (the set's
+// descriptor is itself pollable): a blocking epoll_wait would park an OS
+// thread and hand the P over and back on every wake-up, which at
+// thousands of packets a second costs more than the reads.
 func (p *poller) loop(epfd, wake int) {
+	f := os.NewFile(uintptr(epfd), "rtp-epoll")
+	defer f.Close()
+	defer unix.Close(wake)
+	rc, err := f.SyscallConn()
+	if err != nil {
+		p.mu.Lock()
+		p.running = false
+		p.mu.Unlock()
+		return
+	}
 	events := make([]unix.EpollEvent, 128)
-	r := &pollReader{buf: make([]byte, MTU+1)}
+	r := newPollReader()
 	ready := make([]*polled, 0, len(events))
-	swept := time.Now()
+	var n int
+	wait := func(fd uintptr) bool {
+		var errno error
+		n, errno = unix.EpollWait(int(fd), events, 0)
+		return n > 0 || (errno != nil && errno != unix.EINTR && errno != unix.EAGAIN)
+	}
+	sweepAt := time.Now().Add(pollSweep)
+	_ = f.SetReadDeadline(sweepAt)
 	for {
-		n, err := unix.EpollWait(epfd, events, int(pollWait/time.Millisecond))
-		if err != nil {
+		n = 0
+		if err := rc.Read(wait); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 			n = 0
 		}
+		n = max(n, 0)
 		p.mu.Lock()
-		if time.Since(swept) > pollSweep {
+		if now := time.Now(); now.After(sweepAt) {
 			p.sweepLocked()
-			swept = time.Now()
+			sweepAt = now.Add(pollSweep)
+			_ = f.SetReadDeadline(sweepAt)
 		}
 		if len(p.socks) == 0 {
 			// Nothing left to read: stop, under the lock, so the next
 			// add starts a new loop.
 			p.running = false
 			p.mu.Unlock()
-			_ = unix.Close(epfd)
-			_ = unix.Close(wake)
 			return
 		}
 		ready = ready[:0]
@@ -194,33 +218,56 @@ func (p *poller) sweepLocked() {
 // that reading allocates nothing.
 type pollReader struct {
 	buf     []byte
-	name    unix.RawSockaddrInet6
+	hdrs    [pollBatch]unix.Mmsghdr
+	iovs    [pollBatch]unix.Iovec
+	names   [pollBatch]unix.RawSockaddrInet6
 	s       *polled
 	drainFn func(uintptr)
 }
 
-// drain reads every datagram waiting on the socket (a bounded number, so
-// one busy socket cannot starve the others).
+// pollBatch is how many datagrams one read of a ready socket may return:
+// one recvmmsg takes whatever waits (usually one packet) and reports
+// how many, so no second call is needed to learn the socket is empty.
+const pollBatch = 4
+
+// pollSlot is the room for each datagram: MTU+1 tells an oversized
+// packet from one of exactly MTU bytes.
+const pollSlot = MTU + 1
+
+func newPollReader() *pollReader {
+	r := &pollReader{buf: make([]byte, pollBatch*pollSlot)}
+	for i := range r.hdrs {
+		r.iovs[i].Base = &r.buf[i*pollSlot]
+		r.iovs[i].SetLen(pollSlot)
+		r.hdrs[i].Hdr.Iov = &r.iovs[i]
+		r.hdrs[i].Hdr.SetIovlen(1)
+		r.hdrs[i].Hdr.Name = (*byte)(unsafe.Pointer(&r.names[i]))
+	}
+	r.drainFn = r.recv
+	return r
+}
+
+// drain reads what waits on a ready socket. A socket with more than a
+// batch waiting stays ready and is read again after the next wait, so
+// one busy socket cannot starve the others.
 func (r *pollReader) drain(s *polled) {
 	r.s = s
-	if r.drainFn == nil {
-		r.drainFn = r.recvAll
-	}
 	_ = s.rc.Control(r.drainFn)
 	r.s = nil
 }
 
-const maxDrain = 16
-
-func (r *pollReader) recvAll(fd uintptr) {
-	for range maxDrain {
-		nameLen := uint32(unsafe.Sizeof(r.name))
-		n, _, errno := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&r.buf[0])), uintptr(len(r.buf)),
-			unix.MSG_DONTWAIT, uintptr(unsafe.Pointer(&r.name)), uintptr(unsafe.Pointer(&nameLen)))
-		if errno != 0 {
-			return // EAGAIN: drained; anything else: the next wait tells
-		}
-		r.s.on(r.buf[:n], rawAddrPort(&r.name))
+func (r *pollReader) recv(fd uintptr) {
+	for i := range r.hdrs {
+		r.hdrs[i].Hdr.Namelen = uint32(unsafe.Sizeof(r.names[i]))
+		r.hdrs[i].Hdr.Flags = 0
+	}
+	n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), pollBatch, unix.MSG_DONTWAIT, 0, 0)
+	if errno != 0 {
+		return // EAGAIN: nothing after all; anything else: the next wait tells
+	}
+	for i := range int(n) {
+		size := min(int(r.hdrs[i].Len), pollSlot)
+		r.s.on(r.buf[i*pollSlot:i*pollSlot+size], rawAddrPort(&r.names[i]))
 	}
 }
 
