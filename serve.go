@@ -13,7 +13,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -46,7 +45,6 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	log := newLogger(cfg.LogLevel)
 	slog.SetDefault(log)
-	setGCPercent()
 	a, err := newApp(ctx, cfg, log, os.Stdout)
 	if err != nil {
 		return err
@@ -105,20 +103,6 @@ type app struct {
 
 // newApp builds everything and binds every socket, but serves nothing yet
 // except SIP (which cti is ready for).
-// defaultGCPercent is the server's garbage collection target unless GOGC
-// says otherwise. The relay path allocates nothing, so collections are
-// rare either way; what GOGC sets is how much garbage the heap may carry
-// between them, which at Go's 100 is as much again as the live heap:
-// 50 cuts the memory per call by about a sixth (0.20 → 0.17 MiB at 200
-// calls, docs/benchmarks.md) for no CPU that the benchmark can measure.
-const defaultGCPercent = 50
-
-func setGCPercent() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(defaultGCPercent)
-	}
-}
-
 func newApp(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) (_ *app, err error) {
 	// The deferred cleanup closes what was built so far; it keeps its own
 	// reference because the named result is nil on every error return.
