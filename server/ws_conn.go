@@ -171,6 +171,9 @@ func (c *wsConn) pump() {
 				return
 			}
 		case <-c.stop:
+			// Stop forwarding first: a resumed connection waits for it,
+			// not for our close frame and its grace.
+			f.stop()
 			c.flushAndClose()
 			return
 		case src := <-c.feeds:

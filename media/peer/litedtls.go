@@ -183,13 +183,15 @@ func (e *liteEndpoint) handshake(sh *dtlsShim, client bool, cert *liteCert, fpAl
 	e.keys.Store(keys)
 	e.setState(stateConnected)
 	if !client {
+		e.lingering.Store(sh)
 		t := time.NewTimer(dtlsLinger)
 		select {
-		case <-e.firstSRTP:
+		case <-sh.seen:
 		case <-t.C:
 		case <-e.ctx.Done():
 		}
 		t.Stop()
+		e.lingering.CompareAndSwap(sh, nil)
 	}
 	sh.detach()
 	_ = conn.Close()
@@ -236,10 +238,15 @@ type dtlsShim struct {
 	once     sync.Once
 	readDL   *deadline.Deadline
 	detached atomic.Bool
+	// seen is closed at the browser's first SRTP after this handshake.
+	seen     chan struct{}
+	seenOnce sync.Once
 }
 
+func (s *dtlsShim) sawSRTP() { s.seenOnce.Do(func() { close(s.seen) }) }
+
 func newDTLSShim(ep *liteEndpoint) *dtlsShim {
-	return &dtlsShim{ep: ep, in: make(chan []byte, 16), done: make(chan struct{}), readDL: deadline.New()}
+	return &dtlsShim{ep: ep, in: make(chan []byte, 16), done: make(chan struct{}), readDL: deadline.New(), seen: make(chan struct{})}
 }
 
 // deliver queues one DTLS datagram; a full queue drops it (DTLS

@@ -69,7 +69,10 @@ type liteEndpoint struct {
 	plain  []byte
 	cipher []byte
 	encHdr rtp.Header
-	decMu  sync.Mutex // guards keys.dec (one socket reader at a time)
+	// rxMu serialises receiving: keys.dec, the reader and the reports.
+	// A session is normally heard on one read loop, but during a path
+	// change (or from a hostile client) on two.
+	rxMu sync.Mutex
 
 	mu         sync.Mutex // signalling: offers, paths, the handshake
 	ufrag, pwd string     // ours, for the current offer
@@ -80,10 +83,14 @@ type liteEndpoint struct {
 	keyFP      string // the fingerprint the current keys were agreed with
 	shim       *dtlsShim
 	paths      []pathKey
+	tids       [16]seenCheck
+	tidNext    int
 	nominated  bool
+	cert       *liteCert // pinned at the first offer: the fingerprint must not change
 	state      string
-	firstSRTP  chan struct{}
-	srtpSeen   atomic.Bool
+	// lingering is a passive handshake's shim waiting for the browser's
+	// first SRTP (litedtls.go).
+	lingering atomic.Pointer[dtlsShim]
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -95,11 +102,10 @@ func (a *API) newLiteEndpoint(id string, ev cti.AgentEndpointEvents) (*liteEndpo
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &liteEndpoint{
 		id: id, api: a, net: a.lite, log: a.log, ev: ev,
-		reader:    rtpio.NewReader(pcmuFormat),
-		plain:     make([]byte, rtpio.MTU),
-		cipher:    make([]byte, rtpio.MTU+64),
-		firstSRTP: make(chan struct{}),
-		ctx:       ctx, cancel: cancel,
+		reader: rtpio.NewReader(pcmuFormat),
+		plain:  make([]byte, rtpio.MTU),
+		cipher: make([]byte, rtpio.MTU+64),
+		ctx:    ctx, cancel: cancel,
 	}
 	e.writer = rtpio.NewWriter(randomSSRC(), pcmuFormat, e.writeRTP)
 	if ev.OnDTMF != nil {
@@ -145,15 +151,19 @@ func (e *liteEndpoint) HandleOffer(_ context.Context, raw string) (string, error
 	if err != nil {
 		return "", err
 	}
-	cert, err := e.api.liteCertificate()
-	if err != nil {
-		return "", err
-	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed.Load() {
 		return "", errors.New("session closed")
 	}
+	if e.cert == nil {
+		cert, err := e.api.liteCertificate()
+		if err != nil {
+			return "", err
+		}
+		e.cert = cert
+	}
+	cert := e.cert
 	if e.ufrag == "" || info.ufrag != e.remoteFrag {
 		if e.oldUfrag != "" {
 			e.net.unregister(e.oldUfrag)
@@ -215,10 +225,15 @@ func (e *liteEndpoint) AddICECandidate(c cti.ICECandidate) error {
 
 // SendDTMF plays RFC 4733 digits to the browser.
 func (e *liteEndpoint) SendDTMF(digits string) error {
+	// Under mu, so that Close (which marks closed before it takes mu and
+	// waits after) never waits while a sender is being added.
+	e.mu.Lock()
 	if e.closed.Load() {
+		e.mu.Unlock()
 		return errors.New("session closed")
 	}
 	e.wg.Add(1)
+	e.mu.Unlock()
 	go func() {
 		defer e.wg.Done()
 		_ = e.writer.SendDTMF(e.ctx, digits)
@@ -226,43 +241,79 @@ func (e *liteEndpoint) SendDTMF(digits string) error {
 	return nil
 }
 
-// checked records a passed connectivity check from p. The browser's
-// nomination picks the media path; before it, and when the chosen path
-// has gone quiet (a NAT rebinding, a network switch), the latest checked
-// path takes over so audio follows the browser without a renegotiation.
-func (e *liteEndpoint) checked(p pathKey, nominate bool) {
-	e.heard(p, time.Now())
+// checked records a passed connectivity check from p and reports whether
+// it may be answered. The browser's nomination picks the media path;
+// before it, and when the chosen path has gone quiet (a NAT rebinding, a
+// network switch), the latest checked path takes over so audio follows
+// the browser without a renegotiation. A check replayed from another
+// address (same transaction, someone who captured it) is not answered
+// and moves nothing.
+func (e *liteEndpoint) checked(p pathKey, tid [12]byte, nominate bool) bool {
+	now := time.Now()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed.Load() {
-		return
+		return false
 	}
+	for _, t := range e.tids {
+		if t.id == tid {
+			return t.path == p // a retransmission is answered, a replay is not
+		}
+	}
+	e.tids[e.tidNext] = seenCheck{id: tid, path: p}
+	e.tidNext = (e.tidNext + 1) % len(e.tids)
+	if !e.net.addPath(p, e, now) {
+		return false
+	}
+	cur := e.path.Load()
 	known := false
 	for _, q := range e.paths {
 		known = known || q == p
 	}
 	if !known {
 		if len(e.paths) >= maxPaths {
-			e.net.removePaths(e.paths[:1], e)
-			e.paths = e.paths[1:]
+			// Forget the oldest path that does not carry the media.
+			for i, q := range e.paths {
+				if cur == nil || q != *cur {
+					e.net.removePaths([]pathKey{q}, e)
+					e.paths = append(e.paths[:i], e.paths[i+1:]...)
+					break
+				}
+			}
 		}
 		e.paths = append(e.paths, p)
 	}
-	cur := e.path.Load()
 	switch {
 	case cur != nil && *cur == p:
+		e.lastPathRecv.Store(now.UnixNano())
 		if nominate {
 			e.nominated = true
 		}
 	case cur == nil, nominate, !e.nominated, e.quiet():
 		e.path.Store(&p)
-		e.lastPathRecv.Store(time.Now().UnixNano())
+		e.lastPathRecv.Store(now.UnixNano())
 		e.nominated = e.nominated || nominate
 		if cur != nil {
 			e.log.Debug("agent media path changed", "session", e.id, "from", cur.String(), "to", p.String())
 		}
 	}
+	e.lastRecv.Store(now.UnixNano())
 	e.maybeHandshakeLocked()
+	return true
+}
+
+// seenCheck is a recently answered check: its transaction and path.
+type seenCheck struct {
+	id   [12]byte
+	path pathKey
+}
+
+// forget drops p as the media path after another session took it over
+// (lock-free: it is called under the net's lock).
+func (e *liteEndpoint) forget(p pathKey) {
+	if cur := e.path.Load(); cur != nil && *cur == p {
+		e.path.CompareAndSwap(cur, nil)
+	}
 }
 
 // quiet reports whether the current path has carried nothing for a while.
@@ -270,10 +321,11 @@ func (e *liteEndpoint) quiet() bool {
 	return time.Since(time.Unix(0, e.lastPathRecv.Load())) > stale
 }
 
-// heard notes that the browser sent something on p.
-func (e *liteEndpoint) heard(p pathKey, now time.Time) {
+// heard notes that the browser sent something authentic on p.
+func (e *liteEndpoint) heard(rt *route, p pathKey, now time.Time) {
 	ns := now.UnixNano()
 	e.lastRecv.Store(ns)
+	rt.last.Store(ns)
 	if cur := e.path.Load(); cur != nil && *cur == p {
 		e.lastPathRecv.Store(ns)
 	}
@@ -304,22 +356,17 @@ func (e *liteEndpoint) pathGone(t *tcpPath) {
 // run it on and a certificate to check, and again when the browser's
 // certificate changed.
 func (e *liteEndpoint) maybeHandshakeLocked() {
-	if e.shim != nil || e.fp == "" || e.path.Load() == nil || e.ctx.Err() != nil {
+	if e.shim != nil || e.fp == "" || e.cert == nil || e.path.Load() == nil || e.ctx.Err() != nil {
 		return
 	}
 	if e.keys.Load() != nil && e.keyFP == e.fp {
-		return
-	}
-	cert, err := e.api.liteCertificate()
-	if err != nil {
-		e.log.Warn("agent DTLS certificate", "session", e.id, "err", err)
 		return
 	}
 	e.keys.Store(nil)
 	e.keyFP = e.fp
 	e.shim = newDTLSShim(e)
 	e.wg.Add(1)
-	go e.handshake(e.shim, e.client, cert, e.fpAlg, e.fp)
+	go e.handshake(e.shim, e.client, e.cert, e.fpAlg, e.fp)
 }
 
 // handshakeOver lets a changed certificate start the next handshake.
@@ -334,8 +381,10 @@ func (e *liteEndpoint) handshakeOver() {
 
 // dtlsIn hands a DTLS datagram to the running handshake; without one it
 // is dropped (an alert after the handshake, a retransmission too late).
-func (e *liteEndpoint) dtlsIn(p pathKey, b []byte) {
-	e.heard(p, time.Now())
+func (e *liteEndpoint) dtlsIn(rt *route, p pathKey, b []byte) {
+	// DTLS records are authenticated only by the handshake itself; the
+	// path was checked, so it counts as heard.
+	e.heard(rt, p, time.Now())
 	e.mu.Lock()
 	sh := e.shim
 	e.mu.Unlock()
@@ -347,20 +396,20 @@ func (e *liteEndpoint) dtlsIn(p pathKey, b []byte) {
 // mediaIn decrypts one SRTP or SRTCP datagram on the socket's read loop
 // and delivers it: audio to the reader (and on to the call's other leg),
 // RTCP to the quality reports.
-func (e *liteEndpoint) mediaIn(r *packetReader, p pathKey, b []byte) {
+func (e *liteEndpoint) mediaIn(r *packetReader, rt *route, p pathKey, b []byte) {
 	k := e.keys.Load()
 	if k == nil || len(b) < 2 {
 		return
 	}
-	now := time.Now()
-	e.heard(p, now)
+	e.rxMu.Lock()
+	defer e.rxMu.Unlock()
 	if b[1] >= 192 && b[1] <= 223 { // RTCP packet types (RFC 5761)
-		e.decMu.Lock()
 		out, err := k.dec.DecryptRTCP(r.plain[:0], b, nil)
-		e.decMu.Unlock()
 		if err != nil {
 			return
 		}
+		now := time.Now()
+		e.heard(rt, p, now)
 		e.sawSRTP()
 		pkts, err := rtcp.Unmarshal(out)
 		if err != nil {
@@ -369,19 +418,19 @@ func (e *liteEndpoint) mediaIn(r *packetReader, p pathKey, b []byte) {
 		e.reports.Take(pkts, e.writer.SSRC(), e.writer.Holes(), now)
 		return
 	}
-	e.decMu.Lock()
 	out, err := k.dec.DecryptRTP(r.plain[:0], b, &r.hdr)
-	e.decMu.Unlock()
 	if err != nil {
 		return
 	}
+	e.heard(rt, p, time.Now())
 	e.sawSRTP()
 	e.reader.Deliver(out)
 }
 
+// sawSRTP tells a passive handshake that the browser has its keys.
 func (e *liteEndpoint) sawSRTP() {
-	if !e.srtpSeen.Load() && !e.srtpSeen.Swap(true) {
-		close(e.firstSRTP)
+	if sh := e.lingering.Load(); sh != nil {
+		sh.sawSRTP()
 	}
 }
 

@@ -57,12 +57,10 @@ func (n *liteNet) handleSTUN(s *stunScratch, p pathKey, b []byte) {
 		&stun.XORMappedAddress{IP: ip, Port: int(p.addr.Port())}, integrity, stun.Fingerprint); err != nil {
 		return
 	}
-	if !n.addPath(p, cr.ep) {
+	if !cr.ep.checked(p, m.TransactionID, m.Contains(stun.AttrUseCandidate)) {
 		return
 	}
 	if err := n.send(&p, r.Raw); err != nil {
 		n.log.Debug("ice check response", "path", p.String(), "err", err)
-		return
 	}
-	cr.ep.checked(p, m.Contains(stun.AttrUseCandidate))
 }

@@ -32,7 +32,7 @@ type liteNet struct {
 
 	mu      sync.RWMutex
 	byUfrag map[string]*liteCreds // our ufrag → session and password
-	byPath  map[pathKey]*liteEndpoint
+	byPath  map[pathKey]*route
 
 	closed atomic.Bool
 	wg     sync.WaitGroup
@@ -69,6 +69,18 @@ func (p pathKey) String() string {
 	return "udp " + p.addr.String()
 }
 
+// route is one path's session, with when the browser last sent on it
+// (Unix ns): a path nobody has used for routeStale may be taken over by
+// another session (the NAT gave the address to another agent).
+type route struct {
+	ep   *liteEndpoint
+	last atomic.Int64
+}
+
+// routeStale is how long a path may be silent before another session's
+// check may take it.
+const routeStale = 30 * time.Second
+
 // liteCreds are the ICE credentials an offer was answered with.
 type liteCreds struct {
 	ep  *liteEndpoint
@@ -84,7 +96,7 @@ const maxDatagram = 8192
 const maxPaths = 8
 
 func newLiteNet(cfg Config, log *slog.Logger, onSocket func(net.PacketConn)) (*liteNet, error) {
-	n := &liteNet{log: log, byUfrag: map[string]*liteCreds{}, byPath: map[pathKey]*liteEndpoint{}}
+	n := &liteNet{log: log, byUfrag: map[string]*liteCreds{}, byPath: map[pathKey]*route{}}
 	ips, err := listenIPs(cfg, log)
 	if err != nil {
 		return nil, err
@@ -232,21 +244,21 @@ func (r *packetReader) handle(p pathKey, b []byte) {
 	case c <= 3:
 		r.n.handleSTUN(&r.stun, p, b)
 	case c >= 20 && c <= 63:
-		if ep := r.n.lookup(p); ep != nil {
-			ep.dtlsIn(p, b)
+		if rt := r.n.lookup(p); rt != nil {
+			rt.ep.dtlsIn(rt, p, b)
 		}
 	case c >= 128 && c <= 191:
-		if ep := r.n.lookup(p); ep != nil {
-			ep.mediaIn(r, p, b)
+		if rt := r.n.lookup(p); rt != nil {
+			rt.ep.mediaIn(r, rt, p, b)
 		}
 	}
 }
 
-func (n *liteNet) lookup(p pathKey) *liteEndpoint {
+func (n *liteNet) lookup(p pathKey) *route {
 	n.mu.RLock()
-	ep := n.byPath[p]
+	rt := n.byPath[p]
 	n.mu.RUnlock()
-	return ep
+	return rt
 }
 
 // send writes one packet on a path.
@@ -272,35 +284,52 @@ func (n *liteNet) unregister(ufrag string) {
 }
 
 // addPath routes p to ep (after a valid check from it); it returns false
-// when p already belongs to another session, which keeps its path.
-func (n *liteNet) addPath(p pathKey, ep *liteEndpoint) bool {
+// when p belongs to another session that still uses it.
+func (n *liteNet) addPath(p pathKey, ep *liteEndpoint, now time.Time) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if cur, ok := n.byPath[p]; ok {
-		return cur == ep
+	if rt, ok := n.byPath[p]; ok {
+		if rt.ep == ep {
+			return true
+		}
+		if now.Sub(time.Unix(0, rt.last.Load())) < routeStale {
+			return false
+		}
+		rt.ep.forget(p) // takes only the old session's own lock
 	}
-	n.byPath[p] = ep
+	rt := &route{ep: ep}
+	rt.last.Store(now.UnixNano())
+	n.byPath[p] = rt
 	return true
 }
 
+// removePaths forgets ep's routes; an ICE-TCP connection carries one
+// session only, so it is closed with its route.
 func (n *liteNet) removePaths(ps []pathKey, ep *liteEndpoint) {
+	var tcps []*tcpPath
 	n.mu.Lock()
 	for _, p := range ps {
-		if n.byPath[p] == ep {
+		if rt := n.byPath[p]; rt != nil && rt.ep == ep {
 			delete(n.byPath, p)
+			if p.tcp != nil {
+				tcps = append(tcps, p.tcp)
+			}
 		}
 	}
 	n.mu.Unlock()
+	for _, t := range tcps {
+		t.close()
+	}
 }
 
 // dropTCP forgets every route over a closed ICE-TCP connection.
 func (n *liteNet) dropTCP(t *tcpPath) {
 	var eps []*liteEndpoint
 	n.mu.Lock()
-	for p, ep := range n.byPath {
+	for p, rt := range n.byPath {
 		if p.tcp == t {
 			delete(n.byPath, p)
-			eps = append(eps, ep)
+			eps = append(eps, rt.ep)
 		}
 	}
 	n.mu.Unlock()
