@@ -289,6 +289,40 @@ func TestLiteRefusesForgedChecksAndSurvivesJunk(t *testing.T) {
 	if !check(ufrag+":x", pwd) {
 		t.Error("a check with the right credentials was not answered (the test cannot tell refusals apart)")
 	}
+
+	// A nominating check captured and replayed from another address is
+	// not answered and does not move the agent's media.
+	pathBefore := *le.path.Load()
+	m, err := stun.Build(stun.TransactionID, stun.BindingRequest, stun.NewUsername(ufrag+":x"),
+		stun.RawAttribute{Type: stun.AttrUseCandidate}, stun.NewShortTermIntegrity(pwd), stun.Fingerprint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sendAndWait := func(c *net.UDPConn) bool {
+		if _, err := c.WriteToUDP(m.Raw, server); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		n, _, err := c.ReadFromUDP(make([]byte, 1500))
+		return err == nil && n > 0
+	}
+	if !sendAndWait(conn) {
+		t.Fatal("the original nominating check was not answered")
+	}
+	// The original took the path (it nominated); put the client's back
+	// by its own next check, and replay from a stranger's socket.
+	le.path.Store(&pathBefore)
+	thief, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer thief.Close()
+	if sendAndWait(thief) {
+		t.Error("a replayed check from another address was answered")
+	}
+	if got := *le.path.Load(); got != pathBefore {
+		t.Errorf("the replay moved the media path to %v", got)
+	}
 	for _, junk := range [][]byte{{0}, {1, 2, 3}, {22, 254, 253, 0, 0}, bytes.Repeat([]byte{0x80}, 40), {0xff, 0xff}} {
 		_, _ = conn.WriteToUDP(junk, server)
 	}
