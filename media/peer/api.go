@@ -14,10 +14,12 @@
 // # Concurrency
 //
 // API is safe for concurrent use, and so are an endpoint's signalling
-// methods. Lite: one read goroutine per shared socket (and per ICE-TCP
-// connection) owned by the API decrypts and delivers every session's
-// media inline; a session has a goroutine only during its DTLS handshake
-// and while it plays DTMF. Pion: one read goroutine per remote track,
+// methods. Lite: one read goroutine per shared socket, owned by the API,
+// decrypts and delivers every session's media inline (an ICE-TCP
+// connection has a reader and a writer of its own); a session has a
+// goroutine only during its DTLS handshake and while it plays DTMF, and
+// receives under its own lock, since during a path change two readers
+// may carry its packets. Pion: one read goroutine per remote track,
 // owned by the Endpoint and ended by Close. Every session's RTCP reports
 // are sent by one goroutine owned by the API (reports.go), ended by
 // API.Close.

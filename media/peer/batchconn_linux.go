@@ -1,16 +1,14 @@
 package peer
 
 import (
-	"encoding/binary"
 	"fmt"
 	"net"
 	"net/netip"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"unsafe"
 
+	"github.com/ringbridge/ringbridge/media/rtpio"
 	"golang.org/x/sys/unix"
 )
 
@@ -41,10 +39,7 @@ type batchConn struct {
 	recvFn func(fd uintptr) bool
 
 	mu    sync.Mutex
-	hdrs  [batchSize]unix.Mmsghdr
-	iovs  [batchSize]unix.Iovec
-	names [batchSize]unix.RawSockaddrInet6
-	buf   []byte
+	batch *rtpio.RecvBatch
 	n     int // datagrams in the current batch
 	next  int // the next one to hand out
 	errno syscall.Errno
@@ -58,14 +53,7 @@ func newBatchConn(c *net.UDPConn) (*batchConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ice udp socket: %w", err)
 	}
-	b := &batchConn{UDPConn: c, rc: rc, buf: make([]byte, batchSize*batchSlot)}
-	for i := range b.hdrs {
-		b.iovs[i].Base = &b.buf[i*batchSlot]
-		b.iovs[i].SetLen(batchSlot)
-		b.hdrs[i].Hdr.Iov = &b.iovs[i]
-		b.hdrs[i].Hdr.SetIovlen(1)
-		b.hdrs[i].Hdr.Name = (*byte)(unsafe.Pointer(&b.names[i]))
-	}
+	b := &batchConn{UDPConn: c, rc: rc, batch: rtpio.NewRecvBatch(batchSize, batchSlot)}
 	b.recvFn = b.recv
 	return b, nil
 }
@@ -73,14 +61,10 @@ func newBatchConn(c *net.UDPConn) (*batchConn, error) {
 // recv is one recvmmsg on the non-blocking socket; false (nothing
 // waiting) makes the RawConn wait in the netpoller and call it again.
 func (b *batchConn) recv(fd uintptr) bool {
-	for i := range b.hdrs {
-		b.hdrs[i].Hdr.Namelen = uint32(unsafe.Sizeof(b.names[i]))
-		b.hdrs[i].Hdr.Flags = 0
-	}
-	n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), batchSize, 0, 0, 0)
+	n, errno := b.batch.Recv(fd, 0)
 	switch errno {
 	case 0:
-		b.n, b.next, b.errno = int(n), 0, 0
+		b.n, b.next, b.errno = n, 0, 0
 		return true
 	case unix.EAGAIN, unix.EINTR:
 		return false
@@ -105,10 +89,9 @@ func (b *batchConn) ReadFromAddrPort(p []byte) (int, netip.AddrPort, error) {
 		b.batches.Add(1)
 		b.datagrams.Add(uint64(b.n))
 	}
-	i := b.next
+	d, from := b.batch.Datagram(b.next)
 	b.next++
-	n := copy(p, b.buf[i*batchSlot:i*batchSlot+min(int(b.hdrs[i].Len), batchSlot)])
-	return n, sockaddrToAddrPort(&b.names[i]), nil
+	return copy(p, d), from, nil
 }
 
 // ReadFrom is net.PacketConn's form of ReadFromAddrPort (it allocates the
@@ -124,28 +107,6 @@ func (b *batchConn) ReadFrom(p []byte) (int, net.Addr, error) {
 // WriteToAddrPort implements ice.AddrPortReaderWriter.
 func (b *batchConn) WriteToAddrPort(p []byte, ap netip.AddrPort) (int, error) {
 	return b.UDPConn.WriteToUDPAddrPort(p, ap)
-}
-
-func sockaddrToAddrPort(sa *unix.RawSockaddrInet6) netip.AddrPort {
-	port := binary.BigEndian.Uint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:])
-	switch sa.Family {
-	case unix.AF_INET:
-		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
-		return netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), port)
-	case unix.AF_INET6:
-		// As net does: a mapped IPv4 address stays mapped, a link-local
-		// one gets its interface as zone.
-		a := netip.AddrFrom16(sa.Addr)
-		if sa.Scope_id != 0 {
-			if ifi, err := net.InterfaceByIndex(int(sa.Scope_id)); err == nil {
-				a = a.WithZone(ifi.Name)
-			} else {
-				a = a.WithZone(strconv.FormatUint(uint64(sa.Scope_id), 10))
-			}
-		}
-		return netip.AddrPortFrom(a, port)
-	}
-	return netip.AddrPort{}
 }
 
 // batchStats reports batches and datagrams read on c, if it batches.

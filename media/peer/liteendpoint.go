@@ -532,14 +532,7 @@ func (e *liteEndpoint) setStateLocked(s string) {
 }
 
 // MediaStats implements cti.MediaStatsReporter.
-func (e *liteEndpoint) MediaStats() cti.MediaStats {
-	rx, rt := e.reader.Reception(), e.reports.Stats()
-	return cti.MediaStats{
-		Expected: rx.Expected, Received: rx.Received, Jitter: rx.Jitter,
-		Reports: rt.Reports, FractionLost: rt.FractionLost, RemoteJitter: rt.Jitter, RTT: rt.RTT,
-		Holes: e.writer.Holes(),
-	}
-}
+func (e *liteEndpoint) MediaStats() cti.MediaStats { return mediaStats(e.reader, e.writer, &e.reports) }
 
 // Close ends the session's transport: its routes, any handshake, its
 // DTMF sender. Idempotent.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 	"github.com/ringbridge/ringbridge/cti"
+	"github.com/ringbridge/ringbridge/media/rtpio"
 )
 
 var _ cti.MediaStatsReporter = (*Endpoint)(nil)
@@ -35,11 +36,15 @@ func (e *Endpoint) readSenderRTCP(s *webrtc.RTPSender) {
 
 // MediaStats implements cti.MediaStatsReporter: our reception of the
 // browser's audio, and the browser's reports about ours.
-func (e *Endpoint) MediaStats() cti.MediaStats {
-	rx, rt := e.reader.Reception(), e.reports.Stats()
+func (e *Endpoint) MediaStats() cti.MediaStats { return mediaStats(e.reader, e.writer, &e.reports) }
+
+// mediaStats is a session's quality on either stack: our reception of
+// the browser's audio, and the browser's reports about ours.
+func mediaStats(r *rtpio.Reader, w *rtpio.Writer, reports *rtpio.Reports) cti.MediaStats {
+	rx, rt := r.Reception(), reports.Stats()
 	return cti.MediaStats{
 		Expected: rx.Expected, Received: rx.Received, Jitter: rx.Jitter,
 		Reports: rt.Reports, FractionLost: rt.FractionLost, RemoteJitter: rt.Jitter, RTT: rt.RTT,
-		Holes: e.writer.Holes(),
+		Holes: w.Holes(),
 	}
 }

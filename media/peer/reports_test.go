@@ -2,8 +2,6 @@ package peer
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -23,48 +21,12 @@ type testEndpoint interface {
 // connectPair brings up a server endpoint and a loopback client.
 func connectPair(t *testing.T, cfg Config, copts ClientOptions) (testEndpoint, *Client) {
 	t.Helper()
-	cfg.ListenIP, cfg.IncludeLoopback = "127.0.0.1", true
-	api, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	api := liteServerStack(t, cfg)
 	capi, err := NewClientAPIWith(copts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	aep, err := api.NewEndpoint("s1", cti.AgentEndpointEvents{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ep := aep.(testEndpoint)
-	c, err := capi.NewClient()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = c.Close()
-		_ = ep.Close()
-		_ = api.Close()
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	offer, err := c.Offer(ctx, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	answer, err := ep.HandleOffer(ctx, offer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.SetAnswer(answer); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-c.Connected():
-	case <-ctx.Done():
-		t.Fatal("client never connected")
-	}
-	return ep, c
+	return connect(t, api, capi, cti.AgentEndpointEvents{})
 }
 
 // The server's reports come from the API's shared loop: the client gets

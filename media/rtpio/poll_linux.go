@@ -1,7 +1,6 @@
 package rtpio
 
 import (
-	"encoding/binary"
 	"errors"
 	"net"
 	"net/netip"
@@ -10,7 +9,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -217,10 +215,7 @@ func (p *poller) sweepLocked() {
 // pollReader is a poller's receive state, reused for every datagram so
 // that reading allocates nothing.
 type pollReader struct {
-	buf     []byte
-	hdrs    [pollBatch]unix.Mmsghdr
-	iovs    [pollBatch]unix.Iovec
-	names   [pollBatch]unix.RawSockaddrInet6
+	batch   *RecvBatch
 	s       *polled
 	drainFn func(uintptr)
 }
@@ -228,21 +223,11 @@ type pollReader struct {
 // pollBatch is how many datagrams one read of a ready socket may return:
 // one recvmmsg takes whatever waits (usually one packet) and reports
 // how many, so no second call is needed to learn the socket is empty.
+// MTU+1 per datagram tells an oversized packet from one of MTU bytes.
 const pollBatch = 4
 
-// pollSlot is the room for each datagram: MTU+1 tells an oversized
-// packet from one of exactly MTU bytes.
-const pollSlot = MTU + 1
-
 func newPollReader() *pollReader {
-	r := &pollReader{buf: make([]byte, pollBatch*pollSlot)}
-	for i := range r.hdrs {
-		r.iovs[i].Base = &r.buf[i*pollSlot]
-		r.iovs[i].SetLen(pollSlot)
-		r.hdrs[i].Hdr.Iov = &r.iovs[i]
-		r.hdrs[i].Hdr.SetIovlen(1)
-		r.hdrs[i].Hdr.Name = (*byte)(unsafe.Pointer(&r.names[i]))
-	}
+	r := &pollReader{batch: NewRecvBatch(pollBatch, MTU+1)}
 	r.drainFn = r.recv
 	return r
 }
@@ -257,29 +242,11 @@ func (r *pollReader) drain(s *polled) {
 }
 
 func (r *pollReader) recv(fd uintptr) {
-	for i := range r.hdrs {
-		r.hdrs[i].Hdr.Namelen = uint32(unsafe.Sizeof(r.names[i]))
-		r.hdrs[i].Hdr.Flags = 0
-	}
-	n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), pollBatch, unix.MSG_DONTWAIT, 0, 0)
+	n, errno := r.batch.Recv(fd, unix.MSG_DONTWAIT)
 	if errno != 0 {
 		return // EAGAIN: nothing after all; anything else: the next wait tells
 	}
-	for i := range int(n) {
-		size := min(int(r.hdrs[i].Len), pollSlot)
-		r.s.on(r.buf[i*pollSlot:i*pollSlot+size], rawAddrPort(&r.names[i]))
+	for i := range n {
+		r.s.on(r.batch.Datagram(i))
 	}
-}
-
-// rawAddrPort converts a received address without allocating.
-func rawAddrPort(sa *unix.RawSockaddrInet6) netip.AddrPort {
-	port := binary.BigEndian.Uint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:])
-	switch sa.Family {
-	case unix.AF_INET:
-		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
-		return netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), port)
-	case unix.AF_INET6:
-		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), port)
-	}
-	return netip.AddrPort{}
 }
