@@ -192,3 +192,16 @@ func TestNumbersScopedAndRouted(t *testing.T) {
 		t.Fatalf("queue route without a target: %v", err)
 	}
 }
+
+// An offer the media engine cannot answer is refused with its reason.
+func TestOfferRefusedWithItsReason(t *testing.T) {
+	svc, _ := newService(t, cti.Config{})
+	ss, err := svc.Connect(t.Context(), principal("1001"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ss.HandleOffer(t.Context(), "bad")
+	if cti.ErrorKind(err) != cti.KindInvalid || !strings.Contains(cti.ErrorMessage(err), "ctitest: bad offer") {
+		t.Fatalf("bad offer: %v (%q), want invalid with the engine's reason", err, cti.ErrorMessage(err))
+	}
+}

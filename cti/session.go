@@ -208,7 +208,10 @@ func (ss *AgentSession) HandleOffer(ctx context.Context, sdp string) (string, er
 	}
 	ans, err := ss.endpoint.HandleOffer(ctx, sdp)
 	if err != nil {
-		return "", &Error{Kind: KindInvalid, Message: "SDP offer rejected", Err: err}
+		// The reason is about the client's own offer (no PCMU, no
+		// fingerprint…), so it is told: a developer embedding the
+		// softphone needs it.
+		return "", &Error{Kind: KindInvalid, Message: "SDP offer rejected: " + err.Error(), Err: err}
 	}
 	return ans, nil
 }
