@@ -113,7 +113,7 @@ func verifyFingerprint(alg, want string) func([][]byte, [][]*x509.Certificate) e
 }
 
 // srtpKeys are a session's SRTP contexts once DTLS has agreed them.
-// enc is used under the endpoint's encMu, dec under its decMu.
+// enc is used under the endpoint's encMu, dec under its rxMu.
 type srtpKeys struct {
 	enc, dec *srtp.Context
 }
