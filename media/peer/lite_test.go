@@ -97,6 +97,19 @@ func (s *frameSink) WriteFrame(f *rtpio.Frame) {
 	}
 }
 
+// clientSends has c send frames filled with mark and counts those the
+// endpoint's reader delivers.
+func clientSends(ep testEndpoint, c *Client, mark byte) *frameSink {
+	sink := &frameSink{mark: mark}
+	ep.Reader().Sink.Store(sink)
+	c.SendAudio(func(dst []byte) {
+		for i := range dst {
+			dst[i] = mark
+		}
+	})
+	return sink
+}
+
 // pump writes marked 20 ms frames to w until ctx ends.
 func pump(ctx context.Context, w *rtpio.Writer, mark byte) {
 	tick := time.NewTicker(20 * time.Millisecond)
@@ -142,17 +155,11 @@ func TestLiteAudioBothWaysAndICERestart(t *testing.T) {
 		states = append(states, s)
 		stMu <- struct{}{}
 	}})
-	atServer := &frameSink{mark: 0x55}
-	ep.Reader().Sink.Store(atServer)
+	atServer := clientSends(ep, c, 0x55)
 	var atClient atomic.Int64
 	c.OnAudio(func(p []byte) {
 		if len(p) == 160 && p[0] == 0x2a {
 			atClient.Add(1)
-		}
-	})
-	c.SendAudio(func(dst []byte) {
-		for i := range dst {
-			dst[i] = 0x55
 		}
 	})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -211,13 +218,7 @@ func TestLiteICETCP(t *testing.T) {
 		t.Fatal(err)
 	}
 	ep, c := connect(t, api, capi, cti.AgentEndpointEvents{})
-	atServer := &frameSink{mark: 0x33}
-	ep.Reader().Sink.Store(atServer)
-	c.SendAudio(func(dst []byte) {
-		for i := range dst {
-			dst[i] = 0x33
-		}
-	})
+	atServer := clientSends(ep, c, 0x33)
 	waitCount(t, "client → server over ICE-TCP", atServer.n.Load, 25)
 	if p := ep.(*liteEndpoint).path.Load(); p == nil || p.tcp == nil {
 		t.Fatalf("media path %v, want the TCP connection", p)
@@ -244,13 +245,7 @@ func TestLiteRefusesForgedChecksAndSurvivesJunk(t *testing.T) {
 		t.Fatal(err)
 	}
 	ep, c := connect(t, api, capi, cti.AgentEndpointEvents{})
-	atServer := &frameSink{mark: 0x44}
-	ep.Reader().Sink.Store(atServer)
-	c.SendAudio(func(dst []byte) {
-		for i := range dst {
-			dst[i] = 0x44
-		}
-	})
+	atServer := clientSends(ep, c, 0x44)
 	le := ep.(*liteEndpoint)
 	le.mu.Lock()
 	ufrag := le.ufrag
