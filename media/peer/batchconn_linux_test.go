@@ -2,33 +2,41 @@ package peer
 
 import (
 	"bytes"
-	"github.com/ringbridge/ringbridge/cti"
 	"net"
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/ringbridge/ringbridge/cti"
 )
+
+// loopbackUDP is an IPv4 loopback socket closed with the test.
+func loopbackUDP(tb testing.TB) *net.UDPConn {
+	tb.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// loopbackBatchConn is a batch reader on a loopback socket.
+func loopbackBatchConn(tb testing.TB) *batchConn {
+	tb.Helper()
+	bc, err := newBatchConn(loopbackUDP(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return bc
+}
 
 // Datagrams waiting in the socket come out one by one, in order, each
 // with its own payload and source, from fewer system calls than
 // datagrams.
 func TestBatchConnReadsWaitingDatagramsInBatches(t *testing.T) {
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bc, err := newBatchConn(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bc.Close()
-	var senders [2]*net.UDPConn
-	for i := range senders {
-		if senders[i], err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}); err != nil {
-			t.Fatal(err)
-		}
-		defer senders[i].Close()
-	}
+	bc := loopbackBatchConn(t)
+	senders := [2]*net.UDPConn{loopbackUDP(t), loopbackUDP(t)}
 	const n = 100 // more than one batch
 	for i := range n {
 		pkt := bytes.Repeat([]byte{byte(i)}, 20+i)
@@ -128,21 +136,9 @@ func TestSockaddrToAddrPort(t *testing.T) {
 // The shared ICE socket's read path allocates nothing: 32 datagrams are
 // sent, then read back through the batch.
 func BenchmarkBatchConnRead(b *testing.B) {
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	_ = c.SetReadBuffer(1 << 20)
-	bc, err := newBatchConn(c)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer bc.Close()
-	s, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	bc := loopbackBatchConn(b)
+	_ = bc.SetReadBuffer(1 << 20)
+	s := loopbackUDP(b)
 	to := bc.LocalAddr().(*net.UDPAddr).AddrPort()
 	pkt, buf := make([]byte, 200), make([]byte, 1500)
 	b.SetBytes(32 * 200)
@@ -164,20 +160,8 @@ func BenchmarkBatchConnRead(b *testing.B) {
 // A datagram longer than an Ethernet MTU (a reassembled fragment) comes
 // through whole, as it did when pion read the socket itself.
 func TestBatchConnKeepsLongDatagrams(t *testing.T) {
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bc, err := newBatchConn(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bc.Close()
-	s, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	bc := loopbackBatchConn(t)
+	s := loopbackUDP(t)
 	long := bytes.Repeat([]byte("0123456789abcdef"), 4000/16)
 	if _, err := s.WriteToUDPAddrPort(long, bc.LocalAddr().(*net.UDPAddr).AddrPort()); err != nil {
 		t.Fatal(err)
