@@ -7,7 +7,6 @@ import (
 
 	"github.com/ringbridge/ringbridge/cti"
 	"github.com/ringbridge/ringbridge/cti/ctitest"
-	"github.com/ringbridge/ringbridge/cti/store/sqlite"
 )
 
 // Two nodes on one store and one bus: a supervisor watching node B sees
@@ -15,20 +14,7 @@ import (
 // snapshot; a supervisor of another team does not.
 func TestSupervisorOnOneNodeSeesAgentsOfAnother(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir()+"/rb.db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.CreateTenant(ctx, &cti.Tenant{ID: "demo", Name: "Demo"}); err != nil {
-		t.Fatal(err)
-	}
-	for _, ext := range []string{"1001", "1002"} {
-		if err := st.CreateUser(ctx, &cti.User{TenantID: "demo", Username: "a" + ext, Extension: ext, Role: cti.RoleAgent,
-			PasswordHash: "x", Teams: []string{"sales"}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	st := demoStore(t, "sales")
 	bus := cti.NewLocalBus()
 	node := func(name string) *cti.Service {
 		svc := cti.New(cti.Config{NodeTimeout: 300 * time.Millisecond}, st, &ctitest.Media{}, nil)

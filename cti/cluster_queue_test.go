@@ -8,7 +8,6 @@ import (
 	"github.com/ringbridge/ringbridge/cti"
 	"github.com/ringbridge/ringbridge/cti/ctitest"
 	"github.com/ringbridge/ringbridge/cti/queue"
-	"github.com/ringbridge/ringbridge/cti/store/sqlite"
 )
 
 // A queue's strategy weighs the members signed in on other nodes with
@@ -25,20 +24,7 @@ func TestQueueStrategySpansNodes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			st, err := sqlite.Open(ctx, t.TempDir()+"/rb.db")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			if err := st.CreateTenant(ctx, &cti.Tenant{ID: "demo", Name: "Demo"}); err != nil {
-				t.Fatal(err)
-			}
-			for _, ext := range []string{"1001", "1002"} {
-				if err := st.CreateUser(ctx, &cti.User{TenantID: "demo", Username: "a" + ext, Extension: ext, Role: cti.RoleAgent,
-					PasswordHash: "x"}); err != nil {
-					t.Fatal(err)
-				}
-			}
+			st := demoStore(t)
 			bus, dir := cti.NewLocalBus(), cti.NewLocalDirectory(0)
 			cfg := cti.Config{NodeTimeout: 2 * time.Second, Numbers: map[string]cti.NumberRoute{
 				"15550003000": {TenantID: "demo", Route: cti.RouteQueue, Queue: "support"}}}

@@ -21,6 +21,15 @@ func newService(t *testing.T, cfg cti.Config) (*cti.Service, *ctitest.Media) {
 // 1001 and 1002) with the given voice path.
 func newServiceWith(t *testing.T, cfg cti.Config, m cti.MediaEngine) *cti.Service {
 	t.Helper()
+	svc := cti.New(cfg, demoStore(t), m, nil)
+	t.Cleanup(svc.Close)
+	return svc
+}
+
+// demoStore is a fresh store with tenant demo and agents 1001 and 1002,
+// members of teams.
+func demoStore(t *testing.T, teams ...string) *sqlite.Store {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, t.TempDir()+"/rb.db")
 	if err != nil {
@@ -31,13 +40,12 @@ func newServiceWith(t *testing.T, cfg cti.Config, m cti.MediaEngine) *cti.Servic
 		t.Fatal(err)
 	}
 	for _, ext := range []string{"1001", "1002"} {
-		if err := st.CreateUser(ctx, &cti.User{TenantID: "demo", Username: "a" + ext, Extension: ext, Role: cti.RoleAgent, PasswordHash: "x"}); err != nil {
+		if err := st.CreateUser(ctx, &cti.User{TenantID: "demo", Username: "a" + ext, Extension: ext, Role: cti.RoleAgent,
+			PasswordHash: "x", Teams: teams}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	svc := cti.New(cfg, st, m, nil)
-	t.Cleanup(svc.Close)
-	return svc
+	return st
 }
 
 func principal(ext string) cti.Principal {
