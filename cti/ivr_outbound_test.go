@@ -2,14 +2,12 @@ package cti_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/ringbridge/ringbridge/cti"
 	"github.com/ringbridge/ringbridge/cti/ctitest"
 	"github.com/ringbridge/ringbridge/cti/ivr"
-	"github.com/ringbridge/ringbridge/cti/store/sqlite"
 )
 
 // outboundIVR is a service whose trunk hands out fake legs the test
@@ -160,14 +158,7 @@ func TestOutboundIVRCallRate(t *testing.T) {
 // end at the next start: interrupted, with what the callee entered.
 func TestInterruptedIVRCallReportsItsEnd(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "rb.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.CreateTenant(ctx, &cti.Tenant{ID: "demo", Name: "Demo"}); err != nil {
-		t.Fatal(err)
-	}
+	st := tenantStore(t)
 	started := time.Now().UTC().Add(-time.Minute)
 	live := cti.CallRecord{ID: "call_ivr", TenantID: "demo", Direction: cti.DirectionOutbound, Origin: cti.OriginIVRCall,
 		From: "anonymous", To: "+15559990000", StartedAt: started, AnsweredAt: started.Add(3 * time.Second), Tags: []string{},

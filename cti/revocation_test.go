@@ -3,25 +3,16 @@ package cti_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/ringbridge/ringbridge/cti"
 	"github.com/ringbridge/ringbridge/cti/ctitest"
-	"github.com/ringbridge/ringbridge/cti/store/sqlite"
 )
 
 func TestCheckAccessAndRevokeUserSessions(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "rb.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	if err := st.CreateTenant(ctx, &cti.Tenant{ID: "demo", Name: "Demo"}); err != nil {
-		t.Fatal(err)
-	}
+	st := tenantStore(t)
 	u := &cti.User{TenantID: "demo", Username: "alice", Extension: "1001", Role: cti.RoleAgent}
 	if err := st.CreateUser(ctx, u); err != nil {
 		t.Fatal(err)

@@ -26,9 +26,8 @@ func newServiceWith(t *testing.T, cfg cti.Config, m cti.MediaEngine) *cti.Servic
 	return svc
 }
 
-// demoStore is a fresh store with tenant demo and agents 1001 and 1002,
-// members of teams.
-func demoStore(t *testing.T, teams ...string) *sqlite.Store {
+// tenantStore is a fresh store with tenant demo.
+func tenantStore(t *testing.T) *sqlite.Store {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, t.TempDir()+"/rb.db")
@@ -39,6 +38,15 @@ func demoStore(t *testing.T, teams ...string) *sqlite.Store {
 	if err := st.CreateTenant(ctx, &cti.Tenant{ID: "demo", Name: "Demo"}); err != nil {
 		t.Fatal(err)
 	}
+	return st
+}
+
+// demoStore is a fresh store with tenant demo and agents 1001 and 1002,
+// members of teams.
+func demoStore(t *testing.T, teams ...string) *sqlite.Store {
+	t.Helper()
+	ctx := context.Background()
+	st := tenantStore(t)
 	for _, ext := range []string{"1001", "1002"} {
 		if err := st.CreateUser(ctx, &cti.User{TenantID: "demo", Username: "a" + ext, Extension: ext, Role: cti.RoleAgent,
 			PasswordHash: "x", Teams: teams}); err != nil {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/ringbridge/ringbridge/cti"
 	"github.com/ringbridge/ringbridge/cti/ctitest"
-	"github.com/ringbridge/ringbridge/cti/store/sqlite"
 	"github.com/ringbridge/ringbridge/cti/webhook"
 )
 
@@ -27,14 +26,7 @@ import (
 func TestConcurrentSetupsShareCommits(t *testing.T) {
 	const calls = 20
 	ctx := t.Context()
-	st, err := sqlite.Open(ctx, t.TempDir()+"/rb.db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.CreateTenant(ctx, &cti.Tenant{ID: "demo", Name: "Demo"}); err != nil {
-		t.Fatal(err)
-	}
+	st := tenantStore(t)
 	outbox, err := webhook.Open(ctx, st.Webhooks(), webhook.Options{})
 	if err != nil {
 		t.Fatal(err)
