@@ -20,20 +20,28 @@ import (
 // card from a real HTTP server), the call record and its disposition over
 // REST, and click-to-call ringing the agent before the carrier.
 
-// api makes a REST request with an Authorization header.
+// api makes a REST request with an Authorization header and a JSON body.
 func (e *e2e) api(method, path, auth string, body any) (int, []byte) {
 	e.t.Helper()
-	var rd io.Reader
+	var b []byte
+	contentType := ""
 	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
+		b, _ = json.Marshal(body)
+		contentType = "application/json"
 	}
-	req, err := http.NewRequestWithContext(e.ctx, method, e.base+path, rd)
+	status, out, _ := e.request(method, path, auth, contentType, b)
+	return status, out
+}
+
+// request makes a REST request; contentType and auth are sent when set.
+func (e *e2e) request(method, path, auth, contentType string, body []byte) (int, []byte, http.Header) {
+	e.t.Helper()
+	req, err := http.NewRequestWithContext(e.ctx, method, e.base+path, bytes.NewReader(body))
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
@@ -44,7 +52,7 @@ func (e *e2e) api(method, path, auth string, body any) (int, []byte) {
 	}
 	defer res.Body.Close()
 	out, _ := io.ReadAll(res.Body)
-	return res.StatusCode, out
+	return res.StatusCode, out, res.Header
 }
 
 func TestE2ECRMIntegration(t *testing.T) {

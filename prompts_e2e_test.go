@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"io"
 	"math"
 	"mime/multipart"
 	"net/http"
@@ -61,26 +60,7 @@ func (e *e2e) upload(auth, name, filename string, data []byte) (int, []byte, htt
 	fw, _ := mw.CreateFormFile("file", filename)
 	_, _ = fw.Write(data)
 	_ = mw.Close()
-	return e.rawPost("/api/v1/prompts", auth, mw.FormDataContentType(), body.Bytes())
-}
-
-func (e *e2e) rawPost(path, auth, contentType string, body []byte) (int, []byte, http.Header) {
-	e.t.Helper()
-	req, err := http.NewRequestWithContext(e.ctx, "POST", e.base+path, bytes.NewReader(body))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", contentType)
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	out, _ := io.ReadAll(res.Body)
-	return res.StatusCode, out, res.Header
+	return e.request("POST", "/api/v1/prompts", auth, mw.FormDataContentType(), body.Bytes())
 }
 
 func wantProblem(t *testing.T, what string, status int, body []byte, hdr http.Header, want int, detail string) problemJSON {
@@ -118,7 +98,7 @@ func TestE2EPromptsUploadPlayDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	status, body, _ = e.rawPost("/api/v1/prompts?name=goodbye&filename=tone1k.mp3", admin, "audio/mpeg", mp3)
+	status, body, _ = e.request("POST", "/api/v1/prompts?name=goodbye&filename=tone1k.mp3", admin, "audio/mpeg", mp3)
 	var goodbye promptJSON
 	if err := json.Unmarshal(body, &goodbye); err != nil || status != 201 || goodbye.Source.Format != "mp3" || goodbye.Source.Bytes != len(mp3) {
 		t.Fatalf("upload mp3: %d %s", status, body)
@@ -134,14 +114,14 @@ func TestE2EPromptsUploadPlayDelete(t *testing.T) {
 	wantProblem(t, "a name taken", status, body, hdr, 409, `"welcome"`)
 	status, body, hdr = e.upload(admin, "../etc", "x.wav", stereoToneWAV(500, 8000, 0.2))
 	wantProblem(t, "a bad name", status, body, hdr, 400, "name")
-	status, body, hdr = e.rawPost("/api/v1/prompts?name=x", admin, "text/plain", []byte("x"))
+	status, body, hdr = e.request("POST", "/api/v1/prompts?name=x", admin, "text/plain", []byte("x"))
 	wantProblem(t, "text/plain", status, body, hdr, 415, "multipart/form-data")
 	status, body, hdr = e.upload("Bearer "+e.login("alice"), "mine", "x.wav", stereoToneWAV(500, 8000, 0.2))
 	wantProblem(t, "an agent's upload", status, body, hdr, 403, "")
 	status, body, hdr = e.upload("", "anon", "x.wav", stereoToneWAV(500, 8000, 0.2))
 	wantProblem(t, "no credentials", status, body, hdr, 401, "")
 	long := stereoToneWAV(1000, 8000, 301) // 9.6 MB: under the size limit, over 300 s
-	status, body, hdr = e.rawPost("/api/v1/prompts?name=long", admin, "audio/wav", long)
+	status, body, hdr = e.request("POST", "/api/v1/prompts?name=long", admin, "audio/wav", long)
 	wantProblem(t, "301 s", status, body, hdr, 400, "longer than 300 seconds")
 
 	status, body = e.api("GET", "/api/v1/prompts", admin, nil)
