@@ -39,9 +39,7 @@ type Endpoint struct {
 	mu       sync.Mutex // serialises offers
 	hasTrack bool
 	reports  rtpio.Reports // the browser's RTCP about our stream, and ours about its (quality.go)
-	// repSent and repRecv are the packet counts at the last report; only
-	// the API's reporter touches them.
-	repSent, repRecv uint64
+	rep      reportCounts  // at the last report (reports.go)
 
 	ctx    context.Context
 	cancel context.CancelFunc

@@ -54,9 +54,7 @@ type liteEndpoint struct {
 	writer  *rtpio.Writer
 	reports rtpio.Reports // the browser's RTCP about our stream (quality)
 	octets  atomic.Uint64 // payload bytes sent, for sender reports
-	// repSent and repRecv are the packet counts at the last report; only
-	// the API's reporter touches them.
-	repSent, repRecv uint64
+	rep     reportCounts  // at the last report (reports.go)
 
 	// path is where media goes: the nominated (or latest fresh) path.
 	path atomic.Pointer[pathKey]
@@ -469,11 +467,9 @@ func (e *liteEndpoint) writeRTP(h *rtp.Header, payload []byte) error {
 // session's connection state from its silence.
 func (e *liteEndpoint) sendReport(now time.Time) {
 	e.checkSilence(now)
-	sent, recv := e.writer.Sent(), e.reader.Received()
-	if sent == e.repSent && recv == e.repRecv {
+	if !e.rep.moved(e.writer, e.reader) {
 		return
 	}
-	e.repSent, e.repRecv = sent, recv
 	k, p := e.keys.Load(), e.path.Load()
 	if k == nil || p == nil {
 		return

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
+	"github.com/ringbridge/ringbridge/media/rtpio"
 )
 
 // reportSlots spreads the sessions' reports over the interval: each tick
@@ -96,14 +97,27 @@ func (r *reporter) loop() {
 // since the last one: a signed-in agent between calls sends nothing, and
 // then costs no reports either (ICE consent keeps the path alive).
 func (e *Endpoint) sendReport(now time.Time) {
-	sent, recv := e.writer.Sent(), e.reader.Received()
-	if sent == e.repSent && recv == e.repRecv {
+	if !e.rep.moved(e.writer, e.reader) {
 		return
 	}
-	e.repSent, e.repRecv = sent, recv
 	pkt := e.reports.Report(e.writer, e.track.octets.Load(), e.reader.Reception(), now)
 	if pkt == nil {
 		return
 	}
 	_ = e.pc.WriteRTCP([]rtcp.Packet{pkt})
+}
+
+// reportCounts are a session's packet counts at its last report; only
+// the API's reporter touches them.
+type reportCounts struct{ sent, recv uint64 }
+
+// moved reports whether packets went either way since the last report
+// (and remembers the counts): an idle signed-in agent gets no reports.
+func (c *reportCounts) moved(w *rtpio.Writer, r *rtpio.Reader) bool {
+	sent, recv := w.Sent(), r.Received()
+	if sent == c.sent && recv == c.recv {
+		return false
+	}
+	c.sent, c.recv = sent, recv
+	return true
 }
