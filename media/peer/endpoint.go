@@ -36,8 +36,9 @@ type Endpoint struct {
 	writer *rtpio.Writer
 	track  *outTrack
 
-	mu       sync.Mutex // serialises offers
+	mu       sync.Mutex // serialises offers; guards closed against SendDTMF
 	hasTrack bool
+	closed   bool
 	reports  rtpio.Reports // the browser's RTCP about our stream, and ours about its (quality.go)
 	rep      reportCounts  // at the last report (reports.go)
 
@@ -163,6 +164,12 @@ func (e *Endpoint) AddICECandidate(c cti.ICECandidate) error {
 // SendDTMF plays RFC 4733 digits to the browser (from the other party of
 // an internal call).
 func (e *Endpoint) SendDTMF(digits string) error {
+	// Under mu, so that Close never waits while a sender is being added.
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return errors.New("session closed")
+	}
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
@@ -188,6 +195,9 @@ func (e *Endpoint) readLoop(tr *webrtc.TrackRemote) {
 
 // Close ends the PeerConnection and waits for its goroutines.
 func (e *Endpoint) Close() error {
+	e.mu.Lock()
+	e.closed = true
+	e.mu.Unlock()
 	e.cancel()
 	e.api.reports.remove(e)
 	e.reader.Sink.Store(nil)
