@@ -67,6 +67,7 @@ type liteEndpoint struct {
 	plain  []byte
 	cipher []byte
 	encHdr rtp.Header
+	sender rtpio.Sender
 	// rxMu serialises receiving: keys.dec, the reader and the reports.
 	// A session is normally heard on one read loop, but during a path
 	// change (or from a hostile client) on two.
@@ -455,7 +456,7 @@ func (e *liteEndpoint) writeRTP(h *rtp.Header, payload []byte) error {
 	if err != nil {
 		return fmt.Errorf("srtp: %w", err)
 	}
-	if err := e.net.send(p, out); err != nil {
+	if err := e.net.sendRTP(p, out, &e.sender); err != nil {
 		return err
 	}
 	e.octets.Add(uint64(len(payload)))
@@ -488,7 +489,7 @@ func (e *liteEndpoint) sendReport(now time.Time) {
 	if err != nil {
 		return
 	}
-	_ = e.net.send(p, out)
+	_ = e.net.sendRTP(p, out, &e.sender)
 }
 
 // checkSilence moves the state to disconnected, failed or back to

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+	"github.com/ringbridge/ringbridge/media/rtpio"
 )
 
 // liteNet is the server's side of every agent session's transport as an
@@ -41,6 +42,7 @@ type liteNet struct {
 // liteSock is one shared UDP socket, on one local address.
 type liteSock struct {
 	conn udpSocket
+	out  *rtpio.RawUDP // conn, for the sessions' RTP (nil: through conn)
 	ip   netip.Addr
 	port int
 }
@@ -117,7 +119,7 @@ func newLiteNet(cfg Config, log *slog.Logger, onSocket func(net.PacketConn)) (*l
 			return nil, err
 		}
 		onSocket(w)
-		s := &liteSock{conn: asUDPSocket(w), ip: ip, port: c.LocalAddr().(*net.UDPAddr).Port}
+		s := &liteSock{conn: asUDPSocket(w), out: rtpio.NewRawUDP(c), ip: ip, port: c.LocalAddr().(*net.UDPAddr).Port}
 		// Port 0 picks one port for the first address and the same for
 		// the others, so the answer names one port.
 		port = s.port
@@ -268,6 +270,15 @@ func (n *liteNet) send(p *pathKey, b []byte) error {
 	}
 	_, err := p.sock.conn.WriteToAddrPort(b, p.addr)
 	return err
+}
+
+// sendRTP is send for a session's media, with the session's sender
+// (under its lock) on UDP.
+func (n *liteNet) sendRTP(p *pathKey, b []byte, s *rtpio.Sender) error {
+	if p.tcp != nil || p.sock.out == nil {
+		return n.send(p, b)
+	}
+	return s.Send(p.sock.out, b, p.addr)
 }
 
 // register makes ufrag/pwd answer for ep.

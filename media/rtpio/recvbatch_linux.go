@@ -42,13 +42,14 @@ func NewRecvBatch(n, slot int) *RecvBatch {
 }
 
 // Recv is one recvmmsg on fd with flags (MSG_DONTWAIT on a blocking
-// socket); it returns how many datagrams arrived.
+// socket); it returns how many datagrams arrived. It never waits, so it
+// is a raw system call (see RawUDP for why that matters).
 func (b *RecvBatch) Recv(fd uintptr, flags int) (int, syscall.Errno) {
 	for i := range b.hdrs {
 		b.hdrs[i].Hdr.Namelen = uint32(unsafe.Sizeof(b.names[i]))
 		b.hdrs[i].Hdr.Flags = 0
 	}
-	n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(len(b.hdrs)), uintptr(flags), 0, 0)
+	n, _, errno := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(len(b.hdrs)), uintptr(flags|unix.MSG_DONTWAIT), 0, 0)
 	if errno != 0 {
 		return 0, errno
 	}

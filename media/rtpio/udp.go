@@ -39,6 +39,7 @@ type UDPLeg struct {
 	relearnAfter atomic.Int64 // nanos; see SetRelearnAfter
 	relearned    atomic.Uint64
 	wbuf         []byte
+	sender       Sender // with wbuf, the Writer's (its lock serialises send)
 	rtcpRecv     atomic.Uint64
 	reports      farReports // RTCP about our stream, and for our reports (rtcp.go)
 	octetsSent   atomic.Uint64
@@ -51,7 +52,14 @@ type UDPLeg struct {
 	done      chan struct{}
 }
 
-type sockets struct{ rtp, rtcp *net.UDPConn }
+type sockets struct {
+	rtp, rtcp *net.UDPConn
+	rtpOut    *RawUDP // rtp, for the relay's sends
+}
+
+func newSockets(rtp, rtcp *net.UDPConn) *sockets {
+	return &sockets{rtp: rtp, rtcp: rtcp, rtpOut: NewRawUDP(rtp)}
+}
 
 // ErrLegClosed is returned by Attach on a leg that was closed first.
 var ErrLegClosed = errors.New("rtp leg closed")
@@ -59,7 +67,7 @@ var ErrLegClosed = errors.New("rtp leg closed")
 // NewUDPLeg wraps an allocated socket pair; Start begins reading.
 func NewUDPLeg(conn, rtcpConn *net.UDPConn, ports *Ports, f Format) *UDPLeg {
 	l := NewPendingUDPLeg(ports, f)
-	l.sock.Store(&sockets{rtp: conn, rtcp: rtcpConn})
+	l.sock.Store(newSockets(conn, rtcpConn))
 	return l
 }
 
@@ -120,7 +128,7 @@ func (l *UDPLeg) Attach(conn, rtcpConn *net.UDPConn) error {
 		}
 		return ErrLegClosed
 	}
-	l.sock.Store(&sockets{rtp: conn, rtcp: rtcpConn})
+	l.sock.Store(newSockets(conn, rtcpConn))
 	l.lastRecv.Store(time.Now().UnixNano())
 	l.startLocked()
 	return nil
@@ -298,8 +306,11 @@ func (l *UDPLeg) send(h *rtp.Header, payload []byte) error {
 	}
 	n += copy(l.wbuf[n:], payload)
 	l.octetsSent.Add(uint64(len(payload)))
-	_, err = s.rtp.WriteToUDPAddrPort(l.wbuf[:n], *r)
-	return err
+	if s.rtpOut == nil {
+		_, err = s.rtp.WriteToUDPAddrPort(l.wbuf[:n], *r)
+		return err
+	}
+	return l.sender.Send(s.rtpOut, l.wbuf[:n], *r)
 }
 
 var (
