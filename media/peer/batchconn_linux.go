@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"syscall"
 
 	"github.com/ringbridge/ringbridge/media/rtpio"
@@ -43,9 +42,6 @@ type batchConn struct {
 	n     int // datagrams in the current batch
 	next  int // the next one to hand out
 	errno syscall.Errno
-
-	// Batches and datagrams read, for the figures in docs/benchmarks.md.
-	batches, datagrams atomic.Uint64
 }
 
 func newBatchConn(c *net.UDPConn) (*batchConn, error) {
@@ -86,13 +82,20 @@ func (b *batchConn) ReadFromAddrPort(p []byte) (int, netip.AddrPort, error) {
 		if b.errno != 0 {
 			return 0, netip.AddrPort{}, &net.OpError{Op: "recvmmsg", Net: "udp", Source: b.LocalAddr(), Err: b.errno}
 		}
-		b.batches.Add(1)
-		b.datagrams.Add(uint64(b.n))
 	}
 	d, from := b.batch.Datagram(b.next)
 	b.next++
 	return copy(p, d), from, nil
 }
+
+// poll has the media pollers read the socket (rtpio.PollUDP) with the
+// batch, handing each datagram to on; false if they cannot.
+func (b *batchConn) poll(on func([]byte, netip.AddrPort)) bool {
+	return rtpio.PollUDP(b.UDPConn, b.batch, on)
+}
+
+// unpoll stops the pollers reading the socket.
+func (b *batchConn) unpoll() { rtpio.UnpollUDP(b.UDPConn) }
 
 // ReadFrom is net.PacketConn's form of ReadFromAddrPort (it allocates the
 // address; pion uses ReadFromAddrPort).
@@ -115,7 +118,8 @@ func batchStats(c net.PacketConn) (batches, datagrams uint64, ok bool) {
 	if !ok {
 		return 0, 0, false
 	}
-	return b.batches.Load(), b.datagrams.Load(), true
+	batches, datagrams = b.batch.Counts()
+	return batches, datagrams, true
 }
 
 // wrapICESocket returns c read in batches.

@@ -58,7 +58,7 @@ func TestBatchConnReadsWaitingDatagramsInBatches(t *testing.T) {
 			t.Fatalf("datagram %d from %v, want %v", i, from, want)
 		}
 	}
-	reads, got := bc.batches.Load(), bc.datagrams.Load()
+	reads, got := bc.batch.Counts()
 	if got != n || reads >= n/4 {
 		t.Fatalf("%d datagrams in %d reads: want %d in at most %d", got, reads, n, n/4)
 	}

@@ -43,8 +43,10 @@ type liteNet struct {
 type liteSock struct {
 	conn udpSocket
 	out  *rtpio.RawUDP // conn, for the sessions' RTP (nil: through conn)
-	ip   netip.Addr
-	port int
+	// polled is conn when the media pollers read it (else a read loop does).
+	polled pollableSocket
+	ip     netip.Addr
+	port   int
 }
 
 // udpSocket is what the read loops need of a socket: the batch reader on
@@ -132,6 +134,9 @@ func newLiteNet(cfg Config, log *slog.Logger, onSocket func(net.PacketConn)) (*l
 		}
 	}
 	for _, s := range n.socks {
+		if n.poll(s) {
+			continue
+		}
 		n.wg.Add(1)
 		go n.readLoop(s)
 	}
@@ -183,8 +188,33 @@ func listenIPs(cfg Config, log *slog.Logger) ([]netip.Addr, error) {
 
 func (n *liteNet) closeSockets() {
 	for _, s := range n.socks {
-		_ = s.conn.Close()
+		if s.polled != nil {
+			s.polled.unpoll()
+		}
+		_ = s.conn.Close() // waits for a poller still handling a datagram of it
 	}
+}
+
+// pollableSocket is a socket the media pollers can read (on Linux).
+type pollableSocket interface {
+	poll(on func([]byte, netip.AddrPort)) bool
+	unpoll()
+}
+
+// poll has the media pollers read s, the SIP legs' sockets with it: one
+// goroutine then relays both ways for its share, and a wake-up serves
+// whatever arrived on any of them. False: s needs a read loop.
+func (n *liteNet) poll(s *liteSock) bool {
+	ps, ok := s.conn.(pollableSocket)
+	if !ok {
+		return false
+	}
+	rd := newPacketReader(n)
+	if !ps.poll(func(b []byte, from netip.AddrPort) { rd.handle(pathKey{sock: s, addr: from}, b) }) {
+		return false
+	}
+	s.polled = ps
+	return true
 }
 
 func (n *liteNet) close() {

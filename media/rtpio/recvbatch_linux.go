@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -23,6 +24,9 @@ type RecvBatch struct {
 	names []unix.RawSockaddrInet6
 	buf   []byte
 	slot  int
+
+	// reads (that returned datagrams) and datagrams, for the metrics.
+	reads, datagrams atomic.Uint64
 }
 
 // NewRecvBatch makes room for n datagrams of up to slot bytes (a longer
@@ -41,6 +45,9 @@ func NewRecvBatch(n, slot int) *RecvBatch {
 	return b
 }
 
+// Len is how many datagrams one Recv may return.
+func (b *RecvBatch) Len() int { return len(b.hdrs) }
+
 // Recv is one recvmmsg on fd with flags (MSG_DONTWAIT on a blocking
 // socket); it returns how many datagrams arrived. It never waits, so it
 // is a raw system call (see RawUDP for why that matters).
@@ -53,8 +60,14 @@ func (b *RecvBatch) Recv(fd uintptr, flags int) (int, syscall.Errno) {
 	if errno != 0 {
 		return 0, errno
 	}
+	b.reads.Add(1)
+	b.datagrams.Add(uint64(n))
 	return int(n), 0
 }
+
+// Counts are the reads that returned datagrams and the datagrams they
+// returned; datagrams/reads is the batching achieved.
+func (b *RecvBatch) Counts() (reads, datagrams uint64) { return b.reads.Load(), b.datagrams.Load() }
 
 // Datagram is the i-th datagram of the last Recv and its source. The
 // bytes are only valid until the next Recv.
