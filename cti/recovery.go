@@ -37,6 +37,7 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	s.beat = make(chan struct{})
 	go s.heartbeat()
+	s.bg.Go(s.accessRefresher)
 	return nil
 }
 

@@ -44,6 +44,9 @@ type accessCache struct {
 
 	mu sync.Mutex
 	m  map[agentKey]accessEntry // agentKey{tenant, userID}
+	// forgets counts forget calls: a row read before a revocation must
+	// not be put back after the revocation dropped it.
+	forgets uint64
 }
 
 func newAccessCache(ttl time.Duration) *accessCache {
@@ -63,9 +66,21 @@ func (c *accessCache) get(k agentKey) (accessEntry, bool) {
 	return e, true
 }
 
-func (c *accessCache) put(k agentKey, e accessEntry) {
+// generation is what put's caller reads before reading the rows.
+func (c *accessCache) generation() uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.forgets
+}
+
+// put caches e unless something was forgotten since gen (then the rows
+// may predate a revocation; the next check reads them again).
+func (c *accessCache) put(k agentKey, e accessEntry, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.forgets != gen {
+		return
+	}
 	if len(c.m) >= maxAccessEntries {
 		now := c.now()
 		for key, old := range c.m {
@@ -84,6 +99,7 @@ func (c *accessCache) forget(k agentKey) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.m, k)
+	c.forgets++
 }
 
 // CheckAccess reports whether a principal established from an access
@@ -135,6 +151,7 @@ func (s *Service) currentUser(ctx context.Context, tenantID, userID string) (*Us
 	if e, ok := s.access.get(k); ok {
 		return e.user, nil
 	}
+	gen, at := s.access.generation(), s.access.now()
 	u, err := s.store.GetUser(ctx, tenantID, userID)
 	switch {
 	case ErrorKind(err) == KindNotFound:
@@ -142,8 +159,61 @@ func (s *Service) currentUser(ctx context.Context, tenantID, userID string) (*Us
 	case err != nil:
 		return nil, fmt.Errorf("access check: %w", err)
 	}
-	s.access.put(k, accessEntry{user: u, at: s.access.now()})
+	s.access.put(k, accessEntry{user: u, at: at}, gen)
 	return u, nil
+}
+
+// refreshAccess reads the users of every open agent session into the
+// access cache, one query per tenant, so that the websockets' periodic
+// rechecks (each AuthRecheck) find their rows fresh instead of reading
+// one each: at 200 signed-in agents that was about 100 reads a second,
+// the largest part of an idle agent's cost.
+func (s *Service) refreshAccess(ctx context.Context) {
+	s.mu.Lock()
+	byTenant := map[string][]string{}
+	for _, ss := range s.sessions {
+		p := ss.principal
+		byTenant[p.TenantID] = append(byTenant[p.TenantID], p.UserID)
+	}
+	s.mu.Unlock()
+	for tenant, ids := range byTenant {
+		gen, at := s.access.generation(), s.access.now()
+		users, err := s.store.GetUsers(ctx, tenant, ids)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("access refresh failed; sessions read their own rows", "tenant", tenant, "err", err)
+			}
+			continue
+		}
+		found := make(map[string]bool, len(users))
+		for i := range users {
+			found[users[i].ID] = true
+			s.access.put(agentKey{tenant, users[i].ID}, accessEntry{user: &users[i], at: at}, gen)
+		}
+		for _, id := range ids {
+			if !found[id] {
+				s.access.put(agentKey{tenant, id}, accessEntry{at: at}, gen)
+			}
+		}
+	}
+}
+
+// accessRefresher runs refreshAccess twice per cache lifetime until the
+// service closes, so an open session's row never expires between its
+// rechecks.
+func (s *Service) accessRefresher() {
+	t := time.NewTicker(s.access.ttl / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(s.ctx, s.access.ttl)
+		s.refreshAccess(ctx)
+		cancel()
+	}
 }
 
 // RevokeUserSessions signs a user out everywhere: every access token

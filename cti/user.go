@@ -102,6 +102,9 @@ type Store interface {
 	FindUserByLogin(ctx context.Context, tenantID, login string) (*User, error)
 	GetUserByExtension(ctx context.Context, tenantID, ext string) (*User, error)
 	ListUsers(ctx context.Context, tenantID string) ([]User, error)
+	// GetUsers returns those of the tenant's users with the given IDs
+	// that exist, in any order.
+	GetUsers(ctx context.Context, tenantID string, ids []string) ([]User, error)
 
 	CreateRefreshToken(ctx context.Context, t *RefreshToken) error
 	// ConsumeRefreshToken marks the token with the given hash as used and

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ringbridge/ringbridge/cti"
@@ -213,6 +214,43 @@ func (s *Store) ListUsers(ctx context.Context, tenantID string) ([]cti.User, err
 	}
 	return out, nil
 }
+
+// GetUsers returns those of the tenant's users with the given IDs that
+// exist, reading them in chunks (bound parameters are limited).
+func (s *Store) GetUsers(ctx context.Context, tenantID string, ids []string) ([]cti.User, error) {
+	out := []cti.User{}
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), getUsersChunk)]
+		ids = ids[len(chunk):]
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, tenantID)
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		rows, err := s.reader.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE tenant_id = ? AND id IN (?`+
+			strings.Repeat(",?", len(chunk)-1)+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("store: get users: %w", err)
+		}
+		for rows.Next() {
+			u, err := scanUser(rows)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("store: get users: %w", err)
+			}
+			out = append(out, *u)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("store: get users: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// getUsersChunk is how many IDs one query of GetUsers names.
+const getUsersChunk = 500
 
 // CreateRefreshToken stores t, filling in ID and CreatedAt when left empty.
 // The user must belong to t.TenantID, otherwise KindNotFound.

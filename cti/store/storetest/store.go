@@ -182,6 +182,25 @@ func testTenantScoping(t *testing.T, db NewDB) {
 		}
 	}
 
+	// GetUsers answers for tenant a's own only, however many IDs it is
+	// asked for (more than one query's worth).
+	ids := []string{b.ID, only.ID}
+	for i := range 1200 {
+		ids = append(ids, fmt.Sprintf("usr_missing%d", i))
+	}
+	a, err := s.FindUserByLogin(ctx, "a", "alice")
+	if err != nil {
+		t.Fatalf("FindUserByLogin: %v", err)
+	}
+	ids = append(ids, a.ID)
+	got, err := s.GetUsers(ctx, "a", ids)
+	if err != nil {
+		t.Fatalf("GetUsers: %v", err)
+	}
+	if len(got) != 1 || got[0].ID != a.ID || got[0].Extension != "1001" {
+		t.Errorf("GetUsers(a, b's users, 1200 unknown, a's alice) = %+v; want a's alice alone", got)
+	}
+
 	// Tokens: a token of tenant b cannot be consumed via a, nor created for
 	// b's user under tenant a.
 	tok := &cti.RefreshToken{TenantID: "b", UserID: only.ID, Hash: "hb", ExpiresAt: time.Now().Add(time.Hour)}
