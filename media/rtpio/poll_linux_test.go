@@ -1,8 +1,12 @@
 package rtpio
 
 import (
+	"net"
+	"net/netip"
 	"runtime"
+	"slices"
 	"testing"
+	"time"
 )
 
 // Forty legs take no goroutine each: their sockets are read by the
@@ -44,4 +48,71 @@ func runningPollers() int {
 		}
 	}
 	return n
+}
+
+// New sockets gather on the first poller until it is busy; then they
+// go to the next with room, or the least busy; a load measured long ago
+// is a poller that has been parked since.
+func TestPickFillsThePollersInTurn(t *testing.T) {
+	ps := newPollers(3)
+	now := time.Now().UnixNano()
+	set := func(loads ...int64) {
+		for i, l := range loads {
+			ps[i].load.Store(l)
+			ps[i].loadAt.Store(now)
+		}
+	}
+	for _, tc := range []struct {
+		loads []int64
+		want  int
+	}{
+		{[]int64{0, 0, 0}, 0},
+		{[]int64{650, 0, 0}, 0},
+		{[]int64{750, 100, 0}, 1},
+		{[]int64{750, 900, 300}, 2},
+		{[]int64{950, 800, 850}, 1},
+	} {
+		set(tc.loads...)
+		if got := pick(ps); got != ps[tc.want] {
+			t.Errorf("loads %v: picked poller %d, want %d", tc.loads, slices.Index(ps, got), tc.want)
+		}
+	}
+	set(950, 800, 850)
+	ps[0].loadAt.Store(now - int64(3*loadWindow))
+	if got := pick(ps); got != ps[0] {
+		t.Errorf("a poller parked since its last busy window was passed over (picked %d)", slices.Index(ps, got))
+	}
+}
+
+// A panic while handling one datagram costs that datagram: the poller
+// goes on reading its sockets.
+func TestPollerSurvivesAPanicInADatagramsHandling(t *testing.T) {
+	rx := listenOn(t, "127.0.0.1:0")
+	got := make(chan string, 4)
+	if !PollUDP(rx, NewRecvBatch(4, MTU+1), func(b []byte, _ netip.AddrPort) {
+		if string(b) == "boom" {
+			panic("a bug in one call's media")
+		}
+		got <- string(b)
+	}) {
+		t.Fatal("not polled")
+	}
+	t.Cleanup(func() { UnpollUDP(rx) })
+	tx := listenOn(t, "127.0.0.1:0")
+	to := rx.LocalAddr().(*net.UDPAddr).AddrPort()
+	for _, m := range []string{"before", "boom", "after"} {
+		if _, err := tx.WriteToUDPAddrPort([]byte(m), to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []string{"before", "after"} {
+		select {
+		case m := <-got:
+			if m != want {
+				t.Fatalf("got %q, want %q", m, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%q never arrived", want)
+		}
+	}
 }
