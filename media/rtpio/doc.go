@@ -5,9 +5,12 @@
 //
 // # Concurrency
 //
-// A leg's read loop is the only goroutine that reads its socket; it hands
-// each packet to the sink currently linked (an atomic pointer, so linking
-// and unlinking take no lock on the hot path). A sink's WriteFrame may be
-// called from two read loops at once only while DTMF is being injected; it
-// serialises with a mutex that is otherwise uncontended.
+// A socket is read by one goroutine only: on Linux a poller (one per
+// CPU for the RTP sockets of SIP legs and the shared WebRTC sockets,
+// one for RTCP), elsewhere a read loop per socket. It hands each packet
+// to the sink currently linked (an atomic pointer, so linking and
+// unlinking take no lock on the hot path), inline. A sink's WriteFrame
+// may be called from two goroutines at once only while DTMF is being
+// injected; it serialises with a mutex that is otherwise uncontended.
+// A Sender is one writer's scratch and sends under that writer's lock.
 package rtpio

@@ -42,6 +42,8 @@ type poller struct {
 	// load is how busy the loop was over its last measured window, per
 	// mille of the wall clock, measured at loadAt (unix ns).
 	load, loadAt atomic.Int64
+	set          []*poller // the pollers this one belongs with
+	shedAt       int64     // when it last handed its shared sockets on; its loop's
 }
 
 type polled struct {
@@ -49,6 +51,8 @@ type polled struct {
 	rc    syscall.RawConn
 	on    func(b []byte, from netip.AddrPort)
 	batch *RecvBatch // nil: the poller's own (pollBatch datagrams of MTU)
+	// shared: many calls' packets arrive on it (a WebRTC socket); see shed
+	shared bool
 }
 
 var (
@@ -60,6 +64,9 @@ func newPollers(n int) []*poller {
 	ps := make([]*poller, max(n, 1))
 	for i := range ps {
 		ps[i] = &poller{socks: map[int32]*polled{}}
+	}
+	for _, p := range ps {
+		p.set = ps
 	}
 	return ps
 }
@@ -85,7 +92,7 @@ func pollWith(ps []*poller, conn *net.UDPConn, batch *RecvBatch, on func([]byte,
 	if !ok {
 		return false
 	}
-	return pick(ps).add(fd, &polled{conn: conn, rc: rc, on: on, batch: batch})
+	return pick(ps).add(fd, &polled{conn: conn, rc: rc, on: on, batch: batch, shared: batch != nil})
 }
 
 // pick is the poller a new socket goes to: the first one that is busy
@@ -119,6 +126,70 @@ const spillAbove = 700
 // loadWindow is how often a poller measures its load.
 const loadWindow = 250 * time.Millisecond
 
+// A shared socket (the WebRTC one) carries every agent's audio toward
+// the SIP legs: once its poller is busy new SIP legs go elsewhere, but
+// its own load still grows with every call. So a busy poller that holds
+// one next to SIP legs hands it to an idle poller, which then relays
+// the agents' side while the legs stay where they are.
+const (
+	shedAbove = 600 // per mille: the poller is this busy,
+	shedTo    = 250 // and another is less busy than this
+	shedEvery = 10 * time.Second
+)
+
+// pollMove orders moving a socket between pollers against forgetting
+// one: a socket in transit must not be closed (and its descriptor number
+// reused) before it is registered with its new poller.
+var pollMove sync.Mutex
+
+// shed hands the poller's shared sockets to an idle poller. Only the
+// poller's own loop calls it, between rounds, so none of them is being
+// read meanwhile; the new poller's epoll reports at once what waits.
+func (p *poller) shed(now int64) {
+	if now-p.shedAt < int64(shedEvery) {
+		return
+	}
+	var to *poller
+	for _, q := range p.set {
+		if q != p && q.recentLoad(now) < shedTo && (to == nil || q.recentLoad(now) < to.recentLoad(now)) {
+			to = q
+		}
+	}
+	if to == nil {
+		return
+	}
+	p.shedAt = now
+	pollMove.Lock()
+	defer pollMove.Unlock()
+	p.mu.Lock()
+	var moving []*polled
+	var fds []int32
+	legs := 0
+	for fd, s := range p.socks {
+		if s.shared {
+			moving, fds = append(moving, s), append(fds, fd)
+		} else {
+			legs++
+		}
+	}
+	if len(moving) == 0 || legs == 0 {
+		p.mu.Unlock()
+		return // alone it would be as busy anywhere
+	}
+	for _, fd := range fds {
+		delete(p.socks, fd)
+		_ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(fd), nil)
+	}
+	p.mu.Unlock()
+	for i, s := range moving {
+		slog.Info("media poller: busy; a shared socket moves to an idle poller", "local", s.conn.LocalAddr().String(),
+			"load_permille", p.load.Load(), "legs", legs)
+		if !to.add(fds[i], s) && !p.add(fds[i], s) {
+			slog.Error("media poller: a shared socket could not be polled again", "local", s.conn.LocalAddr().String())
+		}
+	}
+}
+
 // recentLoad is the poller's load; one measured long ago means it has
 // been parked since: idle.
 func (p *poller) recentLoad(now int64) int64 {
@@ -150,6 +221,8 @@ func unpollUDP(ps []*poller, conn *net.UDPConn) {
 	if err != nil {
 		return
 	}
+	pollMove.Lock()
+	defer pollMove.Unlock()
 	if fd, ok := fdOf(rc); ok {
 		for _, p := range ps {
 			p.remove(fd, conn)
@@ -299,9 +372,13 @@ func (r *pollRound) measure(start int64) {
 		r.winStart = start
 	}
 	if span := end - r.winStart; span >= int64(loadWindow) {
-		r.p.load.Store(r.busy * 1000 / span)
+		load := r.busy * 1000 / span
+		r.p.load.Store(load)
 		r.p.loadAt.Store(end)
 		r.winStart, r.busy = end, 0
+		if load > shedAbove && len(r.p.set) > 1 {
+			r.p.shed(end)
+		}
 	}
 }
 

@@ -116,3 +116,49 @@ func TestPollerSurvivesAPanicInADatagramsHandling(t *testing.T) {
 		}
 	}
 }
+
+// A busy poller holding a shared (WebRTC) socket next to SIP legs hands
+// the shared socket to an idle poller; the legs stay, and the shared
+// socket's datagrams keep arriving from its new poller.
+func TestBusyPollerShedsItsSharedSocket(t *testing.T) {
+	ps := newPollers(2)
+	shared, leg := listenOn(t, "127.0.0.1:0"), listenOn(t, "127.0.0.1:0")
+	got := make(chan string, 4)
+	if !pollWith(ps[:1], shared, NewRecvBatch(4, MTU+1), func(b []byte, _ netip.AddrPort) { got <- string(b) }) ||
+		!pollWith(ps[:1], leg, nil, func([]byte, netip.AddrPort) {}) {
+		t.Fatal("not polled")
+	}
+	t.Cleanup(func() { unpollUDP(ps, shared); unpollUDP(ps, leg) })
+	tx := listenOn(t, "127.0.0.1:0")
+	send := func(m string) {
+		t.Helper()
+		if _, err := tx.WriteToUDPAddrPort([]byte(m), shared.LocalAddr().(*net.UDPAddr).AddrPort()); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case g := <-got:
+			if g != m {
+				t.Fatalf("got %q, want %q", g, m)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%q never arrived", m)
+		}
+	}
+	send("before")
+
+	ps[0].shed(time.Now().UnixNano())
+	holds := func(p *poller, c *net.UDPConn) bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, s := range p.socks {
+			if s.conn == c {
+				return true
+			}
+		}
+		return false
+	}
+	if holds(ps[0], shared) || !holds(ps[1], shared) || !holds(ps[0], leg) {
+		t.Fatal("the shared socket did not move to the idle poller alone")
+	}
+	send("after")
+}
