@@ -14,8 +14,10 @@
 // # Concurrency
 //
 // API is safe for concurrent use, and so are an endpoint's signalling
-// methods. Lite: one read goroutine per shared socket, owned by the API,
-// decrypts and delivers every session's media inline (an ICE-TCP
+// methods. Lite: the media pollers (rtpio.PollUDP) read the shared
+// sockets (elsewhere than Linux, a read goroutine per socket owned by
+// the API) and decrypt and deliver every session's media inline; one
+// socket is read by one poller at a time (an ICE-TCP
 // connection has a reader and a writer of its own); a session has a
 // goroutine only during its DTLS handshake and while it plays DTMF, and
 // receives under its own lock, since during a path change two readers

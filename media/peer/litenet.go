@@ -17,15 +17,19 @@ import (
 
 // liteNet is the server's side of every agent session's transport as an
 // ICE-lite agent (RFC 8445 §2.5): the shared UDP sockets (and the ICE-TCP
-// listener), one read goroutine per socket, and the tables that route a
-// datagram to its session. A session costs no goroutine of its own once
-// its DTLS handshake is done: the socket's reader checks STUN, decrypts
-// SRTP and hands the frame to the session's rtpio.Reader inline, and the
+// listener), their readers, and the tables that route a datagram to its
+// session. A socket is read by a media poller (rtpio.PollUDP, with the
+// SIP legs' sockets), or where there are none by a read goroutine of
+// liteNet's. A session costs no goroutine of its own once its DTLS
+// handshake is done: the socket's reader checks STUN, decrypts SRTP and
+// hands the frame to the session's rtpio.Reader inline, and the
 // session's writer encrypts and sends from whichever goroutine writes.
 //
-// Concurrency: the tables are guarded by mu; a socket's read loop is the
-// only reader of its socket; writes go straight to the sockets from any
-// goroutine. The loops are owned by liteNet and end with close.
+// Concurrency: the tables are guarded by mu; one reader at a time per
+// socket (a poller may hand a socket to another between its rounds);
+// writes go straight to the sockets from any goroutine. close stops the
+// polling, closes the sockets (waiting for a datagram in hand) and ends
+// the read loops.
 type liteNet struct {
 	log   *slog.Logger
 	socks []*liteSock
