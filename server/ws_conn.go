@@ -53,7 +53,7 @@ type wsConn struct {
 	out        chan []byte
 	feeds      chan feedSource // buffered(1): the session the pump forwards
 	stop       chan struct{}   // closed once a close has been requested
-	readerDone chan struct{} // closed by the handler when it stops reading
+	readerDone chan struct{}   // closed by the handler when it stops reading
 	pumpDone   chan struct{}
 
 	closeOnce sync.Once
