@@ -42,23 +42,10 @@ func (s *Service) watchLostNodes() {
 	if !ok {
 		return
 	}
-	s.bg.Go(func() {
-		t := time.NewTicker(LiveHeartbeat)
-		defer t.Stop()
-		for {
-			select {
-			case <-s.ctx.Done():
-				return
-			case <-t.C:
-				s.sweepLostNodes(st)
-			}
-		}
-	})
+	s.bg.Go(func() { s.every(LiveHeartbeat, func(ctx context.Context) { s.sweepLostNodes(ctx, st) }) })
 }
 
-func (s *Service) sweepLostNodes(st NodeLossStore) {
-	ctx, cancel := context.WithTimeout(s.ctx, LiveHeartbeat)
-	defer cancel()
+func (s *Service) sweepLostNodes(ctx context.Context, st NodeLossStore) {
 	before := time.Now().UTC().Add(-LostAfter)
 	nodes, err := st.LostNodes(ctx, before)
 	if err != nil {

@@ -37,7 +37,7 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	s.beat = make(chan struct{})
 	go s.heartbeat()
-	s.bg.Go(s.accessRefresher)
+	s.bg.Go(func() { s.every(s.access.ttl/2, s.refreshAccess) })
 	return nil
 }
 
@@ -171,10 +171,10 @@ func signedOutAt(p AgentStatusChange, when time.Time, why EndReason) *AgentStatu
 	}
 }
 
-// heartbeat refreshes the live calls' SeenAt until Close.
-func (s *Service) heartbeat() {
-	defer close(s.beat)
-	t := time.NewTicker(LiveHeartbeat)
+// every calls fn every d, each time with a context that ends after d
+// or with the service, until the service closes.
+func (s *Service) every(d time.Duration, fn func(ctx context.Context)) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
@@ -182,16 +182,26 @@ func (s *Service) heartbeat() {
 			return
 		case <-t.C:
 		}
-		s.mu.Lock()
-		ids := make([]string, 0, len(s.calls))
-		for id := range s.calls {
-			ids = append(ids, id)
-		}
-		s.mu.Unlock()
-		ctx, cancel := context.WithTimeout(s.ctx, LiveHeartbeat)
-		if err := s.store.TouchLiveCalls(ctx, ids, time.Now().UTC()); err != nil && s.ctx.Err() == nil {
-			s.log.Warn("live calls' heartbeat not stored", "err", err)
-		}
+		ctx, cancel := context.WithTimeout(s.ctx, d)
+		fn(ctx)
 		cancel()
+	}
+}
+
+// heartbeat refreshes the live calls' SeenAt until Close.
+func (s *Service) heartbeat() {
+	defer close(s.beat)
+	s.every(LiveHeartbeat, s.touchLiveCalls)
+}
+
+func (s *Service) touchLiveCalls(ctx context.Context) {
+	s.mu.Lock()
+	ids := make([]string, 0, len(s.calls))
+	for id := range s.calls {
+		ids = append(ids, id)
+	}
+	s.mu.Unlock()
+	if err := s.store.TouchLiveCalls(ctx, ids, time.Now().UTC()); err != nil && s.ctx.Err() == nil {
+		s.log.Warn("live calls' heartbeat not stored", "err", err)
 	}
 }

@@ -164,7 +164,7 @@ func (s *Service) currentUser(ctx context.Context, tenantID, userID string) (*Us
 }
 
 // refreshAccess reads the users of every open agent session into the
-// access cache, one query per tenant, so that the websockets' periodic
+// access cache (twice per AccessCacheTTL, from Start), one query per tenant, so that the websockets' periodic
 // rechecks (each AuthRecheck) find their rows fresh instead of reading
 // one each: at 200 signed-in agents that was about 100 reads a second,
 // the largest part of an idle agent's cost.
@@ -195,24 +195,6 @@ func (s *Service) refreshAccess(ctx context.Context) {
 				s.access.put(agentKey{tenant, id}, accessEntry{at: at}, gen)
 			}
 		}
-	}
-}
-
-// accessRefresher runs refreshAccess twice per cache lifetime until the
-// service closes, so an open session's row never expires between its
-// rechecks.
-func (s *Service) accessRefresher() {
-	t := time.NewTicker(s.access.ttl / 2)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-t.C:
-		}
-		ctx, cancel := context.WithTimeout(s.ctx, s.access.ttl)
-		s.refreshAccess(ctx)
-		cancel()
 	}
 }
 
