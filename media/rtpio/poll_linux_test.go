@@ -106,14 +106,20 @@ func TestPollerSurvivesAPanicInADatagramsHandling(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"before", "after"} {
-		select {
-		case m := <-got:
-			if m != want {
-				t.Fatalf("got %q, want %q", m, want)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatalf("%q never arrived", want)
+		expectDatagram(t, got, want)
+	}
+}
+
+// expectDatagram waits for the next datagram a poller handed on.
+func expectDatagram(t *testing.T, got <-chan string, want string) {
+	t.Helper()
+	select {
+	case m := <-got:
+		if m != want {
+			t.Fatalf("got %q, want %q", m, want)
 		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%q never arrived", want)
 	}
 }
 
@@ -135,14 +141,7 @@ func TestBusyPollerShedsItsSharedSocket(t *testing.T) {
 		if _, err := tx.WriteToUDPAddrPort([]byte(m), shared.LocalAddr().(*net.UDPAddr).AddrPort()); err != nil {
 			t.Fatal(err)
 		}
-		select {
-		case g := <-got:
-			if g != m {
-				t.Fatalf("got %q, want %q", g, m)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatalf("%q never arrived", m)
-		}
+		expectDatagram(t, got, m)
 	}
 	send("before")
 
