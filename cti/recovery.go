@@ -37,7 +37,7 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	s.beat = make(chan struct{})
 	go s.heartbeat()
-	s.bg.Go(func() { s.every(s.access.ttl/2, s.refreshAccess) })
+	s.bg.Go(func() { s.every(max(s.access.ttl/2, time.Millisecond), s.refreshAccess) })
 	return nil
 }
 
