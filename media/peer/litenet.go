@@ -46,7 +46,7 @@ type liteNet struct {
 // liteSock is one shared UDP socket, on one local address.
 type liteSock struct {
 	conn udpSocket
-	out  *rtpio.RawUDP // conn, for the sessions' RTP (nil: through conn)
+	out  *rtpio.RawUDP // conn, for sending
 	// polled is conn when the media pollers read it (else a read loop does).
 	polled pollableSocket
 	ip     netip.Addr
@@ -57,7 +57,6 @@ type liteSock struct {
 // Linux, the plain socket elsewhere.
 type udpSocket interface {
 	ReadFromAddrPort(p []byte) (int, netip.AddrPort, error)
-	WriteToAddrPort(p []byte, ap netip.AddrPort) (int, error)
 	LocalAddr() net.Addr
 	Close() error
 }
@@ -302,15 +301,14 @@ func (n *liteNet) send(p *pathKey, b []byte) error {
 	if p.tcp != nil {
 		return p.tcp.write(b)
 	}
-	_, err := p.sock.conn.WriteToAddrPort(b, p.addr)
-	return err
+	return p.sock.out.Send(b, p.addr)
 }
 
 // sendRTP is send for a session's media, with the session's sender
 // (under its lock) on UDP.
 func (n *liteNet) sendRTP(p *pathKey, b []byte, s *rtpio.Sender) error {
-	if p.tcp != nil || p.sock.out == nil {
-		return n.send(p, b)
+	if p.tcp != nil {
+		return p.tcp.write(b)
 	}
 	return s.Send(p.sock.out, b, p.addr)
 }
@@ -433,10 +431,6 @@ type plainUDP struct{ *net.UDPConn }
 
 func (p plainUDP) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
 	return p.ReadFromUDPAddrPort(b)
-}
-
-func (p plainUDP) WriteToAddrPort(b []byte, ap netip.AddrPort) (int, error) {
-	return p.WriteToUDPAddrPort(b, ap)
 }
 
 // stale is how long a session's path may be silent before a check from

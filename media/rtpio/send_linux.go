@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -28,27 +29,39 @@ type RawUDP struct {
 	conn *net.UDPConn
 	rc   syscall.RawConn
 	v6   bool // AF_INET6: IPv4 destinations go as mapped addresses
+
+	mu sync.Mutex // for Send: occasional senders share one scratch
+	s  Sender
 }
 
-// NewRawUDP wraps c; nil if its descriptor cannot be had (then send
-// with c itself).
+// Send sends b to to, for senders without a Sender of their own (STUN
+// answers, RTCP reports): they are few, so they share the socket's.
+func (u *RawUDP) Send(b []byte, to netip.AddrPort) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.s.Send(u, b, to)
+}
+
+// NewRawUDP wraps c. If its descriptor cannot be had, sends go through
+// c itself.
 func NewRawUDP(c *net.UDPConn) *RawUDP {
+	u := &RawUDP{conn: c}
 	rc, err := c.SyscallConn()
 	if err != nil {
-		return nil
+		return u
 	}
 	var sa unix.Sockaddr
 	if cerr := rc.Control(func(fd uintptr) { sa, err = unix.Getsockname(int(fd)) }); cerr != nil || err != nil {
-		return nil
+		return u
 	}
-	u := &RawUDP{conn: c, rc: rc}
 	switch sa.(type) {
 	case *unix.SockaddrInet4:
 	case *unix.SockaddrInet6:
 		u.v6 = true
 	default:
-		return nil
+		return u
 	}
+	u.rc = rc
 	return u
 }
 
@@ -70,7 +83,7 @@ type Sender struct {
 // IPv6 address with a zone, or a family the socket does not have, which
 // the net package then reports).
 func (s *Sender) Send(u *RawUDP, b []byte, to netip.AddrPort) error {
-	if len(b) == 0 || !s.address(u.v6, to) {
+	if u.rc == nil || len(b) == 0 || !s.address(u.v6, to) {
 		_, err := u.conn.WriteToUDPAddrPort(b, to)
 		return err
 	}

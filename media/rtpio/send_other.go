@@ -11,6 +11,12 @@ import (
 // it sends through the net package.
 type RawUDP struct{ conn *net.UDPConn }
 
+// Send sends b to to.
+func (u *RawUDP) Send(b []byte, to netip.AddrPort) error {
+	_, err := u.conn.WriteToUDPAddrPort(b, to)
+	return err
+}
+
 // NewRawUDP wraps c.
 func NewRawUDP(c *net.UDPConn) *RawUDP { return &RawUDP{conn: c} }
 

@@ -55,10 +55,11 @@ type UDPLeg struct {
 type sockets struct {
 	rtp, rtcp *net.UDPConn
 	rtpOut    *RawUDP // rtp, for the relay's sends
+	rtcpOut   *RawUDP // rtcp, for the reports
 }
 
 func newSockets(rtp, rtcp *net.UDPConn) *sockets {
-	return &sockets{rtp: rtp, rtcp: rtcp, rtpOut: NewRawUDP(rtp)}
+	return &sockets{rtp: rtp, rtcp: rtcp, rtpOut: NewRawUDP(rtp), rtcpOut: NewRawUDP(rtcp)}
 }
 
 // ErrLegClosed is returned by Attach on a leg that was closed first.
@@ -306,10 +307,6 @@ func (l *UDPLeg) send(h *rtp.Header, payload []byte) error {
 	}
 	n += copy(l.wbuf[n:], payload)
 	l.octetsSent.Add(uint64(len(payload)))
-	if s.rtpOut == nil {
-		_, err = s.rtp.WriteToUDPAddrPort(l.wbuf[:n], *r)
-		return err
-	}
 	return l.sender.Send(s.rtpOut, l.wbuf[:n], *r)
 }
 
@@ -346,7 +343,7 @@ func (l *UDPLeg) SendReport(now time.Time) {
 	if err != nil {
 		return
 	}
-	_, _ = s.rtcp.WriteToUDPAddrPort(b, netip.AddrPortFrom(r.Addr(), r.Port()+1))
+	_ = s.rtcpOut.Send(b, netip.AddrPortFrom(r.Addr(), r.Port()+1))
 }
 
 // RTCPStats returns what the far end's RTCP says about our stream.
