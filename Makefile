@@ -76,7 +76,9 @@ test-cluster: build
 	RB_BIN=$(BIN) $(GO) test -tags cluster -race -count=1 -timeout 10m -run '^TestCluster' .
 
 lint:
-	@unformatted=$$("$$($(GO) env GOROOT)/bin/gofmt" -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	@files=$$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path '*/node_modules/*'); \
+	unformatted=$$([ -z "$$files" ] || "$$($(GO) env GOROOT)/bin/gofmt" -l $$files); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(GO) run $(STATICCHECK) $(PKGS)
 
