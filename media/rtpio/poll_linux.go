@@ -18,12 +18,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// poller reads many SIP legs' UDP sockets from one goroutine with epoll,
-// and hands each datagram to its leg inline. A goroutine per socket
-// would cost a stack per call and a wake-up (futex, scheduler, netpoll)
-// per packet; here one epoll_wait returns every socket with data and
-// the packets are read and relayed in a row. RTP sockets are spread over
-// one poller per CPU (the relay runs on them), RTCP sockets share one.
+// poller reads many UDP sockets from one goroutine with epoll — SIP
+// legs' and the shared WebRTC sockets (PollUDP) — and hands each
+// datagram to its owner inline. A goroutine per socket would cost a
+// stack per call and a wake-up (futex, scheduler, netpoll) per packet;
+// here one epoll_wait returns every socket with data and the packets are
+// read and relayed in a row. There is one RTP poller per CPU (the relay
+// runs on them), filled in turn (pick, shed); RTCP sockets share one.
 // A poller's goroutine runs only while it has sockets, so none outlives
 // the last leg.
 //
