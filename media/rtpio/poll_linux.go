@@ -31,8 +31,10 @@ import (
 // Concurrency: add and remove may be called from any goroutine. The
 // loop reads a socket only inside its RawConn's Control, which keeps the
 // net package from closing it (and its descriptor from being reused)
-// meanwhile. Each socket is read by one poller only, so a leg's read
-// state stays with one goroutine, as it was with a read loop per leg.
+// meanwhile. Each socket is read by one poller at a time, so a leg's
+// read state stays with one goroutine, as it was with a read loop per
+// leg; shed hands a shared socket on between its poller's rounds, and
+// pollMove keeps a remove from racing that hand-over.
 type poller struct {
 	mu      sync.Mutex
 	epfd    int // valid while running
