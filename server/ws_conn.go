@@ -90,9 +90,8 @@ func (c *wsConn) send(msg *wsproto.Message) bool { return c.enqueue(msg, true) }
 func (c *wsConn) trySend(msg *wsproto.Message) { c.enqueue(msg, false) }
 
 func (c *wsConn) enqueue(msg *wsproto.Message, wait bool) bool {
-	b, err := json.Marshal(msg)
-	if err != nil {
-		c.log.Error("encoding websocket message", "type", msg.Type, "err", err)
+	b, ok := c.encode(msg)
+	if !ok {
 		return false
 	}
 	select {
@@ -198,12 +197,19 @@ func (c *wsConn) pump() {
 
 // writeMessage writes msg at once; only the pump may call it.
 func (c *wsConn) writeMessage(msg *wsproto.Message) bool {
+	b, ok := c.encode(msg)
+	return ok && c.write(b)
+}
+
+// encode marshals msg; a failure is our bug, logged, and the message
+// not sent.
+func (c *wsConn) encode(msg *wsproto.Message) ([]byte, bool) {
 	b, err := json.Marshal(msg)
 	if err != nil {
 		c.log.Error("encoding websocket message", "type", msg.Type, "err", err)
-		return false
+		return nil, false
 	}
-	return c.write(b)
+	return b, true
 }
 
 // setFeed hands the pump an agent session's events to write (once).

@@ -7,10 +7,9 @@ import (
 	"github.com/ringbridge/ringbridge/server/wsproto"
 )
 
-// forward relays the session's events to the client until the connection
-// closes or the session ends, and checks every AuthRecheck that the user
-// may still be signed in. It runs on its own goroutine.
-// feedSource is an agent session as the pump forwards it.
+// feedSource is an agent session as the pump forwards it: its events
+// until the connection closes or the session ends, and a recheck every
+// AuthRecheck that the user may still be signed in.
 type feedSource interface {
 	events() <-chan *cti.AgentEvent
 	sessionDone() <-chan struct{}
@@ -67,9 +66,6 @@ func (a *agentConn) events() <-chan *cti.AgentEvent { return a.sess.Events() }
 func (a *agentConn) sessionDone() <-chan struct{}   { return a.sess.Done() }
 func (a *agentConn) recheckEvery() time.Duration    { return a.srv.cfg.AuthRecheck }
 func (a *agentConn) forwarded()                     { a.fwdOnce.Do(func() { close(a.fwdDone) }) }
-func (a *agentConn) recheck(send func(*wsproto.Message) bool) bool {
-	return a.stillAllowed(send)
-}
 
 // relay sends one event and reports whether forwarding should go on.
 func (a *agentConn) relay(ev *cti.AgentEvent, send func(*wsproto.Message) bool) bool {
@@ -179,10 +175,10 @@ func candidateFromWire(c *wsproto.ICECandidate) cti.ICECandidate {
 	}
 }
 
-// stillAllowed re-checks the connection's user. A store error is logged
+// recheck re-checks the connection's user. A store error is logged
 // and the connection kept: a database hiccup must not sign every agent
 // out; the next tick checks again.
-func (a *agentConn) stillAllowed(send func(*wsproto.Message) bool) bool {
+func (a *agentConn) recheck(send func(*wsproto.Message) bool) bool {
 	err := a.srv.svc.CheckAccess(a.ctx, a.principal)
 	switch {
 	case err == nil:
