@@ -456,7 +456,7 @@ func (e *liteEndpoint) writeRTP(h *rtp.Header, payload []byte) error {
 	if err != nil {
 		return fmt.Errorf("srtp: %w", err)
 	}
-	if err := e.net.sendRTP(p, out, &e.sender); err != nil {
+	if err := e.net.send(p, out, &e.sender); err != nil {
 		return err
 	}
 	e.octets.Add(uint64(len(payload)))
@@ -489,7 +489,7 @@ func (e *liteEndpoint) sendReport(now time.Time) {
 	if err != nil {
 		return
 	}
-	_ = e.net.sendRTP(p, out, &e.sender)
+	_ = e.net.send(p, out, &e.sender)
 }
 
 // checkSilence moves the state to disconnected, failed or back to

@@ -296,21 +296,17 @@ func (n *liteNet) lookup(p pathKey) *route {
 	return rt
 }
 
-// send writes one packet on a path.
-func (n *liteNet) send(p *pathKey, b []byte) error {
-	if p.tcp != nil {
+// send writes one packet on a path. A session's media passes the
+// session's sender (used under the session's lock); the occasional
+// senders (STUN answers, DTLS) pass nil and share the socket's.
+func (n *liteNet) send(p *pathKey, b []byte, s *rtpio.Sender) error {
+	switch {
+	case p.tcp != nil:
 		return p.tcp.write(b)
+	case s != nil:
+		return s.Send(p.sock.out, b, p.addr)
 	}
 	return p.sock.out.Send(b, p.addr)
-}
-
-// sendRTP is send for a session's media, with the session's sender
-// (under its lock) on UDP.
-func (n *liteNet) sendRTP(p *pathKey, b []byte, s *rtpio.Sender) error {
-	if p.tcp != nil {
-		return p.tcp.write(b)
-	}
-	return s.Send(p.sock.out, b, p.addr)
 }
 
 // register makes ufrag/pwd answer for ep.

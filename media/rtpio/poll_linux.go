@@ -54,9 +54,12 @@ type polled struct {
 	rc    syscall.RawConn
 	on    func(b []byte, from netip.AddrPort)
 	batch *RecvBatch // nil: the poller's own (pollBatch datagrams of MTU)
-	// shared: many calls' packets arrive on it (a WebRTC socket); see shed
-	shared bool
 }
+
+// shared reports whether many calls' packets arrive on the socket: the
+// WebRTC sockets, the ones PollUDP brings with a batch of their own
+// (see shed).
+func (s *polled) shared() bool { return s.batch != nil }
 
 var (
 	rtpPollers  = newPollers(runtime.GOMAXPROCS(0))
@@ -95,7 +98,7 @@ func pollWith(ps []*poller, conn *net.UDPConn, batch *RecvBatch, on func([]byte,
 	if !ok {
 		return false
 	}
-	return pick(ps).add(fd, &polled{conn: conn, rc: rc, on: on, batch: batch, shared: batch != nil})
+	return pick(ps).add(fd, &polled{conn: conn, rc: rc, on: on, batch: batch})
 }
 
 // pick is the poller a new socket goes to: the first one that is busy
@@ -169,7 +172,7 @@ func (p *poller) shed(now int64) {
 	var fds []int32
 	legs := 0
 	for fd, s := range p.socks {
-		if s.shared {
+		if s.shared() {
 			moving, fds = append(moving, s), append(fds, fd)
 		} else {
 			legs++
