@@ -114,7 +114,9 @@ type server struct {
 }
 
 // profiles saves the server's heap, goroutine and a 10 s CPU profile into
-// dir as n<N>-heap.pb.gz, n<N>-goroutine.txt and n<N>-cpu.pb.gz.
+// dir as n<N>-heap.pb.gz, n<N>-heap.txt, n<N>-goroutine.txt and
+// n<N>-cpu.pb.gz, and what was allocated during those 10 s as
+// n<N>-allocs.pb.gz.
 func (s *server) profiles(ctx context.Context, dir string, n int) error {
 	if s.pprofAddr == "" {
 		return errors.New("the server was started without pprof")
@@ -140,10 +142,15 @@ func (s *server) profiles(ctx context.Context, dir string, n int) error {
 		_, err = io.Copy(f, res.Body)
 		return err
 	}
+	// The CPU profile and the allocations over the same 10 s.
+	allocs := make(chan error, 1)
+	go func() { allocs <- get("/debug/pprof/allocs?seconds=10", "allocs.pb.gz") }()
 	return errors.Join(
 		get("/debug/pprof/heap", "heap.pb.gz"),
+		get("/debug/pprof/heap?debug=1", "heap.txt"), // ends with the runtime's memory statistics
 		get("/debug/pprof/goroutine?debug=1", "goroutine.txt"),
 		get("/debug/pprof/profile?seconds=10", "cpu.pb.gz"),
+		<-allocs,
 	)
 }
 

@@ -228,6 +228,10 @@ func New(cfg Config, svc *cti.Service, reg *prometheus.Registry, log *slog.Logge
 		// Shutdown waits for keep-alive connections to go idle; a bound
 		// keeps it from waiting on a browser that never sends again.
 		IdleTimeout: 60 * time.Second,
+		// An agent's websocket would otherwise keep the HTTP reader's
+		// 4 KiB buffer for the session's life (a hijacked connection
+		// inherits it), beside the websocket's own.
+		ReduceMemoryUsage: true,
 	})
 	s.app.Server().HeaderReceived = s.bodyLimitFor
 	s.routes(reg)

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pion/dtls/v3"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/report"
@@ -71,6 +72,9 @@ type ClientOptions struct {
 	// (default 1 s, which tests want; Chrome sends audio reports about
 	// every 5 s, which the benchmark uses).
 	ReportInterval time.Duration
+	// SRTPProfiles limits the SRTP profiles the client offers in DTLS
+	// (default pion's, which prefer AES-GCM as browsers do).
+	SRTPProfiles []dtls.SRTPProtectionProfile
 }
 
 // ICEServer is one STUN or TURN server for a client.
@@ -116,6 +120,9 @@ func NewClientAPIWith(opts ClientOptions) (*ClientAPI, error) {
 	}
 	se := webrtc.SettingEngine{}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	if len(opts.SRTPProfiles) > 0 {
+		se.SetSRTPProtectionProfiles(opts.SRTPProfiles...)
+	}
 	if opts.TCP {
 		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeTCP4})
 	} else {

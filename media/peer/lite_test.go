@@ -3,6 +3,7 @@ package peer
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/dtls/v3"
 	"github.com/pion/stun/v4"
 	"github.com/ringbridge/ringbridge/cti"
 	"github.com/ringbridge/ringbridge/media/rtpio"
@@ -180,6 +182,34 @@ func TestLiteAudioBothWaysAndICERestart(t *testing.T) {
 	stMu <- struct{}{}
 	if !strings.HasPrefix(got, "connecting,connected") {
 		t.Errorf("states %q, want connecting then connected", got)
+	}
+}
+
+// Every SRTP profile the server accepts carries audio both ways: the
+// server marshals and encrypts each packet in one buffer, which each
+// profile's cipher must allow.
+func TestLiteAudioOnEverySRTPProfile(t *testing.T) {
+	api := liteServer(t, Config{})
+	for profile := range srtpProfiles {
+		t.Run(fmt.Sprintf("%#04x", uint16(profile)), func(t *testing.T) {
+			capi, err := NewClientAPIWith(ClientOptions{SRTPProfiles: []dtls.SRTPProtectionProfile{profile}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ep, c := connect(t, api, capi, cti.AgentEndpointEvents{})
+			atServer := clientSends(ep, c, 0x55)
+			var atClient atomic.Int64
+			c.OnAudio(func(p []byte) {
+				if len(p) == 160 && p[0] == 0x2a {
+					atClient.Add(1)
+				}
+			})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go pump(ctx, ep.Writer(), 0x2a)
+			waitCount(t, "client → server", atServer.n.Load, 10)
+			waitCount(t, "server → client", atClient.Load, 10)
+		})
 	}
 }
 

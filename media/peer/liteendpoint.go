@@ -63,8 +63,9 @@ type liteEndpoint struct {
 	// lastPathRecv when it last did on the current path.
 	lastRecv, lastPathRecv atomic.Int64
 
-	encMu  sync.Mutex // guards keys.enc and the send buffers
-	plain  []byte
+	encMu sync.Mutex // guards keys.enc and the send buffer
+	// cipher is where a packet is marshalled and then encrypted in place
+	// (SRTP's ciphers allow it): one buffer per session instead of two.
 	cipher []byte
 	encHdr rtp.Header
 	sender rtpio.Sender
@@ -102,7 +103,6 @@ func (a *API) newLiteEndpoint(id string, ev cti.AgentEndpointEvents) (*liteEndpo
 	e := &liteEndpoint{
 		id: id, api: a, net: a.lite, log: a.log, ev: ev,
 		reader: rtpio.NewReader(pcmuFormat),
-		plain:  make([]byte, rtpio.MTU),
 		cipher: make([]byte, rtpio.MTU+64),
 		ctx:    ctx, cancel: cancel,
 	}
@@ -435,8 +435,8 @@ func (e *liteEndpoint) sawSRTP() {
 
 var errNoPath = errors.New("agent media path not established")
 
-// writeRTP is the writer's output: encrypt into the session's buffer and
-// send on the current path, without allocating.
+// writeRTP is the writer's output: marshal and encrypt in the session's
+// buffer and send on the current path, without allocating.
 func (e *liteEndpoint) writeRTP(h *rtp.Header, payload []byte) error {
 	k, p := e.keys.Load(), e.path.Load()
 	if k == nil || p == nil {
@@ -444,15 +444,15 @@ func (e *liteEndpoint) writeRTP(h *rtp.Header, payload []byte) error {
 	}
 	e.encMu.Lock()
 	defer e.encMu.Unlock()
-	n, err := h.MarshalTo(e.plain)
+	n, err := h.MarshalTo(e.cipher[:rtpio.MTU])
 	if err != nil {
 		return fmt.Errorf("rtp header: %w", err)
 	}
-	if n+len(payload) > len(e.plain) {
+	if n+len(payload) > rtpio.MTU {
 		return errors.New("rtp packet too long")
 	}
-	n += copy(e.plain[n:], payload)
-	out, err := k.enc.EncryptRTP(e.cipher[:0], e.plain[:n], &e.encHdr)
+	n += copy(e.cipher[n:], payload)
+	out, err := k.enc.EncryptRTP(e.cipher[:0], e.cipher[:n], &e.encHdr)
 	if err != nil {
 		return fmt.Errorf("srtp: %w", err)
 	}
