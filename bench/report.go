@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"text/tabwriter"
 )
@@ -31,13 +32,16 @@ type levelResult struct {
 
 	HoldSeconds      float64 `json:"holdSeconds"`
 	CPUPerCallSecond float64 `json:"serverCpuSecondsPerCallSecond"`
-	ServerCores      float64 `json:"serverCores"`
-	GeneratorCores   float64 `json:"generatorCores"`
-	OtherCores       float64 `json:"otherProcessesCores"`
-	KernelIRQCores   float64 `json:"kernelIrqCores"`
-	StealCores       float64 `json:"stealCores"`
-	IdleCores        float64 `json:"idleCores"`
-	OtherCoresBefore float64 `json:"otherProcessesCoresBefore"`
+	// CPURuns is every run's CPU per call-second with -repeat (the
+	// reported run is the median's).
+	CPURuns          []float64 `json:"serverCpuSecondsPerCallSecondRuns,omitempty"`
+	ServerCores      float64   `json:"serverCores"`
+	GeneratorCores   float64   `json:"generatorCores"`
+	OtherCores       float64   `json:"otherProcessesCores"`
+	KernelIRQCores   float64   `json:"kernelIrqCores"`
+	StealCores       float64   `json:"stealCores"`
+	IdleCores        float64   `json:"idleCores"`
+	OtherCoresBefore float64   `json:"otherProcessesCoresBefore"`
 
 	AgentFramesPerCallSecond float64 `json:"agentFramesPerCallSecond"` // nominal 50
 
@@ -221,6 +225,12 @@ func printReport(w io.Writer, res *results) {
 		return fmt.Sprintf("%.1f/%.1f", l.DialToAudioNet.P50, l.DialToAudioNet.P99)
 	})
 	row("server CPU-s/call-s", func(l levelResult) string { return fmt.Sprintf("%.5f", l.CPUPerCallSecond) })
+	row("  runs (-repeat)", func(l levelResult) string {
+		if len(l.CPURuns) == 0 {
+			return "1"
+		}
+		return fmt.Sprintf("%d: %.5f-%.5f", len(l.CPURuns), slices.Min(l.CPURuns), slices.Max(l.CPURuns))
+	})
 	row("server cores (hold)", func(l levelResult) string { return fmt.Sprintf("%.2f", l.ServerCores) })
 	row("generator cores (hold)", func(l levelResult) string { return fmt.Sprintf("%.2f", l.GeneratorCores) })
 	row("kernel irq+softirq (cores)", func(l levelResult) string { return fmt.Sprintf("%.2f", l.KernelIRQCores) })
