@@ -131,6 +131,30 @@ func pump(ctx context.Context, w *rtpio.Writer, mark byte) {
 	}
 }
 
+// audioBothWays has the client send frames marked 0x55 and the
+// endpoint's writer frames marked 0x2a until the test ends, and returns
+// how many marked frames each side has decoded.
+func audioBothWays(t *testing.T, ep testEndpoint, c *Client) (atServer, atClient func() int64) {
+	sink := clientSends(ep, c, 0x55)
+	var heard atomic.Int64
+	c.OnAudio(func(p []byte) {
+		if len(p) == 160 && p[0] == 0x2a {
+			heard.Add(1)
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pump(ctx, ep.Writer(), 0x2a)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return sink.n.Load, heard.Load
+}
+
 func waitCount(t *testing.T, what string, n func() int64, want int64) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -158,24 +182,14 @@ func TestLiteAudioBothWaysAndICERestart(t *testing.T) {
 		states = append(states, s)
 		stMu <- struct{}{}
 	}})
-	atServer := clientSends(ep, c, 0x55)
-	var atClient atomic.Int64
-	c.OnAudio(func(p []byte) {
-		if len(p) == 160 && p[0] == 0x2a {
-			atClient.Add(1)
-		}
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go pump(ctx, ep.Writer(), 0x2a)
-
-	waitCount(t, "client → server", atServer.n.Load, 25)
-	waitCount(t, "server → client", atClient.Load, 25)
+	atServer, atClient := audioBothWays(t, ep, c)
+	waitCount(t, "client → server", atServer, 25)
+	waitCount(t, "server → client", atClient, 25)
 
 	negotiate(t, ep, c, true)
-	s0, c0 := atServer.n.Load(), atClient.Load()
-	waitCount(t, "client → server after the ICE restart", atServer.n.Load, s0+25)
-	waitCount(t, "server → client after the ICE restart", atClient.Load, c0+25)
+	s0, c0 := atServer(), atClient()
+	waitCount(t, "client → server after the ICE restart", atServer, s0+25)
+	waitCount(t, "server → client after the ICE restart", atClient, c0+25)
 
 	<-stMu
 	got := strings.Join(states, ",")
@@ -197,18 +211,9 @@ func TestLiteAudioOnEverySRTPProfile(t *testing.T) {
 				t.Fatal(err)
 			}
 			ep, c := connect(t, api, capi, cti.AgentEndpointEvents{})
-			atServer := clientSends(ep, c, 0x55)
-			var atClient atomic.Int64
-			c.OnAudio(func(p []byte) {
-				if len(p) == 160 && p[0] == 0x2a {
-					atClient.Add(1)
-				}
-			})
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			go pump(ctx, ep.Writer(), 0x2a)
-			waitCount(t, "client → server", atServer.n.Load, 10)
-			waitCount(t, "server → client", atClient.Load, 10)
+			atServer, atClient := audioBothWays(t, ep, c)
+			waitCount(t, "client → server", atServer, 10)
+			waitCount(t, "server → client", atClient, 10)
 		})
 	}
 }
