@@ -45,13 +45,14 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	log := newLogger(cfg.LogLevel)
 	slog.SetDefault(log)
+	gcPercent := applyGCDefault()
 	a, err := newApp(ctx, cfg, log, os.Stdout)
 	if err != nil {
 		return err
 	}
 	serveErr := a.start()
 	log.Info("ringbridge ready", "softphone", a.url()+"/", "sip", a.sipAddr().String(),
-		"webrtc_udp", a.peers.UDPPort(), "webrtc_tcp", *cfg.WebRTCTCPPort)
+		"webrtc_udp", a.peers.UDPPort(), "webrtc_tcp", *cfg.WebRTCTCPPort, "gogc", gcPercent)
 	select {
 	case err := <-serveErr:
 		a.close()
