@@ -243,6 +243,8 @@ func (e *env) runLevel(ctx context.Context, n int) (*level, levelResult, error) 
 		if reads := d.ICEReads - mh0.ICEReads; reads > 0 {
 			r.ICEDatagramsPerRead = (d.ICEDatagrams - mh0.ICEDatagrams) / reads
 		}
+		r.AllocMiBPerSec = (d.AllocBytes - mh0.AllocBytes) / mib / secs
+		r.GCsPerMinute = (d.GCs - mh0.GCs) * 60 / secs
 	}
 	if perr == nil {
 		<-prb.done

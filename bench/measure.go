@@ -208,6 +208,8 @@ type metricsSnapshot struct {
 	// goroutine stacks, heap held but idle, and of that what was given
 	// back to the OS.
 	HeapInuse, StackInuse, HeapIdle, HeapReleased float64
+	// Allocated bytes and finished collections since the start.
+	AllocBytes, GCs float64
 }
 
 func scrapeMetrics(ctx context.Context, base string) (metricsSnapshot, error) {
@@ -239,6 +241,8 @@ func scrapeMetrics(ctx context.Context, base string) (metricsSnapshot, error) {
 		"go_memstats_stack_inuse_bytes":         &m.StackInuse,
 		"go_memstats_heap_idle_bytes":           &m.HeapIdle,
 		"go_memstats_heap_released_bytes":       &m.HeapReleased,
+		"go_memstats_alloc_bytes_total":         &m.AllocBytes,
+		"go_gc_duration_seconds_count":          &m.GCs,
 	}
 	for line := range strings.SplitSeq(string(body), "\n") {
 		name, val, ok := strings.Cut(line, " ")

@@ -94,6 +94,10 @@ type levelResult struct {
 	// the shared WebRTC socket returned on average during the hold (1: no
 	// batching happened, 0: not reported).
 	ICEDatagramsPerRead float64 `json:"iceDatagramsPerRead"`
+	// AllocMiBPerSec and GCsPerMinute are the server's allocation rate
+	// and collections over the hold: what the collector's target costs.
+	AllocMiBPerSec float64 `json:"allocMiBPerSec"`
+	GCsPerMinute   float64 `json:"gcsPerMinute"`
 
 	// Receive-buffer overflows the kernel counted on each side's sockets
 	// during the hold.
@@ -277,6 +281,9 @@ func printReport(w io.Writer, res *results) {
 		return fmt.Sprintf("%.0f/%.0f", l.ServerRTPInPerSec, l.ServerRTPOutPerSec)
 	})
 	row("ICE socket datagrams per read", func(l levelResult) string { return fmt.Sprintf("%.2f", l.ICEDatagramsPerRead) })
+	row("allocated MiB/s, collections/min", func(l levelResult) string {
+		return fmt.Sprintf("%.2f, %.1f", l.AllocMiBPerSec, l.GCsPerMinute)
+	})
 	row("kernel UDP drops srv/gen", func(l levelResult) string {
 		return fmt.Sprintf("%d/%d", l.KernelDropsServer, l.KernelDropsGenerator)
 	})
