@@ -351,35 +351,33 @@ func (e *env) bestLevel(ctx context.Context, n int) (*level, levelResult, error)
 // run's CPU varies by some ±7 % on a shared machine, more than most
 // changes it is meant to judge. The last run stays open for the ramp.
 func (e *env) medianLevel(ctx context.Context, n int) (*level, levelResult, error) {
-	var runs []levelResult
-	var lv *level
-	var err error
-	for i := range max(1, e.cfg.repeat) {
-		if lv != nil {
-			lv.close()
-		}
-		var r levelResult
+	lv, r, err := e.bestLevel(ctx, n)
+	runs := []levelResult{r}
+	for i := 1; i < e.cfg.repeat && err == nil && ctx.Err() == nil; i++ {
+		logf("N=%d: run %d of %d: %.5f CPU-s per call-s", n, i, e.cfg.repeat, r.CPUPerCallSecond)
+		lv.close()
 		lv, r, err = e.bestLevel(ctx, n)
-		if err != nil || ctx.Err() != nil {
-			if len(runs) == 0 || lv != nil {
-				runs = append(runs, r)
+		if err != nil {
+			// Report the runs that finished; without an open level there is no ramp.
+			logf("N=%d: run %d of %d failed: %v", n, i+1, e.cfg.repeat, err)
+			if lv != nil {
+				lv.close()
 			}
+			lv, err = nil, nil
 			break
 		}
 		runs = append(runs, r)
-		if i+1 < e.cfg.repeat {
-			logf("N=%d: run %d of %d: %.5f CPU-s per call-s", n, i+1, e.cfg.repeat, r.CPUPerCallSecond)
-		}
+	}
+	if len(runs) == 1 {
+		return lv, runs[0], err
 	}
 	byCPU := slices.Clone(runs)
 	slices.SortFunc(byCPU, func(a, b levelResult) int { return cmp.Compare(a.CPUPerCallSecond, b.CPUPerCallSecond) })
-	r := byCPU[(len(byCPU)-1)/2]
-	if len(runs) > 1 {
-		for _, x := range runs {
-			r.CPURuns = append(r.CPURuns, x.CPUPerCallSecond)
-		}
+	med := byCPU[(len(byCPU)-1)/2]
+	for _, x := range runs {
+		med.CPURuns = append(med.CPURuns, x.CPUPerCallSecond)
 	}
-	return lv, r, err
+	return lv, med, err
 }
 
 // parallel runs f(0..n-1) on workers goroutines and waits.
