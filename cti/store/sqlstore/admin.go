@@ -201,22 +201,10 @@ func (s *Store) ListUsersPage(ctx context.Context, tenantID string, f cti.UserFi
 	if limit <= 0 {
 		limit = 50
 	}
-	rows, err := s.reader.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE `+strings.Join(where, " AND ")+
+	out, err := s.queryUsers(ctx, "list users", nil, `SELECT `+userColumns+` FROM users WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY username, id LIMIT ?`, append(args, limit+1)...)
 	if err != nil {
-		return nil, "", fmt.Errorf("store: list users: %w", err)
-	}
-	defer rows.Close()
-	out := []cti.User{}
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, "", fmt.Errorf("store: list users: %w", err)
-		}
-		out = append(out, *u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("store: list users: %w", err)
+		return nil, "", err
 	}
 	next := ""
 	if len(out) > limit {

@@ -195,22 +195,30 @@ func (s *Store) GetUserByExtension(ctx context.Context, tenantID, ext string) (*
 // ListUsers returns the tenant's users ordered by username; an unknown tenant
 // simply has none.
 func (s *Store) ListUsers(ctx context.Context, tenantID string) ([]cti.User, error) {
-	rows, err := s.reader.QueryContext(ctx,
+	return s.queryUsers(ctx, "list users", nil,
 		`SELECT `+userColumns+` FROM users WHERE tenant_id = ? ORDER BY username, id`, tenantID)
+}
+
+// queryUsers appends to out the users query returns (selecting
+// userColumns); op names the operation in errors.
+func (s *Store) queryUsers(ctx context.Context, op string, out []cti.User, query string, args ...any) ([]cti.User, error) {
+	rows, err := s.reader.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("store: list users: %w", err)
+		return nil, fmt.Errorf("store: %s: %w", op, err)
 	}
 	defer rows.Close()
-	out := []cti.User{}
+	if out == nil {
+		out = []cti.User{}
+	}
 	for rows.Next() {
 		u, err := scanUser(rows)
 		if err != nil {
-			return nil, fmt.Errorf("store: list users: %w", err)
+			return nil, fmt.Errorf("store: %s: %w", op, err)
 		}
 		out = append(out, *u)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list users: %w", err)
+		return nil, fmt.Errorf("store: %s: %w", op, err)
 	}
 	return out, nil
 }
@@ -227,23 +235,11 @@ func (s *Store) GetUsers(ctx context.Context, tenantID string, ids []string) ([]
 		for _, id := range chunk {
 			args = append(args, id)
 		}
-		rows, err := s.reader.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE tenant_id = ? AND id IN (?`+
+		var err error
+		out, err = s.queryUsers(ctx, "get users", out, `SELECT `+userColumns+` FROM users WHERE tenant_id = ? AND id IN (?`+
 			strings.Repeat(",?", len(chunk)-1)+`)`, args...)
 		if err != nil {
-			return nil, fmt.Errorf("store: get users: %w", err)
-		}
-		for rows.Next() {
-			u, err := scanUser(rows)
-			if err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("store: get users: %w", err)
-			}
-			out = append(out, *u)
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, fmt.Errorf("store: get users: %w", err)
+			return nil, err
 		}
 	}
 	return out, nil
