@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"runtime/debug"
+	"runtime/metrics"
 )
 
 // serverGCPercent is the collector's target for `serve` unless GOGC is
@@ -15,13 +16,12 @@ import (
 const serverGCPercent = 50
 
 // applyGCDefault sets serverGCPercent when the environment has no GOGC,
-// and reports the percentage in force.
+// and reports the percentage in force (-1: GOGC=off).
 func applyGCDefault() int {
-	if _, set := os.LookupEnv("GOGC"); set {
-		p := debug.SetGCPercent(100)
-		debug.SetGCPercent(p)
-		return p
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(serverGCPercent)
 	}
-	debug.SetGCPercent(serverGCPercent)
-	return serverGCPercent
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	return int(s[0].Value.Uint64())
 }
