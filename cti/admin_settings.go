@@ -135,7 +135,7 @@ func normalizeSettings(t *TenantSettings) error {
 		f.add("wrapUpSeconds", "want 0–3600")
 	}
 	for _, r := range t.AwayReasons {
-		if !labelRE.MatchString(r) || len(r) > 32 {
+		if !validLabel(r) || len(r) > 32 {
 			f.add("awayReasons", "%q: 1–32 letters, digits, spaces or . _ / -", r)
 		}
 	}
