@@ -18,11 +18,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/ringbridge/ringbridge/cti/store/sqlstore"
 	"github.com/ringbridge/ringbridge/media/peer"
 	"github.com/ringbridge/ringbridge/media/rtpio"
 	"github.com/ringbridge/ringbridge/media/trunk"
+	"github.com/ringbridge/ringbridge/server"
 )
 
 // registerMediaMetrics exposes packet counters and live legs. Labels stay
@@ -108,7 +108,7 @@ func newMetricsServer(addr string, reg *prometheus.Registry, log *slog.Logger) (
 		return nil, fmt.Errorf("metrics listen %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	mux.Handle("GET /metrics", server.MetricsHTTPHandler(reg))
 	if os.Getenv("RINGBRIDGE_PPROF") == "1" {
 		// Profiles only on the private metrics address and only when
 		// asked for: they reveal memory contents and cost CPU.

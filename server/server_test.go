@@ -46,9 +46,14 @@ func withMetricsToken(c *Config) { c.MetricsToken = testMetricsToken }
 
 func TestMetrics(t *testing.T) {
 	e := newEnv(t, withMetricsToken)
-	resp, body := e.do("GET", "/metrics", nil, "Authorization", "Bearer "+testMetricsToken)
+	// Prometheus asks for gzip; the scrape comes back plain (see
+	// metricsHandler), readable as it is.
+	resp, body := e.do("GET", "/metrics", nil, "Authorization", "Bearer "+testMetricsToken, "Accept-Encoding", "gzip")
 	if resp.StatusCode != 200 {
 		t.Fatalf("metrics: %d", resp.StatusCode)
+	}
+	if ce := resp.Header.Get("Content-Encoding"); ce != "" {
+		t.Errorf("metrics Content-Encoding %q; want none", ce)
 	}
 	for _, want := range []string{
 		"ringbridge_active_calls 0",
