@@ -81,6 +81,11 @@ func (e *env) runLevel(ctx context.Context, n int) (*level, levelResult, error) 
 	base, _ := readProc(pid)
 	m0, _ := scrapeMetrics(ctx, srv.base)
 	r.RSSBaselineMiB, r.ThreadsBaseline, r.GoroutinesBaseline = float64(base.RSS)/mib, base.Threads, m0.Goroutines
+	if e.cfg.pprofDir != "" {
+		if err := srv.baseProfile(ctx, e.cfg.pprofDir, n); err != nil {
+			logf("N=%d: base profile: %v", n, err)
+		}
+	}
 
 	// Every agent signs in over REST to the measured process, as at the
 	// start of a shift, a couple at a time. Each login is an argon2id

@@ -116,7 +116,7 @@ type server struct {
 // profiles saves the server's heap, goroutine and a 10 s CPU profile into
 // dir as n<N>-heap.pb.gz, n<N>-heap.txt, n<N>-goroutine.txt and
 // n<N>-cpu.pb.gz, and what was allocated during those 10 s as
-// n<N>-allocs.pb.gz.
+// n<N>-allocs.pb.gz (baseProfile saved the heap before the logins).
 func (s *server) profiles(ctx context.Context, dir string, n int) error {
 	if s.pprofAddr == "" {
 		return errors.New("the server was started without pprof")
@@ -124,34 +124,52 @@ func (s *server) profiles(ctx context.Context, dir string, n int) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	get := func(path, file string) error {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.pprofAddr+path, nil)
-		res, err := (&http.Client{Timeout: time.Minute}).Do(req)
-		if err != nil {
-			return err
-		}
-		defer res.Body.Close()
-		if res.StatusCode != http.StatusOK {
-			return fmt.Errorf("%s: %s", path, res.Status)
-		}
-		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("n%d-%s", n, file)))
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		_, err = io.Copy(f, res.Body)
-		return err
-	}
 	// The CPU profile and the allocations over the same 10 s.
 	allocs := make(chan error, 1)
-	go func() { allocs <- get("/debug/pprof/allocs?seconds=10", "allocs.pb.gz") }()
+	go func() { allocs <- s.profile(ctx, dir, n, "/debug/pprof/allocs?seconds=10", "allocs.pb.gz") }()
 	return errors.Join(
-		get("/debug/pprof/heap", "heap.pb.gz"),
-		get("/debug/pprof/heap?debug=1", "heap.txt"), // ends with the runtime's memory statistics
-		get("/debug/pprof/goroutine?debug=1", "goroutine.txt"),
-		get("/debug/pprof/profile?seconds=10", "cpu.pb.gz"),
+		s.profile(ctx, dir, n, "/debug/pprof/heap", "heap.pb.gz"),
+		s.profile(ctx, dir, n, "/debug/pprof/heap?debug=1", "heap.txt"), // ends with the runtime's memory statistics
+		s.profile(ctx, dir, n, "/debug/pprof/goroutine?debug=1", "goroutine.txt"),
+		s.profile(ctx, dir, n, "/debug/pprof/profile?seconds=10", "cpu.pb.gz"),
 		<-allocs,
 	)
+}
+
+// baseProfile saves the heap before any agent signs in, as
+// n<N>-heap-base.pb.gz: `go tool pprof -diff_base` against it shows
+// what the sessions and calls hold, apart from what the process holds
+// anyway.
+func (s *server) baseProfile(ctx context.Context, dir string, n int) error {
+	if s.pprofAddr == "" {
+		return errors.New("the server was started without pprof")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	// gc=1: a heap profile is as of the last collection, which this
+	// soon after the start may not have seen the start-up allocations.
+	return s.profile(ctx, dir, n, "/debug/pprof/heap?gc=1", "heap-base.pb.gz")
+}
+
+// profile saves what path serves into dir as n<N>-file.
+func (s *server) profile(ctx context.Context, dir string, n int, path, file string) error {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.pprofAddr+path, nil)
+	res, err := (&http.Client{Timeout: time.Minute}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", path, res.Status)
+	}
+	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("n%d-%s", n, file)))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, res.Body)
+	return err
 }
 
 // serverSetup is a seeded data directory and a config; start runs a
