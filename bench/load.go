@@ -230,6 +230,7 @@ func (e *env) runLevel(ctx context.Context, n int) (*level, levelResult, error) 
 		r.CPUPerCallSecond = u.serverCPU() / (u.seconds() * float64(r.Established))
 		r.RSSPerCallTotalMiB = (u.meanRSS()/mib - r.RSSBaselineMiB) / float64(r.Established)
 		r.RSSPerCallOnTopMiB = (u.meanRSS()/mib - r.RSSSessionsMiB) / float64(r.Established)
+		r.RSSFilePerCallMiB = float64(u.end.RSSFile-base.RSSFile) / mib / float64(r.Established)
 		r.GoroutinesPerCall = (peakGoroutines - r.GoroutinesSessions) / float64(r.Established)
 		r.GoroutinesPerCallTotal = (peakGoroutines - r.GoroutinesBaseline) / float64(r.Established)
 		per := func(v, v0 float64) float64 { return (v - v0) / mib / float64(r.Established) }

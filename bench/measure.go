@@ -31,6 +31,7 @@ type procSample struct {
 	At      time.Time
 	CPU     float64 // utime+stime, seconds
 	RSS     int64   // VmRSS, bytes
+	RSSFile int64   // RssFile: file-backed pages (the binary's code and data, libraries)
 	Threads int
 }
 
@@ -64,6 +65,9 @@ func readProc(pid string) (procSample, error) {
 		case strings.HasPrefix(line, "VmRSS:"):
 			kb, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
 			s.RSS = kb << 10
+		case strings.HasPrefix(line, "RssFile:"):
+			kb, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
+			s.RSSFile = kb << 10
 		case strings.HasPrefix(line, "Threads:"):
 			s.Threads, _ = strconv.Atoi(strings.Fields(line)[1])
 		}

@@ -54,6 +54,10 @@ type levelResult struct {
 	RSSHoldPeakMiB     float64 `json:"rssHoldPeakMiB"`
 	RSSPerSessionMiB   float64 `json:"rssPerSessionMiB"`
 	RSSPerCallOnTopMiB float64 `json:"rssPerCallOnTopMiB"`
+	// RSSFilePerCallMiB is the file-backed part of RSSPerCallTotalMiB:
+	// pages of the binary first touched by the calls' code, a one-time
+	// cost that is a large share at small N.
+	RSSFilePerCallMiB  float64 `json:"rssFilePerCallMiB"`
 	RSSPerCallTotalMiB float64 `json:"rssPerCallTotalMiB"`
 	RSSAfterLoginsMiB  float64 `json:"rssAfterLoginsMiB"`
 	// From the runtime's metrics at the end of the hold, over the baseline.
@@ -249,6 +253,7 @@ func printReport(w io.Writer, res *results) {
 		return fmt.Sprintf("%.0f/%.0f", l.RSSAfterLoginsMiB, l.RSSAfterCallsMiB)
 	})
 	row("RSS MiB per call (total)", func(l levelResult) string { return fmt.Sprintf("%.3f", l.RSSPerCallTotalMiB) })
+	row("  of it file-backed (binary)", func(l levelResult) string { return fmt.Sprintf("%.3f", l.RSSFilePerCallMiB) })
 	row("  heap in use / stacks", func(l levelResult) string {
 		return fmt.Sprintf("%.3f/%.3f", l.HeapInusePerCallMiB, l.StackPerCallMiB)
 	})
