@@ -33,7 +33,7 @@ var (
 )
 
 type accessEntry struct {
-	user *User // nil: the user does not exist
+	user *UserAccess // nil: the user does not exist
 	at   time.Time
 }
 
@@ -126,7 +126,7 @@ func (s *Service) Authorize(ctx context.Context, p Principal) (Principal, error)
 	return p, nil
 }
 
-func (s *Service) checkAccess(ctx context.Context, p Principal) (*User, error) {
+func (s *Service) checkAccess(ctx context.Context, p Principal) (*UserAccess, error) {
 	u, err := s.currentUser(ctx, p.TenantID, p.UserID)
 	if err != nil {
 		return nil, err
@@ -134,7 +134,7 @@ func (s *Service) checkAccess(ctx context.Context, p Principal) (*User, error) {
 	switch {
 	case u == nil:
 		return nil, ErrUserGone
-	case u.Disabled():
+	case u.Disabled:
 		return nil, ErrUserDisabled
 	case u.TokenEpoch != p.TokenEpoch:
 		return nil, ErrRevoked
@@ -144,23 +144,26 @@ func (s *Service) checkAccess(ctx context.Context, p Principal) (*User, error) {
 	return u, nil
 }
 
-// currentUser returns the user row, from the cache when fresh; nil when
-// the user does not exist.
-func (s *Service) currentUser(ctx context.Context, tenantID, userID string) (*User, error) {
+// currentUser returns the user's access, from the cache when fresh; nil
+// when the user does not exist.
+func (s *Service) currentUser(ctx context.Context, tenantID, userID string) (*UserAccess, error) {
 	k := agentKey{tenantID, userID}
 	if e, ok := s.access.get(k); ok {
 		return e.user, nil
 	}
 	gen, at := s.access.generation(), s.access.now()
+	var a *UserAccess
 	u, err := s.store.GetUser(ctx, tenantID, userID)
 	switch {
 	case ErrorKind(err) == KindNotFound:
-		u = nil
 	case err != nil:
 		return nil, fmt.Errorf("access check: %w", err)
+	default:
+		acc := u.Access()
+		a = &acc
 	}
-	s.access.put(k, accessEntry{user: u, at: at}, gen)
-	return u, nil
+	s.access.put(k, accessEntry{user: a, at: at}, gen)
+	return a, nil
 }
 
 // refreshAccess reads the users of every open agent session into the
@@ -178,7 +181,7 @@ func (s *Service) refreshAccess(ctx context.Context) {
 	s.mu.Unlock()
 	for tenant, ids := range byTenant {
 		gen, at := s.access.generation(), s.access.now()
-		users, err := s.store.GetUsers(ctx, tenant, ids)
+		users, err := s.store.GetUsersAccess(ctx, tenant, ids)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Warn("access refresh failed; sessions read their own rows", "tenant", tenant, "err", err)

@@ -98,9 +98,9 @@ func (r *readCounter) GetUser(ctx context.Context, tenantID, userID string) (*ct
 	return r.Store.GetUser(ctx, tenantID, userID)
 }
 
-func (r *readCounter) GetUsers(ctx context.Context, tenantID string, ids []string) ([]cti.User, error) {
+func (r *readCounter) GetUsersAccess(ctx context.Context, tenantID string, ids []string) ([]cti.UserAccess, error) {
 	r.many.Add(1)
-	return r.Store.GetUsers(ctx, tenantID, ids)
+	return r.Store.GetUsersAccess(ctx, tenantID, ids)
 }
 
 // Open agent sessions' users are read for their rechecks in one query

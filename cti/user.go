@@ -52,6 +52,26 @@ type User struct {
 // Disabled reports whether the account is disabled.
 func (u *User) Disabled() bool { return !u.DisabledAt.IsZero() }
 
+// UserAccess is what an access check reads of a user (revocation.go):
+// the open sessions' users are re-read every second or so, so the row's
+// other columns (password hash, skills, times) are left out.
+type UserAccess struct {
+	ID         string
+	Username   string
+	Extension  string
+	Role       Role
+	Teams      []string
+	SuperAdmin bool
+	TokenEpoch int64
+	Disabled   bool
+}
+
+// Access is u's UserAccess.
+func (u *User) Access() UserAccess {
+	return UserAccess{ID: u.ID, Username: u.Username, Extension: u.Extension, Role: u.Role, Teams: u.Teams,
+		SuperAdmin: u.SuperAdmin, TokenEpoch: u.TokenEpoch, Disabled: u.Disabled()}
+}
+
 // Skill is something a user is good at, and how good (1–100).
 type Skill struct {
 	Name  string
@@ -102,9 +122,9 @@ type Store interface {
 	FindUserByLogin(ctx context.Context, tenantID, login string) (*User, error)
 	GetUserByExtension(ctx context.Context, tenantID, ext string) (*User, error)
 	ListUsers(ctx context.Context, tenantID string) ([]User, error)
-	// GetUsers returns those of the tenant's users with the given IDs
-	// that exist, in any order.
-	GetUsers(ctx context.Context, tenantID string, ids []string) ([]User, error)
+	// GetUsersAccess returns what the access check needs of those of the
+	// tenant's users with the given IDs that exist, in any order.
+	GetUsersAccess(ctx context.Context, tenantID string, ids []string) ([]UserAccess, error)
 
 	CreateRefreshToken(ctx context.Context, t *RefreshToken) error
 	// ConsumeRefreshToken marks the token with the given hash as used and

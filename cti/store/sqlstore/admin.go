@@ -46,10 +46,11 @@ func encodeTeamsSkills(u *cti.User) (string, string, error) {
 }
 
 func decodeTeamsSkills(u *cti.User, teams, skills string) error {
-	u.Teams, u.Skills = []string{}, []cti.Skill{}
-	if err := json.Unmarshal([]byte(teams), &u.Teams); err != nil {
-		return fmt.Errorf("decode teams of %s: %w", u.ID, err)
+	var err error
+	if u.Teams, err = decodeTeams(u.ID, teams); err != nil {
+		return err
 	}
+	u.Skills = []cti.Skill{}
 	var sk []skillJSON
 	if err := json.Unmarshal([]byte(skills), &sk); err != nil {
 		return fmt.Errorf("decode skills of %s: %w", u.ID, err)
@@ -58,6 +59,19 @@ func decodeTeamsSkills(u *cti.User, teams, skills string) error {
 		u.Skills = append(u.Skills, cti.Skill(s))
 	}
 	return nil
+}
+
+// decodeTeams reads a user's teams column (a JSON array of strings);
+// an empty list is not nil.
+func decodeTeams(userID, teams string) ([]string, error) {
+	if teams == "[]" {
+		return []string{}, nil
+	}
+	out := []string{}
+	if err := json.Unmarshal([]byte(teams), &out); err != nil {
+		return nil, fmt.Errorf("decode teams of %s: %w", userID, err)
+	}
+	return out, nil
 }
 
 // UpdateTenant renames a tenant.
@@ -201,7 +215,7 @@ func (s *Store) ListUsersPage(ctx context.Context, tenantID string, f cti.UserFi
 	if limit <= 0 {
 		limit = 50
 	}
-	out, err := s.queryUsers(ctx, "list users", nil, `SELECT `+userColumns+` FROM users WHERE `+strings.Join(where, " AND ")+
+	out, err := s.queryUsers(ctx, "list users", `SELECT `+userColumns+` FROM users WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY username, id LIMIT ?`, append(args, limit+1)...)
 	if err != nil {
 		return nil, "", err

@@ -10,6 +10,54 @@ import (
 	"github.com/ringbridge/ringbridge/cti"
 )
 
+// testUsersAccess: what the access check reads of a user agrees with
+// the whole row, for every field it checks: disabled or not, teams or
+// none, an administrator with the super-admin flag, a bumped epoch.
+func testUsersAccess(t *testing.T, db NewDB) {
+	s := db(t)(t)
+	ctx := t.Context()
+	Seed(t, s)
+	users := []*cti.User{
+		{TenantID: "a", Username: "plain", Extension: "2101", Role: cti.RoleAgent},
+		{TenantID: "a", Username: "teams", Extension: "2102", Role: cti.RoleSupervisor, Teams: []string{"Ventes Export", "サポート"}},
+		{TenantID: "a", Username: "gone.quiet", Extension: "2103", Role: cti.RoleAgent, DisabledAt: time.Now().UTC()},
+		{TenantID: "a", Username: "root", Role: cti.RoleAdmin, SuperAdmin: true},
+	}
+	var ids []string
+	for _, u := range users {
+		if err := s.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, u.ID)
+	}
+	if _, err := s.RevokeUserTokens(ctx, "a", users[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetUsersAccess(ctx, "a", ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]cti.UserAccess{}
+	for _, a := range got {
+		byID[a.ID] = a
+	}
+	for _, u := range users {
+		full, err := s.GetUser(ctx, "a", u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := full.Access(); !reflect.DeepEqual(byID[u.ID], want) {
+			t.Errorf("access of %s = %+v; the row says %+v", u.Username, byID[u.ID], want)
+		}
+	}
+	if a := byID[users[0].ID]; a.TokenEpoch != 1 {
+		t.Errorf("epoch after a revocation = %d; want 1", a.TokenEpoch)
+	}
+	if !byID[users[2].ID].Disabled || byID[users[1].ID].Disabled {
+		t.Errorf("disabled flags: %+v", got)
+	}
+}
+
 func testUsersPageFiltersAndCursor(t *testing.T, db NewDB) {
 	s := db(t)(t)
 	ctx := t.Context()

@@ -182,8 +182,8 @@ func testTenantScoping(t *testing.T, db NewDB) {
 		}
 	}
 
-	// GetUsers answers for tenant a's own only, however many IDs it is
-	// asked for (more than one query's worth).
+	// GetUsersAccess answers for tenant a's own only, however many IDs it
+	// is asked for (more than one query's worth).
 	ids := []string{b.ID, only.ID}
 	for i := range 1200 {
 		ids = append(ids, fmt.Sprintf("usr_missing%d", i))
@@ -193,12 +193,12 @@ func testTenantScoping(t *testing.T, db NewDB) {
 		t.Fatalf("FindUserByLogin: %v", err)
 	}
 	ids = append(ids, a.ID)
-	got, err := s.GetUsers(ctx, "a", ids)
+	got, err := s.GetUsersAccess(ctx, "a", ids)
 	if err != nil {
-		t.Fatalf("GetUsers: %v", err)
+		t.Fatalf("GetUsersAccess: %v", err)
 	}
-	if len(got) != 1 || got[0].ID != a.ID || got[0].Extension != "1001" {
-		t.Errorf("GetUsers(a, b's users, 1200 unknown, a's alice) = %+v; want a's alice alone", got)
+	if want := a.Access(); len(got) != 1 || !reflect.DeepEqual(got[0], want) {
+		t.Errorf("GetUsersAccess(a, b's users, 1200 unknown, a's alice) = %+v; want a's alice alone, %+v", got, want)
 	}
 
 	// Tokens: a token of tenant b cannot be consumed via a, nor created for

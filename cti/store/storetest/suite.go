@@ -35,6 +35,7 @@ var suite = []struct {
 	{"CanceledContext", testCanceledContext},
 	{"RefreshFamilyReplayAndUserRevocation", testRefreshFamilyReplayAndUserRevocation},
 	{"UsersPageFiltersAndCursor", testUsersPageFiltersAndCursor},
+	{"UsersAccess", testUsersAccess},
 	{"NumbersAreGlobalButScoped", testNumbersAreGlobalButScoped},
 	{"SettingsRoundTripAndAudit", testSettingsRoundTripAndAudit},
 	{"SettingsSecretsEncryptedAtRest", testSettingsSecretsEncryptedAtRest},
