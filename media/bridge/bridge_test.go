@@ -44,7 +44,7 @@ func (l *testLeg) Reader() *rtpio.Reader { return l.r }
 func (l *testLeg) Writer() *rtpio.Writer { return l.w }
 func (l *testLeg) EndpointID() string    { return l.id }
 
-func (l *testLeg) out(h *rtp.Header, payload []byte) error {
+func (l *testLeg) out(h *rtp.Header, payload []byte, _ *rtpio.SendQueue) error {
 	l.mu.Lock()
 	l.sent = append(l.sent, rtp.Packet{Header: h.Clone(), Payload: slices.Clone(payload)})
 	l.mu.Unlock()

@@ -32,7 +32,7 @@ func newLeg(id string, codec rtpio.Codec) *leg {
 		f.AudioPT = 8
 	}
 	l := &leg{id: id, r: rtpio.NewReader(f)}
-	l.w = rtpio.NewWriter(0xABC, f, func(h *rtp.Header, p []byte) error {
+	l.w = rtpio.NewWriter(0xABC, f, func(h *rtp.Header, p []byte, _ *rtpio.SendQueue) error {
 		pcm := make([]int16, len(p))
 		if h.PayloadType == 8 {
 			g711.DecodeAlawTo(pcm, p)
@@ -220,7 +220,7 @@ func TestFIFOBoundsDelay(t *testing.T) {
 func BenchmarkMixOnce(b *testing.B) {
 	legs := []*leg{newLeg("a", rtpio.CodecPCMU), newLeg("b", rtpio.CodecPCMA), newLeg("c", rtpio.CodecPCMU)}
 	for _, l := range legs {
-		l.w = rtpio.NewWriter(1, l.r.Format(), func(*rtp.Header, []byte) error { return nil })
+		l.w = rtpio.NewWriter(1, l.r.Format(), func(*rtp.Header, []byte, *rtpio.SendQueue) error { return nil })
 	}
 	m, err := newMix([]Member{{Leg: legs[0], Hears: []int{1, 2}}, {Leg: legs[1], Hears: []int{0, 2}}, {Leg: legs[2], Hears: []int{0, 1}}}, time.Hour)
 	if err != nil {

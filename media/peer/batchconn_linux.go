@@ -90,7 +90,7 @@ func (b *batchConn) ReadFromAddrPort(p []byte) (int, netip.AddrPort, error) {
 
 // poll has the media pollers read the socket (rtpio.PollUDP) with the
 // batch, handing each datagram to on; false if they cannot.
-func (b *batchConn) poll(on func([]byte, netip.AddrPort)) bool {
+func (b *batchConn) poll(on func([]byte, netip.AddrPort, *rtpio.SendQueue)) bool {
 	return rtpio.PollUDP(b.UDPConn, b.batch, on)
 }
 

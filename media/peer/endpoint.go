@@ -219,7 +219,7 @@ type outTrack struct {
 
 var errUnbound = errors.New("track not bound yet")
 
-func (t *outTrack) write(h *rtp.Header, payload []byte) error {
+func (t *outTrack) write(h *rtp.Header, payload []byte, _ *rtpio.SendQueue) error {
 	ws := t.ws.Load()
 	if ws == nil {
 		return errUnbound

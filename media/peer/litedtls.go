@@ -288,7 +288,7 @@ func (s *dtlsShim) WriteTo(p []byte, _ net.Addr) (int, error) {
 	if path == nil {
 		return len(p), nil // no path yet: as if lost, DTLS retransmits
 	}
-	if err := s.ep.net.send(path, p, nil); err != nil {
+	if err := s.ep.net.send(path, p, nil, nil); err != nil {
 		return 0, err
 	}
 	return len(p), nil

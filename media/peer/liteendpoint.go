@@ -423,7 +423,7 @@ func (e *liteEndpoint) mediaIn(r *packetReader, rt *route, p pathKey, b []byte) 
 	}
 	e.heard(rt, p, time.Now())
 	e.sawSRTP()
-	e.reader.Deliver(out)
+	e.reader.DeliverQueued(out, r.sends)
 }
 
 // sawSRTP tells a passive handshake that the browser has its keys.
@@ -437,7 +437,7 @@ var errNoPath = errors.New("agent media path not established")
 
 // writeRTP is the writer's output: marshal and encrypt in the session's
 // buffer and send on the current path, without allocating.
-func (e *liteEndpoint) writeRTP(h *rtp.Header, payload []byte) error {
+func (e *liteEndpoint) writeRTP(h *rtp.Header, payload []byte, q *rtpio.SendQueue) error {
 	k, p := e.keys.Load(), e.path.Load()
 	if k == nil || p == nil {
 		return errNoPath
@@ -456,7 +456,7 @@ func (e *liteEndpoint) writeRTP(h *rtp.Header, payload []byte) error {
 	if err != nil {
 		return fmt.Errorf("srtp: %w", err)
 	}
-	if err := e.net.send(p, out, &e.sender); err != nil {
+	if err := e.net.send(p, out, &e.sender, q); err != nil {
 		return err
 	}
 	e.octets.Add(uint64(len(payload)))
@@ -489,7 +489,7 @@ func (e *liteEndpoint) sendReport(now time.Time) {
 	if err != nil {
 		return
 	}
-	_ = e.net.send(p, out, &e.sender)
+	_ = e.net.send(p, out, &e.sender, nil)
 }
 
 // checkSilence moves the state to disconnected, failed or back to

@@ -60,7 +60,7 @@ func (n *liteNet) handleSTUN(s *stunScratch, p pathKey, b []byte) {
 	if !cr.ep.checked(p, m.TransactionID, m.Contains(stun.AttrUseCandidate)) {
 		return
 	}
-	if err := n.send(&p, r.Raw, nil); err != nil {
+	if err := n.send(&p, r.Raw, nil, nil); err != nil {
 		n.log.Debug("ice check response", "path", p.String(), "err", err)
 	}
 }

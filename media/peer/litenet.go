@@ -200,7 +200,7 @@ func (n *liteNet) closeSockets() {
 
 // pollableSocket is a socket the media pollers can read (on Linux).
 type pollableSocket interface {
-	poll(on func([]byte, netip.AddrPort)) bool
+	poll(on func([]byte, netip.AddrPort, *rtpio.SendQueue)) bool
 	unpoll()
 }
 
@@ -213,7 +213,11 @@ func (n *liteNet) poll(s *liteSock) bool {
 		return false
 	}
 	rd := newPacketReader(n)
-	if !ps.poll(func(b []byte, from netip.AddrPort) { rd.handle(pathKey{sock: s, addr: from}, b) }) {
+	if !ps.poll(func(b []byte, from netip.AddrPort, q *rtpio.SendQueue) {
+		rd.sends = q
+		rd.handle(pathKey{sock: s, addr: from}, b)
+		rd.sends = nil
+	}) {
 		return false
 	}
 	s.polled = ps
@@ -255,6 +259,7 @@ func (n *liteNet) readLoop(s *liteSock) {
 // and the parsed headers, reused for every datagram.
 type packetReader struct {
 	n     *liteNet
+	sends *rtpio.SendQueue // the poller's, while it hands us a datagram
 	plain []byte
 	hdr   rtp.Header
 	stun  stunScratch
@@ -297,12 +302,16 @@ func (n *liteNet) lookup(p pathKey) *route {
 }
 
 // send writes one packet on a path. A session's media passes the
-// session's sender (used under the session's lock); the occasional
-// senders (STUN answers, DTLS) pass nil and share the socket's.
-func (n *liteNet) send(p *pathKey, b []byte, s *rtpio.Sender) error {
+// session's sender (used under the session's lock) and, relayed on a
+// poller's round, its queue (the packet then leaves at the round's end);
+// the occasional senders (STUN answers, DTLS) pass nil and share the
+// socket's.
+func (n *liteNet) send(p *pathKey, b []byte, s *rtpio.Sender, q *rtpio.SendQueue) error {
 	switch {
 	case p.tcp != nil:
 		return p.tcp.write(b)
+	case q != nil:
+		return q.Add(p.sock.out, b, p.addr)
 	case s != nil:
 		return s.Send(p.sock.out, b, p.addr)
 	}

@@ -7,7 +7,7 @@ import (
 	"github.com/pion/rtp"
 )
 
-func noopOut(*rtp.Header, []byte) error { return nil }
+func noopOut(*rtp.Header, []byte, *SendQueue) error { return nil }
 
 type noopSink struct{}
 

@@ -13,4 +13,7 @@
 // may be called from two goroutines at once only while DTMF is being
 // injected; it serialises with a mutex that is otherwise uncontended.
 // A Sender is one writer's scratch and sends under that writer's lock.
+// A SendQueue belongs to one poller: frames it reads carry it
+// (Frame.Sends) through the sinks, all inline on its goroutine, and it
+// sends what they queued when the round ends; nothing else touches it.
 package rtpio

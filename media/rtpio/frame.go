@@ -38,6 +38,10 @@ type Frame struct {
 	Header  rtp.Header
 	Payload []byte
 	Codec   Codec
+	// Sends is where the packets made of this frame may wait to leave
+	// with the rest of a poller's round (nil: send at once). Set by a
+	// reader on a poller; only that poller's goroutine uses it.
+	Sends *SendQueue
 }
 
 // Sink receives frames from a linked source.

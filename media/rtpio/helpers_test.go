@@ -34,7 +34,7 @@ type capture struct {
 	onSend func(h *rtp.Header, payload []byte)
 }
 
-func (c *capture) out(h *rtp.Header, payload []byte) error {
+func (c *capture) out(h *rtp.Header, payload []byte, _ *SendQueue) error {
 	p := sentPacket{h: h.Clone(), payload: slices.Clone(payload)}
 	if len(payload) > 0 {
 		p.data = &payload[0]

@@ -52,7 +52,7 @@ type poller struct {
 type polled struct {
 	conn  *net.UDPConn
 	rc    syscall.RawConn
-	on    func(b []byte, from netip.AddrPort)
+	on    func(b []byte, from netip.AddrPort, q *SendQueue)
 	batch *RecvBatch // nil: the poller's own (pollBatch datagrams of MTU)
 }
 
@@ -85,11 +85,11 @@ const pollSweep = 500 * time.Millisecond
 
 // pollUDP makes a poller of ps read conn, calling on for each datagram;
 // false means it cannot (the caller then reads it on a goroutine).
-func pollUDP(ps []*poller, conn *net.UDPConn, on func([]byte, netip.AddrPort)) bool {
+func pollUDP(ps []*poller, conn *net.UDPConn, on func([]byte, netip.AddrPort, *SendQueue)) bool {
 	return pollWith(ps, conn, nil, on)
 }
 
-func pollWith(ps []*poller, conn *net.UDPConn, batch *RecvBatch, on func([]byte, netip.AddrPort)) bool {
+func pollWith(ps []*poller, conn *net.UDPConn, batch *RecvBatch, on func([]byte, netip.AddrPort, *SendQueue)) bool {
 	rc, err := conn.SyscallConn()
 	if err != nil {
 		return false
@@ -214,7 +214,7 @@ func (p *poller) recentLoad(now int64) int64 {
 // process wakes once for whatever arrived meanwhile. A panic in on is
 // logged by the poller and costs that datagram only. False: conn cannot
 // be polled here; read it yourself.
-func PollUDP(conn *net.UDPConn, batch *RecvBatch, on func([]byte, netip.AddrPort)) bool {
+func PollUDP(conn *net.UDPConn, batch *RecvBatch, on func([]byte, netip.AddrPort, *SendQueue)) bool {
 	return pollWith(rtpPollers, conn, batch, on)
 }
 
@@ -313,6 +313,7 @@ func (p *poller) loop(epfd, wake int) {
 		return
 	}
 	r := &pollRound{p: p, wake: wake, events: make([]unix.EpollEvent, 128), reader: newPollReader()}
+	defer r.reader.sends.Close()
 	r.ready = make([]*polled, 0, len(r.events))
 	sweepAt := time.Now().Add(pollSweep)
 	_ = f.SetReadDeadline(sweepAt)
@@ -415,6 +416,7 @@ func (r *pollRound) round(n int) bool {
 			more = true
 		}
 	}
+	r.reader.sends.Flush()
 	clear(r.ready)
 	return more
 }
@@ -440,6 +442,7 @@ func (p *poller) sweepLocked() {
 // pollReader is a poller's receive state, reused for every datagram so
 // that reading allocates nothing.
 type pollReader struct {
+	sends   *SendQueue // what the round relays, sent when it ends
 	batch   *RecvBatch
 	s       *polled
 	full    bool
@@ -453,7 +456,7 @@ type pollReader struct {
 const pollBatch = 4
 
 func newPollReader() *pollReader {
-	r := &pollReader{batch: NewRecvBatch(pollBatch, MTU+1)}
+	r := &pollReader{batch: NewRecvBatch(pollBatch, MTU+1), sends: NewSendQueue()}
 	r.drainFn = r.recv
 	return r
 }
@@ -493,5 +496,6 @@ func (r *pollReader) deliver(b *RecvBatch, i int) {
 			slog.Error("panic handling a media datagram", "local", r.s.conn.LocalAddr().String(), "panic", v, "stack", string(debug.Stack()))
 		}
 	}()
-	r.s.on(b.Datagram(i))
+	d, from := b.Datagram(i)
+	r.s.on(d, from, r.sends)
 }

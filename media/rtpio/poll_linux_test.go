@@ -89,7 +89,7 @@ func TestPickFillsThePollersInTurn(t *testing.T) {
 func TestPollerSurvivesAPanicInADatagramsHandling(t *testing.T) {
 	rx := listenOn(t, "127.0.0.1:0")
 	got := make(chan string, 4)
-	if !PollUDP(rx, NewRecvBatch(4, MTU+1), func(b []byte, _ netip.AddrPort) {
+	if !PollUDP(rx, NewRecvBatch(4, MTU+1), func(b []byte, _ netip.AddrPort, _ *SendQueue) {
 		if string(b) == "boom" {
 			panic("a bug in one call's media")
 		}
@@ -130,8 +130,8 @@ func TestBusyPollerShedsItsSharedSocket(t *testing.T) {
 	ps := newPollers(2)
 	shared, leg := listenOn(t, "127.0.0.1:0"), listenOn(t, "127.0.0.1:0")
 	got := make(chan string, 4)
-	if !pollWith(ps[:1], shared, NewRecvBatch(4, MTU+1), func(b []byte, _ netip.AddrPort) { got <- string(b) }) ||
-		!pollWith(ps[:1], leg, nil, func([]byte, netip.AddrPort) {}) {
+	if !pollWith(ps[:1], shared, NewRecvBatch(4, MTU+1), func(b []byte, _ netip.AddrPort, _ *SendQueue) { got <- string(b) }) ||
+		!pollWith(ps[:1], leg, nil, func([]byte, netip.AddrPort, *SendQueue) {}) {
 		t.Fatal("not polled")
 	}
 	t.Cleanup(func() { unpollUDP(ps, shared); unpollUDP(ps, leg) })

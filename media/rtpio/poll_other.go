@@ -12,7 +12,7 @@ type poller struct{}
 
 var rtpPollers, rtcpPollers []*poller
 
-func pollUDP([]*poller, *net.UDPConn, func([]byte, netip.AddrPort)) bool { return false }
+func pollUDP([]*poller, *net.UDPConn, func([]byte, netip.AddrPort, *SendQueue)) bool { return false }
 
 func unpollUDP([]*poller, *net.UDPConn) {}
 
@@ -20,7 +20,7 @@ func unpollUDP([]*poller, *net.UDPConn) {}
 type RecvBatch struct{}
 
 // PollUDP reports that conn cannot be polled here: read it yourself.
-func PollUDP(*net.UDPConn, *RecvBatch, func([]byte, netip.AddrPort)) bool { return false }
+func PollUDP(*net.UDPConn, *RecvBatch, func([]byte, netip.AddrPort, *SendQueue)) bool { return false }
 
 // UnpollUDP does nothing here.
 func UnpollUDP(*net.UDPConn) {}

@@ -58,9 +58,15 @@ func (r *Reader) Received() uint64 { return r.received.Load() }
 func (r *Reader) Dropped() uint64  { return r.dropped.Load() }
 
 // Deliver processes one raw RTP packet. buf is only borrowed.
-func (r *Reader) Deliver(buf []byte) {
+func (r *Reader) Deliver(buf []byte) { r.DeliverQueued(buf, nil) }
+
+// DeliverQueued is Deliver on a poller's round: what the sinks send may
+// wait in q for the round's end (Frame.Sends).
+func (r *Reader) DeliverQueued(buf []byte, q *SendQueue) {
 	if r.parse(buf) == verdictMedia {
+		r.frame.Sends = q
 		r.forward()
+		r.frame.Sends = nil
 	}
 }
 

@@ -110,25 +110,31 @@ func (s *Sender) sendto(fd uintptr) {
 
 // address puts to into s.sa as the socket's family wants it.
 func (s *Sender) address(v6 bool, to netip.AddrPort) bool {
+	n, ok := putAddress(&s.sa, v6, to)
+	s.salen = n
+	return ok
+}
+
+// putAddress puts to into sa as a socket of the family (v6 or not)
+// wants it, and returns its length; false if it cannot go raw.
+func putAddress(sa *unix.RawSockaddrInet6, v6 bool, to netip.AddrPort) (uintptr, bool) {
 	a, port := to.Addr(), to.Port()
 	if !v6 {
 		a = a.Unmap()
 		if !a.Is4() {
-			return false
+			return 0, false
 		}
-		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&s.sa))
-		*sa = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: a.As4()}
-		putPort(&sa.Port, port)
-		s.salen = unix.SizeofSockaddrInet4
-		return true
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		*sa4 = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: a.As4()}
+		putPort(&sa4.Port, port)
+		return unix.SizeofSockaddrInet4, true
 	}
 	if a.Zone() != "" || !a.IsValid() {
-		return false
+		return 0, false
 	}
-	s.sa = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: a.As16()}
-	putPort(&s.sa.Port, port)
-	s.salen = unix.SizeofSockaddrInet6
-	return true
+	*sa = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: a.As16()}
+	putPort(&sa.Port, port)
+	return unix.SizeofSockaddrInet6, true
 }
 
 // putPort stores a port in network byte order.

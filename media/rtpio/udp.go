@@ -215,13 +215,13 @@ func (l *UDPLeg) readLoop(conn *net.UDPConn) {
 			}
 			continue // ICMP errors surface here on some systems; keep reading
 		}
-		l.onRTP(buf[:n], src)
+		l.onRTP(buf[:n], src, nil)
 	}
 }
 
 // onRTP takes one datagram from the RTP socket: the latch, then the
 // relay. Only the socket's reader (its poller) calls it.
-func (l *UDPLeg) onRTP(b []byte, src netip.AddrPort) {
+func (l *UDPLeg) onRTP(b []byte, src netip.AddrPort, q *SendQueue) {
 	if len(b) > MTU || len(b) < 12 {
 		l.drop()
 		return
@@ -259,11 +259,13 @@ func (l *UDPLeg) onRTP(b []byte, src netip.AddrPort) {
 	}
 	l.ssrc = l.Reader.frame.Header.SSRC
 	l.lastRecv.Store(time.Now().UnixNano())
+	l.Reader.frame.Sends = q
 	l.forward()
+	l.Reader.frame.Sends = nil
 }
 
 // onRTCP takes one report from the RTCP socket.
-func (l *UDPLeg) onRTCP(b []byte, _ netip.AddrPort) { l.takeRTCP(b) }
+func (l *UDPLeg) onRTCP(b []byte, _ netip.AddrPort, _ *SendQueue) { l.takeRTCP(b) }
 
 func (l *UDPLeg) rtcpLoop(conn *net.UDPConn) {
 	buf := make([]byte, MTU)
@@ -289,7 +291,7 @@ func (l *UDPLeg) takeRTCP(b []byte) {
 
 // send is the Writer's transport: marshal into the leg's buffer and send
 // to the (latched) remote. Called with the Writer's mutex held.
-func (l *UDPLeg) send(h *rtp.Header, payload []byte) error {
+func (l *UDPLeg) send(h *rtp.Header, payload []byte, q *SendQueue) error {
 	r := l.remote.Load()
 	if r == nil {
 		return errNoRemote
@@ -307,6 +309,9 @@ func (l *UDPLeg) send(h *rtp.Header, payload []byte) error {
 	}
 	n += copy(l.wbuf[n:], payload)
 	l.octetsSent.Add(uint64(len(payload)))
+	if q != nil {
+		return q.Add(s.rtpOut, l.wbuf[:n], *r)
+	}
 	return l.sender.Send(s.rtpOut, l.wbuf[:n], *r)
 }
 

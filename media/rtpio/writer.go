@@ -18,8 +18,10 @@ type Format struct {
 	EventPT uint8 // 0 when the far end takes no telephone-events
 }
 
-// OutFunc sends one finished packet on a leg's transport.
-type OutFunc func(h *rtp.Header, payload []byte) error
+// OutFunc sends one finished packet on a leg's transport, through q
+// when q is not nil (the frame's Sends: the packet may wait for the end
+// of the poller's round).
+type OutFunc func(h *rtp.Header, payload []byte, q *SendQueue) error
 
 // Writer is the sending half of a leg: it maps payload types, converts
 // G.711 flavours, keeps the outgoing stream continuous and injects RFC 4733
@@ -143,7 +145,7 @@ func (w *Writer) writeLocked(f *Frame) {
 	}
 	h.SSRC = w.ssrc
 	w.lastTS = h.Timestamp
-	if w.out(h, f.Payload) == nil {
+	if w.out(h, f.Payload, f.Sends) == nil {
 		w.sent.Add(1)
 		totalSent.Add(1)
 	} else {

@@ -374,7 +374,7 @@ func TestWriterSendDTMFStopsWithContext(t *testing.T) {
 
 func TestWriterCountsOnlySuccessfulSends(t *testing.T) {
 	fail := true
-	w := NewWriter(testSSRC, Format{Codec: CodecPCMU, AudioPT: 0}, func(*rtp.Header, []byte) error {
+	w := NewWriter(testSSRC, Format{Codec: CodecPCMU, AudioPT: 0}, func(*rtp.Header, []byte, *SendQueue) error {
 		if fail {
 			return errors.New("no route")
 		}
