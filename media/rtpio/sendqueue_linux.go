@@ -14,9 +14,9 @@ import (
 // datagrams at a time, and a sendto each costs more than the relaying.
 // Two or more queued packets go out in one io_uring_enter with a
 // SENDMSG each; one goes by sendto, which is cheaper alone. Measured on
-// this project's 2-core VM (tools/sendburst, docs/benchmarks.md): a
-// packet's send costs 5.1 µs in bursts of two sendto calls and 3.7 µs
-// through io_uring; in bursts of three 5.2 and 2.9.
+// a 2-core VM (tools/sendburst, docs/benchmarks.md): a packet's send
+// costs 5.1 µs in bursts of two sendto calls and 3.7 µs through
+// io_uring; in bursts of three 5.2 and 2.9; alone 9.6 and 13.3.
 //
 // Every send is MSG_DONTWAIT, so io_uring completes it (or fails it with
 // EAGAIN, a dropped packet as with sendto) before io_uring_enter returns:
