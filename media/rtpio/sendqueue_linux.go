@@ -32,7 +32,7 @@ import (
 type SendQueue struct {
 	n     int
 	ents  [sendQueueLen]queuedSend
-	arena [sendQueueLen * MTU]byte
+	arena []byte // sendQueueLen packets of MTU, made by the first Add (the RTCP poller never sends)
 
 	ring      *sendRing // nil: none (yet)
 	ringTried bool      // made at the first flush of two, once
@@ -84,6 +84,9 @@ func (q *SendQueue) Add(u *RawUDP, b []byte, to netip.AddrPort) error {
 	}
 	if q.n == sendQueueLen {
 		q.Flush()
+	}
+	if q.arena == nil {
+		q.arena = make([]byte, sendQueueLen*MTU)
 	}
 	e := &q.ents[q.n]
 	salen, ok := putAddress(&e.sa, u.v6, to)
