@@ -116,23 +116,22 @@ func (q *SendQueue) Flush() {
 		}
 	default:
 		q.pinned = 0
-		if q.ents[0].u.rc.Control(q.pinFn) != nil {
-			// The first socket closed: send the rest one by one.
-			dropped(1)
-			for i := 1; i < q.n; i++ {
-				q.sendOne(i)
-			}
-		}
+		q.pinNext()
 	}
 	clear(q.ents[:q.n])
 	q.n = 0
 }
 
-// pin is the Control callback that holds one more socket open; with
-// every queued packet's socket held, it submits them all.
+// pin is the Control callback that holds one more socket open.
 func (q *SendQueue) pin(fd uintptr) {
 	q.fds[q.pinned] = int32(fd)
 	q.pinned++
+	q.pinNext()
+}
+
+// pinNext holds the next queued packet's socket open (a closed one is
+// skipped, its packet dropped); with every one held, it submits them.
+func (q *SendQueue) pinNext() {
 	for q.pinned < q.n {
 		if q.ents[q.pinned].u.rc.Control(q.pinFn) == nil {
 			return // the deeper call submitted
@@ -201,10 +200,7 @@ func dropped(n int) {
 // sendPinned sends the i-th queued packet by sendto on its pinned
 // descriptor.
 func (q *SendQueue) sendPinned(i int) {
-	e := &q.ents[i]
-	s := &q.send1
-	s.sa, s.salen = e.sa, uintptr(e.salen)
-	s.b = q.arena[i*MTU : i*MTU+e.n]
+	s := q.load(i)
 	s.sendto(uintptr(q.fds[i]))
 	s.b = nil
 	if s.errno != 0 {
@@ -214,18 +210,23 @@ func (q *SendQueue) sendPinned(i int) {
 
 // sendOne sends the i-th queued packet by sendto.
 func (q *SendQueue) sendOne(i int) {
-	e := &q.ents[i]
-	s := &q.send1
-	s.sa, s.salen = e.sa, uintptr(e.salen)
-	if s.fn == nil {
-		s.fn = s.sendto
-	}
-	s.b, s.errno = q.arena[i*MTU:i*MTU+e.n], 0
-	err := e.u.rc.Control(s.fn)
+	s := q.load(i)
+	err := q.ents[i].u.rc.Control(s.fn)
 	s.b = nil
 	if err != nil || s.errno != 0 {
 		dropped(1)
 	}
+}
+
+// load puts the i-th queued packet into the queue's Sender.
+func (q *SendQueue) load(i int) *Sender {
+	e, s := &q.ents[i], &q.send1
+	if s.fn == nil {
+		s.fn = s.sendto
+	}
+	s.sa, s.salen = e.sa, uintptr(e.salen)
+	s.b, s.errno = q.arena[i*MTU:i*MTU+e.n], 0
+	return s
 }
 
 // sendRing is an io_uring used for sends only: its submission and
@@ -234,7 +235,7 @@ type sendRing struct {
 	fd                       int
 	broken                   bool // give it up after this submission
 	sqRing, cqRing, sqesMem  []byte
-	sqTailP, sqMask, sqArray *uint32
+	sqTailP, sqMask          *uint32
 	cqHeadP, cqTailP, cqMask *uint32
 	sqes                     []ioUringSqe
 	cqes                     []ioUringCqe
@@ -317,11 +318,11 @@ func newSendRing(entries uint32) (*sendRing, error) {
 		return fail(err)
 	}
 	u32 := func(b []byte, off uint32) *uint32 { return (*uint32)(unsafe.Pointer(&b[off])) }
-	r.sqTailP, r.sqMask, r.sqArray = u32(r.sqRing, p.sqOff.tail), u32(r.sqRing, p.sqOff.ringMask), u32(r.sqRing, p.sqOff.array)
+	r.sqTailP, r.sqMask = u32(r.sqRing, p.sqOff.tail), u32(r.sqRing, p.sqOff.ringMask)
 	r.cqHeadP, r.cqTailP, r.cqMask = u32(r.cqRing, p.cqOff.head), u32(r.cqRing, p.cqOff.tail), u32(r.cqRing, p.cqOff.ringMask)
 	r.sqes = unsafe.Slice((*ioUringSqe)(unsafe.Pointer(&r.sqesMem[0])), p.sqEntries)
 	r.cqes = unsafe.Slice((*ioUringCqe)(unsafe.Pointer(&r.cqRing[p.cqOff.cqes])), p.cqEntries)
-	r.sqArr = unsafe.Slice(r.sqArray, p.sqEntries)
+	r.sqArr = unsafe.Slice(u32(r.sqRing, p.sqOff.array), p.sqEntries)
 	return r, nil
 }
 
