@@ -64,10 +64,16 @@ func (r *Reader) Deliver(buf []byte) { r.DeliverQueued(buf, nil) }
 // wait in q for the round's end (Frame.Sends).
 func (r *Reader) DeliverQueued(buf []byte, q *SendQueue) {
 	if r.parse(buf) == verdictMedia {
-		r.frame.Sends = q
-		r.forward()
-		r.frame.Sends = nil
+		r.forwardVia(q)
 	}
+}
+
+// forwardVia is forward with the frame carrying q (Frame.Sends) for as
+// long as the sinks have it.
+func (r *Reader) forwardVia(q *SendQueue) {
+	r.frame.Sends = q
+	r.forward()
+	r.frame.Sends = nil
 }
 
 // verdict is what parse made of a packet.

@@ -259,9 +259,7 @@ func (l *UDPLeg) onRTP(b []byte, src netip.AddrPort, q *SendQueue) {
 	}
 	l.ssrc = l.Reader.frame.Header.SSRC
 	l.lastRecv.Store(time.Now().UnixNano())
-	l.Reader.frame.Sends = q
-	l.forward()
-	l.Reader.frame.Sends = nil
+	l.forwardVia(q)
 }
 
 // onRTCP takes one report from the RTCP socket.
