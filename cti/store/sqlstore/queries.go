@@ -145,13 +145,16 @@ func scanUser(r rowScanner) (*cti.User, error) {
 	if err := decodeTeamsSkills(&u, teams, skills); err != nil {
 		return nil, err
 	}
-	if disabled.Valid && disabled.String != "" {
+	if isDisabled(disabled) {
 		if u.DisabledAt, err = parseTime(disabled.String); err != nil {
 			return nil, err
 		}
 	}
 	return &u, nil
 }
+
+// isDisabled reads the disabled_at column: set and not empty.
+func isDisabled(disabledAt sql.NullString) bool { return disabledAt.Valid && disabledAt.String != "" }
 
 func (s *Store) getUser(ctx context.Context, op, where string, args ...any) (*cti.User, error) {
 	row := s.reader.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE `+where, args...)
@@ -237,8 +240,8 @@ func (s *Store) GetUsersAccess(ctx context.Context, tenantID string, ids []strin
 			args = append(args, id)
 		}
 		var err error
-		if out, err = s.queryUsersAccess(ctx, out, `SELECT id, username, extension, role, teams, super_admin, token_epoch,
-			disabled_at IS NOT NULL AND disabled_at <> '' FROM users WHERE tenant_id = ? AND id IN (?`+
+		if out, err = s.queryUsersAccess(ctx, out, `SELECT id, username, extension, role, teams, super_admin, token_epoch, disabled_at
+			FROM users WHERE tenant_id = ? AND id IN (?`+
 			strings.Repeat(",?", len(chunk)-1)+`)`, args...); err != nil {
 			return nil, err
 		}
@@ -255,10 +258,11 @@ func (s *Store) queryUsersAccess(ctx context.Context, out []cti.UserAccess, quer
 	for rows.Next() {
 		var a cti.UserAccess
 		var role, teams string
-		if err := rows.Scan(&a.ID, &a.Username, &a.Extension, &role, &teams, &a.SuperAdmin, &a.TokenEpoch, &a.Disabled); err != nil {
+		var disabled sql.NullString
+		if err := rows.Scan(&a.ID, &a.Username, &a.Extension, &role, &teams, &a.SuperAdmin, &a.TokenEpoch, &disabled); err != nil {
 			return nil, fmt.Errorf("store: get users' access: %w", err)
 		}
-		a.Role = cti.Role(role)
+		a.Role, a.Disabled = cti.Role(role), isDisabled(disabled)
 		if a.Teams, err = decodeTeams(a.ID, teams); err != nil {
 			return nil, fmt.Errorf("store: get users' access: %w", err)
 		}
