@@ -63,16 +63,20 @@ func readProc(pid string) (procSample, error) {
 		line := sc.Text()
 		switch {
 		case strings.HasPrefix(line, "VmRSS:"):
-			kb, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
-			s.RSS = kb << 10
+			s.RSS = statusBytes(line)
 		case strings.HasPrefix(line, "RssFile:"):
-			kb, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
-			s.RSSFile = kb << 10
+			s.RSSFile = statusBytes(line)
 		case strings.HasPrefix(line, "Threads:"):
 			s.Threads, _ = strconv.Atoi(strings.Fields(line)[1])
 		}
 	}
 	return s, nil
+}
+
+// statusBytes reads a "Name:  N kB" line of /proc/<pid>/status.
+func statusBytes(line string) int64 {
+	kb, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
+	return kb << 10
 }
 
 // cpuTimes are the machine's CPU counters from /proc/stat, in seconds

@@ -118,12 +118,6 @@ type server struct {
 // n<N>-cpu.pb.gz, and what was allocated during those 10 s as
 // n<N>-allocs.pb.gz (baseProfile saved the heap before the logins).
 func (s *server) profiles(ctx context.Context, dir string, n int) error {
-	if s.pprofAddr == "" {
-		return errors.New("the server was started without pprof")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
 	// The CPU profile and the allocations over the same 10 s.
 	allocs := make(chan error, 1)
 	go func() { allocs <- s.profile(ctx, dir, n, "/debug/pprof/allocs?seconds=10", "allocs.pb.gz") }()
@@ -141,12 +135,6 @@ func (s *server) profiles(ctx context.Context, dir string, n int) error {
 // what the sessions and calls hold, apart from what the process holds
 // anyway.
 func (s *server) baseProfile(ctx context.Context, dir string, n int) error {
-	if s.pprofAddr == "" {
-		return errors.New("the server was started without pprof")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
 	// gc=1: a heap profile is as of the last collection, which this
 	// soon after the start may not have seen the start-up allocations.
 	return s.profile(ctx, dir, n, "/debug/pprof/heap?gc=1", "heap-base.pb.gz")
@@ -154,6 +142,12 @@ func (s *server) baseProfile(ctx context.Context, dir string, n int) error {
 
 // profile saves what path serves into dir as n<N>-file.
 func (s *server) profile(ctx context.Context, dir string, n int, path, file string) error {
+	if s.pprofAddr == "" {
+		return errors.New("the server was started without pprof")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.pprofAddr+path, nil)
 	res, err := (&http.Client{Timeout: time.Minute}).Do(req)
 	if err != nil {
